@@ -1,0 +1,156 @@
+"""Optimal routings by linear programming (scipy's HiGHS): path LP, single-path MILP, edge MCF.
+
+All three minimise the maximum link utilisation U. Demands are divided by link capacity in the
+constraint rows, so coefficients are utilisations of order 1 and HiGHS's absolute tolerances
+(1e-7) are relative to U.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from qnn.network import Network
+from qnn.paths import PathSet
+
+
+@dataclass
+class PathOptimum:
+    """An optimal (or best found) path-form routing: ``split (D, k)`` and its MLU."""
+
+    mlu: float
+    split: np.ndarray
+    status: str = "optimal"
+
+
+class _PathProblem:
+    """The constraint structure shared by every matrix for one PathSet (built once)."""
+
+    def __init__(self, pathset: PathSet):
+        self.pathset = pathset
+        self.slots = np.flatnonzero(pathset.mask.ravel())  # real path slots, in d*k+j order
+        self.slot_demand = self.slots // pathset.k
+        self.inc_t = pathset.incidence[self.slots].T.tocsr()  # (L, S)
+        S, D = len(self.slots), pathset.n_demands
+        self.a_eq = sp.hstack([
+            sp.csr_matrix((np.ones(S), (self.slot_demand, np.arange(S))), shape=(D, S)),
+            sp.csr_matrix((D, 1)),
+        ]).tocsr()
+        self.inv_cap = 1.0 / pathset.network.capacity
+
+    def link_rows(self, demand: np.ndarray) -> sp.csr_matrix:
+        """Rows ``utilisation(l) - U <= 0`` for one demand vector ``(D,)``."""
+        scaled = sp.diags(self.inv_cap) @ self.inc_t @ sp.diags(demand[self.slot_demand])
+        L = scaled.shape[0]
+        return sp.hstack([scaled, -sp.csr_matrix(np.ones((L, 1)))]).tocsr()
+
+    def to_split(self, x: np.ndarray) -> np.ndarray:
+        split = np.zeros(self.pathset.mask.size)
+        split[self.slots] = np.clip(x[: len(self.slots)], 0.0, None)
+        split = split.reshape(self.pathset.mask.shape)
+        return split / split.sum(axis=1, keepdims=True)
+
+
+_PROBLEMS: dict[int, _PathProblem] = {}
+
+
+def _problem(pathset: PathSet) -> _PathProblem:
+    key = id(pathset)
+    prob = _PROBLEMS.get(key)
+    if prob is None or prob.pathset is not pathset:
+        prob = _PROBLEMS[key] = _PathProblem(pathset)
+    return prob
+
+
+def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
+    """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
+    prob = _problem(pathset)
+    demand = np.asarray(demand, dtype=float)
+    S = len(prob.slots)
+    c = np.zeros(S + 1)
+    c[-1] = 1.0
+    a_ub = prob.link_rows(demand)
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
+                  b_eq=np.ones(pathset.n_demands), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"path LP failed: {res.message}")
+    return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
+
+
+def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | None = 2.0,
+                     mip_rel_gap: float = 1e-3) -> PathOptimum:
+    """Min-MLU routing with each demand on exactly one candidate path (binary MILP).
+
+    Stops at ``time_limit`` seconds or a relative gap of ``mip_rel_gap``; ``status`` says
+    which. If no integer solution was found in time, falls back to rounding the LP split to
+    each demand's largest share (status ``"lp-rounded"``).
+    """
+    prob = _problem(pathset)
+    demand = np.asarray(demand, dtype=float)
+    S = len(prob.slots)
+    c = np.zeros(S + 1)
+    c[-1] = 1.0
+    a_ub = prob.link_rows(demand)
+    integrality = np.r_[np.ones(S), 0]
+    options = {"mip_rel_gap": mip_rel_gap, "disp": False}
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    res = milp(c, integrality=integrality, bounds=Bounds(np.zeros(S + 1), np.r_[np.ones(S), np.inf]),
+               constraints=[LinearConstraint(a_ub, -np.inf, 0.0),
+                            LinearConstraint(prob.a_eq, 1.0, 1.0)], options=options)
+    if res.x is None:
+        lp = path_lp(pathset, demand)
+        split = np.zeros_like(lp.split)
+        split[np.arange(len(split)), lp.split.argmax(axis=1)] = 1.0
+        status = "lp-rounded"
+    else:
+        frac = prob.to_split(np.r_[res.x[:S], 0.0])
+        split = np.zeros_like(frac)
+        split[np.arange(len(frac)), frac.argmax(axis=1)] = 1.0  # remove solver round-off
+        status = "optimal" if res.status == 0 else "time-limit"
+    mlu = float((sp.diags(prob.inv_cap) @ (pathset.incidence.T @ (demand[:, None] * split).ravel())).max())
+    return PathOptimum(mlu, split, status)
+
+
+@dataclass
+class FlowOptimum:
+    """Edge-form multicommodity-flow optimum: MLU and the link loads ``(L,)`` that achieve it."""
+
+    mlu: float
+    loads: np.ndarray
+
+
+def mcf_lp(network: Network, tm: np.ndarray) -> FlowOptimum:
+    """Min-MLU multicommodity flow over all paths of the network (a true lower bound).
+
+    One commodity per source (flows to all its destinations aggregated), which has the same
+    optimum as one commodity per pair: any source-rooted flow decomposes into per-destination
+    paths. Variables: ``f[s, l] >= 0`` and ``U``.
+    """
+    tm = np.asarray(tm, dtype=float).copy()
+    np.fill_diagonal(tm, 0.0)
+    N, L = network.n_nodes, network.n_links
+    sources = np.flatnonzero(tm.sum(axis=1) > 0)
+    if len(sources) == 0:
+        return FlowOptimum(0.0, np.zeros(L))
+    scale = network.capacity.max()  # work in units of the largest capacity for conditioning
+    tm_scaled = tm / scale
+    cap = network.capacity / scale
+    S = len(sources)
+    heads = np.array([v for _, v in network.links])
+    tails = np.array([u for u, _ in network.links])
+    # node-link incidence: +1 where the link leaves the node, -1 where it enters
+    node_link = sp.csr_matrix((np.r_[np.ones(L), -np.ones(L)], (np.r_[tails, heads], np.r_[np.arange(L), np.arange(L)])), shape=(N, L))
+    a_eq = sp.hstack([sp.kron(sp.identity(S), node_link), sp.csr_matrix((S * N, 1))]).tocsr()
+    supply = -tm_scaled[sources].copy()  # each destination absorbs its demand
+    supply[np.arange(S), sources] = tm_scaled[sources].sum(axis=1)
+    a_ub = sp.hstack([sp.kron(np.ones((1, S)), sp.identity(L)), -sp.csr_matrix(cap[:, None])]).tocsr()
+    c = np.zeros(S * L + 1)
+    c[-1] = 1.0
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(L), A_eq=a_eq, b_eq=supply.ravel(), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"multicommodity-flow LP failed: {res.message}")
+    loads = res.x[:-1].reshape(S, L).sum(axis=0) * scale
+    return FlowOptimum(float(res.x[-1]), loads)

@@ -1,0 +1,83 @@
+"""GEANT (22 nodes, 72 directed links) and its 3 given tunnels per ordered pair.
+
+The data has capacities but no routing weights; shortest-path routing uses inverse-capacity
+weights (``reference_bps / capacity``, Cisco's default OSPF cost rule, 10 Gbit/s reference).
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+from topologies.datadir import require_data
+from topologies.errors import DataFormatError
+
+GEANT_REFERENCE_BPS = 10e9
+
+
+def _geant_dir(data_dir) -> pathlib.Path:
+    return pathlib.Path(data_dir) / "geant" if data_dir is not None else require_data("geant")
+
+
+def load_geant(data_dir=None, json_path=None):
+    """GEANT as a :class:`qnn.network.Network` from ``GEANT.json`` (networkx node-link, bit/s)."""
+    from qnn.network import Network
+
+    path = pathlib.Path(json_path) if json_path else _geant_dir(data_dir) / "GEANT.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
+    node_ids = [n["id"] for n in doc.get("nodes", [])]
+    if node_ids != list(range(len(node_ids))):
+        raise DataFormatError(path, None, "nodes must have ids 0..N-1 in order")
+    links, capacity = [], []
+    for i, link in enumerate(doc.get("links", [])):
+        u, v, cap = link.get("source"), link.get("target"), link.get("capacity")
+        if u not in range(len(node_ids)) or v not in range(len(node_ids)):
+            raise DataFormatError(path, None, f"link {i} ({u}->{v}) has an unknown node")
+        if not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
+            raise DataFormatError(path, None, f"link {i} ({u}->{v}) has invalid capacity {cap!r}")
+        links.append((u, v))
+        capacity.append(float(cap))
+    weight = [max(1.0, round(GEANT_REFERENCE_BPS / c)) for c in capacity]
+    return Network("geant", node_ids, links, capacity, weight)
+
+
+def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], list[tuple[int, ...]]]:
+    """Parse ``tunnels.txt`` (``src dst:a-b-c,a-d-c,...``) into ``{(src, dst): [node paths]}``.
+
+    Every tunnel must start at src, end at dst and use only links of ``network``.
+    """
+    path = pathlib.Path(path) if path else _geant_dir(data_dir) / "tunnels.txt"
+    tunnels: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+    n = network.n_nodes
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            pair, sep, rest = line.partition(":")
+            ends = pair.split()
+            if not sep or len(ends) != 2:
+                raise DataFormatError(path, lineno, "expected 'src dst:a-b-c,a-d-c,...'")
+            try:
+                src, dst = int(ends[0]), int(ends[1])
+                paths = [tuple(int(x) for x in p.split("-")) for p in rest.split(",") if p.strip()]
+            except ValueError:
+                raise DataFormatError(path, lineno, "non-integer node id") from None
+            for node in (src, dst, *(x for p in paths for x in p)):
+                if not 0 <= node < n:
+                    raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
+            if not paths:
+                raise DataFormatError(path, lineno, f"no tunnel given for {src}->{dst}")
+            for p in paths:
+                if p[0] != src or p[-1] != dst:
+                    raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
+                for u, v in zip(p[:-1], p[1:]):
+                    if (u, v) not in network.link_index:
+                        raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
+            if (src, dst) in tunnels:
+                raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
+            tunnels[(src, dst)] = paths
+    return tunnels

@@ -1,0 +1,79 @@
+"""Topologies from the ``topohub`` package (SNDlib, Topology Zoo, synthetic Gabriel graphs).
+
+topohub graphs are undirected and carry no capacities. The rule used here, documented because
+results depend on it:
+
+* every undirected edge becomes two directed links;
+* ``capacity_rule="uniform"`` (default): every link has ``capacity_bps`` (10 Gbit/s);
+  ``capacity_rule="degree"``: links touching a hub are faster — ``capacity_bps`` times
+  ``min(deg u, deg v)`` rounded up to the next power of two, capped at 8x (core links of a
+  backbone are usually the fat ones);
+* weight: the link length in km (``dist``) rounded up, at least 1 (a latency-like OSPF weight);
+  ``weight="hops"`` gives every link weight 1.
+"""
+from __future__ import annotations
+
+import math
+
+
+def resolve_topohub_key(name: str) -> str:
+    """``germany50`` -> ``sndlib/germany50``; keys containing '/' are used as given."""
+    import topohub
+
+    if "/" in name:
+        return name
+    for group in ("sndlib", "topozoo"):
+        for candidate in (name, name.lower(), name.capitalize()):
+            try:
+                topohub.get(f"{group}/{candidate}")
+            except KeyError:
+                continue
+            return f"{group}/{candidate}"
+    raise KeyError(f"topohub has no topology named {name!r} (try 'sndlib/<name>' or 'topozoo/<Name>')")
+
+
+def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float = 10e9, weight: str = "dist"):
+    """A topohub topology as a :class:`qnn.network.Network` (see the module docstring for the rules)."""
+    import topohub
+
+    from qnn.network import Network
+
+    key = resolve_topohub_key(name)
+    doc = topohub.get(key)
+    node_ids = sorted(n["id"] for n in doc["nodes"])
+    relabel = {old: new for new, old in enumerate(node_ids)}
+    names = {relabel[n["id"]]: str(n.get("name", n["id"])) for n in doc["nodes"]}
+    degree = [0] * len(node_ids)
+    edges = []
+    for e in doc["edges"]:
+        u, v = relabel[e["source"]], relabel[e["target"]]
+        if u == v or (u, v) in edges or (v, u) in edges:
+            continue  # topohub graphs are simple; guard against self-loops and repeats anyway
+        edges.append((u, v))
+        degree[u] += 1
+        degree[v] += 1
+    dist = {}
+    for e in doc["edges"]:
+        d = e.get("dist")
+        dist[(relabel[e["source"]], relabel[e["target"]])] = d
+        dist[(relabel[e["target"]], relabel[e["source"]])] = d
+    links, capacity, weights = [], [], []
+    for u, v in edges:
+        if capacity_rule == "uniform":
+            cap = capacity_bps
+        elif capacity_rule == "degree":
+            cap = capacity_bps * min(8, 2 ** math.ceil(math.log2(max(1, min(degree[u], degree[v])))))
+        else:
+            raise ValueError(f"unknown capacity_rule {capacity_rule!r} (uniform, degree)")
+        if weight == "dist" and dist.get((u, v)) is not None:
+            w = max(1.0, math.ceil(float(dist[(u, v)])))
+        elif weight in ("dist", "hops"):
+            w = 1.0
+        else:
+            raise ValueError(f"unknown weight {weight!r} (dist, hops)")
+        for a, b in ((u, v), (v, u)):
+            links.append((a, b))
+            capacity.append(cap)
+            weights.append(w)
+    return Network(key.replace("/", "-"), list(range(len(node_ids))), links, capacity, weights,
+                   node_names=[names[i] for i in range(len(node_ids))])
