@@ -1,0 +1,108 @@
+"""The ``qroute`` command line: ``qroute bench`` here; other subcommands load lazily.
+
+Subcommands owned by other modules are listed in ``PLUGIN_COMMANDS``; a module provides
+``add_arguments(subparser)`` and ``run(args) -> int | None`` and is imported only when its
+subcommand is chosen, so a missing or broken one never breaks ``bench``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("qnn.train", "train the QNN / MLP path selector"),
+    "export-qasm": ("qnn.export", "export the trained circuit as OpenQASM"),
+}
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--topology", required=True, help="abilene, geant, or a topohub name (germany50, topozoo/Abilene, ...)")
+    p.add_argument("--tms", help="traffic matrices, one flattened N x N matrix a line (default: the topology's data)")
+    p.add_argument("--setting", choices=["oracle", "predictive"], default="oracle",
+                   help="oracle: decide on the scored matrix; predictive: decide on the one before")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated method names (default: all classical baselines; see --list-methods)")
+    p.add_argument("--list-methods", action="store_true", help="print the registered methods and exit")
+    p.add_argument("--json", metavar="OUT", help="write the summary as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="plot MLU over time per method")
+    p.add_argument("--checkpoint", help="model checkpoint, passed to learned methods")
+    p.add_argument("--k", type=int, default=3, help="candidate paths per demand (default 3)")
+    p.add_argument("--paths", default="weight", choices=["weight", "hops", "disjoint", "tunnels"],
+                   help="candidate paths: k shortest by OSPF weight (default; GEANT: its tunnels), by hops, edge-disjoint")
+    p.add_argument("--scale", type=float, default=None, help="multiply every matrix (default: abilene x8, others x1)")
+    p.add_argument("--start", type=int, default=0, help="first matrix to use")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many matrices")
+    p.add_argument("--milp-every", type=int, default=8, help="single-path MILP on every n-th matrix only (default 8)")
+    p.add_argument("--milp-time-limit", type=float, default=2.0, help="seconds per MILP solve (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed for synthetic traffic and learned methods")
+    p.add_argument("--n-synthetic", type=int, default=200, help="synthetic matrices for topohub graphs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from qnn.bench import format_table, plot_mlu, run_bench, write_json
+    from qnn.methods import DEFAULT_METHODS, available_methods
+
+    if args.list_methods:
+        for name, info in available_methods().items():
+            print(f"{name:12s} {info.description}")
+        return 0
+    from qnn.scenario import load_scenario
+
+    scenario = load_scenario(args.topology, args.tms, k=args.k, paths=args.paths, scale=args.scale,
+                             n_synthetic=args.n_synthetic, seed=args.seed)
+    tms = scenario.tms[args.start:]
+    if args.limit is not None:
+        tms = tms[: args.limit]
+    methods = args.methods.split(",") if args.methods else list(DEFAULT_METHODS)
+    unknown = [m for m in methods if m not in available_methods()]
+    if unknown:
+        print(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(available_methods())}", file=sys.stderr)
+        return 2
+    options = {"checkpoint": args.checkpoint, "seed": args.seed, "milp_every": args.milp_every,
+               "milp_time_limit": args.milp_time_limit}
+    result = run_bench(scenario.network, scenario.pathset, tms, methods, args.setting, options,
+                       progress=not args.no_progress)
+    summary = result.summary()
+    print(f"{scenario.network.name}, {args.setting} setting: {summary['n_matrices']} matrices scored "
+          f"({scenario.traffic_source}, x{scenario.scale:g}), {scenario.pathset.n_demands} demands, "
+          f"k={scenario.pathset.k}; MLU ratio = MLU / path-LP optimum")
+    print(format_table(summary))
+    if args.json:
+        write_json(summary, args.json)
+    if args.plot:
+        plot_mlu(result, args.plot)
+    return 0
+
+
+def build_parser(load: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the plugin subcommand named by ``load`` has its module imported."""
+    parser = argparse.ArgumentParser(prog="qroute", description="qroute: QNN traffic engineering tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="compare routing methods on a sequence of traffic matrices")
+    add_bench_arguments(bench)
+    bench.set_defaults(run=run_bench_command)
+    for name, (module, help_text) in PLUGIN_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == load:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    load = argv[0] if argv and argv[0] in PLUGIN_COMMANDS else None
+    try:
+        parser = build_parser(load)
+    except ImportError as err:
+        print(f"qroute {load}: not available ({err})", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The routing methods ``qroute bench`` compares, behind one pluggable registry.
+
+A method is built by ``factory(pathset, network, options) -> method`` where ``options`` is a
+dict (``checkpoint``: path from ``--checkpoint``, ``seed``, ``milp_every``,
+``milp_time_limit``, ...). The method object has ``decide(ctx) -> decision``, called once
+per scored matrix, in time order, with a :class:`DecisionContext`. A decision is one of
+
+* a split ``np.ndarray (D, k)`` over the PathSet's candidate paths (one-hot = single path);
+* a :class:`qnn.baselines.LinkRouting` (fraction of each demand per link: SPF, ECMP);
+* :class:`LinkLoads` — loads for the visible matrix only (the MCF lower bound);
+* ``None`` — "not scored at this step" (the single-path MILP runs on a subset).
+
+A method may set ``oracle_only = True`` (a bound, not a controller): it then always sees the
+scored matrix, also in the predictive setting, and the table marks it.
+
+To add methods from another module, call :func:`register_method` at its import time and list
+the module in ``PLUGIN_MODULES`` below (one line); a module that fails to import is skipped
+with a warning so the classical baselines keep working.
+"""
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from qnn.baselines import LinkRouting, ecmp_routing, shortest_path_routing
+from qnn.lp import mcf_lp, path_lp, single_path_milp
+from qnn.network import Network
+from qnn.paths import PathSet
+
+# Modules that register more methods (e.g. the QNN and MLP policies) when imported.
+PLUGIN_MODULES: list[str] = []
+
+
+@dataclass
+class DecisionContext:
+    """What a decision may look at; the bench builds one per scored matrix.
+
+    t               index of the matrix the decision will be scored on
+    setting         "oracle" (decide on matrix t) or "predictive" (decide on t-1, scored on t)
+    visible_index   index of the newest matrix the decision may see (t or t-1)
+    visible_tm      that matrix, ``(N, N)``
+    visible_demand  the same as a demand vector over ``pathset.demands``, ``(D,)``
+    history_tms     every matrix the decision may see, oldest first, ``(visible_index+1, N, N)``
+    prev_split      this method's previous decision as a split ``(D, k)``, or None (first
+                    decision, or a method that is not path-form)
+    observed_loads  link loads ``(L,)`` that the previous decision produced on matrix t-1 —
+                    what the controller's port counters measured last period; None at first
+    network, pathset the network and its candidate paths
+    """
+
+    t: int
+    setting: str
+    visible_index: int
+    visible_tm: np.ndarray
+    visible_demand: np.ndarray
+    history_tms: np.ndarray
+    prev_split: np.ndarray | None
+    observed_loads: np.ndarray | None
+    network: Network
+    pathset: PathSet
+
+
+@dataclass
+class LinkLoads:
+    """A decision given only as link loads ``(L,)`` for the visible matrix (not re-appliable)."""
+
+    loads: np.ndarray
+
+
+class Method(Protocol):
+    def decide(self, ctx: DecisionContext) -> np.ndarray | LinkRouting | LinkLoads | None: ...
+
+
+Factory = Callable[[PathSet, Network, dict], Method]
+
+
+@dataclass
+class MethodInfo:
+    name: str
+    factory: Factory
+    description: str
+
+
+_REGISTRY: dict[str, MethodInfo] = {}
+_plugins_loaded = False
+
+
+def register_method(name: str, factory: Factory, description: str = "") -> None:
+    """Make ``name`` available to ``qroute bench --methods`` (re-registering replaces)."""
+    _REGISTRY[name] = MethodInfo(name, factory, description)
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # a broken plugin must not take the baselines down
+            warnings.warn(f"could not load routing methods from {module}: {err}")
+
+
+def available_methods() -> dict[str, MethodInfo]:
+    _load_plugins()
+    return dict(_REGISTRY)
+
+
+def create_method(name: str, pathset: PathSet, network: Network, options: dict[str, Any] | None = None) -> Method:
+    methods = available_methods()
+    if name not in methods:
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(methods)}")
+    return methods[name].factory(pathset, network, dict(options or {}))
+
+
+# ---------------------------------------------------------------- built-in baselines
+
+class StaticRouting:
+    """A routing that never changes (computed once): SPF and ECMP."""
+
+    def __init__(self, routing: LinkRouting):
+        self.routing = routing
+
+    def decide(self, ctx: DecisionContext) -> LinkRouting:
+        return self.routing
+
+
+class PathLP:
+    """LP-optimal split for the visible matrix (in the predictive setting that is matrix t-1)."""
+
+    def decide(self, ctx: DecisionContext) -> np.ndarray:
+        return path_lp(ctx.pathset, ctx.visible_demand).split
+
+
+class StaleLP:
+    """LP solved on the matrix before the scored one, applied to the scored one (both settings)."""
+
+    def decide(self, ctx: DecisionContext) -> np.ndarray | None:
+        if ctx.t < 1:
+            return None
+        previous = ctx.pathset.demand_vector(ctx.history_tms[ctx.t - 1])
+        return path_lp(ctx.pathset, previous).split
+
+
+class SinglePathMILP:
+    """Single-path optimum on the visible matrix, only every ``milp_every``-th step (cost)."""
+
+    def __init__(self, every: int, time_limit: float, gap: float):
+        self.every, self.time_limit, self.gap = every, time_limit, gap
+
+    def decide(self, ctx: DecisionContext) -> np.ndarray | None:
+        if ctx.t % self.every:
+            return None
+        return single_path_milp(ctx.pathset, ctx.visible_demand, self.time_limit, self.gap).split
+
+
+class MCFBound:
+    """Edge-form multicommodity-flow optimum: the lower bound over all paths, not a controller."""
+
+    oracle_only = True
+
+    def decide(self, ctx: DecisionContext) -> LinkLoads:
+        return LinkLoads(mcf_lp(ctx.network, ctx.visible_tm).loads)
+
+
+register_method("spf", lambda ps, net, o: StaticRouting(shortest_path_routing(net, ps.demands, "weight")),
+                "shortest path by OSPF weight, one path per flow")
+register_method("spf-hops", lambda ps, net, o: StaticRouting(shortest_path_routing(net, ps.demands, "hops")),
+                "shortest path by hop count, one path per flow")
+register_method("ecmp", lambda ps, net, o: StaticRouting(ecmp_routing(net, ps.demands)),
+                "hop-by-hop equal-cost multipath on OSPF weights")
+register_method("lp", lambda ps, net, o: PathLP(), "path-form LP optimum (splittable) on the visible matrix")
+register_method("stale-lp", lambda ps, net, o: StaleLP(), "path LP solved on the previous matrix")
+register_method("milp", lambda ps, net, o: SinglePathMILP(int(o.get("milp_every", 8)), float(o.get("milp_time_limit", 2.0)),
+                                                          float(o.get("milp_gap", 1e-3))),
+                "single-path optimum (MILP) on the visible matrix, every milp_every-th matrix")
+register_method("mcf", lambda ps, net, o: MCFBound(), "edge-form multicommodity-flow LP: lower bound (oracle)")
+
+DEFAULT_METHODS = ["spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf"]

@@ -1,0 +1,121 @@
+"""Baselines: hand-checked SPF/ECMP, and the LPs against brute force on small random instances."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from qnn.baselines import ecmp_routing, shortest_path_routing, stale_lp
+from qnn.loads import link_loads, mlu
+from qnn.lp import mcf_lp, path_lp, single_path_milp
+from qnn.network import Network
+from qnn.paths import k_shortest_paths
+from tests.test_paths import square
+
+
+def diamond():
+    """0 -> {1, 2} -> 3 with equal weights, plus a long way 0-4-5-3."""
+    und = [(0, 1), (1, 3), (0, 2), (2, 3), (0, 4), (4, 5), (5, 3)]
+    links = [e for u, v in und for e in ((u, v), (v, u))]
+    return Network("diamond", list(range(6)), links, [10.0] * len(links), [1.0] * len(links))
+
+
+def test_spf_by_weight_and_by_hops():
+    net = square()
+    w = shortest_path_routing(net, [(2, 1)], "weight").fractions.toarray()[0]
+    assert w[net.link_index[(2, 0)]] == 1 and w[net.link_index[(0, 1)]] == 1 and w.sum() == 2
+
+
+def test_ecmp_splits_equally_and_conserves_flow():
+    net = diamond()
+    r = ecmp_routing(net, [(0, 3), (3, 0)])
+    f = r.fractions.toarray()
+    li = net.link_index
+    for link in [(0, 1), (1, 3), (0, 2), (2, 3)]:
+        assert f[0, li[link]] == pytest.approx(0.5)
+    assert f[0, li[(0, 4)]] == 0  # 3 hops: not a shortest path
+    for d, (s, t) in enumerate([(0, 3), (3, 0)]):
+        out_s = sum(f[d, i] for i, (u, _) in enumerate(net.links) if u == s)
+        in_t = sum(f[d, i] for i, (_, v) in enumerate(net.links) if v == t)
+        assert out_s == pytest.approx(1) and in_t == pytest.approx(1)
+    np.testing.assert_allclose(r.expected_hops(), [2, 2])
+    np.testing.assert_allclose(r.loads(np.array([4.0, 0.0]))[0, li[(0, 1)]], 2.0)
+
+
+def random_instance(seed: int, n_nodes: int, n_demands: int, k: int):
+    """A ring plus random chords, random capacities and weights, random demands."""
+    rng = np.random.default_rng(seed)
+    und = {(i, (i + 1) % n_nodes) for i in range(n_nodes)}
+    for _ in range(n_nodes):
+        u, v = rng.choice(n_nodes, 2, replace=False)
+        if (v, u) not in und:
+            und.add((int(u), int(v)))
+    links = [e for u, v in sorted(und) for e in ((u, v), (v, u))]
+    net = Network("rand", list(range(n_nodes)), links, rng.uniform(1, 10, len(links)),
+                  rng.integers(1, 5, len(links)))
+    pairs = [p for p in itertools.permutations(range(n_nodes), 2)]
+    chosen = [pairs[i] for i in rng.choice(len(pairs), n_demands, replace=False)]
+    ps = k_shortest_paths(net, k, demands=chosen)
+    demand = rng.uniform(0.5, 5, n_demands)
+    return net, ps, demand
+
+
+instances = st.builds(random_instance, st.integers(0, 10_000), st.integers(4, 6), st.integers(1, 3), st.just(2))
+
+
+@settings(max_examples=30, deadline=None)
+@given(instances)
+def test_path_lp_matches_brute_force_grid(instance):
+    net, ps, demand = instance
+    grid_steps = 40
+    fractions = np.linspace(0, 1, grid_steps + 1)
+    choices = [fractions if ps.mask[d, 1] else np.array([1.0]) for d in range(ps.n_demands)]
+    combos = np.array(list(itertools.product(*choices)))  # share on path 0, per demand
+    splits = np.stack([combos, 1 - combos], axis=-1)
+    grid_best = mlu(link_loads(ps, demand, splits).reshape(len(combos), -1), net.capacity).min()
+    opt = path_lp(ps, demand)
+    realised = mlu(link_loads(ps, demand, opt.split), net.capacity)[0]
+    assert realised == pytest.approx(opt.mlu, rel=1e-7)
+    np.testing.assert_allclose(opt.split.sum(axis=1), 1.0)
+    assert np.all(opt.split[~ps.mask] == 0)
+    assert opt.mlu <= grid_best + 1e-9  # the LP is at least as good as every grid point
+    # ...and the nearest grid point is within the rounding error of the optimum
+    slack = (demand / (2 * grid_steps)).sum() / net.capacity.min()
+    assert grid_best <= opt.mlu + slack
+    assert mcf_lp(net, _tm(net, ps, demand)).mlu <= opt.mlu * (1 + 1e-7)  # all paths: a lower bound
+
+
+def _tm(net, ps, demand):
+    tm = np.zeros((net.n_nodes, net.n_nodes))
+    for (s, t), v in zip(ps.demands, demand):
+        tm[s, t] = v
+    return tm
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.builds(random_instance, st.integers(0, 10_000), st.integers(4, 6), st.integers(1, 4), st.just(3)))
+def test_single_path_milp_matches_enumeration(instance):
+    net, ps, demand = instance
+    options = [np.flatnonzero(ps.mask[d]) for d in range(ps.n_demands)]
+    best = min(
+        mlu(link_loads(ps, demand, np.eye(ps.k)[list(choice)]), net.capacity)[0]
+        for choice in itertools.product(*options)
+    )
+    result = single_path_milp(ps, demand, time_limit=None, mip_rel_gap=0.0)
+    assert result.mlu == pytest.approx(best, rel=1e-7)
+    assert set(np.unique(result.split)) <= {0.0, 1.0}
+    assert path_lp(ps, demand).mlu <= result.mlu * (1 + 1e-7)
+
+
+def test_mcf_finds_paths_outside_the_candidates():
+    net = diamond()
+    ps = k_shortest_paths(net, 1, weight="hops", demands=[(0, 3)])
+    tm = np.zeros((6, 6))
+    tm[0, 3] = 30.0
+    assert path_lp(ps, np.array([30.0])).mlu == pytest.approx(3.0)  # one 2-hop path, capacity 10
+    assert mcf_lp(net, tm).mlu == pytest.approx(1.0)  # three disjoint paths share 30
+
+
+def test_stale_lp_is_the_lp_of_the_previous_matrix():
+    net, ps, demand = random_instance(3, 5, 3, 2)
+    np.testing.assert_allclose(stale_lp(ps, demand), path_lp(ps, demand).split)

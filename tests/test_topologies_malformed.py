@@ -1,0 +1,87 @@
+"""Every malformed-input case raises DataFormatError naming the file, the line and the problem."""
+import pytest
+
+from qnn.network import Network
+from topologies.abilene import parse_topology_tsv
+from topologies.errors import DataFormatError
+from topologies.geant import load_tunnels
+from topologies.traffic import load_traffic_matrices, load_values
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _expect(path, line, words, call):
+    with pytest.raises(DataFormatError) as info:
+        call()
+    message = str(info.value)
+    assert str(path) in message and f":{line}:" in message, message
+    assert info.value.line == line
+    for word in words:
+        assert word in message, message
+
+
+GOOD_ROW = "0 1 2 3"  # a 2x2 matrix
+
+
+@pytest.mark.parametrize("bad_row, words", [
+    ("0 1 2", ["expected 4 values", "got 3"]),
+    ("0 1 2 3 4", ["expected 4 values", "got 5"]),
+    ("0 nan 2 3", ["NaN"]),
+    ("0 inf 2 3", ["NaN or infinite"]),
+    ("0 -1 2 3", ["negative demand -1"]),
+    ("0 x 2 3", ["not a number"]),
+])
+def test_traffic_matrix_errors_name_file_line_problem(tmp_path, bad_row, words):
+    path = _write(tmp_path, "tm.txt", f"{GOOD_ROW}\n{GOOD_ROW}\n{bad_row}\n")
+    _expect(path, 3, words, lambda: load_traffic_matrices(path, 2))
+
+
+def test_traffic_matrix_good_file_parses(tmp_path):
+    path = _write(tmp_path, "tm.txt", f"{GOOD_ROW}\n1 2 3 4\n")
+    tms = load_traffic_matrices(path, 2)
+    assert tms.shape == (2, 2, 2)
+    assert tms[1, 0, 1] == 2 and tms[1, 1, 0] == 3 and tms[1, 0, 0] == 0  # row-major, zero diagonal
+
+
+def test_opt_values_error(tmp_path):
+    path = _write(tmp_path, "x.opt", "1.5\n2.0 3.0\n")
+    _expect(path, 2, ["expected one number"], lambda: load_values(path))
+
+
+def _triangle():
+    return Network("tri", [0, 1, 2], [(0, 1), (1, 0), (1, 2), (2, 1)], [1.0] * 4, [1.0] * 4)
+
+
+@pytest.mark.parametrize("line, words", [
+    ("0 2:0-2", ["missing link 0->2"]),
+    ("0 2:0-1-7-2", ["unknown node 7"]),
+    ("0 5:0-1", ["unknown node 5"]),
+    ("0 2:0-1", ["does not join 0 to 2"]),
+    ("0 2 0-1-2", ["expected 'src dst:"]),
+])
+def test_tunnel_errors(tmp_path, line, words):
+    path = _write(tmp_path, "tunnels.txt", f"0 1:0-1\n{line}\n")
+    _expect(path, 2, words, lambda: load_tunnels(_triangle(), path))
+
+
+def test_tunnels_parse(tmp_path):
+    path = _write(tmp_path, "tunnels.txt", "0 2:0-1-2\n2 0:2-1-0\n")
+    assert load_tunnels(_triangle(), path) == {(0, 2): [(0, 1, 2)], (2, 0): [(2, 1, 0)]}
+
+
+TSV_HEAD = "Node_num: 3\tEdge_num: 2\nLink_index\tSource\tDestination\tOSPF\tCapacity(kbps)\n"
+
+
+@pytest.mark.parametrize("body, line, words", [
+    ("0\t0\t1\t1\t100\n1\t1\t0\t1\n", 4, ["expected 5 values", "got 4"]),
+    ("0\t0\t1\t1\t100\n1\t1\t9\t1\t100\n", 4, ["unknown node 9"]),
+    ("0\t0\t1\t0\t100\n", 3, ["must be positive"]),
+    ("0\t0\t1\t1\t100\n", 3, ["header says 2 links, file has 1"]),
+])
+def test_topology_tsv_errors(tmp_path, body, line, words):
+    path = _write(tmp_path, "topology.tsv", TSV_HEAD + body)
+    _expect(path, line, words, lambda: parse_topology_tsv(path))
