@@ -1,0 +1,83 @@
+# qroute: every target sets itself up on a fresh Debian machine and is safe to re-run.
+#   make demo     live rerouting demo in Mininet (root)
+#   make test     the whole test suite (root for the Mininet tier)
+#   make test-fast   pure-logic and controller tests only (no root, no Mininet)
+#   make install  set-up only: apt packages, .venv, pinned Python packages
+#   make bench    benchmarks written to BENCHMARKS.md's sources under bench-out/
+#   make clean    remove the virtual environment and build leftovers
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+# Debian's interpreter: the Debian mininet package imports only there.
+BASE_PYTHON ?= /usr/bin/python3
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --no-input
+PIP_VERSION := 26.3
+# A user with a GPU opts into a CUDA torch here, e.g. TORCH_PIP_ARGS="--index-url <CUDA wheel index>".
+TORCH_PIP_ARGS ?=
+APT_PACKAGES := mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv procps
+SITE := $(VENV)/lib/python3.11/site-packages
+STAMP := $(VENV)/.qroute-installed
+PYTEST_ARGS ?=
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help install apt demo test test-fast test-mininet bench clean ovs-start mininet-clean
+
+help:
+	@sed -n '2,8p' Makefile
+
+install: $(STAMP)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "qroute: installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements.txt constraints.txt build-constraints.txt setup.cfg pyproject.toml | apt
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PIP) install -q pip==$(PIP_VERSION)
+	$(PIP) install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
+	$(PIP) install -q -c constraints.txt --build-constraint build-constraints.txt -r requirements.txt
+	$(PIP) install -q -c constraints.txt --no-deps torchquantum-ng==0.2.0 torchpack==0.3.1
+	$(PIP) install -q --no-deps --build-constraint build-constraints.txt -e .
+	@# torchquantum imports its MNIST/CIFAR loaders, which need torchvision; see qroute_tq_compat.py.
+	echo "import qroute_tq_compat" > $(SITE)/qroute_tq_compat.pth
+	@# Make Debian's mininet package (and only it) importable from the venv.
+	mkdir -p $(VENV)/debian-mininet && ln -sfn /usr/lib/python3/dist-packages/mininet $(VENV)/debian-mininet/mininet
+	echo "$(abspath $(VENV))/debian-mininet" > $(SITE)/debian-mininet.pth
+	@# Ryu 4.34's own ryu-manager does not start on Python 3.11; ours patches eventlet first.
+	printf '#!%s\nimport sys\nfrom controller.launcher import main\nsys.exit(main())\n' "$(abspath $(PY))" > $(VENV)/bin/ryu-manager
+	chmod +x $(VENV)/bin/ryu-manager
+	$(PY) -c "import torchquantum, ryu, mininet.net, qnn, topologies" 
+	@! $(PIP) list 2>/dev/null | grep -i -E '^(tensorflow|pyscf|torchvision|nvidia-)' || { echo "qroute: unwanted package in $(VENV)"; exit 1; }
+	@echo "qroute: environment ready in $(VENV) ($$(du -sh $(VENV) | cut -f1))"
+	touch $(STAMP)
+
+ovs-start: apt
+	@./scripts/ovs-start
+
+mininet-clean: apt
+	@mn -c >/dev/null 2>&1 || true
+
+demo: install ovs-start
+	@$(MAKE) -s mininet-clean
+	status=0; $(PY) -m controller.demo || status=$$?; $(MAKE) -s mininet-clean; exit $$status
+
+test: install
+	@./scripts/run-tests $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not mininet" $(PYTEST_ARGS)
+
+bench: install
+	mkdir -p bench-out
+	$(PY) -m qnn.scale_bench --out bench-out
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

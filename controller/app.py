@@ -1,0 +1,284 @@
+"""qroute's Ryu application: a thin shim between OpenFlow events and the pure routing code.
+
+    ryu-manager controller/app.py [--config-file qroute.conf]
+
+Events update a `NetworkState` (switches, links, hosts, measured link load); a routing policy
+turns the state into one path per host pair, off the event loop; `planner.plan_changes` turns
+the difference from what is installed into make-before-break flow-mods, which are sent here.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+
+from controller.compat import patch_eventlet
+
+patch_eventlet()
+
+from eventlet import tpool  # noqa: E402
+from ryu import cfg  # noqa: E402
+from ryu.app.wsgi import WSGIApplication  # noqa: E402
+from ryu.base import app_manager  # noqa: E402
+from ryu.controller import ofp_event  # noqa: E402
+from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,  # noqa: E402
+                                    MAIN_DISPATCHER, set_ev_cls)
+from ryu.lib import hub  # noqa: E402
+from ryu.lib.packet import arp, ethernet, ipv4, packet  # noqa: E402
+from ryu.ofproto import ether  # noqa: E402
+from ryu.ofproto import ofproto_v1_3  # noqa: E402
+from ryu.topology import event as topo_event  # noqa: E402
+
+from controller import ofmsgs  # noqa: E402
+from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
+from controller.planner import hops_for_path, plan_changes  # noqa: E402
+from controller.rest import register_rest_api  # noqa: E402
+from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
+from qnn.netstate import NetworkState, PortRateMeter  # noqa: E402
+from qnn.policy import ShortestPathPolicy  # noqa: E402
+
+CONF = cfg.CONF
+# Dead-switch detection is off in Ryu by default; a config file can still override these.
+CONF.set_default("echo_request_interval", 2.0)
+CONF.set_default("maximum_unreplied_echo_requests", 3)
+
+
+def load_settings() -> Settings:
+    try:
+        return read_settings(list(CONF.config_file or []))
+    except SettingsError as error:
+        print(f"qroute: invalid configuration:\n{error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+class QRouteController(app_manager.RyuApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {"wsgi": WSGIApplication}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = load_settings()
+        self.state = NetworkState(default_capacity_bps=self.settings.link_capacity_mbps * 1e6)
+        self.meter = PortRateMeter()
+        self.flood_guard = FloodGuard(self.settings.arp_flood_window)
+        self.datapaths = {}
+        self.ports: dict[int, set[int]] = {}
+        self.installed = {}      # (src_mac, dst_mac) -> hops
+        self.paths = {}          # (src_mac, dst_mac) -> switch path
+        self.epoch = 0
+        self.reroutes = 0
+        weight = None if self.settings.routing_weight == "hops" else "congestion"
+        self.policy = ShortestPathPolicy(weight=weight)
+        self.route_lock = hub.BoundedSemaphore(1)
+        if self.settings.rest_api:
+            register_rest_api(kwargs["wsgi"], self)
+        self.logger.info("qroute: started (%s)", self.settings)
+        hub.spawn(self._periodic, "port-stats poll", self.settings.stats_interval,
+                  self._poll_port_stats)
+        hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
+                  lambda: self.reroute("periodic"))
+
+    # --- switches -------------------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def switch_features(self, ev):
+        datapath = ev.msg.datapath
+        self.send(datapath, ofmsgs.delete_all_app_rules())
+        for message in ofmsgs.base_rules():
+            self.send(datapath, message)
+        self.send(datapath, datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def state_change(self, ev):
+        datapath = ev.datapath
+        if datapath.id is None:
+            return
+        if ev.state == MAIN_DISPATCHER:
+            self.datapaths[datapath.id] = datapath
+            self.state.add_switch(datapath.id)
+            self.logger.info("qroute: switch %016x connected", datapath.id)
+        elif ev.state == DEAD_DISPATCHER and self.datapaths.pop(datapath.id, None):
+            self.state.remove_switch(datapath.id)
+            self.meter.forget_switch(datapath.id)
+            self.ports.pop(datapath.id, None)
+            self.logger.warning("qroute: switch %016x disconnected", datapath.id)
+            self.reroute(f"switch {datapath.id} left")
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def port_desc(self, ev):
+        ofp = ev.msg.datapath.ofproto
+        self.ports[ev.msg.datapath.id] = {
+            p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX}
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def port_status(self, ev):
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        dpid, port = msg.datapath.id, msg.desc.port_no
+        ports = self.ports.setdefault(dpid, set())
+        down = (msg.reason == ofp.OFPPR_DELETE
+                or msg.desc.state & ofp.OFPPS_LINK_DOWN
+                or msg.desc.config & ofp.OFPPC_PORT_DOWN)
+        if msg.reason == ofp.OFPPR_DELETE:
+            ports.discard(port)
+        elif port <= ofp.OFPP_MAX:
+            ports.add(port)
+        if down:
+            # React to the port itself: LLDP would notice the dead link only seconds later.
+            removed = [link for link in self.state.links_at_port(dpid, port)
+                       if self.state.remove_link(*link)]
+            if removed:
+                self.logger.warning("qroute: link down at %s port %s: %s", dpid, port, removed)
+                self.reroute(f"link {removed[0][0]}-{removed[0][1]} down")
+
+    # --- links (LLDP discovery by ryu.topology.switches) ----------------------------------
+    @set_ev_cls(topo_event.EventLinkAdd)
+    def link_add(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        if self.state.add_link(src.dpid, dst.dpid, src.port_no, dst.port_no):
+            self.logger.info("qroute: link up %s-%s", src.dpid, dst.dpid)
+            self.reroute(f"link {src.dpid}-{dst.dpid} up")
+
+    @set_ev_cls(topo_event.EventLinkDelete)
+    def link_delete(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        if self.state.remove_link(src.dpid, dst.dpid):
+            self.logger.warning("qroute: link lost %s-%s", src.dpid, dst.dpid)
+            self.reroute(f"link {src.dpid}-{dst.dpid} lost")
+
+    # --- packets --------------------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def packet_in(self, ev):
+        msg = ev.msg
+        datapath = msg.datapath
+        in_port = msg.match["in_port"]
+        pkt = packet.Packet(msg.data)
+        eth = pkt.get_protocol(ethernet.ethernet)
+        if eth is None or eth.ethertype == ether.ETH_TYPE_LLDP:
+            return
+        arp_pkt = pkt.get_protocol(arp.arp)
+        if arp_pkt is not None:
+            self._handle_arp(datapath, in_port, arp_pkt, msg.data)
+            return
+        ip_pkt = pkt.get_protocol(ipv4.ipv4)
+        if ip_pkt is None:
+            return  # only ARP and IPv4 hosts are routed; other frames are dropped, never flooded
+        if self.state.learn_host(eth.src, datapath.id, in_port, ip_pkt.src):
+            self.reroute(f"host {eth.src} seen")
+        self._deliver(eth.dst, msg.data)
+
+    def _handle_arp(self, datapath, in_port, arp_pkt, data):
+        now = time.monotonic()
+        if arp_pkt.opcode == arp.ARP_REQUEST and not self.flood_guard.first_time(
+                (arp_pkt.src_mac, arp_pkt.dst_ip), now):
+            return  # a copy of a request already handled (e.g. our own flood coming back)
+        if self.state.learn_host(arp_pkt.src_mac, datapath.id, in_port, arp_pkt.src_ip):
+            self.reroute(f"host {arp_pkt.src_mac} seen")
+        if arp_pkt.opcode == arp.ARP_REQUEST:
+            target = self.state.host_by_ip(arp_pkt.dst_ip)
+            if target is not None:
+                reply = arp_reply(target.mac, target.ip, arp_pkt.src_mac, arp_pkt.src_ip)
+                self.send(datapath, ofmsgs.packet_out(reply, in_port))
+            else:
+                self._flood_to_edges(data, exclude=(datapath.id, in_port))
+        elif not self._deliver(arp_pkt.dst_mac, data):
+            self._flood_to_edges(data, exclude=(datapath.id, in_port))
+
+    def _deliver(self, dst_mac, data) -> bool:
+        host = self.state.hosts.get(dst_mac)
+        datapath = self.datapaths.get(host.dpid) if host else None
+        if datapath is None:
+            return False
+        self.send(datapath, ofmsgs.packet_out(data, host.port))
+        return True
+
+    def _flood_to_edges(self, data, exclude):
+        for dpid, datapath in self.datapaths.items():
+            for port in sorted(self.ports.get(dpid, ())):
+                if (dpid, port) != exclude and not self.state.is_link_port(dpid, port):
+                    self.send(datapath, ofmsgs.packet_out(data, port))
+
+    # --- statistics -----------------------------------------------------------------------
+    def _poll_port_stats(self):
+        for datapath in list(self.datapaths.values()):
+            self.send(datapath, ofmsgs.port_stats_request())
+
+    @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
+    def port_stats(self, ev):
+        now = time.monotonic()
+        dpid = ev.msg.datapath.id
+        for stat in ev.msg.body:
+            rate = self.meter.update(dpid, stat.port_no, now, stat.tx_bytes)
+            link = self.state.link_at_port(dpid, stat.port_no)
+            if rate is not None and link is not None:
+                self.state.load_bps[link] = rate
+
+    # --- routing --------------------------------------------------------------------------
+    def host_pairs(self):
+        hosts = self.state.hosts
+        return {(a, b): (hosts[a].dpid, hosts[b].dpid)
+                for a in hosts for b in hosts if a != b}
+
+    def reroute(self, reason: str) -> int:
+        """Recompute every host pair's path and install the difference; returns flows moved."""
+        with self.route_lock:
+            started = time.monotonic()
+            graph = self.state.graph()
+            for _, _, edge in graph.edges(data=True):
+                edge["congestion"] = 1.0 + 10.0 * edge["utilisation"]
+            flows = self.host_pairs()
+            current = dict(self.paths)
+            decided = tpool.execute(self.policy.decide, graph, flows, current)
+            desired_hops, desired_paths = {}, {}
+            for flow, path in decided.items():
+                destination = self.state.hosts.get(flow[1])  # may have left meanwhile
+                hops = destination and hops_for_path(path, destination, self.state.links)
+                if hops:
+                    desired_hops[flow], desired_paths[flow] = hops, path
+            changed = [f for f in desired_hops if self.installed.get(f) != desired_hops[f]]
+            dropped = [f for f in self.installed if f not in desired_hops]
+            if not changed and not dropped:
+                return 0
+            self.epoch += 1
+            for dpid, message in plan_changes(self.installed, desired_hops, self.epoch):
+                datapath = self.datapaths.get(dpid)
+                if datapath is not None:
+                    self.send(datapath, message)
+            moved = [f for f in changed if f in self.installed]
+            self.installed, self.paths = desired_hops, desired_paths
+            self.reroutes += 1
+            self.logger.info(
+                "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d removed, "
+                "%.1f ms", self.epoch, reason, len(desired_hops), len(changed) - len(moved),
+                len(moved), len(dropped), (time.monotonic() - started) * 1000)
+            return len(moved)
+
+    # --- plumbing -------------------------------------------------------------------------
+    def send(self, datapath, message):
+        message.datapath = datapath
+        datapath.send_msg(message)
+
+    def _periodic(self, name, interval, work):
+        """Run `work` forever with ±10% jitter; an exception is logged, not fatal."""
+        while True:
+            hub.sleep(interval * random.uniform(0.9, 1.1))
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - a dead loop would silently stop the controller
+                self.logger.exception("qroute: %s failed; continuing", name)
+
+    def describe(self) -> dict:
+        state = self.state
+        return {
+            "switches": sorted(state.switches),
+            "links": [{"src": s, "dst": d, "src_port": p.src_port, "dst_port": p.dst_port,
+                       "load_bps": state.load_bps.get((s, d), 0.0),
+                       "utilisation": state.utilisation((s, d))}
+                      for (s, d), p in sorted(state.links.items())],
+            "hosts": [{"mac": h.mac, "ip": h.ip, "dpid": h.dpid, "port": h.port}
+                      for h in sorted(state.hosts.values(), key=lambda h: h.mac)],
+            "paths": [{"src": a, "dst": b, "path": list(p)}
+                      for (a, b), p in sorted(self.paths.items())],
+            "epoch": self.epoch,
+            "settings": json.loads(json.dumps(self.settings.__dict__)),
+        }

@@ -1,0 +1,35 @@
+"""Read-only REST API: GET /qroute/v1/{state,paths,links,hosts} as JSON.
+
+Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise.
+"""
+from __future__ import annotations
+
+import json
+
+from ryu.app.wsgi import ControllerBase, Response, route
+
+APP_KEY = "qroute_app"
+
+
+def _json(body) -> Response:
+    return Response(content_type="application/json", charset="utf-8",
+                    body=json.dumps(body, indent=1).encode("utf-8"))
+
+
+class QRouteRest(ControllerBase):
+    def __init__(self, req, link, data, **config):
+        super().__init__(req, link, data, **config)
+        self.app = data[APP_KEY]
+
+    @route("qroute", "/qroute/v1/state", methods=["GET"])
+    def state(self, req, **_):
+        return _json(self.app.describe())
+
+    @route("qroute", "/qroute/v1/{part}", methods=["GET"],
+           requirements={"part": "paths|links|hosts|switches"})
+    def part(self, req, part, **_):
+        return _json(self.app.describe()[part])
+
+
+def register_rest_api(wsgi, app) -> None:
+    wsgi.register(QRouteRest, {APP_KEY: app})

@@ -1,0 +1,112 @@
+"""The `[qroute]` options of `ryu-manager --config-file`, parsed and checked without Ryu.
+
+Ryu reads the file through oslo.config, which ignores unknown keys and reports bad values only
+when they are first read, deep inside a handler. A controller that starts with a typo in its
+config silently runs with defaults, so everything is checked here at start-up instead.
+"""
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass, fields
+
+SECTION = "qroute"
+
+
+class SettingsError(ValueError):
+    """Raised with every problem found, one per line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stats_interval: float = 2.0
+    """seconds between port-statistics polls"""
+    reoptimize_interval: float = 5.0
+    """seconds between periodic re-optimisations of all paths"""
+    link_capacity_mbps: float = 10.0
+    """capacity assumed for every link, for utilisation (Mbit/s)"""
+    routing_weight: str = "hops"
+    """shortest-path metric: hops, or utilisation (1 + 10 x measured utilisation)"""
+    arp_flood_window: float = 1.0
+    """seconds during which a repeated ARP request is not flooded again"""
+    rest_api: bool = True
+    """serve the read-only REST API under /qroute/v1 on ryu's --wsapi-host/--wsapi-port"""
+    metrics_port: int = 0
+    """port of the Prometheus metrics endpoint on 127.0.0.1 (0: off)"""
+
+
+CHOICES = {"routing_weight": ("hops", "utilisation")}
+POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window"}
+
+
+def _convert(name: str, kind: type, text: str):
+    text = text.strip()
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        return int(text)
+    if kind is float:
+        value = float(text)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number")
+        return value
+    return text
+
+
+def parse_settings(raw: dict[str, str], source: str = "config") -> Settings:
+    """Build Settings from the key/values of a [qroute] section; raise SettingsError naming
+    every unknown key and every bad value."""
+    known = {f.name: f for f in fields(Settings)}
+    problems = []
+    values = {}
+    for key, text in raw.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            problems.append(f"{source}: unknown option '{key}' in [{SECTION}] "
+                            f"(known: {', '.join(sorted(known))})")
+            continue
+        kind = type(known[name].default)
+        try:
+            value = _convert(name, kind, str(text))
+        except ValueError as error:
+            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: {error}")
+            continue
+        if name in POSITIVE and value <= 0:
+            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be greater than 0")
+            continue
+        if name in CHOICES and value not in CHOICES[name]:
+            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be one of "
+                            f"{', '.join(CHOICES[name])}")
+            continue
+        if name == "metrics_port" and not 0 <= value <= 65535:
+            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be 0..65535")
+            continue
+        values[name] = value
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return Settings(**values)
+
+
+def read_settings(config_files: list[str]) -> Settings:
+    """Read the [qroute] section of each file, later files overriding earlier ones."""
+    raw: dict[str, str] = {}
+    sources = []
+    for path in config_files:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except (OSError, configparser.Error) as error:
+            raise SettingsError(f"{path}: cannot read config file: {error}") from error
+        if parser.has_section(SECTION):
+            raw.update(parser.items(SECTION, raw=True))
+            sources.append(path)
+        # configparser folds DEFAULT keys into every section; drop them again.
+        for key in parser.defaults():
+            if not (parser.has_section(SECTION) and key in parser._sections[SECTION]):
+                raw.pop(key, None)
+    return parse_settings(raw, source=", ".join(sources) or "config")

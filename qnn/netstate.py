@@ -1,0 +1,140 @@
+"""What the controller knows about the live network, kept free of Ryu so it is testable alone.
+
+Switches are datapath ids, links are directed (dpid_a, dpid_b) pairs with the port on each end,
+hosts are MAC addresses attached to an edge port. Measured load is bits/s per directed link,
+derived from port transmit counters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+
+@dataclass(frozen=True)
+class LinkPorts:
+    src_port: int
+    dst_port: int
+
+
+@dataclass(frozen=True)
+class HostLocation:
+    mac: str
+    dpid: int
+    port: int
+    ip: str | None = None
+
+
+@dataclass
+class PortRateMeter:
+    """Turns cumulative byte counters into bits/s; survives counter resets (switch restarts)."""
+
+    samples: dict[tuple[int, int], tuple[float, int]] = field(default_factory=dict)
+
+    def update(self, dpid: int, port: int, now: float, tx_bytes: int) -> float | None:
+        key = (dpid, port)
+        previous = self.samples.get(key)
+        self.samples[key] = (now, tx_bytes)
+        if previous is None:
+            return None
+        then, old_bytes = previous
+        elapsed = now - then
+        if elapsed <= 0 or tx_bytes < old_bytes:
+            return None
+        return (tx_bytes - old_bytes) * 8.0 / elapsed
+
+    def forget_switch(self, dpid: int) -> None:
+        for key in [k for k in self.samples if k[0] == dpid]:
+            del self.samples[key]
+
+
+@dataclass
+class NetworkState:
+    default_capacity_bps: float = 10e6
+    switches: set[int] = field(default_factory=set)
+    links: dict[tuple[int, int], LinkPorts] = field(default_factory=dict)
+    hosts: dict[str, HostLocation] = field(default_factory=dict)
+    capacity_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+    load_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+
+    # --- topology -------------------------------------------------------------------------
+    def add_switch(self, dpid: int) -> None:
+        self.switches.add(dpid)
+
+    def remove_switch(self, dpid: int) -> list[tuple[int, int]]:
+        self.switches.discard(dpid)
+        gone = [link for link in self.links if dpid in link]
+        for link in gone:
+            self.remove_link(*link)
+        for mac in [m for m, h in self.hosts.items() if h.dpid == dpid]:
+            del self.hosts[mac]
+        return gone
+
+    def add_link(self, src: int, dst: int, src_port: int, dst_port: int) -> bool:
+        """Record a directed link; returns True if it is new or moved to other ports."""
+        ports = LinkPorts(src_port, dst_port)
+        changed = self.links.get((src, dst)) != ports
+        self.links[(src, dst)] = ports
+        self.switches.update((src, dst))
+        # A port that carries a link has no host behind it: what was learned there was transit.
+        for mac in [m for m, h in self.hosts.items()
+                    if (h.dpid, h.port) in ((src, src_port), (dst, dst_port))]:
+            del self.hosts[mac]
+        return changed
+
+    def remove_link(self, src: int, dst: int) -> bool:
+        self.load_bps.pop((src, dst), None)
+        return self.links.pop((src, dst), None) is not None
+
+    def link_at_port(self, dpid: int, port: int) -> tuple[int, int] | None:
+        """The directed link leaving `dpid` through `port`, if any."""
+        for (src, dst), ports in self.links.items():
+            if src == dpid and ports.src_port == port:
+                return (src, dst)
+        return None
+
+    def links_at_port(self, dpid: int, port: int) -> list[tuple[int, int]]:
+        """Both directions of the link attached to (dpid, port)."""
+        found = []
+        for (src, dst), ports in self.links.items():
+            if (src == dpid and ports.src_port == port) or (dst == dpid and ports.dst_port == port):
+                found.append((src, dst))
+        return found
+
+    def is_link_port(self, dpid: int, port: int) -> bool:
+        return bool(self.links_at_port(dpid, port))
+
+    # --- hosts ----------------------------------------------------------------------------
+    def learn_host(self, mac: str, dpid: int, port: int, ip: str | None = None) -> bool:
+        """Record where a host is; returns True when it is new or has moved."""
+        if self.is_link_port(dpid, port):
+            return False
+        old = self.hosts.get(mac)
+        ip = ip or (old.ip if old else None)
+        new = HostLocation(mac, dpid, port, ip)
+        self.hosts[mac] = new
+        return old is None or (old.dpid, old.port) != (dpid, port)
+
+    def host_by_ip(self, ip: str) -> HostLocation | None:
+        for host in self.hosts.values():
+            if host.ip == ip:
+                return host
+        return None
+
+    # --- load -----------------------------------------------------------------------------
+    def capacity(self, link: tuple[int, int]) -> float:
+        return self.capacity_bps.get(link, self.default_capacity_bps)
+
+    def utilisation(self, link: tuple[int, int]) -> float:
+        return self.load_bps.get(link, 0.0) / self.capacity(link)
+
+    def graph(self) -> nx.DiGraph:
+        """A snapshot of the live topology, safe to hand to another thread."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(sorted(self.switches))
+        for (src, dst), ports in sorted(self.links.items()):
+            graph.add_edge(src, dst, src_port=ports.src_port, dst_port=ports.dst_port,
+                           capacity=self.capacity((src, dst)),
+                           load=self.load_bps.get((src, dst), 0.0),
+                           utilisation=self.utilisation((src, dst)))
+        return graph

@@ -1,0 +1,65 @@
+"""Routing policies the controller runs: given the live graph and the flows, one path per flow.
+
+A policy sees a snapshot graph (see `NetworkState.graph`) whose edges carry `utilisation`,
+`capacity` and `load`, and the paths currently installed. It returns switch paths; the
+controller turns them into rules. Policies are pure and run off the event loop.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import networkx as nx
+
+Flow = Hashable
+SwitchPath = tuple[int, ...]
+
+
+def path_is_intact(graph: nx.DiGraph, path: Sequence[int]) -> bool:
+    return all(graph.has_edge(a, b) for a, b in zip(path, path[1:])) and all(
+        n in graph for n in path)
+
+
+def path_cost(graph: nx.DiGraph, path: Sequence[int], weight: str | None) -> float:
+    if weight is None:
+        return float(len(path) - 1)
+    return float(sum(graph[a][b].get(weight, 1.0) for a, b in zip(path, path[1:])))
+
+
+class ShortestPathPolicy:
+    """Shortest path per flow (hop count or an edge attribute), keeping installed paths that
+    are still shortest so that a change elsewhere does not move unaffected flows."""
+
+    name = "shortest-path"
+
+    def __init__(self, weight: str | None = None):
+        self.weight = weight
+
+    def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
+               current: Mapping[Flow, SwitchPath] | None = None) -> dict[Flow, SwitchPath]:
+        current = current or {}
+        decided: dict[Flow, SwitchPath] = {}
+        cost_cache: dict[tuple[int, int], tuple[float, SwitchPath] | None] = {}
+        for flow, (src, dst) in flows.items():
+            if (src, dst) not in cost_cache:
+                cost_cache[(src, dst)] = self._shortest(graph, src, dst)
+            best = cost_cache[(src, dst)]
+            if best is None:
+                continue
+            best_cost, best_path = best
+            installed = current.get(flow)
+            if (installed and installed[0] == src and installed[-1] == dst
+                    and path_is_intact(graph, installed)
+                    and path_cost(graph, installed, self.weight) <= best_cost + 1e-9):
+                decided[flow] = tuple(installed)
+            else:
+                decided[flow] = best_path
+        return decided
+
+    def _shortest(self, graph, src, dst):
+        if src not in graph or dst not in graph:
+            return None
+        try:
+            path = nx.shortest_path(graph, src, dst, weight=self.weight)
+        except nx.NetworkXNoPath:
+            return None
+        return path_cost(graph, path, self.weight), tuple(path)
