@@ -1,0 +1,157 @@
+"""Checkpoints of the learned routers: a weights file plus a JSON sidecar.
+
+``NAME.pt`` is a plain ``state_dict`` (loadable with ``torch.load(path, weights_only=True)``);
+``NAME.json`` describes it: model kind and architecture (k, qubits, layers, rounds, features, ...),
+topology (name, node/link counts and a fingerprint of links and capacities), the candidate-path
+rule, the training data files with their sha256, the seed, validation figures, the exact training
+command and the sha256 of the weights file. :func:`load_checkpoint` checks all of it and raises
+:class:`CheckpointError` (naming the file and the problem) for a missing or corrupt file, a
+checksum mismatch, or a topology / k that does not match what the caller routes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "qroute-router-checkpoint/1"
+SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "checkpoints"
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be used; ``path`` is the offending file and ``problem`` says why."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"checkpoint {self.path}: {problem}")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def topology_fingerprint(network) -> dict:
+    """Name, sizes and a sha256 over the link list and capacities (what the weights assume)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([list(map(int, l)) for l in network.links]).encode())
+    h.update(np.asarray(network.capacity, dtype=np.float64).tobytes())
+    return {"name": network.name, "n_nodes": int(network.n_nodes), "n_links": int(network.n_links),
+            "sha256": h.hexdigest()}
+
+
+def sidecar_path(weights_path) -> pathlib.Path:
+    return pathlib.Path(weights_path).with_suffix(".json")
+
+
+def resolve(path_or_name) -> pathlib.Path:
+    """A path, or the name of a shipped checkpoint (``qnn-geant`` -> qnn/checkpoints/qnn-geant.pt)."""
+    p = pathlib.Path(path_or_name)
+    if p.suffix != ".pt" and not p.exists():
+        shipped = SHIPPED_DIR / f"{p.name}.pt"
+        if shipped.exists():
+            return shipped
+    return p
+
+
+def save_checkpoint(path, router, meta: dict[str, Any]) -> dict:
+    """Write ``path`` (weights) and its sidecar; returns the sidecar dict."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in router.state_dict().items()}, buf)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    side = {"format": FORMAT, **meta, "model": router.config(),
+            "weights_file": path.name, "weights_sha256": hashlib.sha256(data).hexdigest()}
+    sidecar_path(path).write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return side
+
+
+def read_sidecar(path) -> dict:
+    path = pathlib.Path(path)
+    side = sidecar_path(path)
+    if not path.exists():
+        raise CheckpointError(path, "weights file not found")
+    if not side.exists():
+        raise CheckpointError(side, "metadata sidecar not found (expected next to the weights)")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(side, f"sidecar is not valid JSON ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(side, f"not a qroute router checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+    for key in ("model", "topology", "weights_sha256"):
+        if key not in meta:
+            raise CheckpointError(side, f"sidecar lacks {key!r}")
+    return meta
+
+
+def build_router(model_cfg: dict):
+    """A fresh (untrained) router with the architecture a sidecar describes."""
+    from qnn.router import Router
+
+    cfg = dict(model_cfg)
+    kind = cfg.get("kind")
+    feats = cfg["features"]
+    if kind == "qnn":
+        from qnn.quantum import QNNCore
+        core = QNNCore(k=cfg["k"], n_features=len(feats), n_qubits=cfg["n_qubits"],
+                       n_layers=cfg["n_layers"], entangler=cfg.get("entangler", "crx"),
+                       out_bias=cfg.get("out_bias", False))
+    elif kind == "mlp":
+        from qnn.mlp import MLPCore
+        core = MLPCore(k=cfg["k"], n_features=len(feats), hidden=cfg["hidden"],
+                       n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0))
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"))
+
+
+def load_checkpoint(path, network=None, k: int | None = None, kind: str | None = None,
+                    device="cpu"):
+    """Load and verify a checkpoint; returns ``(router, meta)``.
+
+    ``network`` / ``k`` / ``kind``, when given, must match what the checkpoint was trained for."""
+    path = resolve(path)
+    meta = read_sidecar(path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != meta["weights_sha256"]:
+        raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
+                                    f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
+    model_cfg = meta["model"]
+    if kind is not None and model_cfg.get("kind") != kind:
+        raise CheckpointError(path, f"holds a {model_cfg.get('kind')!r} model, {kind!r} wanted")
+    if k is not None and int(model_cfg.get("k", -1)) != int(k):
+        raise CheckpointError(path, f"trained for k={model_cfg.get('k')} candidate paths, "
+                                    f"this path set has k={k}")
+    if network is not None:
+        want, have = meta["topology"], topology_fingerprint(network)
+        if want.get("name") != have["name"] or want.get("n_links") != have["n_links"] \
+                or want.get("n_nodes") != have["n_nodes"]:
+            raise CheckpointError(path, f"trained on topology {want.get('name')!r} ({want.get('n_nodes')} nodes, "
+                                        f"{want.get('n_links')} links), asked to route {have['name']!r} "
+                                        f"({have['n_nodes']} nodes, {have['n_links']} links)")
+        if want.get("sha256") != have["sha256"]:
+            raise CheckpointError(path, f"topology {have['name']!r} differs from the one trained on "
+                                        f"(links or capacities changed)")
+    try:
+        state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for bad bytes
+        raise CheckpointError(path, f"weights cannot be read ({type(err).__name__}: {err})") from None
+    try:
+        router = build_router(model_cfg)
+        router.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError, TypeError) as err:
+        raise CheckpointError(path, f"weights do not fit the described model ({err})") from None
+    return router.to(device).eval(), meta

@@ -1,0 +1,275 @@
+"""``qroute train``: fit the QNN router (or its MLP control) on real traffic matrices.
+
+Predictive setting (default): the router decides from matrix t-1 (and the link loads its own
+splits would cause on it, re-read each coordination round) and is scored on matrix t. The loss is
+the log-sum-exp (beta) smooth maximum of link utilisation on matrix t divided by the LP optimum of
+matrix t, averaged over a minibatch of matrices. Matrices are split in time order: the first
+``1 - val_fraction`` of the (input, target) pairs train, the rest validate; validation uses the
+hard MLU ratio and early stopping keeps the best epoch.
+
+Exact commands for the shipped checkpoints are in ``qnn/checkpoints/README.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
+from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, smooth_mlu_ratio
+
+TOPOLOGIES = ("abilene", "geant")
+DEFAULT_TM = {"abilene": ("abilene", "tm-week1.txt"), "geant": ("geant", "tm-dev.hist")}
+
+
+@dataclass
+class Dataset:
+    network: object
+    pathset: object
+    demands: np.ndarray  # (T, D)
+    opt: np.ndarray  # (T,) LP-optimal MLU per matrix (splittable, same candidate paths)
+    files: dict = field(default_factory=dict)  # path -> sha256
+    path_rule: str = ""
+
+
+def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
+    """Per-matrix path-LP optimum via the core's baselines (cached next to ``cache`` if given)."""
+    if cache is not None and cache.exists():
+        vals = np.load(cache)
+        if vals.shape == (demands.shape[0],):
+            return vals
+    from qnn import baselines
+
+    vals = np.asarray(baselines.lp_optimum_mlu(pathset, demands), dtype=float)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, vals)
+    return vals
+
+
+def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Dataset:
+    """Network, candidate paths, demands and LP optima for ``topology``.
+
+    GEANT: the given 3 tunnels per pair; LP optima from the ``.opt`` file next to the matrices.
+    Abilene: the k shortest loop-free paths by OSPF weight; LP optima solved by
+    ``qnn.baselines`` (cached under ``runs/cache/``)."""
+    from qnn.paths import from_tunnels, k_shortest_paths
+    from topologies.datadir import data_dir as default_data_dir
+    from topologies.traffic import load_traffic_matrices, load_values
+
+    root = pathlib.Path(data_dir) if data_dir else default_data_dir()
+    if tm_file is None:
+        tm_file = root.joinpath(*DEFAULT_TM[topology])
+    tm_file = pathlib.Path(tm_file)
+    files = {}
+    if topology == "geant":
+        from topologies.geant import load_geant, load_tunnels
+
+        net = load_geant(data_dir=root)
+        tunnels = load_tunnels(net, data_dir=root)
+        ps = from_tunnels(net, tunnels, k=k)
+        tms = load_traffic_matrices(tm_file, net.n_nodes)
+        dem = ps.demand_vector(tms)
+        opt_file = tm_file.with_suffix(".opt")
+        if opt_file.exists():
+            opt = load_values(opt_file)
+            files[str(opt_file)] = sha256_file(opt_file)
+        else:
+            opt = _lp_optimum(ps, dem)
+        files[str(root / "geant" / "GEANT.json")] = sha256_file(root / "geant" / "GEANT.json")
+        files[str(root / "geant" / "tunnels.txt")] = sha256_file(root / "geant" / "tunnels.txt")
+        rule = f"GEANT tunnels.txt ({k} per pair)"
+    elif topology == "abilene":
+        from topologies.abilene import load_abilene
+
+        net = load_abilene()
+        ps = k_shortest_paths(net, k, weight="weight")
+        tms = load_traffic_matrices(tm_file, net.n_nodes)
+        dem = ps.demand_vector(tms)
+        digest = sha256_file(tm_file)
+        cache = pathlib.Path(__file__).resolve().parent.parent / "runs" / "cache" / \
+            f"lpopt-abilene-k{k}-{digest[:16]}.npy"
+        opt = _lp_optimum(ps, dem, cache)
+        rule = f"k={k} shortest loop-free paths by OSPF weight"
+    else:
+        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
+    files[str(tm_file)] = sha256_file(tm_file)
+    if opt.shape[0] != dem.shape[0]:
+        raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
+    return Dataset(net, ps, dem, opt, files, rule)
+
+
+def pairs(ds: Dataset, setting: str = "predictive"):
+    """(inputs, targets, opt) arrays for the setting, in time order."""
+    if setting == "predictive":
+        return ds.demands[:-1], ds.demands[1:], ds.opt[1:]
+    if setting == "oracle":
+        return ds.demands, ds.demands, ds.opt
+    raise ValueError("setting must be predictive or oracle")
+
+
+def time_split(n: int, val_fraction: float):
+    n_val = max(1, int(round(n * val_fraction)))
+    return np.arange(n - n_val), np.arange(n - n_val, n)
+
+
+def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
+                entangler: str, update: str, seed: int, match_params: int | None = None):
+    from qnn.quantum import QNNCore, n_params
+
+    torch.manual_seed(seed)
+    if kind == "qnn":
+        core = QNNCore(k=k, n_features=len(features), n_qubits=n_qubits, n_layers=n_layers,
+                       entangler=entangler, seed=seed)
+    elif kind == "mlp":
+        from qnn.mlp import matched_mlp
+
+        if match_params is None:  # same count as the QNN of this configuration
+            match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
+                                            n_layers=n_layers, entangler=entangler))
+        core = matched_mlp(match_params, k=k, n_features=len(features), seed=seed)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    return Router(core, n_rounds=n_rounds, features=features, update=update)
+
+
+def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
+        beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
+        log=None, max_seconds: float | None = None):
+    """Adam on the smooth MLU ratio; returns (best validation summary, history)."""
+    from tqdm import tqdm
+
+    dev = pt.device
+    Xtr, Ytr, Otr = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in tr)
+    Xva, Yva, Ova = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in va)
+    # traffic is scale-free for the features; normalise volumes to keep float32 comfortable
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(router.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs), eta_min=lr * 0.05)
+    best, best_state, bad, history = None, None, 0, []
+    t0 = time.time()
+    bar = tqdm(range(epochs), desc=f"train {router.core.kind}", disable=not progress, file=sys.stderr)
+    for ep in bar:
+        router.train()
+        perm = torch.randperm(Xtr.shape[0], generator=gen).to(dev)
+        tot = 0.0
+        for a in range(0, len(perm), batch):
+            idx = perm[a:a + batch]
+            split = router(pt, Xtr[idx])
+            loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(idx)
+        sched.step()
+        val = evaluate(router, pt, Xva, Yva, Ova).summary
+        history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val["mean"],
+                        "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
+        if best is None or val["mean"] < best["mean"] - 1e-5:
+            best, bad = {**val, "epoch": ep + 1}, 0
+            best_state = {k: v.detach().clone() for k, v in router.state_dict().items()}
+        else:
+            bad += 1
+        bar.set_postfix(loss=f"{tot / len(perm):.4f}", val=f"{val['mean']:.4f}", best=f"{best['mean']:.4f}")
+        if log:
+            log(history[-1])
+        if bad >= patience or (max_seconds and time.time() - t0 > max_seconds):
+            break
+    router.load_state_dict(best_state)
+    return best, history
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--topology", choices=TOPOLOGIES, required=True)
+    p.add_argument("--traffic", help="traffic-matrix file (default: abilene/tm-week1.txt, geant/tm-dev.hist)")
+    p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
+    p.add_argument("--model", choices=("qnn", "mlp"), default="qnn")
+    p.add_argument("--k", type=int, default=3, help="candidate paths per flow")
+    p.add_argument("--qubits", type=int, default=None, help="qubits (default k: one per path)")
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=4, help="coordination rounds")
+    p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
+    p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
+    p.add_argument("--update", choices=("residual", "replace"), default="residual")
+    p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
+    p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
+    p.add_argument("--val-fraction", type=float, default=0.25)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--batch", type=int, default=16, help="traffic matrices per step")
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--beta", type=float, default=50.0, help="log-sum-exp sharpness of the smooth max")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
+    p.add_argument("--out", required=True, help="checkpoint path (NAME.pt; NAME.json is written beside)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
+    X, Y, O = pairs(ds, args.setting)
+    i_tr, i_va = time_split(len(X), args.val_fraction)
+    pt = PathTensors(ds.pathset, device=args.device)
+    router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
+                         args.entangler, args.update, args.seed, args.match_params).to(args.device)
+    from qnn.quantum import n_params
+
+    best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
+                        epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
+                        patience=args.patience, seed=args.seed, progress=not args.quiet,
+                        max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    meta = {
+        "topology": topology_fingerprint(ds.network),
+        "paths": ds.path_rule,
+        "k": args.k,
+        "n_params": n_params(router),
+        "setting": args.setting,
+        "data_files": {pathlib.Path(p).name: h for p, h in ds.files.items()},
+        "split": {"train_pairs": [int(i_tr[0]), int(i_tr[-1])], "val_pairs": [int(i_va[0]), int(i_va[-1])],
+                  "val_fraction": args.val_fraction},
+        "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr,
+                     "batch": args.batch, "beta": args.beta, "patience": args.patience,
+                     "seconds": history[-1]["seconds"] if history else 0.0},
+        "seed": args.seed,
+        "validation": {k: v for k, v in best.items() if k != "epoch"},
+        "command": "qroute train " + " ".join(shlex.quote(a) for a in _argv_for(args)),
+        "torch": torch.__version__,
+    }
+    side = save_checkpoint(args.out, router, meta)
+    print(f"saved {args.out} ({side['n_params']} parameters); validation MLU ratio mean "
+          f"{best['mean']:.4f} p90 {best['p90']:.4f} (epoch {best['epoch']})")
+    return 0
+
+
+def _argv_for(args) -> list:
+    """Reconstruct the options that matter for reproduction (no device/threads/quiet)."""
+    skip = {"device", "threads", "quiet", "func", "command", "cmd", "handler", "data_dir"}
+    out = []
+    for key, val in vars(args).items():
+        if key in skip or val is None or callable(val):
+            continue
+        out += [f"--{key.replace('_', '-')}", str(val)]
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="qroute train", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
