@@ -64,7 +64,8 @@ class PathTensors:
         i = torch.as_tensor(np.vstack([coo.col, coo.row]), dtype=torch.long)
         # (L, D*k) sparse transpose of the incidence: loads^T = A^T @ flows^T
         self.incidence_t = torch.sparse_coo_tensor(
-            i, torch.ones(coo.nnz, dtype=dtype), (L, D * k), device=dev).coalesce()
+            i, torch.ones(coo.nnz, dtype=dtype), (L, D * k), device=dev,
+            check_invariants=True).coalesce()
 
     def loads(self, demand: torch.Tensor, split: torch.Tensor) -> torch.Tensor:
         """Link loads (T, L) for demand (T, D) routed by split (T, D, k)."""

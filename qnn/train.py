@@ -44,9 +44,9 @@ def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None)
         vals = np.load(cache)
         if vals.shape == (demands.shape[0],):
             return vals
-    from qnn import baselines
+    from qnn.lp import path_lp
 
-    vals = np.asarray(baselines.lp_optimum_mlu(pathset, demands), dtype=float)
+    vals = np.array([path_lp(pathset, d).mlu for d in demands], dtype=float)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, vals)
@@ -166,7 +166,7 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         sched.step()
         val = evaluate(router, pt, Xva, Yva, Ova).summary
         history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val["mean"],

@@ -1,0 +1,85 @@
+"""Bench methods for the learned routers: ``qnn``, ``qnn-split``, ``mlp``, ``mlp-split``.
+
+``*-split`` returns the router's split ratios over the k candidate paths; the plain names put
+each flow on its argmax path (one path per flow). ``options["checkpoint"]`` may be a checkpoint
+path, a comma-separated list of them, a directory, or a shipped name (``qnn-geant``); each method
+takes the first whose model kind (qnn / mlp) matches, or the sibling file with the kind swapped
+in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped default for the
+network (``qnn/checkpoints/{kind}-{network}.pt``) is used.
+
+The decision sees the visible matrix only (predictive: matrix t-1): the router simulates the
+link loads its own splits would cause on it, round by round (see :mod:`qnn.router`).
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import torch
+
+from qnn.checkpoint import SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve
+from qnn.methods import register_method
+from qnn.router import PathTensors, hard_split
+
+
+def _candidates(spec) -> list[pathlib.Path]:
+    if not spec:
+        return []
+    out = []
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        p = resolve(part)
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.pt")))
+        else:
+            out.append(p)
+    return out
+
+
+def choose_checkpoint(spec, kind: str, network_name: str) -> pathlib.Path:
+    """The checkpoint file a ``kind`` method should load for ``spec`` (see module doc)."""
+    cands = _candidates(spec)
+    if not cands:
+        return SHIPPED_DIR / f"{kind}-{network_name}.pt"
+    for p in cands:
+        try:
+            if read_sidecar(p)["model"].get("kind") == kind:
+                return p
+        except CheckpointError:
+            continue
+    other = "mlp" if kind == "qnn" else "qnn"
+    for p in cands:
+        sib = p.with_name(p.name.replace(other, kind))
+        if sib != p and sib.exists():
+            return sib
+    return cands[0]  # load_checkpoint will report the kind mismatch (or the missing file)
+
+
+class LearnedRouting:
+    def __init__(self, pathset, network, options: dict, kind: str, single_path: bool):
+        path = choose_checkpoint(options.get("checkpoint"), kind, network.name)
+        device = options.get("device") or "cpu"
+        self.router, self.meta = load_checkpoint(path, network=network, k=pathset.k, kind=kind, device=device)
+        self.pt = PathTensors(pathset, device=device)
+        self.single_path = single_path
+        self.device = device
+
+    @torch.no_grad()
+    def decide(self, ctx) -> np.ndarray:
+        d = torch.as_tensor(np.asarray(ctx.visible_demand, dtype=np.float32), device=self.device)[None]
+        split = self.router(self.pt, d)
+        if self.single_path:
+            split = hard_split(split, self.pt.mask)
+        return split[0].double().cpu().numpy()
+
+
+register_method("qnn", lambda ps, net, o: LearnedRouting(ps, net, o, "qnn", True),
+                "TorchQuantum circuit router, one path per flow (argmax)")
+register_method("qnn-split", lambda ps, net, o: LearnedRouting(ps, net, o, "qnn", False),
+                "TorchQuantum circuit router, split ratios over the k paths")
+register_method("mlp", lambda ps, net, o: LearnedRouting(ps, net, o, "mlp", True),
+                "parameter-matched MLP control, one path per flow (argmax)")
+register_method("mlp-split", lambda ps, net, o: LearnedRouting(ps, net, o, "mlp", False),
+                "parameter-matched MLP control, split ratios over the k paths")

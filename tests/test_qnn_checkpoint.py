@@ -1,0 +1,117 @@
+"""Checkpoint round trip and every bad-checkpoint case raising CheckpointError."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from qnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path, topology_fingerprint
+from qnn.train import build_model
+from tests.qnn_helpers import t, tiny_network, tiny_setup
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_setup()
+
+
+@pytest.fixture(params=["qnn", "mlp"])
+def saved(request, tmp_path, tiny):
+    net, ps, pt, dem, opt = tiny
+    router = build_model(request.param, 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3,
+                         "crx", "residual", seed=1)
+    path = tmp_path / f"{request.param}-tiny.pt"
+    save_checkpoint(path, router, {"topology": topology_fingerprint(net), "k": 3, "seed": 1,
+                                   "data_files": {}, "validation": {"mean": 1.0}})
+    return router, path
+
+
+def test_round_trip_same_decisions_and_weights_only_loadable(saved, tiny):
+    router, path = saved
+    net, ps, pt, dem, _ = tiny
+    state = torch.load(path, weights_only=True)
+    assert set(state) == set(router.state_dict())
+    loaded, meta = load_checkpoint(path, network=net, k=3)
+    assert meta["model"]["kind"] == router.core.kind and meta["model"]["n_rounds"] == 3
+    with torch.no_grad():
+        assert torch.allclose(router(pt, t(dem[:3])), loaded(pt, t(dem[:3])), atol=1e-6)
+
+
+def test_missing_weights(tmp_path):
+    with pytest.raises(CheckpointError, match="not found") as err:
+        load_checkpoint(tmp_path / "nope.pt")
+    assert "nope.pt" in str(err.value)
+
+
+def test_missing_sidecar(saved):
+    _, path = saved
+    sidecar_path(path).unlink()
+    with pytest.raises(CheckpointError, match="sidecar not found"):
+        load_checkpoint(path)
+
+
+def test_corrupt_sidecar(saved):
+    _, path = saved
+    sidecar_path(path).write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(path)
+
+
+def test_checksum_mismatch(saved):
+    _, path = saved
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum mismatch") as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value)
+
+
+def test_corrupt_bytes_with_matching_checksum(saved):
+    """Garbage whose checksum was (re)recorded still fails cleanly at deserialisation."""
+    import hashlib
+
+    _, path = saved
+    path.write_bytes(b"\x00garbage" * 10)
+    meta = json.loads(sidecar_path(path).read_text())
+    meta["weights_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar_path(path).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(path)
+
+
+def test_wrong_topology(saved):
+    _, path = saved
+    other = tiny_network("other", extra_link=True)
+    with pytest.raises(CheckpointError, match="topology 'tiny'.*'other'"):
+        load_checkpoint(path, network=other)
+    same_shape = tiny_network("tiny")
+    same_shape.capacity = same_shape.capacity * 2
+    with pytest.raises(CheckpointError, match="links or capacities changed"):
+        load_checkpoint(path, network=same_shape)
+
+
+def test_wrong_k(saved):
+    _, path = saved
+    with pytest.raises(CheckpointError, match="k=3.*k=2"):
+        load_checkpoint(path, k=2)
+
+
+def test_wrong_kind(saved):
+    router, path = saved
+    other = "mlp" if router.core.kind == "qnn" else "qnn"
+    with pytest.raises(CheckpointError, match=f"{other!r} wanted"):
+        load_checkpoint(path, kind=other)
+
+
+def test_weights_not_fitting_the_described_model(saved):
+    _, path = saved
+    meta = json.loads(sidecar_path(path).read_text())
+    if meta["model"]["kind"] == "qnn":
+        meta["model"]["n_layers"] = 5
+    else:
+        meta["model"]["hidden"] = meta["model"]["hidden"] + 3
+    sidecar_path(path).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(path)
