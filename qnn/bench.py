@@ -97,6 +97,7 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
         raise ValueError("need at least 2 traffic matrices (the first one is history only)")
     demand = pathset.demand_vector(tms)
     steps = np.arange(1, len(tms))
+    _warm_up(network)
     objs, traces = {}, {}
     for name in methods:
         start = time.perf_counter()
@@ -145,6 +146,13 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
                 tr.churn.append(math.nan)
             prev_decision[name] = decision
     return BenchResult(network.name, setting, steps, optimum, traces)
+
+
+def _warm_up(network: Network) -> None:
+    """Run networkx once untimed: its first call loads backends (seconds), which is not routing."""
+    import networkx as nx
+
+    nx.single_source_dijkstra_path(network.graph(), network.nodes[0], weight="weight")
 
 
 def _loads_of(decision, pathset: PathSet, demand: np.ndarray) -> np.ndarray:

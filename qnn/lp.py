@@ -53,14 +53,12 @@ class _PathProblem:
         return split / split.sum(axis=1, keepdims=True)
 
 
-_PROBLEMS: dict[int, _PathProblem] = {}
-
-
 def _problem(pathset: PathSet) -> _PathProblem:
-    key = id(pathset)
-    prob = _PROBLEMS.get(key)
-    if prob is None or prob.pathset is not pathset:
-        prob = _PROBLEMS[key] = _PathProblem(pathset)
+    """The LP structure of a PathSet, cached on the PathSet itself (lives and dies with it)."""
+    prob = getattr(pathset, "_lp_problem", None)
+    if prob is None:
+        prob = _PathProblem(pathset)
+        pathset._lp_problem = prob
     return prob
 
 

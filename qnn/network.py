@@ -39,17 +39,15 @@ class Network:
         if np.any(~np.isfinite(self.weight)) or np.any(self.weight <= 0):
             raise ValueError(f"{self.name}: weights must be positive and finite")
         self.link_index = {}
+        n = len(self.nodes)
         for i, (u, v) in enumerate(self.links):
-            if u == v or u not in self.link_index_nodes() or v not in self.link_index_nodes():
+            if u == v or not (0 <= u < n and 0 <= v < n):
                 raise ValueError(f"{self.name}: link {i} ({u},{v}) is a loop or has an unknown node")
             if (u, v) in self.link_index:
                 raise ValueError(f"{self.name}: duplicate link ({u},{v})")
             self.link_index[(u, v)] = i
         if not self.node_names:
             self.node_names = [str(n) for n in self.nodes]
-
-    def link_index_nodes(self) -> range:
-        return range(len(self.nodes))
 
     @property
     def n_nodes(self) -> int:

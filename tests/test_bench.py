@@ -1,0 +1,102 @@
+"""qroute bench: settings, scoring, the method registry and the command line."""
+import json
+
+import numpy as np
+import pytest
+
+from qnn import methods as registry
+from qnn.bench import format_table, run_bench
+from qnn.cli import main
+from qnn.loads import link_loads
+from qnn.paths import k_shortest_paths
+from topologies.traffic import gravity_traffic
+from topologies.zoo import load_topohub
+
+
+@pytest.fixture(scope="module")
+def small():
+    net = load_topohub("polska")
+    ps = k_shortest_paths(net, 3)
+    return net, ps, gravity_traffic(net, 9, seed=0)
+
+
+def test_all_baselines_in_both_settings(small):
+    net, ps, tms = small
+    names = list(registry.DEFAULT_METHODS)
+    oracle = run_bench(net, ps, tms, names, "oracle", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
+    predictive = run_bench(net, ps, tms, names, "predictive", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
+    for result in (oracle, predictive):
+        s = result.summary()
+        assert s["n_matrices"] == 8 and set(s["methods"]) == set(names)
+        for name, m in s["methods"].items():
+            assert set(m["mlu_ratio"]) == {"mean", "p50", "p90", "p99", "max"}
+            assert set(m["decision_ms"]) == {"mean", "p90"}
+            if name != "mcf":  # path-form and fixed routings cannot beat the path LP optimum
+                assert m["mlu_ratio"]["p50"] >= 1 - 1e-6
+        assert s["methods"]["mcf"]["mlu_ratio"]["max"] <= 1 + 1e-6
+        assert s["methods"]["milp"]["n_scored"] == 4  # t = 2, 4, 6, 8
+        assert "| stale-lp |" in format_table(s)
+    # oracle LP is the reference itself; predictive LP decides on t-1, exactly like stale LP
+    np.testing.assert_allclose(oracle.traces["lp"].ratio, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(predictive.traces["lp"].ratio, oracle.traces["stale-lp"].ratio, rtol=1e-6)
+    np.testing.assert_allclose(predictive.traces["spf"].mlu, oracle.traces["spf"].mlu)  # static routing
+
+
+class Spy:
+    """Records what each decision could see; routes everything on path 0."""
+
+    def __init__(self, pathset):
+        self.pathset, self.seen = pathset, []
+
+    def decide(self, ctx):
+        self.seen.append(ctx)
+        split = np.zeros(self.pathset.mask.shape)
+        split[:, ctx.t % 2] = 1.0  # alternate so churn is visible
+        return split
+
+
+@pytest.mark.parametrize("setting, lag", [("oracle", 0), ("predictive", 1)])
+def test_context_shows_only_what_the_setting_allows(small, setting, lag):
+    net, ps, tms = small
+    spies = []
+    registry.register_method("spy", lambda p, n, o: spies.append(Spy(p)) or spies[-1])
+    try:
+        result = run_bench(net, ps, tms, ["spy"], setting, progress=False)
+    finally:
+        registry._REGISTRY.pop("spy")
+    demand = ps.demand_vector(tms)
+    for ctx in spies[0].seen:
+        assert ctx.visible_index == ctx.t - lag and len(ctx.history_tms) == ctx.visible_index + 1
+        np.testing.assert_array_equal(ctx.visible_tm, tms[ctx.t - lag])
+        np.testing.assert_array_equal(ctx.visible_demand, demand[ctx.t - lag])
+        if ctx.t == 1:
+            assert ctx.prev_split is None and ctx.observed_loads is None
+        else:
+            assert ctx.prev_split[0, (ctx.t - 1) % 2] == 1
+            np.testing.assert_allclose(ctx.observed_loads, link_loads(ps, demand[ctx.t - 1], ctx.prev_split)[0])
+    churn = np.array(result.traces["spy"].churn)
+    assert churn[0] == 0 and np.all(churn[1:] == 1)  # every flow moves between path 0 and path 1
+    assert result.summary()["methods"]["spy"]["churn_mean"] > 0
+
+
+def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
+    tms_file = tmp_path / "tms.txt"
+    net = load_topohub("polska")
+    np.savetxt(tms_file, gravity_traffic(net, 4, seed=3).reshape(4, -1))
+    out, png = tmp_path / "out.json", tmp_path / "mlu.png"
+    code = main(["bench", "--topology", "polska", "--tms", str(tms_file), "--setting", "predictive",
+                 "--methods", "spf,ecmp,lp,stale-lp", "--json", str(out), "--plot", str(png), "--no-progress"])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert {"topology", "setting", "n_matrices", "methods"} <= set(doc)
+    assert doc["setting"] == "predictive" and doc["n_matrices"] == 3
+    assert list(doc["methods"]) == ["spf", "ecmp", "lp", "stale-lp"]
+    assert png.stat().st_size > 1000
+    assert "stale-lp" in capsys.readouterr().out
+
+
+def test_cli_unknown_method_and_missing_plugin(capsys, monkeypatch):
+    assert main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "nope", "--no-progress"]) == 2
+    monkeypatch.setitem(__import__("qnn.cli").cli.PLUGIN_COMMANDS, "train", ("qnn.does_not_exist", "x"))
+    assert main(["train"]) == 2
+    assert "not available" in capsys.readouterr().err
