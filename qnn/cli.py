@@ -42,7 +42,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     from qnn.bench import format_table, plot_mlu, run_bench, write_json
-    from qnn.methods import DEFAULT_METHODS, available_methods
+    from qnn.methods import DEFAULT_METHODS, available_methods, is_method
 
     if args.list_methods:
         for name, info in available_methods().items():
@@ -56,7 +56,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.limit is not None:
         tms = tms[: args.limit]
     methods = args.methods.split(",") if args.methods else list(DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in available_methods()]
+    unknown = [m for m in methods if not is_method(m)]
     if unknown:
         print(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(available_methods())}", file=sys.stderr)
         return 2

@@ -111,11 +111,16 @@ def available_methods() -> dict[str, MethodInfo]:
     return dict(_REGISTRY)
 
 
+def is_method(name: str) -> bool:
+    """Whether ``name`` is registered; plugins are imported only for names not built in
+    (importing them pulls in torch, seconds that a baselines-only bench need not pay)."""
+    return name in _REGISTRY or name in available_methods()
+
+
 def create_method(name: str, pathset: PathSet, network: Network, options: dict[str, Any] | None = None) -> Method:
-    methods = available_methods()
-    if name not in methods:
-        raise KeyError(f"unknown method {name!r}; available: {', '.join(methods)}")
-    return methods[name].factory(pathset, network, dict(options or {}))
+    if not is_method(name):
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(available_methods())}")
+    return _REGISTRY[name].factory(pathset, network, dict(options or {}))
 
 
 # ---------------------------------------------------------------- built-in baselines
