@@ -65,10 +65,15 @@ class LearnedRouting:
         self.pt = PathTensors(pathset, device=device)
         self.single_path = single_path
         self.device = device
+        self.history = int(self.meta.get("history", 1))
 
     @torch.no_grad()
     def decide(self, ctx) -> np.ndarray:
-        d = torch.as_tensor(np.asarray(ctx.visible_demand, dtype=np.float32), device=self.device)[None]
+        demand = np.asarray(ctx.visible_demand, dtype=float)
+        if self.history > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
+            recent = ctx.history_tms[-self.history:]
+            demand = ctx.pathset.demand_vector(recent).mean(axis=0)
+        d = torch.as_tensor(demand.astype(np.float32), device=self.device)[None]
         split = self.router(self.pt, d)
         if self.single_path:
             split = hard_split(split, self.pt.mask)

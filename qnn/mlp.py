@@ -1,7 +1,8 @@
 """The classical control: an MLP with the QNN's features, parameter count and training.
 
 ``MLPCore`` maps a flow's path features ``(B, k, F)`` to logits ``(B, k)``: flatten -> Linear ->
-tanh -> Linear. :func:`matched_mlp` picks the hidden width whose parameter count comes closest
+tanh -> Linear -> tanh, times a trainable output scale: the same bounded readout as the QNN's
+``scale * <Z>`` (an unbounded MLP readout saturated the softmax and stalled on Abilene). :func:`matched_mlp` picks the hidden width whose parameter count comes closest
 to a target from below and spends the remainder on trainable per-input gains (and, if needed,
 per-logit gains), so that the control has *exactly* the QNN's number of trainable parameters.
 """
@@ -25,8 +26,12 @@ class MLPCore(nn.Module):
             raise ValueError("gain counts out of range")
         self.fc1 = nn.Linear(n_in, hidden)
         self.fc2 = nn.Linear(hidden, k)
+        with torch.no_grad():  # start near the uniform split (a saturated start stalls training)
+            self.fc2.weight.mul_(0.1)
+            self.fc2.bias.zero_()
         self.in_gain = nn.Parameter(torch.ones(n_in_gain)) if n_in_gain else None
         self.out_gain = nn.Parameter(torch.ones(n_out_gain)) if n_out_gain else None
+        self.out_scale = nn.Parameter(torch.tensor(3.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
         h = x.reshape(x.shape[0], -1)
@@ -34,7 +39,7 @@ class MLPCore(nn.Module):
             g = torch.ones(h.shape[1], dtype=h.dtype, device=h.device)
             g = torch.cat([self.in_gain, g[self.in_gain.numel():]])
             h = h * g
-        out = self.fc2(torch.tanh(self.fc1(h)))
+        out = self.out_scale * torch.tanh(self.fc2(torch.tanh(self.fc1(h))))
         if self.out_gain is not None:
             g = torch.cat([self.out_gain, out.new_ones(self.k - self.out_gain.numel())])
             out = out * g
@@ -48,13 +53,13 @@ class MLPCore(nn.Module):
 
 def mlp_param_count(k: int, n_features: int, hidden: int) -> int:
     n_in = k * n_features
-    return n_in * hidden + hidden + hidden * k + k
+    return n_in * hidden + hidden + hidden * k + k + 1
 
 
 def matched_mlp(n_params_target: int, k: int = 3, n_features: int = 4, seed: int | None = None) -> MLPCore:
     """An MLPCore with exactly ``n_params_target`` trainable parameters (when reachable)."""
     per_unit = k * n_features + 1 + k
-    hidden = max(1, (n_params_target - k) // per_unit)
+    hidden = max(1, (n_params_target - k - 1) // per_unit)
     rest = n_params_target - mlp_param_count(k, n_features, hidden)
     if rest < 0:
         raise ValueError(f"{n_params_target} parameters are too few for an MLP over {k}x{n_features} inputs")

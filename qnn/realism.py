@@ -138,3 +138,49 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
     for r in rows:
         r["degradation"] = r["mean"] / base - 1.0
     return rows
+
+
+def format_rows(rows) -> str:
+    out = ["| condition | MLU/opt mean | p90 | p99 | mean degradation |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['condition']} | {r['mean']:.4f} | {r['p90']:.4f} | {r['p99']:.4f} | "
+                   f"{100 * r['degradation']:+.2f}% |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    """``python -m qnn.realism --checkpoint qnn-geant``: the realism table on the validation pairs."""
+    import argparse
+
+    from qnn.checkpoint import load_checkpoint
+    from qnn.router import PathTensors
+    from qnn.train import load_dataset, pairs, time_split
+
+    p = argparse.ArgumentParser(prog="python -m qnn.realism", description=main.__doc__)
+    p.add_argument("--checkpoint", default="qnn-geant")
+    p.add_argument("--shots", default="256,1024,8192")
+    p.add_argument("--noise", default="0.001,0.01,0.05", help="depolarising p per qubit per step")
+    p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N validation pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    router, meta = load_checkpoint(args.checkpoint, kind="qnn")
+    ds = load_dataset(meta["topology"]["name"], k=router.k)
+    X, Y, O = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1)
+    _, va = time_split(len(X), meta["split"]["val_fraction"])
+    if args.limit:
+        va = va[:args.limit]
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    rows = realism_table(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(O[va]),
+                         [int(s) for s in args.shots.split(",") if s],
+                         [float(x) for x in args.noise.split(",") if x], args.seed)
+    print(f"{meta['topology']['name']}, {args.setting}, {len(va)} validation matrices, split mode")
+    print(format_rows(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -105,10 +105,22 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     return Dataset(net, ps, dem, opt, files, rule)
 
 
-def pairs(ds: Dataset, setting: str = "predictive"):
-    """(inputs, targets, opt) arrays for the setting, in time order."""
+def history_input(demands: np.ndarray, history: int) -> np.ndarray:
+    """Decision inputs (T, D): row t is the mean of matrices t-history+1..t (fewer at the start)."""
+    if history <= 1:
+        return demands
+    c = np.cumsum(np.vstack([np.zeros((1, demands.shape[1])), demands]), axis=0)
+    t = np.arange(1, demands.shape[0] + 1)
+    lo = np.maximum(0, t - history)
+    return (c[t] - c[lo]) / (t - lo)[:, None]
+
+
+def pairs(ds: Dataset, setting: str = "predictive", history: int = 1):
+    """(inputs, targets, opt) arrays for the setting, in time order.
+
+    Predictive: decide on the mean of the ``history`` matrices up to t-1, scored on matrix t."""
     if setting == "predictive":
-        return ds.demands[:-1], ds.demands[1:], ds.opt[1:]
+        return history_input(ds.demands, history)[:-1], ds.demands[1:], ds.opt[1:]
     if setting == "oracle":
         return ds.demands, ds.demands, ds.opt
     raise ValueError("setting must be predictive or oracle")
@@ -141,7 +153,7 @@ def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
         beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
-        log=None, max_seconds: float | None = None):
+        log=None, max_seconds: float | None = None, clip: float | None = 1.0):
     """Adam on the smooth MLU ratio; returns (best validation summary, history)."""
     from tqdm import tqdm
 
@@ -165,6 +177,8 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
             loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()
             opt.zero_grad()
             loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(router.parameters(), clip)
             opt.step()
             tot += float(loss.detach()) * len(idx)
         sched.step()
@@ -199,11 +213,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
     p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
+    p.add_argument("--history", type=int, default=1,
+                   help="predictive: decide on the mean of the last H matrices (default 1: the previous one)")
     p.add_argument("--val-fraction", type=float, default=0.25)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--batch", type=int, default=16, help="traffic matrices per step")
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: off)")
     p.add_argument("--beta", type=float, default=50.0, help="log-sum-exp sharpness of the smooth max")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
@@ -220,7 +237,7 @@ def run(args) -> int:
     np.random.seed(args.seed)
     feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
-    X, Y, O = pairs(ds, args.setting)
+    X, Y, O = pairs(ds, args.setting, args.history)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
@@ -229,7 +246,7 @@ def run(args) -> int:
 
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
-                        patience=args.patience, seed=args.seed, progress=not args.quiet,
+                        patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
     meta = {
         "topology": topology_fingerprint(ds.network),
@@ -237,10 +254,11 @@ def run(args) -> int:
         "k": args.k,
         "n_params": n_params(router),
         "setting": args.setting,
+        "history": args.history,
         "data_files": {pathlib.Path(p).name: h for p, h in ds.files.items()},
         "split": {"train_pairs": [int(i_tr[0]), int(i_tr[-1])], "val_pairs": [int(i_va[0]), int(i_va[-1])],
                   "val_fraction": args.val_fraction},
-        "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr,
+        "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr, "clip": args.clip,
                      "batch": args.batch, "beta": args.beta, "patience": args.patience,
                      "seconds": history[-1]["seconds"] if history else 0.0},
         "seed": args.seed,

@@ -1,0 +1,102 @@
+"""Decision time against flow count: the QNN router (fused and gate-by-gate), the MLP, the path LP.
+
+Flows are GEANT's 462 origin-destination demands replicated (many flows per pair, each with the
+pair's 3 tunnels) and given random volumes, so every flow count runs on the same 72-link network.
+One decision = all coordination rounds for all flows of one matrix, from demand vector to split,
+without autograd. Run: ``python -m qnn.speed --checkpoint qnn-geant [--device cpu]``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def replicated_pathset(base, n_flows: int):
+    from qnn.paths import PathSet
+
+    D = base.n_demands
+    idx = [i % D for i in range(n_flows)]
+    return PathSet(base.network, [base.demands[i] for i in idx],
+                   [[p for p, m in zip(base.paths[i], base.mask[i]) if m] for i in idx], base.k)
+
+
+def _time(fn, repeat: int) -> float:
+    fn()  # warm-up (caches, allocator)
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1000.0
+
+
+def measure(router, mlp, base, flow_counts, device="cpu", repeat=5, lp_max_flows=5000, device_path_max=2000,
+            seed=0):
+    from qnn.lp import path_lp
+    from qnn.router import PathTensors
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in flow_counts:
+        ps = replicated_pathset(base, n)
+        pt = PathTensors(ps, device=device)
+        d = torch.as_tensor(rng.gamma(1.0, 1e8, size=(1, n)), dtype=torch.float32, device=device)
+        row = {"flows": n}
+        sync = (lambda: torch.cuda.synchronize()) if str(device).startswith("cuda") else (lambda: None)
+        with torch.no_grad():
+            row["qnn_ms"] = _time(lambda: (router(pt, d), sync()), repeat)
+            if mlp is not None:
+                row["mlp_ms"] = _time(lambda: (mlp(pt, d), sync()), repeat)
+            if n <= device_path_max:
+                core = router.core
+                row["qnn_gate_by_gate_ms"] = _time(
+                    lambda: (router(pt, d, core_fn=lambda x: core.readout(core.expval_z(x, "device"))), sync()),
+                    max(1, repeat // 2))
+        if n <= lp_max_flows:
+            dn = d[0].cpu().numpy().astype(float)
+            row["lp_ms"] = _time(lambda: path_lp(ps, dn), max(1, repeat // 2))
+        rows.append(row)
+    return rows
+
+
+def format_rows(rows) -> str:
+    cols = ["flows", "qnn_ms", "qnn_gate_by_gate_ms", "mlp_ms", "lp_ms"]
+    head = "| flows | QNN fused (ms) | QNN gate-by-gate (ms) | MLP (ms) | path LP (ms) |"
+    out = [head, "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append("| " + " | ".join(
+            (f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "—"))) for c in cols) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    from qnn.checkpoint import load_checkpoint
+    from qnn.train import load_dataset
+
+    p = argparse.ArgumentParser(prog="python -m qnn.speed", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default="qnn-geant")
+    p.add_argument("--mlp-checkpoint", default="mlp-geant")
+    p.add_argument("--flows", default="100,462,1000,2500,5000,10000,25000")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--lp-max-flows", type=int, default=25000)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    router, _ = load_checkpoint(args.checkpoint, device=args.device)
+    mlp = load_checkpoint(args.mlp_checkpoint, device=args.device)[0] if args.mlp_checkpoint else None
+    base = load_dataset("geant", k=router.k).pathset
+    rows = measure(router, mlp, base, [int(x) for x in args.flows.split(",")], args.device, args.repeat,
+                   args.lp_max_flows)
+    print(f"device {args.device}, torch threads {torch.get_num_threads()}, rounds {router.n_rounds}")
+    print(format_rows(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
