@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=2, help="matrices timed per size and method")
-    p.add_argument("--milp-max-flows", type=int, default=10000)
+    p.add_argument("--milp-max-flows", type=int, default=25000)
     p.add_argument("--milp-time-limit", type=float, default=20.0)
     p.add_argument("--mcf-max-flows", type=int, default=100)
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="for candidate paths")
