@@ -231,3 +231,31 @@ class MininetLab:
 def clean_mininet() -> None:
     """Remove what an interrupted Mininet run left behind (`mn -c`)."""
     mininet_cleanup()
+
+
+@dataclass
+class FailoverResult:
+    failed_link: tuple[int, int]
+    path_before: list[int]
+    path_after: list[int] | None
+    stream: PingStream
+
+    @property
+    def outage_s(self) -> float:
+        return self.stream.outage_s
+
+
+def measure_failover(lab: MininetLab, src: str, dst: str, rate_pps: int = 100,
+                     before_s: float = 2.0, after_s: float = 3.0) -> FailoverResult:
+    """Send a ping stream from src to dst, take down the first link of its path after
+    `before_s`, and measure the longest run of lost replies. The link stays down."""
+    path = lab.wait_for_path(src, dst)
+    if len(path) < 2:
+        raise ValueError(f"{src} and {dst} share a switch: no link to fail")
+    link = (path[0], path[1])
+    count = int((before_s + after_s) * rate_pps)
+    stream = lab.start_ping_stream(src, dst, count=count, interval_s=1.0 / rate_pps)
+    time.sleep(before_s)
+    lab.set_link(*link, up=False)
+    result = lab.finish_ping_stream(stream)
+    return FailoverResult(link, path, lab.path_between(src, dst), result)
