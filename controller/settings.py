@@ -96,7 +96,10 @@ def read_settings(config_files: list[str]) -> Settings:
     raw: dict[str, str] = {}
     sources = []
     for path in config_files:
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
+        # neither do we: a section name no file can use keeps configparser from folding it.
+        parser = configparser.ConfigParser(interpolation=None, strict=False,
+                                           default_section="\0 no default section")
         try:
             with open(path, encoding="utf-8") as handle:
                 parser.read_file(handle)
@@ -105,8 +108,4 @@ def read_settings(config_files: list[str]) -> Settings:
         if parser.has_section(SECTION):
             raw.update(parser.items(SECTION, raw=True))
             sources.append(path)
-        # configparser folds DEFAULT keys into every section; drop them again.
-        for key in parser.defaults():
-            if not (parser.has_section(SECTION) and key in parser._sections[SECTION]):
-                raw.pop(key, None)
     return parse_settings(raw, source=", ".join(sources) or "config")
