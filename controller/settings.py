@@ -95,6 +95,7 @@ def read_settings(config_files: list[str]) -> Settings:
     """Read the [qroute] section of each file, later files overriding earlier ones."""
     raw: dict[str, str] = {}
     sources = []
+    problems = []
     for path in config_files:
         # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
         # neither do we: a section name no file can use keeps configparser from folding it.
@@ -106,6 +107,13 @@ def read_settings(config_files: list[str]) -> Settings:
         except (OSError, configparser.Error) as error:
             raise SettingsError(f"{path}: cannot read config file: {error}") from error
         if parser.has_section(SECTION):
-            raw.update(parser.items(SECTION, raw=True))
+            section = dict(parser.items(SECTION, raw=True))
+            try:  # check each file on its own, so that a message names the file at fault
+                parse_settings(section, source=path)
+            except SettingsError as error:
+                problems.append(str(error))
+            raw.update(section)
             sources.append(path)
+    if problems:
+        raise SettingsError("\n".join(problems))
     return parse_settings(raw, source=", ".join(sources) or "config")
