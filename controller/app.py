@@ -18,6 +18,7 @@ from controller.compat import patch_eventlet
 patch_eventlet()
 
 from eventlet import tpool  # noqa: E402
+from oslo_config.cfg import NoSuchOptError  # noqa: E402
 from ryu import cfg  # noqa: E402
 from ryu.app.wsgi import WSGIApplication  # noqa: E402
 from ryu.base import app_manager  # noqa: E402
@@ -44,9 +45,18 @@ CONF.set_default("echo_request_interval", 2.0)
 CONF.set_default("maximum_unreplied_echo_requests", 3)
 
 
+def _config_files() -> list[str]:
+    """ryu-manager's --config-file list; empty when no command line was parsed (an app built
+    outside ryu-manager, e.g. in tests), where oslo.config does not know the option yet."""
+    try:
+        return list(CONF.config_file or [])
+    except NoSuchOptError:
+        return []
+
+
 def load_settings() -> Settings:
     try:
-        return read_settings(list(CONF.config_file or []))
+        return read_settings(_config_files())
     except SettingsError as error:
         print(f"qroute: invalid configuration:\n{error}", file=sys.stderr)
         raise SystemExit(2) from error
