@@ -7,6 +7,7 @@ qroute controller started as a real `ryu-manager` process. Needs root.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -20,11 +21,17 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import mininet.node
 from mininet.clean import cleanup as mininet_cleanup
 from mininet.link import TCLink
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import OVSSwitch, RemoteController
+
+# Mininet decodes its node shells' output as strict UTF-8 and dies on the first stray byte
+# (seen once in ten lab starts); a replacement character is harmless there.
+mininet.node.getincrementaldecoder = partial(codecs.getincrementaldecoder("utf-8"),
+                                             errors="replace")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OVS_START = REPO_ROOT / "scripts" / "ovs-start"
@@ -82,6 +89,13 @@ class MininetLab:
     def start(self):
         if os.geteuid() != 0:
             raise PermissionError("the Mininet lab needs root")
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         subprocess.run([str(OVS_START)], check=True)
         setLogLevel("warning")
         self._start_controller()
