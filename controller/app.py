@@ -38,6 +38,7 @@ from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
 from qnn.netstate import NetworkState, PortRateMeter  # noqa: E402
 from qnn.policy import ShortestPathPolicy  # noqa: E402
+from topologies.catalog import link_facts  # noqa: E402
 
 CONF = cfg.CONF
 # Dead-switch detection is off in Ryu by default; a config file can still override these.
@@ -70,6 +71,9 @@ class QRouteController(app_manager.RyuApp):
         super().__init__(*args, **kwargs)
         self.settings = load_settings()
         self.state = NetworkState(default_capacity_bps=self.settings.link_capacity_mbps * 1e6)
+        if self.settings.topology:
+            self.state.apply_link_facts(
+                link_facts(self.settings.topology, self.settings.capacity_scale))
         self.meter = PortRateMeter()
         self.flood_guard = FloodGuard(self.settings.arp_flood_window)
         self.datapaths = {}
@@ -78,8 +82,8 @@ class QRouteController(app_manager.RyuApp):
         self.paths = {}          # (src_mac, dst_mac) -> switch path
         self.epoch = 0
         self.reroutes = 0
-        weight = None if self.settings.routing_weight == "hops" else "congestion"
-        self.policy = ShortestPathPolicy(weight=weight)
+        weight = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
+        self.policy = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
         self.route_lock = hub.BoundedSemaphore(1)
         if self.settings.rest_api:
             register_rest_api(kwargs["wsgi"], self)
@@ -107,7 +111,16 @@ class QRouteController(app_manager.RyuApp):
             self.datapaths[datapath.id] = datapath
             self.state.add_switch(datapath.id)
             self.logger.info("qroute: switch %016x connected", datapath.id)
-        elif ev.state == DEAD_DISPATCHER and self.datapaths.pop(datapath.id, None):
+            # switch_features deleted qroute's rules there; a switch can reconnect before its
+            # old connection is seen to die, so forget what was installed on it and put it back.
+            kept = {flow: hops for flow, hops in self.installed.items()
+                    if all(dpid != datapath.id for dpid, _ in hops)}
+            if len(kept) != len(self.installed):
+                self.installed = kept
+                self.reroute(f"switch {datapath.id} reconnected")
+        elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
+            # (a late DEAD of a connection already replaced by a new one is ignored)
+            del self.datapaths[datapath.id]
             self.state.remove_switch(datapath.id)
             self.meter.forget_switch(datapath.id)
             self.ports.pop(datapath.id, None)
@@ -282,6 +295,7 @@ class QRouteController(app_manager.RyuApp):
         return {
             "switches": sorted(state.switches),
             "links": [{"src": s, "dst": d, "src_port": p.src_port, "dst_port": p.dst_port,
+                       "capacity_bps": state.capacity((s, d)),
                        "load_bps": state.load_bps.get((s, d), 0.0),
                        "utilisation": state.utilisation((s, d))}
                       for (s, d), p in sorted(state.links.items())],

@@ -25,7 +25,12 @@ class Settings:
     link_capacity_mbps: float = 10.0
     """capacity assumed for every link, for utilisation (Mbit/s)"""
     routing_weight: str = "hops"
-    """shortest-path metric: hops, or utilisation (1 + 10 x measured utilisation)"""
+    """shortest-path metric: hops, utilisation (1 + 10 x measured utilisation), or ospf
+    (the OSPF weights of `topology`)"""
+    topology: str = ""
+    """a known network the switches emulate (abilene): gives link capacities and OSPF weights"""
+    capacity_scale: float = 1e-3
+    """factor from the known network's capacities to the emulated links (Mininet: 1e-3)"""
     arp_flood_window: float = 1.0
     """seconds during which a repeated ARP request is not flooded again"""
     rest_api: bool = True
@@ -34,8 +39,9 @@ class Settings:
     """port of the Prometheus metrics endpoint on 127.0.0.1 (0: off)"""
 
 
-CHOICES = {"routing_weight": ("hops", "utilisation")}
-POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window"}
+CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene")}
+POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
+            "capacity_scale"}
 
 
 def _convert(name: str, kind: type, text: str):
@@ -86,6 +92,9 @@ def parse_settings(raw: dict[str, str], source: str = "config") -> Settings:
             problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be 0..65535")
             continue
         values[name] = value
+    if values.get("routing_weight") == "ospf" and not values.get("topology"):
+        problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
+                        f"<a known network> to take the weights from")
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)

@@ -55,7 +55,14 @@ class NetworkState:
     links: dict[tuple[int, int], LinkPorts] = field(default_factory=dict)
     hosts: dict[str, HostLocation] = field(default_factory=dict)
     capacity_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+    ospf_weight: dict[tuple[int, int], float] = field(default_factory=dict)
     load_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+
+    def apply_link_facts(self, facts) -> None:
+        """Known capacities and OSPF weights: (src, dst, capacity_bps, weight) per link."""
+        for src, dst, capacity, weight in facts:
+            self.capacity_bps[(src, dst)] = capacity
+            self.ospf_weight[(src, dst)] = weight
 
     # --- topology -------------------------------------------------------------------------
     def add_switch(self, dpid: int) -> None:
@@ -135,6 +142,7 @@ class NetworkState:
         for (src, dst), ports in sorted(self.links.items()):
             graph.add_edge(src, dst, src_port=ports.src_port, dst_port=ports.dst_port,
                            capacity=self.capacity((src, dst)),
+                           ospf=self.ospf_weight.get((src, dst), 1.0),
                            load=self.load_bps.get((src, dst), 0.0),
                            utilisation=self.utilisation((src, dst)))
         return graph

@@ -1,0 +1,24 @@
+"""Link facts of the networks the controller can be told it runs on (`[qroute] topology`).
+
+Standard library only. Switch dpids follow `topologies/mininet_topos.py`: node i is dpid i + 1.
+"""
+from __future__ import annotations
+
+from topologies.abilene import ABILENE_LINKS
+
+
+def abilene_links(scale: float):
+    """(src_dpid, dst_dpid, capacity bit/s x scale, OSPF weight) for each directed link."""
+    return [(f.src + 1, f.dst + 1, f.capacity_kbps * 1e3 * scale, float(f.ospf_weight))
+            for f in ABILENE_LINKS]
+
+
+KNOWN_TOPOLOGIES = {"abilene": abilene_links}
+
+
+def link_facts(name: str, scale: float):
+    try:
+        return KNOWN_TOPOLOGIES[name](scale)
+    except KeyError:
+        raise ValueError(f"unknown topology {name!r} (known: {', '.join(KNOWN_TOPOLOGIES)})") \
+            from None
