@@ -63,33 +63,35 @@ def _convert(name: str, kind: type, text: str):
     return text
 
 
-def parse_settings(raw: dict[str, str], source: str = "config") -> Settings:
+def parse_settings(raw: dict[str, str], source: str = "config",
+                   origins: dict[str, str] | None = None) -> Settings:
     """Build Settings from the key/values of a [qroute] section; raise SettingsError naming
-    every unknown key and every bad value."""
+    every unknown key and every bad value (with the file in `origins[key]`, else `source`)."""
     known = {f.name: f for f in fields(Settings)}
     problems = []
     values = {}
     for key, text in raw.items():
+        where = (origins or {}).get(key, source)
         name = key.replace("-", "_")
         if name not in known:
-            problems.append(f"{source}: unknown option '{key}' in [{SECTION}] "
+            problems.append(f"{where}: unknown option '{key}' in [{SECTION}] "
                             f"(known: {', '.join(sorted(known))})")
             continue
         kind = type(known[name].default)
         try:
             value = _convert(name, kind, str(text))
         except ValueError as error:
-            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: {error}")
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: {error}")
             continue
         if name in POSITIVE and value <= 0:
-            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be greater than 0")
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be greater than 0")
             continue
         if name in CHOICES and value not in CHOICES[name]:
-            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be one of "
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be one of "
                             f"{', '.join(CHOICES[name])}")
             continue
         if name == "metrics_port" and not 0 <= value <= 65535:
-            problems.append(f"{source}: [{SECTION}] {key} = {text!r}: must be 0..65535")
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")
             continue
         values[name] = value
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
@@ -103,8 +105,8 @@ def parse_settings(raw: dict[str, str], source: str = "config") -> Settings:
 def read_settings(config_files: list[str]) -> Settings:
     """Read the [qroute] section of each file, later files overriding earlier ones."""
     raw: dict[str, str] = {}
+    origins: dict[str, str] = {}
     sources = []
-    problems = []
     for path in config_files:
         # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
         # neither do we: a section name no file can use keeps configparser from folding it.
@@ -117,12 +119,7 @@ def read_settings(config_files: list[str]) -> Settings:
             raise SettingsError(f"{path}: cannot read config file: {error}") from error
         if parser.has_section(SECTION):
             section = dict(parser.items(SECTION, raw=True))
-            try:  # check each file on its own, so that a message names the file at fault
-                parse_settings(section, source=path)
-            except SettingsError as error:
-                problems.append(str(error))
             raw.update(section)
+            origins.update(dict.fromkeys(section, path))  # a message names the file at fault
             sources.append(path)
-    if problems:
-        raise SettingsError("\n".join(problems))
-    return parse_settings(raw, source=", ".join(sources) or "config")
+    return parse_settings(raw, source=", ".join(sources) or "config", origins=origins)
