@@ -32,6 +32,7 @@ from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
 from controller import ofmsgs  # noqa: E402
+from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
 from controller.planner import hops_for_path, plan_changes  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
@@ -85,6 +86,11 @@ class QRouteController(app_manager.RyuApp):
         weight = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
         self.policy = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
         self.route_lock = hub.BoundedSemaphore(1)
+        self.metrics = ControllerMetrics()
+        if self.settings.metrics_port:
+            server = hub.WSGIServer(("127.0.0.1", self.settings.metrics_port),
+                                    self.metrics.wsgi_app())
+            hub.spawn(server.serve_forever)
         if self.settings.rest_api:
             register_rest_api(kwargs["wsgi"], self)
         self.logger.info("qroute: started (%s)", self.settings)
@@ -150,6 +156,8 @@ class QRouteController(app_manager.RyuApp):
             # React to the port itself: LLDP would notice the dead link only seconds later.
             removed = [link for link in self.state.links_at_port(dpid, port)
                        if self.state.remove_link(*link)]
+            for link in removed:
+                self.metrics.forget_link(link)
             if removed:
                 self.logger.warning("qroute: link down at %s port %s: %s", dpid, port, removed)
                 self.reroute(f"link {removed[0][0]}-{removed[0][1]} down")
@@ -166,6 +174,7 @@ class QRouteController(app_manager.RyuApp):
     def link_delete(self, ev):
         src, dst = ev.link.src, ev.link.dst
         if self.state.remove_link(src.dpid, dst.dpid):
+            self.metrics.forget_link((src.dpid, dst.dpid))
             self.logger.warning("qroute: link lost %s-%s", src.dpid, dst.dpid)
             self.reroute(f"link {src.dpid}-{dst.dpid} lost")
 
@@ -235,6 +244,7 @@ class QRouteController(app_manager.RyuApp):
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:
                 self.state.load_bps[link] = rate
+                self.metrics.observe_link(link, rate, self.state.utilisation(link))
 
     # --- routing --------------------------------------------------------------------------
     def host_pairs(self):
@@ -270,10 +280,15 @@ class QRouteController(app_manager.RyuApp):
             moved = [f for f in changed if f in self.installed]
             self.installed, self.paths = desired_hops, desired_paths
             self.reroutes += 1
+            elapsed = time.monotonic() - started
+            self.metrics.reroutes.labels(reason.split()[0]).inc()
+            self.metrics.flows_moved.inc(len(moved))
+            self.metrics.flows.set(len(desired_hops))
+            self.metrics.decision_seconds.observe(elapsed)
             self.logger.info(
                 "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d removed, "
                 "%.1f ms", self.epoch, reason, len(desired_hops), len(changed) - len(moved),
-                len(moved), len(dropped), (time.monotonic() - started) * 1000)
+                len(moved), len(dropped), elapsed * 1000)
             return len(moved)
 
     # --- plumbing -------------------------------------------------------------------------

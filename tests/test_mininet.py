@@ -6,6 +6,7 @@ These assert forwarding behaviour (ping, iperf3, installed flows), not message t
 import os
 import re
 import time
+import urllib.request
 
 import pytest
 
@@ -40,7 +41,7 @@ def _lab(topo, request, **settings):
 
 @pytest.fixture(scope="class")
 def ring(request):
-    yield from _lab(RingTopo(n=4), request)
+    yield from _lab(RingTopo(n=4), request, metrics_port=mininet_lab.free_port())
 
 
 @pytest.fixture(scope="class")
@@ -76,6 +77,15 @@ class TestRing:
         assert "cookie=0x71726f75" in flows
         assert "dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02" in flows
 
+
+    def test_ring_serves_prometheus_metrics(self, ring):
+        ring.ping_all()
+        time.sleep(2.5)  # at least two port-statistics polls
+        url = f"http://127.0.0.1:{ring.settings['metrics_port']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        assert re.search(r"^qroute_flows_installed 12\.0$", text, re.M)
+        assert len(re.findall(r"^qroute_link_utilisation\{", text, re.M)) == 8
 
     def test_ring_link_failure_reroutes_and_restore_uses_link_again(self, ring):
         result = mininet_lab.measure_failover(ring, "h1", "h2", before_s=1.5, after_s=2.5)
