@@ -25,6 +25,27 @@ def _names_app(arg):
         and not arg.endswith((".conf", ".cfg", ".ini"))
 
 
+# ryu-manager's options that take no value (oslo.config also accepts --noNAME for these);
+# every other --option without "=" takes the next argument as its value.
+FLAGS = {"observe-links", "verbose", "enable-debugger", "explicit-drop", "install-lldp-flow",
+         "use-stderr", "use-syslog"}
+INFORMATIONAL = {"--version", "-h", "--help"}
+
+
+def _positionals(args):
+    """The arguments that are not options or option values: the apps to run."""
+    expects_value = False
+    for arg in args:
+        if expects_value:
+            expects_value = False
+        elif arg.startswith("-"):
+            name = arg.lstrip("-")
+            expects_value = ("=" not in arg and arg not in INFORMATIONAL
+                             and name not in FLAGS and name[2:] not in FLAGS)
+        else:
+            yield arg
+
+
 def _with_defaults(argv):
     """Add the safe listen addresses and the qroute app unless the user chose otherwise."""
     args = list(argv)
@@ -33,8 +54,8 @@ def _with_defaults(argv):
             args = [f"{option}={value}"] + args
     if "--observe-links" not in args:
         args = ["--observe-links"] + args
-    wants_app = any(_names_app(a) for a in args)
-    informational = any(a in ("--version", "-h", "--help") for a in args)
+    wants_app = any(_names_app(a) for a in _positionals(args))
+    informational = any(a in INFORMATIONAL for a in args)
     if not wants_app and not informational:
         args.append(APP_PATH)
     return args
