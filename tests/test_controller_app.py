@@ -1,0 +1,457 @@
+"""App tier: QRouteController driven by real Ryu event objects on fake datapaths.
+
+Every message the app sends is serialised by `tests.fakes.FakeDatapath`; the assertions read
+the serialised OpenFlow (parsed back where Ryu can parse the message type). The topology is a
+ring of five switches, host i on switch i port 1: between s1 and s3 the short way is 1-2-3 and
+the long way 1-5-4-3.
+"""
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+from ryu.lib.packet import arp, ethernet, packet
+from ryu.ofproto import ether
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+import controller.app as app_module
+from controller import ofmsgs
+from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip,
+                         ipv4_frame, is_add, is_delete, mac, output_ports, reparse)
+
+
+class FakeWsgi:
+    def __init__(self):
+        self.registered = []
+
+    def register(self, controller, data):
+        self.registered.append((controller, data))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(app_module, "time", clock)
+    return clock
+
+
+@pytest.fixture
+def spawned(monkeypatch):
+    calls = []
+    monkeypatch.setattr(app_module.hub, "spawn", lambda *args, **kw: calls.append(args))
+    # Run policy decisions inline: no native thread pool in unit tests.
+    monkeypatch.setattr(app_module.tpool, "execute", lambda fn, *a, **kw: fn(*a, **kw))
+    return calls
+
+
+@pytest.fixture
+def wsgi():
+    return FakeWsgi()
+
+
+@pytest.fixture
+def app(spawned, clock, wsgi):
+    return app_module.QRouteController(wsgi=wsgi)
+
+
+@pytest.fixture
+def net(app):
+    network = FakeNetwork(app, n=5)
+    network.start()
+    return network
+
+
+def learn(net, n):
+    """Host n sends an IPv4 packet on its switch's host port."""
+    other = 1 if n != 1 else 2
+    net.packet_in(n, HOST_PORT, ipv4_frame(n, other))
+
+
+def path_rules(net):
+    """{dpid: [(src, dst, out_port), ...]} of the path rules added, in sending order."""
+    rules = {}
+    for dpid, msg in net.log:
+        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
+            rules.setdefault(dpid, []).append(
+                (msg.match["eth_src"], msg.match["eth_dst"], output_ports(msg)[0]))
+    return rules
+
+
+def packet_outs(net):
+    return [(dpid, msg) for dpid, msg in net.log if isinstance(msg, parser.OFPPacketOut)]
+
+
+# --- construction ---------------------------------------------------------------------------
+def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
+    assert app.settings == app_module.Settings()
+    assert [args[1] for args in spawned] == ["port-stats poll", "re-optimisation"]
+    assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
+
+
+def test_load_settings_exits_naming_the_bad_option(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[qroute]\nrouting_weight = fastest\n")
+    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(bad)]))
+    with pytest.raises(SystemExit) as exited:
+        app_module.load_settings()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "routing_weight" in err and str(bad) in err
+
+
+def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
+    good = tmp_path / "good.conf"
+    good.write_text("[qroute]\nstats_interval = 0.5\nrest_api = off\n")
+    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(good)]))
+    settings = app_module.load_settings()
+    assert settings.stats_interval == 0.5 and settings.rest_api is False
+
+
+# --- switch connect ---------------------------------------------------------------------------
+def test_connect_deletes_stale_app_rules_then_installs_base_rules(app):
+    net = FakeNetwork(app, n=1)
+    dp = net.connect(1)
+    first = reparse(dp, dp.sent[0])
+    assert first.command == ofp.OFPFC_DELETE and first.table_id == ofp.OFPTT_ALL
+    assert first.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    assert first.cookie >> 32 == ofmsgs.APP_COOKIE
+    assert (first.out_port, first.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
+
+    adds = [reparse(dp, m) for m in dp.sent if is_add(m)]
+    by_priority = {m.priority: m for m in adds}
+    miss = by_priority[ofmsgs.PRIORITY_MISS]
+    assert list(miss.match.items()) == []
+    assert output_ports(miss) == [ofp.OFPP_CONTROLLER]
+    assert miss.instructions[0].actions[0].max_len == ofp.OFPCML_NO_BUFFER
+    arp_rule = by_priority[ofmsgs.PRIORITY_ARP]
+    assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
+    assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
+    assert all(m.cookie >> 32 == ofmsgs.APP_COOKIE for m in adds)
+    assert isinstance(dp.sent[-1], parser.OFPPortDescStatsRequest)
+    assert app.datapaths == {1: dp} and app.state.switches == {1}
+    assert app.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
+
+
+# --- ARP --------------------------------------------------------------------------------------
+def test_arp_request_for_known_host_is_answered_to_the_in_port(net, app):
+    learn(net, 3)
+    net.clear()
+    net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 1, ip(3)))
+    outs = packet_outs(net)
+    assert len(outs) == 1
+    dpid, out = outs[0]
+    assert dpid == 1
+    assert [a.port for a in out.actions] == [HOST_PORT]
+    reply = packet.Packet(out.data)
+    eth, answer = reply.get_protocol(ethernet.ethernet), reply.get_protocol(arp.arp)
+    assert answer.opcode == arp.ARP_REPLY
+    assert (answer.src_mac, answer.src_ip) == (mac(3), ip(3))
+    assert (answer.dst_mac, answer.dst_ip) == (mac(1), ip(1))
+    assert (eth.src, eth.dst) == (mac(3), mac(1))
+    assert app.state.hosts[mac(1)].ip == ip(1)  # the asker was learned on the way
+
+
+def test_arp_request_for_unknown_target_floods_only_edge_ports_once(net, app):
+    request = arp_frame(arp.ARP_REQUEST, 1, ip(3))
+    net.packet_in(1, HOST_PORT, request)
+    outs = packet_outs(net)
+    targets = sorted((dpid, a.port) for dpid, out in outs for a in out.actions)
+    # Every switch's host port except the asker's own; never a ring port.
+    assert targets == [(d, HOST_PORT) for d in (2, 3, 4, 5)]
+    assert all(out.data == request for _, out in outs)
+
+    net.clear()
+    net.packet_in(1, HOST_PORT, request)        # the host retries at once
+    net.packet_in(2, PREV_PORT, request)        # or a copy arrives over a link
+    assert packet_outs(net) == []
+
+
+def test_arp_request_is_flooded_again_after_the_window(net, app, clock):
+    request = arp_frame(arp.ARP_REQUEST, 1, ip(3))
+    net.packet_in(1, HOST_PORT, request)
+    net.clear()
+    clock.now += app.settings.arp_flood_window + 0.01
+    net.packet_in(1, HOST_PORT, request)
+    assert len(packet_outs(net)) == 4
+
+
+def test_arp_reply_is_delivered_to_the_asker_and_teaches_the_target(net, app):
+    net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 1, ip(3)))
+    net.clear()
+    net.packet_in(3, HOST_PORT, arp_frame(arp.ARP_REPLY, 3, ip(1), dst_mac=mac(1)))
+    outs = packet_outs(net)
+    assert [(d, [a.port for a in o.actions]) for d, o in outs] == [(1, [HOST_PORT])]
+    assert set(app.state.hosts) == {mac(1), mac(3)}
+    assert path_rules(net)  # both ends known: paths installed
+
+
+def test_host_learning_on_a_link_port_is_refused(net, app):
+    net.packet_in(2, PREV_PORT, ipv4_frame(1, 3))
+    assert mac(1) not in app.state.hosts
+
+
+def test_non_ip_non_arp_frame_is_dropped_not_flooded(net, app):
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst="ff:ff:ff:ff:ff:ff", src=mac(1), ethertype=0x86DD))
+    pkt.add_protocol(b"x" * 40)
+    pkt.serialize()
+    net.packet_in(1, HOST_PORT, bytes(pkt.data))
+    assert net.log == [] and app.state.hosts == {}
+
+
+# --- path installation ------------------------------------------------------------------------
+def test_two_hosts_get_shortest_path_rules_with_the_app_cookie(net, app):
+    learn(net, 1)
+    assert path_rules(net) == {}  # a lone host has no pairs
+    learn(net, 3)
+    rules = {dpid: set(r) for dpid, r in path_rules(net).items()}
+    assert rules == {
+        1: {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), HOST_PORT)},
+        2: {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)},
+        3: {(mac(1), mac(3), HOST_PORT), (mac(3), mac(1), PREV_PORT)},
+    }
+    assert app.paths == {(mac(1), mac(3)): (1, 2, 3), (mac(3), mac(1)): (3, 2, 1)}
+    for dpid, msg in net.log:
+        if is_add(msg):
+            wire = reparse(net.datapaths[dpid], msg)
+            assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
+            assert wire.cookie & 0xFFFFFFFF == app.epoch
+            assert wire.priority == ofmsgs.PRIORITY_PATH
+            assert wire.match["eth_src"] in (mac(1), mac(3))
+    # the packet that taught s3's host is delivered to its destination
+    assert any(d == 1 and o.actions[0].port == HOST_PORT for d, o in packet_outs(net))
+
+
+def test_each_flow_is_installed_egress_first(net):
+    learn(net, 1)
+    learn(net, 3)
+    order = [dpid for dpid, msg in net.log
+             if is_add(msg) and msg.match["eth_src"] == mac(1)]
+    assert order == [3, 2, 1]
+    order = [dpid for dpid, msg in net.log
+             if is_add(msg) and msg.match["eth_src"] == mac(3)]
+    assert order == [1, 2, 3]
+
+
+def _assert_make_before_break(net):
+    kinds = [("add" if is_add(m) else "delete") for _, m in net.log if is_add(m) or is_delete(m)]
+    assert "delete" in kinds and "add" in kinds
+    assert kinds == sorted(kinds), f"a delete was sent before an add: {kinds}"
+
+
+def _deleted_on(net):
+    deleted = {}
+    for dpid, msg in net.log:
+        if is_delete(msg):
+            wire = reparse(net.datapaths[dpid], msg)
+            assert (wire.out_port, wire.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
+            assert wire.cookie_mask == ofmsgs.APP_COOKIE_MASK
+            assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
+            deleted.setdefault(dpid, set()).add((wire.match["eth_src"], wire.match["eth_dst"]))
+    return deleted
+
+
+def test_port_down_moves_the_flow_to_the_surviving_path(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)
+    assert (2, 3) not in app.state.links and (3, 2) not in app.state.links
+    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert app.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
+    assert path_rules(net) == {
+        4: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
+        5: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
+        1: [(mac(1), mac(3), PREV_PORT)],   # s1 keeps its host rule for 3->1
+        3: [(mac(3), mac(1), NEXT_PORT)],   # s3 keeps its host rule for 1->3
+    }
+    assert _deleted_on(net) == {2: {(mac(1), mac(3)), (mac(3), mac(1))}}
+    _assert_make_before_break(net)
+    order = [d for d, m in net.log if is_add(m) and m.match["eth_src"] == mac(1)]
+    assert order == [4, 5, 1]  # egress side first; s3 keeps its unchanged last hop
+    assert app.reroutes == 2
+
+
+def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
+    net.port_status(1, NEXT_PORT, ofp.OFPPR_MODIFY, config=ofp.OFPPC_PORT_DOWN)
+    assert (1, 2) not in app.state.links and (2, 1) not in app.state.links
+    net.port_status(4, PREV_PORT, ofp.OFPPR_DELETE)
+    assert (4, 3) not in app.state.links and (3, 4) not in app.state.links
+    assert PREV_PORT not in app.ports[4]
+
+
+def test_link_add_restores_the_shorter_path(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    for src, dst in net.link_between(2, 3):
+        net.link_delete(src, dst)
+    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    (forward, backward) = net.link_between(2, 3)   # (2->3), (3->2)
+    net.clear()
+    net.link_add(*forward)      # 1->3 can take the short way again; 3->1 cannot yet
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
+    assert path_rules(net) == {2: [(mac(1), mac(3), NEXT_PORT)],
+                               1: [(mac(1), mac(3), NEXT_PORT)]}
+    assert _deleted_on(net) == {4: {(mac(1), mac(3))}, 5: {(mac(1), mac(3))}}
+    _assert_make_before_break(net)
+    net.clear()
+    net.link_add(*backward)
+    assert app.paths[(mac(3), mac(1))] == (3, 2, 1)
+    assert path_rules(net) == {2: [(mac(3), mac(1), PREV_PORT)],
+                               3: [(mac(3), mac(1), PREV_PORT)]}
+    assert _deleted_on(net) == {4: {(mac(3), mac(1))}, 5: {(mac(3), mac(1))}}
+    _assert_make_before_break(net)
+
+
+def test_a_link_event_off_the_path_sends_nothing(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    for src, dst in net.link_between(4, 5):
+        net.link_delete(src, dst)
+    assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+
+
+def test_unreachable_pair_has_its_rules_deleted(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    for a, b in ((4, 5), (2, 3)):  # the first cut is off the path
+        for src, dst in net.link_between(a, b):
+            net.link_delete(src, dst)
+    assert app.paths == {} and app.installed == {}
+    assert set(_deleted_on(net)) == {1, 2, 3}
+
+
+def test_switch_leaving_reroutes_around_it(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    net.disconnect(2)
+    assert 2 not in app.datapaths and 2 not in app.state.switches
+    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert all(dpid != 2 for dpid, _ in net.log)  # nothing is sent to a dead switch
+
+
+def test_reroute_without_changes_sends_nothing(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    assert app.reroute("periodic") == 0
+    assert net.log == []
+
+
+# --- statistics -------------------------------------------------------------------------------
+def test_poll_sends_a_port_stats_request_to_every_switch(net, app):
+    app._poll_port_stats()
+    assert sorted(d for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)) == \
+        [1, 2, 3, 4, 5]
+    assert all(m.port_no == ofp.OFPP_ANY for _, m in net.log)
+
+
+def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
+    net.port_stats(1, {NEXT_PORT: 1_000, HOST_PORT: 0, ofp.OFPP_LOCAL: 0})
+    assert app.state.load_bps == {}  # one sample gives no rate
+    clock.now += 2.0
+    # 2.5 MB in 2 s on s1's ring port = 10 Mbit/s = the default 10 Mbit/s capacity
+    net.port_stats(1, {NEXT_PORT: 1_000 + 2_500_000, HOST_PORT: 999, ofp.OFPP_LOCAL: 5})
+    assert app.state.load_bps == {(1, 2): pytest.approx(10e6)}
+    assert app.state.utilisation((1, 2)) == pytest.approx(1.0)
+    links = {(l["src"], l["dst"]): l for l in app.describe()["links"]}
+    assert links[(1, 2)]["utilisation"] == pytest.approx(1.0)
+    assert links[(2, 1)]["utilisation"] == 0.0
+    clock.now += 2.0
+    net.port_stats(1, {NEXT_PORT: 10})  # counters reset (switch restart): keep the last rate
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+
+
+@pytest.mark.parametrize("loaded_port, expected", [(NEXT_PORT, (1, 4, 3)),
+                                                   (PREV_PORT, (1, 2, 3))])
+def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, spawned, clock,
+                                                        wsgi, tmp_path, monkeypatch):
+    conf = tmp_path / "q.conf"
+    conf.write_text("[qroute]\nrouting_weight = utilisation\n")
+    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    app = app_module.QRouteController(wsgi=wsgi)
+    net = FakeNetwork(app, n=4)  # s1 to s3: 1-2-3 or 1-4-3, equal hops
+    net.start()
+    net.port_stats(1, {NEXT_PORT: 0, PREV_PORT: 0})
+    clock.now += 1.0
+    net.port_stats(1, {NEXT_PORT: 0, PREV_PORT: 0, loaded_port: 1_250_000})  # 10 Mbit/s
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == expected
+
+
+# --- periodic work ----------------------------------------------------------------------------
+class _Stop(BaseException):
+    pass
+
+
+def test_periodic_loop_logs_an_exception_and_keeps_going(app, monkeypatch, caplog):
+    sleeps = []
+
+    def fake_sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) > 3:
+            raise _Stop
+
+    calls = []
+
+    def work():
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module.hub, "sleep", fake_sleep)
+    with caplog.at_level(logging.ERROR), pytest.raises(_Stop):
+        app._periodic("unit work", 2.0, work)
+    assert len(calls) == 3
+    failures = [r for r in caplog.records if "unit work failed" in r.getMessage()]
+    assert len(failures) == 3 and all(r.exc_info and r.exc_info[0] is RuntimeError
+                                      for r in failures)
+    assert all(1.8 <= s <= 2.2 for s in sleeps)  # ±10 % jitter around the interval
+
+
+# --- REST view --------------------------------------------------------------------------------
+def test_describe_reports_hosts_paths_and_settings(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    view = app.describe()
+    assert view["switches"] == [1, 2, 3, 4, 5]
+    assert [h["mac"] for h in view["hosts"]] == [mac(1), mac(3)]
+    assert {"src": mac(1), "dst": mac(3), "path": [1, 2, 3]} in view["paths"]
+    assert view["settings"]["routing_weight"] == "hops"
+    assert view["epoch"] == app.epoch >= 1
+
+
+# --- reconnects -------------------------------------------------------------------------------
+def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net, app):
+    """Ryu's dpset notes a switch may reconnect before the old connection is seen to drop.
+    The new connection wipes qroute's rules (switch_features); they must come back, and the
+    old connection's late DEAD event must not take the live switch away."""
+    learn(net, 1)
+    learn(net, 3)
+    old = net.datapaths[2]
+    net.clear()
+    new = net.connect(2)
+    assert reparse(new, new.sent[0]).command == ofp.OFPFC_DELETE  # rules wiped on connect
+    assert set(path_rules(net).get(2, [])) == {(mac(1), mac(3), NEXT_PORT),
+                                               (mac(3), mac(1), PREV_PORT)}
+    assert all(msg.datapath is new for msg in new.sent)
+    net.clear()
+    net.state_change(old, app_module.DEAD_DISPATCHER)
+    assert app.datapaths[2] is new and 2 in app.state.switches
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []

@@ -1,0 +1,123 @@
+"""plan_changes / hops_for_path: routing decisions into ordered, well-formed flow-mods."""
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+from ryu.ofproto import ofproto_v1_3 as ofp
+
+from controller import ofmsgs
+from controller.planner import hops_for_path, plan_changes
+from qnn.netstate import HostLocation, LinkPorts
+
+A, B, C = "00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"
+
+
+def adds(plan):
+    return [(dpid, m) for dpid, m in plan if m.command == ofp.OFPFC_ADD]
+
+
+def deletes(plan):
+    return [(dpid, m) for dpid, m in plan if m.command != ofp.OFPFC_ADD]
+
+
+def out_port(mod):
+    return mod.instructions[0].actions[0].port
+
+
+def test_hops_for_path_follows_link_ports_and_ends_at_the_host():
+    links = {(1, 2): LinkPorts(5, 6), (2, 3): LinkPorts(7, 8)}
+    host = HostLocation(B, 3, 4)
+    assert hops_for_path((1, 2, 3), host, links) == ((1, 5), (2, 7), (3, 4))
+    assert hops_for_path((3,), host, links) == ((3, 4),)
+    assert hops_for_path((1, 3), host, links) is None   # no such link (any more)
+
+
+def test_new_flow_is_added_egress_to_ingress_without_deletes():
+    plan = plan_changes({}, {(A, B): ((1, 2), (2, 3), (3, 1))}, epoch=7)
+    assert [dpid for dpid, _ in plan] == [3, 2, 1]
+    assert [out_port(m) for _, m in plan] == [1, 3, 2]
+    for _, mod in plan:
+        assert mod.command == ofp.OFPFC_ADD
+        assert mod.cookie == (ofmsgs.APP_COOKIE << 32) | 7
+        assert mod.priority == ofmsgs.PRIORITY_PATH
+        assert mod.match["eth_src"] == A and mod.match["eth_dst"] == B
+
+
+def test_no_messages_when_nothing_changed():
+    hops = {(A, B): ((1, 2), (2, 1)), (B, A): ((2, 3), (1, 1))}
+    assert plan_changes(hops, dict(hops), epoch=3) == []
+
+
+def test_moved_flow_adds_first_and_deletes_only_where_the_path_left():
+    old = {(A, B): ((1, 2), (2, 2), (3, 1))}               # 1-2-3
+    new = {(A, B): ((1, 3), (5, 3), (4, 3), (3, 1))}       # 1-5-4-3
+    plan = plan_changes(old, new, epoch=2)
+    kinds = ["add" if m.command == ofp.OFPFC_ADD else "del" for _, m in plan]
+    assert kinds == ["add", "add", "add", "del"]
+    assert [(d, out_port(m)) for d, m in adds(plan)] == [(4, 3), (5, 3), (1, 3)]
+    assert [d for d, _ in deletes(plan)] == [2]            # s1 is rewritten, s3 unchanged
+
+
+def test_switch_whose_out_port_changes_is_rewritten_not_deleted():
+    plan = plan_changes({(A, B): ((1, 2), (2, 1))}, {(A, B): ((1, 3), (2, 1))})
+    assert [(d, out_port(m)) for d, m in plan] == [(1, 3)]
+
+
+def test_removed_flow_is_deleted_on_every_switch_after_all_adds():
+    old = {(A, B): ((1, 2), (2, 1)), (B, A): ((2, 3), (1, 1))}
+    new = {(A, B): ((1, 2), (2, 1)), (A, "00:00:00:00:00:03"): ((1, 4),)}
+    plan = plan_changes(old, new)
+    assert [m.command == ofp.OFPFC_ADD for _, m in plan] == [True, False, False]
+    assert sorted(d for d, _ in deletes(plan)) == [1, 2]
+    assert all((m.match["eth_src"], m.match["eth_dst"]) == (B, A) for _, m in deletes(plan))
+
+
+def test_deletes_match_any_port_and_group_and_only_app_cookies():
+    plan = plan_changes({(A, B): ((1, 2), (2, 1))}, {})
+    assert len(plan) == 2
+    for _, mod in plan:
+        assert mod.command == ofp.OFPFC_DELETE_STRICT
+        assert mod.out_port == ofp.OFPP_ANY and mod.out_group == ofp.OFPG_ANY
+        assert mod.cookie_mask == ofmsgs.APP_COOKIE_MASK
+        assert mod.cookie & ofmsgs.APP_COOKIE_MASK == ofmsgs.APP_COOKIE << 32
+        assert mod.priority == ofmsgs.PRIORITY_PATH
+        assert mod.instructions == []
+
+
+def test_delete_all_app_rules_covers_every_table_with_the_cookie_mask():
+    mod = ofmsgs.delete_all_app_rules()
+    assert mod.command == ofp.OFPFC_DELETE and mod.table_id == ofp.OFPTT_ALL
+    assert (mod.out_port, mod.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
+    assert mod.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    assert mod.cookie >> 32 == ofmsgs.APP_COOKIE
+
+
+def test_epoch_lives_in_the_low_cookie_bits():
+    assert ofmsgs.cookie(0) >> 32 == ofmsgs.APP_COOKIE
+    assert ofmsgs.cookie(2**32 + 5) == (ofmsgs.APP_COOKIE << 32) | 5
+
+
+paths = st.lists(st.tuples(st.integers(1, 6), st.integers(1, 4)), min_size=1, max_size=5,
+                 unique_by=lambda hop: hop[0]).map(tuple)
+flow_tables = st.dictionaries(st.sampled_from([(A, B), (B, A), (A, C), (C, B)]), paths,
+                              max_size=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(old=flow_tables, new=flow_tables)
+def test_applying_the_plan_yields_exactly_the_desired_rules(old, new):
+    """Simulate switch tables: after the plan, every switch holds exactly the desired rules."""
+    tables = {(dpid, flow): port for flow, hops in old.items() for dpid, port in hops}
+    plan = plan_changes(old, new)
+    seen_delete = False
+    for dpid, mod in plan:
+        flow = (mod.match["eth_src"], mod.match["eth_dst"])
+        if mod.command == ofp.OFPFC_ADD:
+            assert not seen_delete, "add after a delete"
+            tables[(dpid, flow)] = out_port(mod)
+        else:
+            seen_delete = True
+            tables.pop((dpid, flow), None)
+    want = {(dpid, flow): port for flow, hops in new.items() for dpid, port in hops}
+    assert tables == want
+    if old == new:
+        assert plan == []

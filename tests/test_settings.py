@@ -1,0 +1,139 @@
+"""The [qroute] section of ryu-manager's --config-file: defaults, overrides, and one clear
+message per bad value or unknown key, naming the key and the file."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from controller.settings import Settings, SettingsError, parse_settings, read_settings
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_no_files_gives_the_defaults():
+    assert read_settings([]) == Settings()
+
+
+def test_file_without_a_qroute_section_gives_the_defaults(tmp_path):
+    path = write(tmp_path, "ryu.conf", "[DEFAULT]\nwsapi_port = 8081\n")
+    assert read_settings([path]) == Settings()
+
+
+def test_values_are_read_and_converted(tmp_path):
+    path = write(tmp_path, "q.conf", "[qroute]\nstats_interval = 0.25\nrest_api = no\n"
+                                     "metrics_port = 9100\nrouting-weight = utilisation\n")
+    got = read_settings([path])
+    assert got.stats_interval == 0.25 and got.rest_api is False
+    assert got.metrics_port == 9100 and got.routing_weight == "utilisation"
+    assert got.reoptimize_interval == Settings().reoptimize_interval
+
+
+def test_later_file_overrides_earlier(tmp_path):
+    first = write(tmp_path, "a.conf", "[qroute]\nstats_interval = 3\nmetrics_port = 1\n")
+    second = write(tmp_path, "b.conf", "[qroute]\nstats_interval = 4\n")
+    got = read_settings([first, second])
+    assert got.stats_interval == 4.0 and got.metrics_port == 1
+
+
+def test_a_later_files_default_section_does_not_erase_qroute_values(tmp_path):
+    first = write(tmp_path, "a.conf", "[qroute]\nstats_interval = 3\n")
+    second = write(tmp_path, "b.conf", "[DEFAULT]\nstats_interval = 7\nwsapi_port = 8081\n")
+    assert read_settings([first, second]).stats_interval == 3.0
+
+
+def test_default_section_keys_are_not_qroute_options(tmp_path):
+    path = write(tmp_path, "q.conf", "[DEFAULT]\nwsapi_port = 8081\nstats_interval = 9\n"
+                                     "[qroute]\nreoptimize_interval = 6\n")
+    got = read_settings([path])  # wsapi_port is not reported as unknown
+    assert got.reoptimize_interval == 6.0 and got.stats_interval == Settings().stats_interval
+
+
+@pytest.mark.parametrize("key, value", [
+    ("stats_interval", "fast"),
+    ("stats_interval", "0"),
+    ("reoptimize_interval", "-5"),
+    ("link_capacity_mbps", "nan"),
+    ("arp_flood_window", "inf"),
+    ("routing_weight", "fastest"),
+    ("rest_api", "maybe"),
+    ("metrics_port", "70000"),
+    ("metrics_port", "-1"),
+    ("metrics_port", "91.5"),
+])
+def test_each_bad_value_is_reported_with_key_and_file(tmp_path, key, value):
+    path = write(tmp_path, "bad.conf", f"[qroute]\n{key} = {value}\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([path])
+    message = str(error.value)
+    assert key in message and path in message and value in message
+
+
+def test_unknown_key_is_reported_with_the_known_ones(tmp_path):
+    path = write(tmp_path, "typo.conf", "[qroute]\nstats_intreval = 2\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([path])
+    message = str(error.value)
+    assert "stats_intreval" in message and path in message and "stats_interval" in message
+
+
+def test_every_problem_is_reported_at_once_naming_its_own_file(tmp_path):
+    good = write(tmp_path, "good.conf", "[qroute]\nstats_interval = 3\nbogus = 1\n")
+    bad = write(tmp_path, "bad.conf", "[qroute]\nrouting_weight = fastest\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([good, bad])
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2
+    assert any(line.startswith(good) and "bogus" in line for line in lines)
+    assert any(line.startswith(bad) and "routing_weight" in line for line in lines)
+
+
+def test_unreadable_or_malformed_file_is_reported(tmp_path):
+    missing = str(tmp_path / "missing.conf")
+    with pytest.raises(SettingsError, match="missing.conf"):
+        read_settings([missing])
+    broken = write(tmp_path, "broken.conf", "stats_interval = 2\n")  # no section header
+    with pytest.raises(SettingsError, match="broken.conf"):
+        read_settings([broken])
+
+
+finite_positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False,
+                            allow_infinity=False)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(value=finite_positive, key=st.sampled_from(
+    ["stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window"]))
+def test_any_positive_finite_number_round_trips(value, key):
+    got = parse_settings({key: repr(value)}, source="x.conf")
+    assert getattr(got, key) == value
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(value=st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf),
+                       st.just(-math.inf)))
+def test_any_non_positive_or_non_finite_interval_is_refused(value):
+    with pytest.raises(SettingsError, match="stats_interval"):
+        parse_settings({"stats_interval": repr(value)}, source="x.conf")
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(port=st.integers(min_value=-10**6, max_value=10**6))
+def test_metrics_port_accepted_exactly_in_range(port):
+    if 0 <= port <= 65535:
+        assert parse_settings({"metrics_port": str(port)}).metrics_port == port
+    else:
+        with pytest.raises(SettingsError, match="metrics_port"):
+            parse_settings({"metrics_port": str(port)})
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(word=st.sampled_from(["true", "Yes", " ON ", "1", "false", "no", "OFF", "0"]))
+def test_boolean_spellings(word):
+    assert parse_settings({"rest_api": word}).rest_api is (
+        word.strip().lower() in ("true", "yes", "on", "1"))
