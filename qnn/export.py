@@ -117,7 +117,7 @@ def run(args) -> int:
     qc = build_circuit(core, feats, measure=not args.no_measure)
     header = (f"// qroute QNN circuit ({core.n_wires} qubits, {core.n_layers} layers) for {where}\n"
               f"// features (path x [{', '.join(router.features)}]): {np.round(feats, 6).tolist()}\n"
-              f"// logits = {float(core.out_scale):.6f} * <Z_q> for q < k; split = softmax over valid paths\n")
+              f"// logits = {float(core.out_scale.detach()):.6f} * <Z_q> for q < k; split = softmax over valid paths\n")
     text = header + to_qasm(qc, args.qasm)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
