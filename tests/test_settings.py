@@ -137,3 +137,12 @@ def test_metrics_port_accepted_exactly_in_range(port):
 def test_boolean_spellings(word):
     assert parse_settings({"rest_api": word}).rest_api is (
         word.strip().lower() in ("true", "yes", "on", "1"))
+
+
+def test_the_shipped_example_config_is_valid_and_spells_out_the_defaults():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "controller" / "qroute.conf.example"
+    if not example.exists():
+        pytest.skip("no example config")
+    assert read_settings([str(example)]) == Settings()
