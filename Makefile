@@ -77,6 +77,10 @@ test-fast: install
 bench: install
 	mkdir -p bench-out
 	$(PY) -m qnn.scale_bench --out bench-out
+	@if [ "$$(id -u)" = 0 ]; then \
+	  ./scripts/ovs-start && $(PY) -m controller.failover_bench --trials 5 --seed 1 \
+	    --json bench-out/failover-abilene.json; status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
+	else echo "bench: skipping the Mininet failover benchmark (needs root)"; fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out
