@@ -3,7 +3,8 @@
 ``*-split`` returns the router's split ratios over the k candidate paths; the plain names put
 each flow on its argmax path (one path per flow). ``options["checkpoint"]`` may be a checkpoint
 path, a comma-separated list of them, a directory, or a shipped name (``qnn-geant``); each method
-takes the first whose model kind (qnn / mlp) matches, or the sibling file with the kind swapped
+takes the first whose model kind (qnn / mlp) matches (single-path methods prefer one trained with
+``--single-path``), or the sibling file with the kind swapped
 in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped default for the
 network (``qnn/checkpoints/{kind}-{network}.pt``) is used.
 
@@ -38,17 +39,37 @@ def _candidates(spec) -> list[pathlib.Path]:
     return out
 
 
-def choose_checkpoint(spec, kind: str, network_name: str) -> pathlib.Path:
-    """The checkpoint file a ``kind`` method should load for ``spec`` (see module doc)."""
+def _is(p, kind: str, single_path: bool | None, network_name: str | None = None) -> bool:
+    try:
+        meta = read_sidecar(p)
+    except CheckpointError:
+        return False
+    if meta["model"].get("kind") != kind:
+        return False
+    if network_name is not None and meta["topology"].get("name") != network_name:
+        return False
+    return single_path is None or bool(meta.get("single_path", False)) == single_path
+
+
+def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = False) -> pathlib.Path:
+    """The checkpoint file a ``kind`` method should load for ``spec`` (see module doc).
+
+    Single-path methods prefer a checkpoint trained with ``--single-path`` (shipped as
+    ``{kind}-{network}-single.pt``) and fall back to the argmax of a split-trained one."""
     cands = _candidates(spec)
     if not cands:
-        return SHIPPED_DIR / f"{kind}-{network_name}.pt"
-    for p in cands:
-        try:
-            if read_sidecar(p)["model"].get("kind") == kind:
+        cands = [SHIPPED_DIR / f"{kind}-{network_name}-single.pt"] if single_path else []
+        cands.append(SHIPPED_DIR / f"{kind}-{network_name}.pt")
+        cands = [p for p in cands if p.exists()] or cands[-1:]
+        if len(cands) == 1:
+            return cands[0]
+    for want in ((single_path, False) if single_path else (False, None)):
+        for p in cands:
+            if _is(p, kind, want, network_name):
                 return p
-        except CheckpointError:
-            continue
+    for p in cands:
+        if _is(p, kind, None):
+            return p
     other = "mlp" if kind == "qnn" else "qnn"
     for p in cands:
         sib = p.with_name(p.name.replace(other, kind))
@@ -59,7 +80,7 @@ def choose_checkpoint(spec, kind: str, network_name: str) -> pathlib.Path:
 
 class LearnedRouting:
     def __init__(self, pathset, network, options: dict, kind: str, single_path: bool):
-        path = choose_checkpoint(options.get("checkpoint"), kind, network.name)
+        path = choose_checkpoint(options.get("checkpoint"), kind, network.name, single_path)
         device = options.get("device") or "cpu"
         self.router, self.meta = load_checkpoint(path, network=network, k=pathset.k, kind=kind, device=device)
         self.pt = PathTensors(pathset, device=device)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
-from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, smooth_mlu_ratio
+from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 
 TOPOLOGIES = ("abilene", "geant")
 DEFAULT_TM = {"abilene": ("abilene", "tm-week1.txt"), "geant": ("geant", "tm-dev.hist")}
@@ -153,8 +153,11 @@ def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
         beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
-        log=None, max_seconds: float | None = None, clip: float | None = 1.0):
-    """Adam on the smooth MLU ratio; returns (best validation summary, history)."""
+        log=None, max_seconds: float | None = None, clip: float | None = 1.0, single_path: bool = False):
+    """Adam on the smooth MLU ratio; returns (best validation summary, history).
+
+    ``single_path``: train for one path per flow with a straight-through estimator (the loss
+    sees the argmax one-hot split, gradients flow through the soft split) and validate argmax."""
     from tqdm import tqdm
 
     dev = pt.device
@@ -174,6 +177,8 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
         for a in range(0, len(perm), batch):
             idx = perm[a:a + batch]
             split = router(pt, Xtr[idx])
+            if single_path:
+                split = hard_split(split, pt.mask) + split - split.detach()
             loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()
             opt.zero_grad()
             loss.backward()
@@ -182,7 +187,7 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
             opt.step()
             tot += float(loss.detach()) * len(idx)
         sched.step()
-        val = evaluate(router, pt, Xva, Yva, Ova).summary
+        val = evaluate(router, pt, Xva, Yva, Ova, single_path=single_path).summary
         history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val["mean"],
                         "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
         if best is None or val["mean"] < best["mean"] - 1e-5:
@@ -215,6 +220,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
     p.add_argument("--history", type=int, default=1,
                    help="predictive: decide on the mean of the last H matrices (default 1: the previous one)")
+    p.add_argument("--single-path", action="store_true",
+                   help="train for one path per flow (straight-through argmax); default: split ratios")
     p.add_argument("--val-fraction", type=float, default=0.25)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=10)
@@ -247,6 +254,7 @@ def run(args) -> int:
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
+                        single_path=args.single_path,
                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
     meta = {
         "topology": topology_fingerprint(ds.network),
@@ -255,6 +263,7 @@ def run(args) -> int:
         "n_params": n_params(router),
         "setting": args.setting,
         "history": args.history,
+        "single_path": bool(args.single_path),
         "data_files": {pathlib.Path(p).name: h for p, h in ds.files.items()},
         "split": {"train_pairs": [int(i_tr[0]), int(i_tr[-1])], "val_pairs": [int(i_va[0]), int(i_va[-1])],
                   "val_fraction": args.val_fraction},
@@ -277,7 +286,10 @@ def _argv_for(args) -> list:
     skip = {"device", "threads", "quiet", "func", "command", "cmd", "handler", "data_dir"}
     out = []
     for key, val in vars(args).items():
-        if key in skip or val is None or callable(val):
+        if key in skip or val is None or callable(val) or val is False:
+            continue
+        if val is True:
+            out.append(f"--{key.replace('_', '-')}")
             continue
         out += [f"--{key.replace('_', '-')}", str(val)]
     return out
