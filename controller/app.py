@@ -3,7 +3,7 @@
     ryu-manager controller/app.py [--config-file qroute.conf]
 
 Events update a `NetworkState` (switches, links, hosts, measured link load); a routing policy
-turns the state into one path per host pair, off the event loop; `planner.plan_changes` turns
+turns the state into one path per host pair, off the event loop; `planner.plan_phases` turns
 the difference from what is installed into make-before-break flow-mods, which are sent here.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ patch_eventlet()
 from eventlet import tpool  # noqa: E402
 from oslo_config.cfg import NoSuchOptError  # noqa: E402
 from ryu import cfg  # noqa: E402
+from ryu.app.ofctl import api as ofctl_api  # noqa: E402  (loads ryu.app.ofctl.service)
 from ryu.app.wsgi import WSGIApplication  # noqa: E402
 from ryu.base import app_manager  # noqa: E402
 from ryu.controller import ofp_event  # noqa: E402
@@ -34,7 +35,7 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import ofmsgs  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
-from controller.planner import hops_for_path, plan_changes  # noqa: E402
+from controller.planner import Plan, hops_for_path, plan_phases  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
 from qnn.netstate import NetworkState, PortRateMeter  # noqa: E402
@@ -273,10 +274,12 @@ class QRouteController(app_manager.RyuApp):
             if not changed and not dropped:
                 return 0
             self.epoch += 1
-            for dpid, message in plan_changes(self.installed, desired_hops, self.epoch):
-                datapath = self.datapaths.get(dpid)
-                if datapath is not None:
-                    self.send(datapath, message)
+            plan = plan_phases(self.installed, desired_hops, self.epoch)
+            self._send_all(plan.prepare)
+            self.await_barriers(Plan.switches(plan.prepare))
+            self._send_all(plan.commit)
+            self.await_barriers(Plan.switches(plan.commit))
+            self._send_all(plan.cleanup)
             moved = [f for f in changed if f in self.installed]
             self.installed, self.paths = desired_hops, desired_paths
             self.reroutes += 1
@@ -292,6 +295,28 @@ class QRouteController(app_manager.RyuApp):
             return len(moved)
 
     # --- plumbing -------------------------------------------------------------------------
+    def _send_all(self, messages):
+        for dpid, message in messages:
+            datapath = self.datapaths.get(dpid)
+            if datapath is not None:
+                self.send(datapath, message)
+
+    def await_barriers(self, dpids, timeout_s: float = 1.0):
+        """Wait until each switch has applied what it was sent (OpenFlow barrier), so that a
+        flow is never switched to a path whose downstream rules are not in place yet."""
+        for dpid in sorted(dpids):
+            datapath = self.datapaths.get(dpid)
+            if datapath is None:
+                continue
+            parser = datapath.ofproto_parser
+            try:
+                with hub.Timeout(timeout_s):
+                    ofctl_api.send_msg(self, parser.OFPBarrierRequest(datapath),
+                                       reply_cls=parser.OFPBarrierReply)
+            except (hub.Timeout, Exception) as error:  # noqa: BLE001 - never stall routing
+                self.logger.warning("qroute: no barrier reply from %016x (%r); going on",
+                                    dpid, error)
+
     def send(self, datapath, message):
         message.datapath = datapath
         datapath.send_msg(message)

@@ -9,6 +9,7 @@ only on the old path are deleted last.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from qnn.netstate import HostLocation, LinkPorts
 
@@ -31,12 +32,29 @@ def hops_for_path(path: Sequence[int], dst: HostLocation,
     return tuple(hops)
 
 
-def plan_changes(installed: Mapping[FlowKey, tuple[Hop, ...]],
-                 desired: Mapping[FlowKey, tuple[Hop, ...]],
-                 epoch: int = 0) -> list[tuple[int, object]]:
-    """Ordered (dpid, message) pairs taking the switches from `installed` to `desired`."""
-    adds: list[tuple[int, object]] = []
-    deletes: list[tuple[int, object]] = []
+@dataclass
+class Plan:
+    """Flow-mods in three phases. `prepare` (rules downstream of each flow's ingress switch)
+    must be applied before `commit` (the ingress switches' rules, which switch traffic over);
+    `cleanup` (rules left only on old paths) comes last. Between phases the controller waits
+    for OpenFlow barriers from the switches of the previous phase."""
+
+    prepare: list[tuple[int, object]] = field(default_factory=list)
+    commit: list[tuple[int, object]] = field(default_factory=list)
+    cleanup: list[tuple[int, object]] = field(default_factory=list)
+
+    def messages(self) -> list[tuple[int, object]]:
+        return self.prepare + self.commit + self.cleanup
+
+    @staticmethod
+    def switches(phase) -> set[int]:
+        return {dpid for dpid, _ in phase}
+
+
+def plan_phases(installed: Mapping[FlowKey, tuple[Hop, ...]],
+                desired: Mapping[FlowKey, tuple[Hop, ...]], epoch: int = 0) -> Plan:
+    """The phased flow-mods taking the switches from `installed` to `desired`."""
+    plan = Plan()
     for flow in sorted(desired):
         new = desired[flow]
         old = installed.get(flow, ())
@@ -44,15 +62,24 @@ def plan_changes(installed: Mapping[FlowKey, tuple[Hop, ...]],
             continue
         old_set = set(old)
         src_mac, dst_mac = flow
-        for dpid, out_port in reversed(new):
+        for position in range(len(new) - 1, -1, -1):
+            dpid, out_port = new[position]
             if (dpid, out_port) not in old_set:
-                adds.append((dpid, ofmsgs.forward_rule(src_mac, dst_mac, out_port, epoch)))
+                phase = plan.commit if position == 0 else plan.prepare
+                phase.append((dpid, ofmsgs.forward_rule(src_mac, dst_mac, out_port, epoch)))
         new_switches = {dpid for dpid, _ in new}
         for dpid, _ in old:
             if dpid not in new_switches:
-                deletes.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
+                plan.cleanup.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
     for flow in sorted(set(installed) - set(desired)):
         src_mac, dst_mac = flow
         for dpid, _ in installed[flow]:
-            deletes.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
-    return adds + deletes
+            plan.cleanup.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
+    return plan
+
+
+def plan_changes(installed: Mapping[FlowKey, tuple[Hop, ...]],
+                 desired: Mapping[FlowKey, tuple[Hop, ...]],
+                 epoch: int = 0) -> list[tuple[int, object]]:
+    """Ordered (dpid, message) pairs taking the switches from `installed` to `desired`."""
+    return plan_phases(installed, desired, epoch).messages()

@@ -67,6 +67,9 @@ def app(spawned, clock, wsgi):
 @pytest.fixture
 def net(app):
     network = FakeNetwork(app, n=5)
+    # Barrier round trips need Ryu's ofctl service; record where the app would wait instead.
+    app.await_barriers = lambda dpids, timeout_s=1.0: network.log.append(
+        ("barrier", frozenset(dpids)))
     network.start()
     return network
 
@@ -280,6 +283,23 @@ def test_port_down_moves_the_flow_to_the_surviving_path(net, app):
     order = [d for d, m in net.log if is_add(m) and m.match["eth_src"] == mac(1)]
     assert order == [4, 5, 1]  # egress side first; s3 keeps its unchanged last hop
     assert app.reroutes == 2
+
+
+def test_path_change_waits_for_downstream_barriers_before_switching_ingress(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)
+    steps = []
+    for dpid, msg in net.log:
+        if dpid == "barrier":
+            steps.append(("barrier", msg))
+        elif is_add(msg) and msg.match["eth_src"] == mac(1):
+            steps.append(("add", dpid))
+        elif is_delete(msg) and msg.match["eth_src"] == mac(1):
+            steps.append(("delete", dpid))
+    assert steps == [("add", 4), ("add", 5), ("barrier", frozenset({4, 5})),
+                     ("add", 1), ("barrier", frozenset({1, 3})), ("delete", 2)]
 
 
 def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
