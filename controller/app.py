@@ -202,17 +202,21 @@ class QRouteController(app_manager.RyuApp):
 
     def _handle_arp(self, datapath, in_port, arp_pkt, data):
         now = time.monotonic()
-        if arp_pkt.opcode == arp.ARP_REQUEST and not self.flood_guard.first_time(
-                (arp_pkt.src_mac, arp_pkt.dst_ip), now):
-            return  # a copy of a request already handled (e.g. our own flood coming back)
+        request = arp_pkt.opcode == arp.ARP_REQUEST
+        first = not request or self.flood_guard.first_time((arp_pkt.src_mac, arp_pkt.dst_ip), now)
+        if not first:
+            sender = self.state.hosts.get(arp_pkt.src_mac)
+            if sender is None or (sender.dpid, sender.port) != (datapath.id, in_port):
+                return  # a copy of a request already handled (e.g. our own flood coming back)
+            # else: the host itself asking again (its reply was lost): answer, don't flood
         if self.state.learn_host(arp_pkt.src_mac, datapath.id, in_port, arp_pkt.src_ip):
             self.reroute(f"host {arp_pkt.src_mac} seen")
-        if arp_pkt.opcode == arp.ARP_REQUEST:
+        if request:
             target = self.state.host_by_ip(arp_pkt.dst_ip)
             if target is not None:
                 reply = arp_reply(target.mac, target.ip, arp_pkt.src_mac, arp_pkt.src_ip)
                 self.send(datapath, ofmsgs.packet_out(reply, in_port))
-            else:
+            elif first:
                 self._flood_to_edges(data, exclude=(datapath.id, in_port))
         elif not self._deliver(arp_pkt.dst_mac, data):
             self._flood_to_edges(data, exclude=(datapath.id, in_port))

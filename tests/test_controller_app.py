@@ -179,6 +179,20 @@ def test_arp_request_for_unknown_target_floods_only_edge_ports_once(net, app):
     assert packet_outs(net) == []
 
 
+def test_a_retried_request_for_a_known_host_is_answered_but_a_copy_is_not(net, app):
+    learn(net, 3)
+    request = arp_frame(arp.ARP_REQUEST, 1, ip(3))
+    net.packet_in(1, HOST_PORT, request)
+    net.clear()
+    net.packet_in(1, HOST_PORT, request)        # the host retries: its reply was lost
+    assert [(dpid, [a.port for a in out.actions]) for dpid, out in packet_outs(net)] == [
+        (1, [HOST_PORT])]
+    net.clear()
+    net.packet_in(2, HOST_PORT, request)        # the same request seen elsewhere: a copy
+    assert packet_outs(net) == []
+    assert app.state.hosts[mac(1)].dpid == 1
+
+
 def test_arp_request_is_flooded_again_after_the_window(net, app, clock):
     request = arp_frame(arp.ARP_REQUEST, 1, ip(3))
     net.packet_in(1, HOST_PORT, request)
