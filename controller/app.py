@@ -13,9 +13,10 @@ import random
 import sys
 import time
 
-from controller.compat import patch_eventlet
+from controller.compat import harden_openflow13_parser, patch_eventlet
 
 patch_eventlet()
+harden_openflow13_parser()
 
 from eventlet import tpool  # noqa: E402
 from oslo_config.cfg import NoSuchOptError  # noqa: E402

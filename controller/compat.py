@@ -8,3 +8,35 @@ def patch_eventlet() -> None:
         # ryu.app.wsgi imports this name, which eventlet 0.31 removed. A list, not an object:
         # eventlet iterates it on websocket routes.
         eventlet.wsgi.ALREADY_HANDLED = []
+
+
+def harden_openflow13_parser() -> None:
+    """Reject zero-length instructions and actions instead of looping on them forever.
+
+    Ryu 4.34 walks an instruction or action list by subtracting each element's length from
+    what is left; an element of length 0 (one malformed flow-stats reply is enough) sends the
+    switch's receive loop into an endless loop that freezes the whole controller. Raising
+    instead ends only that switch's connection, which Ryu logs and the switch re-opens.
+    """
+    from ryu.ofproto import ofproto_v1_3 as ofp
+    from ryu.ofproto import ofproto_v1_3_parser as parser
+
+    for base, minimum, header in ((parser.OFPInstruction, 4, "!HH"),
+                                  (parser.OFPAction, ofp.OFP_ACTION_HEADER_SIZE,
+                                   ofp.OFP_ACTION_HEADER_PACK_STR)):
+        original = base.__dict__["parser"].__func__
+        if getattr(original, "_qroute_hardened", False):
+            continue
+
+        def checked(cls, buf, offset, _original=original, _minimum=minimum, _header=header,
+                    _kind=base.__name__):
+            import struct
+
+            _, length = struct.unpack_from(_header, buf, offset)
+            if length < _minimum:
+                raise ValueError(f"malformed OpenFlow message: {_kind} of length {length} "
+                                 f"at offset {offset}")
+            return _original(cls, buf, offset)
+
+        checked._qroute_hardened = True
+        base.parser = classmethod(checked)
