@@ -39,7 +39,8 @@ apt:
 	fi
 
 $(STAMP): requirements.txt constraints.txt build-constraints.txt setup.cfg pyproject.toml | apt
-	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	@# A venv without pip is what an interrupted `python -m venv` leaves: start it again.
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(BASE_PYTHON) -m venv $(VENV); }
 	$(PIP) install -q pip==$(PIP_VERSION)
 	$(PIP) install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
 	$(PIP) install -q -c constraints.txt --build-constraint build-constraints.txt -r requirements.txt
