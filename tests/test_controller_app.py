@@ -51,6 +51,9 @@ def spawned(monkeypatch):
     monkeypatch.setattr(app_module.hub, "spawn", lambda *args, **kw: calls.append(args))
     # Run policy decisions inline: no native thread pool in unit tests.
     monkeypatch.setattr(app_module.tpool, "execute", lambda fn, *a, **kw: fn(*a, **kw))
+    # Barrier round trips need Ryu's ofctl service and real switches.
+    monkeypatch.setattr(app_module.QRouteController, "await_barriers",
+                        lambda self, dpids, timeout_s=1.0: None)
     return calls
 
 
