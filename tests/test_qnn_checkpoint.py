@@ -115,3 +115,26 @@ def test_weights_not_fitting_the_described_model(saved):
     sidecar_path(path).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(path)
+
+
+def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny):
+    from qnn.learned import choose_checkpoint
+
+    net = tiny[0]
+    made = {}
+    for kind in ("qnn", "mlp"):
+        for single in (False, True):
+            r = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+            name = f"{kind}-tiny{'-single' if single else ''}.pt"
+            save_checkpoint(tmp_path / name, r, {"topology": topology_fingerprint(net), "k": 3,
+                                                  "single_path": single})
+            made[(kind, single)] = tmp_path / name
+    other = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    save_checkpoint(tmp_path / "qnn-aaa.pt", other, {"topology": {"name": "aaa"}, "k": 3})
+    for kind in ("qnn", "mlp"):
+        for single in (False, True):
+            assert choose_checkpoint(str(tmp_path), kind, "tiny", single) == made[(kind, single)]
+    # a single file of the other kind: its sibling with the kind swapped in the name
+    assert choose_checkpoint(str(made[("qnn", False)]), "mlp", "tiny") == made[("mlp", False)]
+    # only split checkpoints given: single-path methods fall back to their argmax
+    assert choose_checkpoint(f"{made[('qnn', False)]},{made[('mlp', False)]}", "qnn", "tiny", True) == made[("qnn", False)]
