@@ -95,6 +95,7 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
     tms = np.asarray(tms, dtype=float)
     if len(tms) < 2:
         raise ValueError("need at least 2 traffic matrices (the first one is history only)")
+    pathset.check_covers(tms)
     demand = pathset.demand_vector(tms)
     steps = np.arange(1, len(tms))
     _warm_up(network)

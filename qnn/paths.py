@@ -69,6 +69,22 @@ class PathSet:
         tms = np.asarray(tms, dtype=float)
         return tms[..., self._src, self._dst]
 
+    def check_covers(self, tms: np.ndarray, source: str = "traffic") -> None:
+        """Raise ValueError if ``tms`` ``(T, N, N)`` or ``(N, N)`` carries traffic on an ordered pair
+        (off the diagonal) that is not one of the demands: :meth:`demand_vector` would drop it
+        silently, from every routing and from the LP optimum alike."""
+        tms = np.asarray(tms, dtype=float)
+        n = self.network.n_nodes
+        if tms.shape[-2:] != (n, n):
+            raise ValueError(f"{source}: matrices are {tms.shape[-2:]}, the network has {n} nodes")
+        covered = np.eye(n, dtype=bool)
+        covered[self._src, self._dst] = True
+        lost = (tms.reshape(-1, n, n) != 0).any(axis=0) & ~covered
+        if lost.any():
+            pairs = [f"{s}->{t}" for s, t in np.argwhere(lost)[:5]]
+            raise ValueError(f"{source}: traffic on {int(lost.sum())} node pair(s) without candidate paths "
+                             f"(e.g. {', '.join(pairs)}); it would be left out of every routing")
+
     def uniform_split(self) -> np.ndarray:
         """Equal split over each demand's real paths, ``(D, k)``."""
         return self.mask / self.mask.sum(axis=1, keepdims=True)

@@ -99,6 +99,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
         rule = f"k={k} shortest loop-free paths by OSPF weight"
     else:
         raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
+    ps.check_covers(tms, str(tm_file))
     files[str(tm_file)] = sha256_file(tm_file)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")

@@ -64,3 +64,21 @@ def test_from_tunnels_and_validation():
         PathSet(net, [(0, 3)], [[(0, 3)]], 1)  # there is no link 0->3
     with pytest.raises(ValueError):
         PathSet(net, [(0, 3)], [[(0, 1)]], 1)
+
+
+def test_traffic_on_a_pair_without_paths_is_refused_not_dropped():
+    from qnn.bench import run_bench
+
+    net = square()
+    ps = from_tunnels(net, {(0, 3): [(0, 1, 3), (0, 2, 3)], (3, 0): [(3, 1, 0)]})
+    tms = np.zeros((3, 4, 4))
+    tms[:, 0, 3] = tms[:, 3, 0] = 1.0
+    tms[:, 1, 1] = 5.0  # the diagonal is not traffic
+    ps.check_covers(tms)
+    tms[2, 1, 2] = 0.5  # 1->2 has no candidate path: demand_vector would drop it
+    with pytest.raises(ValueError, match="1->2"):
+        ps.check_covers(tms)
+    with pytest.raises(ValueError, match="without candidate paths"):
+        run_bench(net, ps, tms, ["lp"], progress=False)
+    with pytest.raises(ValueError, match="4 nodes"):
+        ps.check_covers(np.zeros((2, 3, 3)))
