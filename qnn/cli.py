@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 
 PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,6 +51,15 @@ def run_bench_command(args: argparse.Namespace) -> int:
         return 0
     from qnn.scenario import load_scenario
 
+    problems = [f"--{name} must be at least {low}, not {value}" for name, value, low in
+                (("start", args.start, 0), ("limit", args.limit, 2), ("k", args.k, 1),
+                 ("milp-every", args.milp_every, 1), ("n-synthetic", args.n_synthetic, 2))
+                if value is not None and value < low]
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        problems.append(f"--scale must be a positive number, not {args.scale}")
+    if problems:
+        print("qroute bench: " + "; ".join(problems), file=sys.stderr)
+        return 2
     scenario = load_scenario(args.topology, args.tms, k=args.k, paths=args.paths, scale=args.scale,
                              n_synthetic=args.n_synthetic, seed=args.seed)
     tms = scenario.tms[args.start:]

@@ -59,7 +59,12 @@ def load_scenario(topology: str, tms_path=None, k: int = 3, paths: str = "weight
         from topologies.geant import load_tunnels
 
         pathset = from_tunnels(network, load_tunnels(network))
-    elif paths in ("weight", "hops", "disjoint", "tunnels"):
+        if pathset.k != k:
+            raise ValueError(f"GEANT's tunnels give {pathset.k} paths per pair, not k={k} "
+                             f"(for k shortest paths choose paths 'hops' or 'disjoint')")
+    elif paths == "tunnels":
+        raise ValueError(f"only geant has given tunnels, not {topology!r} (weight, hops, disjoint)")
+    elif paths in ("weight", "hops", "disjoint"):
         pathset = k_shortest_paths(network, k, weight="hops" if paths == "hops" else "weight",
                                    disjoint=paths == "disjoint")
     else:

@@ -100,3 +100,33 @@ def test_cli_unknown_method_and_missing_plugin(capsys, monkeypatch):
     monkeypatch.setitem(__import__("qnn.cli").cli.PLUGIN_COMMANDS, "train", ("qnn.does_not_exist", "x"))
     assert main(["train"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--start", "-5"], "--start must be at least 0"),
+    (["--limit", "-3"], "--limit must be at least 2"),
+    (["--milp-every", "0"], "--milp-every must be at least 1"),
+    (["--k", "0"], "--k must be at least 1"),
+    (["--scale", "-1"], "--scale must be a positive number"),
+    (["--scale", "nan"], "--scale must be a positive number"),
+])
+def test_cli_bench_refuses_bad_numbers(capsys, argv, words):
+    code = main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "spf", "--no-progress", *argv])
+    assert code == 2 and words in capsys.readouterr().err
+
+
+def test_scenario_refuses_k_or_tunnels_it_would_ignore():
+    from qnn.scenario import load_scenario
+
+    with pytest.raises(ValueError, match="only geant has given tunnels"):
+        load_scenario("polska", paths="tunnels", n_synthetic=2)
+
+
+@pytest.mark.data
+def test_geant_tunnels_refuse_another_k():
+    from qnn.scenario import load_scenario
+    from tests.conftest import require_data_or_skip
+
+    require_data_or_skip("geant", "tunnels.txt")
+    with pytest.raises(ValueError, match="3 paths per pair, not k=2"):
+        load_scenario("geant", k=2)
