@@ -62,6 +62,8 @@ def _triangle():
     ("0 5:0-1", ["unknown node 5"]),
     ("0 2:0-1", ["does not join 0 to 2"]),
     ("0 2 0-1-2", ["expected 'src dst:"]),
+    ("1 1:1", ["to itself"]),
+    ("0 2:0-1-2,0-1-2", ["listed twice"]),
 ])
 def test_tunnel_errors(tmp_path, line, words):
     path = _write(tmp_path, "tunnels.txt", f"0 1:0-1\n{line}\n")
@@ -81,7 +83,32 @@ TSV_HEAD = "Node_num: 3\tEdge_num: 2\nLink_index\tSource\tDestination\tOSPF\tCap
     ("0\t0\t1\t1\t100\n1\t1\t9\t1\t100\n", 4, ["unknown node 9"]),
     ("0\t0\t1\t0\t100\n", 3, ["must be positive"]),
     ("0\t0\t1\t1\t100\n", 3, ["header says 2 links, file has 1"]),
+    ("0\t0\t1\t1\t100\n1\t2\t2\t1\t100\n", 4, ["to itself"]),
+    ("0\t0\t1\t1\t100\n1\t0\t1\t1\t100\n", 4, ["listed twice"]),
 ])
 def test_topology_tsv_errors(tmp_path, body, line, words):
     path = _write(tmp_path, "topology.tsv", TSV_HEAD + body)
     _expect(path, line, words, lambda: parse_topology_tsv(path))
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: [1, 2], "node-link object"),
+    (lambda d: d["nodes"][0].pop("id"), "needs an 'id'"),
+    (lambda d: d["links"][0].update(capacity=True), "invalid capacity True"),
+    (lambda d: d["links"][0].update(source=1.0), "unknown node"),
+    (lambda d: d["links"].append(dict(d["links"][0])), "duplicate link"),
+    (lambda d: d["links"][0].update(target=d["links"][0]["source"]), "is a loop"),
+    (lambda d: d["links"].clear(), "no links"),
+])
+def test_geant_json_errors_name_the_file(tmp_path, mutate, words):
+    import json
+
+    from topologies.geant import load_geant
+
+    doc = {"nodes": [{"id": 0}, {"id": 1}],
+           "links": [{"source": 0, "target": 1, "capacity": 1e9}, {"source": 1, "target": 0, "capacity": 1e9}]}
+    doc = mutate(doc) or doc
+    path = _write(tmp_path, "GEANT.json", json.dumps(doc))
+    with pytest.raises(DataFormatError, match=words) as info:
+        load_geant(json_path=path)
+    assert str(path) in str(info.value)

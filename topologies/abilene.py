@@ -111,6 +111,10 @@ def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
         for node in (src, dst):
             if not 0 <= node < n_nodes:
                 raise DataFormatError(path, lineno, f"unknown node {node} (Node_num is {n_nodes})")
+        if src == dst:
+            raise DataFormatError(path, lineno, f"link from node {src} to itself")
+        if any((f.src, f.dst) == (src, dst) for f in links):
+            raise DataFormatError(path, lineno, f"link {src}->{dst} listed twice")
         if ospf <= 0 or cap <= 0:
             raise DataFormatError(path, lineno, "OSPF weight and capacity must be positive")
         if index != len(links):

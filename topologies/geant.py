@@ -28,20 +28,31 @@ def load_geant(data_dir=None, json_path=None):
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataFormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
-    node_ids = [n["id"] for n in doc.get("nodes", [])]
-    if node_ids != list(range(len(node_ids))):
+    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("links"), list):
+        raise DataFormatError(path, None, "expected a networkx node-link object with 'nodes' and 'links' lists")
+    if not all(isinstance(n, dict) and "id" in n for n in doc["nodes"]):
+        raise DataFormatError(path, None, "every node needs an 'id'")
+    node_ids = [n["id"] for n in doc["nodes"]]
+    if node_ids != list(range(len(node_ids))) or not all(type(i) is int for i in node_ids):
         raise DataFormatError(path, None, "nodes must have ids 0..N-1 in order")
+    if not doc["links"]:
+        raise DataFormatError(path, None, "no links")
     links, capacity = [], []
-    for i, link in enumerate(doc.get("links", [])):
+    for i, link in enumerate(doc["links"]):
+        if not isinstance(link, dict):
+            raise DataFormatError(path, None, f"link {i} is not an object")
         u, v, cap = link.get("source"), link.get("target"), link.get("capacity")
-        if u not in range(len(node_ids)) or v not in range(len(node_ids)):
+        if type(u) is not int or type(v) is not int or u not in range(len(node_ids)) or v not in range(len(node_ids)):
             raise DataFormatError(path, None, f"link {i} ({u}->{v}) has an unknown node")
-        if not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
+        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
             raise DataFormatError(path, None, f"link {i} ({u}->{v}) has invalid capacity {cap!r}")
         links.append((u, v))
         capacity.append(float(cap))
     weight = [max(1.0, round(GEANT_REFERENCE_BPS / c)) for c in capacity]
-    return Network("geant", node_ids, links, capacity, weight)
+    try:
+        return Network("geant", node_ids, links, capacity, weight)
+    except ValueError as err:  # a self-loop or a repeated link
+        raise DataFormatError(path, None, str(err)) from None
 
 
 def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], list[tuple[int, ...]]]:
@@ -71,6 +82,10 @@ def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], lis
                     raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
             if not paths:
                 raise DataFormatError(path, lineno, f"no tunnel given for {src}->{dst}")
+            if src == dst:
+                raise DataFormatError(path, lineno, f"tunnels from node {src} to itself")
+            if len(set(paths)) != len(paths):
+                raise DataFormatError(path, lineno, f"the same tunnel is listed twice for {src}->{dst}")
             for p in paths:
                 if p[0] != src or p[-1] != dst:
                     raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
