@@ -44,6 +44,7 @@ class BenchResult:
     steps: np.ndarray          # indices of the scored matrices
     optimum: np.ndarray        # path-LP optimum MLU per scored matrix
     traces: dict[str, MethodTrace]
+    method_objects: dict[str, object] = field(default_factory=dict)   # not serialised
 
     def summary(self) -> dict:
         """The JSON document: per-method MLU ratio quantiles, stretch, churn, decision time."""
@@ -92,7 +93,9 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
     """Decide and score every method on matrices 1..T-1 of ``tms`` ``(T, N, N)``."""
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, not {setting!r}")
-    tms = np.asarray(tms, dtype=float)
+    # Read-only: no method may alter the matrices every method is scored on.
+    tms = np.array(tms, dtype=float)
+    tms.flags.writeable = False
     if len(tms) < 2:
         raise ValueError("need at least 2 traffic matrices (the first one is history only)")
     pathset.check_covers(tms)
@@ -146,7 +149,7 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
                 tr.stretch.append(math.nan)
                 tr.churn.append(math.nan)
             prev_decision[name] = decision
-    return BenchResult(network.name, setting, steps, optimum, traces)
+    return BenchResult(network.name, setting, steps, optimum, traces, objs)
 
 
 def _warm_up(network: Network) -> None:

@@ -75,6 +75,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     result = run_bench(scenario.network, scenario.pathset, tms, methods, args.setting, options,
                        progress=not args.no_progress)
     summary = result.summary()
+    _flag_training_overlap(result, summary, scenario.traffic_file, first_row=args.start)
     print(f"{scenario.network.name}, {args.setting} setting: {summary['n_matrices']} matrices scored "
           f"({scenario.traffic_source}, x{scenario.scale:g}), {scenario.pathset.n_demands} demands, "
           f"k={scenario.pathset.k}; MLU ratio = MLU / path-LP optimum")
@@ -84,6 +85,25 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.plot:
         plot_mlu(result, args.plot)
     return 0
+
+
+def _flag_training_overlap(result, summary: dict, traffic_file, first_row: int) -> None:
+    """Warn, and say so in the JSON, when a learned method is scored on matrices its
+    checkpoint was trained to predict: that is training error, not skill."""
+    if traffic_file is None:
+        return
+    scored = {first_row + int(t) for t in result.steps}
+    for name, method in result.method_objects.items():
+        trained_targets = getattr(method, "trained_targets", None)
+        if trained_targets is None:
+            continue
+        overlap = len(scored & set(trained_targets(traffic_file)))
+        if overlap:
+            summary["methods"][name]["scored_on_training_matrices"] = overlap
+            print(f"qroute bench: warning: {name} is scored on {overlap} of {len(scored)} "
+                  f"matrices its checkpoint was trained on; use --start past its training "
+                  f"range (see the checkpoint's sidecar, split.train_pairs) for honest figures",
+                  file=sys.stderr)
 
 
 def build_parser(load: str | None = None) -> argparse.ArgumentParser:

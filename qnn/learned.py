@@ -18,7 +18,8 @@ import pathlib
 import numpy as np
 import torch
 
-from qnn.checkpoint import SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve
+from qnn.checkpoint import (SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
+                            sha256_file)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
 
@@ -87,6 +88,16 @@ class LearnedRouting:
         self.single_path = single_path
         self.device = device
         self.history = int(self.meta.get("history", 1))
+
+    def trained_targets(self, traffic_file) -> range:
+        """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
+        trained on another file): scoring on them would report training error as skill."""
+        digest = self.meta.get("data_files", {}).get(pathlib.Path(traffic_file).name)
+        pairs = self.meta.get("split", {}).get("train_pairs")
+        if not digest or not pairs or digest != sha256_file(traffic_file):
+            return range(0)
+        first, last = pairs  # pair i: decide on matrix i, scored on matrix i + 1
+        return range(first + 1, last + 2)
 
     @torch.no_grad()
     def decide(self, ctx) -> np.ndarray:

@@ -9,8 +9,8 @@ extra qubits are ancillas that only see trainable offsets). Every layer
 2. applies a trainable block: ``tq.Rot`` on every wire, then a ring of trainable ``tq.CRX``
    entanglers (or fixed ``tq.CNOT``s with ``entangler="cnot"``).
 
-The readout is ``logits[q] = out_scale * <Z_q>`` (+ ``out_bias[q]``); the routing policy
-(:mod:`qnn.policy`) turns logits into a distribution over the flow's valid paths.
+The readout is ``logits[q] = out_scale * <Z_q>`` (+ ``out_bias[q]``); the router
+(:mod:`qnn.router`) turns logits into a softmax over the flow's valid paths.
 
 Two numerically equivalent simulators are provided (``tests/test_qnn_quantum.py`` checks it):
 

@@ -1,6 +1,7 @@
 """Named topologies with their candidate paths and traffic: what ``qroute bench`` runs on."""
 from __future__ import annotations
 
+import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ class Scenario:
     tms: np.ndarray          # (T, N, N), already scaled
     traffic_source: str      # where the matrices came from (for reports)
     scale: float
+    traffic_file: pathlib.Path | None = None   # None for synthetic traffic
 
 
 def load_scenario(topology: str, tms_path=None, k: int = 3, paths: str = "weight", scale: float | None = None,
@@ -70,12 +72,14 @@ def load_scenario(topology: str, tms_path=None, k: int = 3, paths: str = "weight
     else:
         raise ValueError(f"unknown path choice {paths!r} (weight, hops, disjoint, tunnels)")
     scale = default_scale if scale is None else scale
+    traffic_file = None
     if tms_path is not None:
-        tms, source = load_traffic_matrices(tms_path, network.n_nodes), str(tms_path)
+        traffic_file = pathlib.Path(tms_path)
     elif default_tms is not None:
-        path = default_tms()
-        tms, source = load_traffic_matrices(path, network.n_nodes), str(path)
+        traffic_file = default_tms()
+    if traffic_file is not None:
+        tms, source = load_traffic_matrices(traffic_file, network.n_nodes), str(traffic_file)
     else:
         tms = gravity_traffic(network, n_synthetic, seed=seed)
         source = f"gravity model, {n_synthetic} matrices, seed {seed}"
-    return Scenario(network, pathset, tms * scale, source, scale)
+    return Scenario(network, pathset, tms * scale, source, scale, traffic_file)
