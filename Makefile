@@ -3,7 +3,7 @@
 #   make test     the whole test suite (root for the Mininet tier)
 #   make test-fast   pure-logic and controller tests only (no root, no Mininet)
 #   make install  set-up only: apt packages, .venv, pinned Python packages
-#   make bench    benchmarks written to BENCHMARKS.md's sources under bench-out/
+#   make bench    the benchmarks behind BENCHMARKS.md, results under bench-out/
 #   make clean    remove the virtual environment and build leftovers
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -78,6 +78,7 @@ test-fast: install
 bench: install
 	mkdir -p bench-out
 	$(PY) -m qnn.scale_bench --out bench-out
+	$(PY) -m qnn.speed --threads 2 | tee bench-out/qnn-speed.txt
 	@if [ "$$(id -u)" = 0 ]; then \
 	  ./scripts/ovs-start && $(PY) -m controller.failover_bench --trials 5 --seed 1 \
 	    --json bench-out/failover-abilene.json; status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
