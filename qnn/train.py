@@ -78,7 +78,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
         dem = ps.demand_vector(tms)
         opt_file = tm_file.with_suffix(".opt")
         if opt_file.exists():
-            opt = load_values(opt_file)
+            opt = load_values(opt_file, positive=True)
             files[str(opt_file)] = sha256_file(opt_file)
         else:
             opt = _lp_optimum(ps, dem)

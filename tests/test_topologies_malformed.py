@@ -52,6 +52,13 @@ def test_opt_values_error(tmp_path):
     _expect(path, 2, ["expected one number"], lambda: load_values(path))
 
 
+@pytest.mark.parametrize("bad", ["0", "-1.5"])
+def test_optima_must_be_positive(tmp_path, bad):
+    path = _write(tmp_path, "x.opt", f"1.5\n{bad}\n")
+    _expect(path, 2, ["must be positive"], lambda: load_values(path, positive=True))
+    assert list(load_values(path)) == [1.5, float(bad)]  # plain numbers may be anything finite
+
+
 def _triangle():
     return Network("tri", [0, 1, 2], [(0, 1), (1, 0), (1, 2), (2, 1)], [1.0] * 4, [1.0] * 4)
 

@@ -47,8 +47,10 @@ def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.
     return tms
 
 
-def load_values(path) -> np.ndarray:
-    """One number a line (e.g. GEANT's ``.opt`` files) -> 1-D array; errors name file and line."""
+def load_values(path, positive: bool = False) -> np.ndarray:
+    """One number a line (e.g. GEANT's ``.opt`` files) -> 1-D array; errors name file and line.
+
+    ``positive``: every value must be > 0 (optima that losses and ratios divide by)."""
     path = pathlib.Path(path)
     values = []
     with open(path, encoding="utf-8") as f:
@@ -61,6 +63,8 @@ def load_values(path) -> np.ndarray:
                 raise DataFormatError(path, lineno, f"expected one number, got {line.strip()!r}") from None
             if not math.isfinite(value):
                 raise DataFormatError(path, lineno, "value is NaN or infinite")
+            if positive and value <= 0:
+                raise DataFormatError(path, lineno, f"value must be positive, got {value:g}")
             values.append(value)
     return np.array(values)
 
