@@ -6,7 +6,6 @@ safe defaults. Importing `ryu.cmd.manager` monkey-patches the socket module, so 
 stays separate and nothing in the test suite imports it.
 """
 import os
-import re
 import sys
 
 APP_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app.py")
@@ -16,13 +15,6 @@ SAFE_DEFAULTS = {
     "--ofp-listen-host": "127.0.0.1",
     "--wsapi-host": "127.0.0.1",
 }
-
-
-def _names_app(arg):
-    if arg.startswith("-"):
-        return False
-    return arg.endswith(".py") or bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", arg)) \
-        and not arg.endswith((".conf", ".cfg", ".ini"))
 
 
 # ryu-manager's options that take no value (oslo.config also accepts --noNAME for these);
@@ -54,7 +46,7 @@ def _with_defaults(argv):
             args = [f"{option}={value}"] + args
     if "--observe-links" not in args:
         args = ["--observe-links"] + args
-    wants_app = any(_names_app(a) for a in _positionals(args))
+    wants_app = next(_positionals(args), None) is not None  # ryu-manager's positionals are apps
     informational = any(a in INFORMATIONAL for a in args)
     if not wants_app and not informational:
         args.append(APP_PATH)

@@ -55,6 +55,7 @@ def test_user_wsapi_host_is_kept_and_its_value_is_not_an_app():
     ["my_app.py"],
     ["--verbose", "ryu.app.ofctl_rest"],
     ["--config-file", "x.conf", "other/app.py"],
+    ["myapp"],   # a bare module name on the Python path
 ])
 def test_an_app_named_by_the_user_replaces_the_default(given):
     args = _with_defaults(given)
