@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from qnn.loads import one_hot
 from qnn.network import Network
 from qnn.paths import PathSet
 
@@ -62,14 +63,18 @@ def _problem(pathset: PathSet) -> _PathProblem:
     return prob
 
 
-def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
-    """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
+def _min_mlu_problem(pathset: PathSet, demand):
+    """The shared LP data: variables are the path flows then the MLU, minimise the MLU."""
     prob = _problem(pathset)
     demand = np.asarray(demand, dtype=float)
-    S = len(prob.slots)
-    c = np.zeros(S + 1)
+    c = np.zeros(len(prob.slots) + 1)
     c[-1] = 1.0
-    a_ub = prob.link_rows(demand)
+    return prob, demand, c, prob.link_rows(demand)
+
+
+def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
+    """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
+    prob, demand, c, a_ub = _min_mlu_problem(pathset, demand)
     res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
                   b_eq=np.ones(pathset.n_demands), bounds=(0, None), method="highs")
     if res.status != 0:
@@ -85,12 +90,8 @@ def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | N
     which. If no integer solution was found in time, falls back to rounding the LP split to
     each demand's largest share (status ``"lp-rounded"``).
     """
-    prob = _problem(pathset)
-    demand = np.asarray(demand, dtype=float)
+    prob, demand, c, a_ub = _min_mlu_problem(pathset, demand)
     S = len(prob.slots)
-    c = np.zeros(S + 1)
-    c[-1] = 1.0
-    a_ub = prob.link_rows(demand)
     integrality = np.r_[np.ones(S), 0]
     options = {"mip_rel_gap": mip_rel_gap, "disp": False}
     if time_limit is not None:
@@ -99,14 +100,11 @@ def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | N
                constraints=[LinearConstraint(a_ub, -np.inf, 0.0),
                             LinearConstraint(prob.a_eq, 1.0, 1.0)], options=options)
     if res.x is None:
-        lp = path_lp(pathset, demand)
-        split = np.zeros_like(lp.split)
-        split[np.arange(len(split)), lp.split.argmax(axis=1)] = 1.0
+        split = one_hot(path_lp(pathset, demand).split.argmax(axis=1), pathset.k)
         status = "lp-rounded"
     else:
         frac = prob.to_split(np.r_[res.x[:S], 0.0])
-        split = np.zeros_like(frac)
-        split[np.arange(len(frac)), frac.argmax(axis=1)] = 1.0  # remove solver round-off
+        split = one_hot(frac.argmax(axis=1), pathset.k)  # removes solver round-off
         status = "optimal" if res.status == 0 else "time-limit"
     mlu = float((sp.diags(prob.inv_cap) @ (pathset.incidence.T @ (demand[:, None] * split).ravel())).max())
     return PathOptimum(mlu, split, status)
