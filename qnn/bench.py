@@ -70,6 +70,9 @@ class BenchResult:
             }
             if tr.oracle_only:
                 methods[name]["oracle_only"] = True
+            statuses = getattr(self.method_objects.get(name), "statuses", None)
+            if statuses:  # e.g. MILP solves that stopped at the time limit are not optima
+                methods[name]["solver_status"] = dict(sorted(statuses.items()))
         return {"topology": self.topology, "setting": self.setting, "n_matrices": int(len(self.steps)),
                 "methods": methods}
 
@@ -80,9 +83,9 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _routing_churn(prev: LinkRouting | None, cur: LinkRouting) -> float:
+def _routing_churn(prev: LinkRouting, cur: LinkRouting) -> float:
     """Fraction of flows whose link routing changed (0 for a static routing)."""
-    if prev is None or prev is cur:
+    if prev is cur:
         return 0.0
     diff = abs(cur.fractions - prev.fractions)
     return float((np.asarray(diff.max(axis=1).todense()).ravel() > 1e-9).mean())
@@ -139,12 +142,13 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
             value = float(mlu(loads, network.capacity))
             tr.mlu.append(value)
             tr.ratio.append(value / optimum[i] if optimum[i] > 0 else math.nan)
+            # churn needs a previous decision: the first one moves nothing and is not averaged in
             if isinstance(decision, np.ndarray):
                 tr.stretch.append(float(np.nanmean(stretch(pathset, decision))))
-                tr.churn.append(churn(prev_split, decision))
+                tr.churn.append(churn(prev_split, decision) if prev_split is not None else math.nan)
             elif isinstance(decision, LinkRouting):
                 tr.stretch.append(float(np.nanmean(decision.expected_hops() / shortest)))
-                tr.churn.append(_routing_churn(prev if isinstance(prev, LinkRouting) else None, decision))
+                tr.churn.append(_routing_churn(prev, decision) if isinstance(prev, LinkRouting) else math.nan)
             else:
                 tr.stretch.append(math.nan)
                 tr.churn.append(math.nan)
@@ -177,6 +181,9 @@ def format_table(summary: dict) -> str:
     for name, m in summary["methods"].items():
         r, ms = m["mlu_ratio"], m["decision_ms"]
         label = name + (" (bound, oracle)" if m.get("oracle_only") else "")
+        unproven = sum(n for status, n in m.get("solver_status", {}).items() if status != "optimal")
+        if unproven:
+            label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal)"
         lines.append(f"| {label} | {_f(r['mean'])} | {_f(r['p50'])} | {_f(r['p90'])} | {_f(r['p99'])} | {_f(r['max'])} | "
                      f"{_f(m['stretch_mean'])} | {_f(m['churn_mean'])} | {_f(ms['mean'], 2)} | {_f(ms['p90'], 2)} | {_f(m['setup_ms'], 1)} | {m['n_scored']} |")
     return "\n".join(lines)

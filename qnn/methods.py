@@ -157,11 +157,14 @@ class SinglePathMILP:
 
     def __init__(self, every: int, time_limit: float, gap: float):
         self.every, self.time_limit, self.gap = every, time_limit, gap
+        self.statuses: dict[str, int] = {}  # how each solve ended: optimal / time-limit / lp-rounded
 
     def decide(self, ctx: DecisionContext) -> np.ndarray | None:
         if ctx.t % self.every:
             return None
-        return single_path_milp(ctx.pathset, ctx.visible_demand, self.time_limit, self.gap).split
+        found = single_path_milp(ctx.pathset, ctx.visible_demand, self.time_limit, self.gap)
+        self.statuses[found.status] = self.statuses.get(found.status, 0) + 1
+        return found.split
 
 
 class MCFBound:

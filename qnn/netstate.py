@@ -57,6 +57,9 @@ class NetworkState:
     capacity_bps: dict[tuple[int, int], float] = field(default_factory=dict)
     ospf_weight: dict[tuple[int, int], float] = field(default_factory=dict)
     load_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+    # (dpid, port) -> directed links with an end there; kept by add_link/remove_link so that
+    # per-port lookups (one per port statistic) do not scan every link
+    _at_port: dict[tuple[int, int], set[tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     def apply_link_facts(self, facts) -> None:
         """Known capacities and OSPF weights: (src, dst, capacity_bps, weight) per link."""
@@ -81,7 +84,11 @@ class NetworkState:
         """Record a directed link; returns True if it is new or moved to other ports."""
         ports = LinkPorts(src_port, dst_port)
         changed = self.links.get((src, dst)) != ports
+        if changed and (src, dst) in self.links:
+            self._unindex((src, dst))
         self.links[(src, dst)] = ports
+        for end in ((src, src_port), (dst, dst_port)):
+            self._at_port.setdefault(end, set()).add((src, dst))
         self.switches.update((src, dst))
         # A port that carries a link has no host behind it: what was learned there was transit.
         for mac in [m for m, h in self.hosts.items()
@@ -91,22 +98,31 @@ class NetworkState:
 
     def remove_link(self, src: int, dst: int) -> bool:
         self.load_bps.pop((src, dst), None)
-        return self.links.pop((src, dst), None) is not None
+        if (src, dst) not in self.links:
+            return False
+        self._unindex((src, dst))
+        del self.links[(src, dst)]
+        return True
+
+    def _unindex(self, link: tuple[int, int]) -> None:
+        ports = self.links[link]
+        for end in ((link[0], ports.src_port), (link[1], ports.dst_port)):
+            here = self._at_port.get(end)
+            if here is not None:
+                here.discard(link)
+                if not here:
+                    del self._at_port[end]
 
     def link_at_port(self, dpid: int, port: int) -> tuple[int, int] | None:
         """The directed link leaving `dpid` through `port`, if any."""
-        for (src, dst), ports in self.links.items():
-            if src == dpid and ports.src_port == port:
-                return (src, dst)
+        for link in self._at_port.get((dpid, port), ()):
+            if link[0] == dpid and self.links[link].src_port == port:
+                return link
         return None
 
     def links_at_port(self, dpid: int, port: int) -> list[tuple[int, int]]:
         """Both directions of the link attached to (dpid, port)."""
-        found = []
-        for (src, dst), ports in self.links.items():
-            if (src == dpid and ports.src_port == port) or (dst == dpid and ports.dst_port == port):
-                found.append((src, dst))
-        return found
+        return sorted(self._at_port.get((dpid, port), ()))
 
     def is_link_port(self, dpid: int, port: int) -> bool:
         return bool(self.links_at_port(dpid, port))

@@ -2,7 +2,7 @@
 import pytest
 
 from qnn.network import Network
-from topologies.abilene import parse_topology_tsv
+from topologies.abilene import load_abilene, parse_topology_tsv
 from topologies.errors import DataFormatError
 from topologies.geant import load_tunnels
 from topologies.traffic import load_traffic_matrices, load_values
@@ -96,6 +96,22 @@ TSV_HEAD = "Node_num: 3\tEdge_num: 2\nLink_index\tSource\tDestination\tOSPF\tCap
 def test_topology_tsv_errors(tmp_path, body, line, words):
     path = _write(tmp_path, "topology.tsv", TSV_HEAD + body)
     _expect(path, line, words, lambda: parse_topology_tsv(path))
+
+
+@pytest.mark.parametrize("head, words", [
+    ("Nodes 3 Edges 2", ["expected 'Node_num: N  Edge_num: E'"]),
+    ("Node_num: 1\tEdge_num: 2", ["at least 2 nodes"]),
+])
+def test_topology_tsv_header_errors(tmp_path, head, words):
+    path = _write(tmp_path, "topology.tsv", head + "\n0\t0\t1\t1\t100\n")
+    _expect(path, 1, words, lambda: parse_topology_tsv(path))
+
+
+def test_topology_tsv_node_without_links_still_counts(tmp_path):
+    """Node_num is the node count: a last node with no links must not shrink the network."""
+    path = _write(tmp_path, "topology.tsv", TSV_HEAD + "0\t0\t1\t1\t100\n1\t1\t0\t1\t100\n")
+    net = load_abilene(path)
+    assert net.n_nodes == 3 and net.n_links == 2
 
 
 @pytest.mark.parametrize("mutate, words", [

@@ -83,9 +83,8 @@ ABILENE_LINKS: tuple[LinkFact, ...] = (
 ABILENE_TM_SCALE = 8.0
 
 
-def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
-    """Parse a CFR-RL style ``topology.tsv``; raises :class:`DataFormatError` naming file and line."""
-    path = pathlib.Path(path)
+def _read_tsv(path: pathlib.Path) -> tuple[list[str], int, int]:
+    """The file's lines and its header's node and link counts."""
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     if not lines:
@@ -97,6 +96,20 @@ def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
         n_nodes, n_edges = int(head[1]), int(head[3])
     except (IndexError, ValueError):
         raise DataFormatError(path, 1, f"expected 'Node_num: N  Edge_num: E', got {lines[0]!r}") from None
+    if n_nodes < 2 or n_edges < 1:
+        raise DataFormatError(path, 1, f"need at least 2 nodes and 1 link, header says {n_nodes} and {n_edges}")
+    return lines, n_nodes, n_edges
+
+
+def topology_tsv_node_count(path: str | pathlib.Path) -> int:
+    """``Node_num`` from a topology.tsv header (nodes without links still count)."""
+    return _read_tsv(pathlib.Path(path))[1]
+
+
+def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
+    """Parse a CFR-RL style ``topology.tsv``; raises :class:`DataFormatError` naming file and line."""
+    path = pathlib.Path(path)
+    lines, n_nodes, n_edges = _read_tsv(path)
     links: list[LinkFact] = []
     for lineno, line in enumerate(lines[1:], start=2):
         fields = line.split()
@@ -133,7 +146,7 @@ def load_abilene(tsv_path: str | pathlib.Path | None = None):
     from qnn.network import Network
 
     facts = ABILENE_LINKS if tsv_path is None else parse_topology_tsv(tsv_path)
-    n_nodes = len(ABILENE_NODES) if tsv_path is None else 1 + max(max(f.src, f.dst) for f in facts)
+    n_nodes = len(ABILENE_NODES) if tsv_path is None else topology_tsv_node_count(tsv_path)
     names = [n.name for n in ABILENE_NODES] if n_nodes == len(ABILENE_NODES) else []
     return Network(
         name="abilene",
