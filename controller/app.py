@@ -38,8 +38,8 @@ from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
 from controller.planner import Plan, hops_for_path, plan_phases  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
-from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
-from qnn.netstate import NetworkState, PortRateMeter  # noqa: E402
+from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
+from qnn.netstate import NetworkState, PortRateMeter, RateMeter  # noqa: E402
 from qnn.policy import ShortestPathPolicy  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
@@ -85,8 +85,10 @@ class QRouteController(app_manager.RyuApp):
         self.paths = {}          # (src_mac, dst_mac) -> switch path
         self.epoch = 0
         self.reroutes = 0
-        weight = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
-        self.policy = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
+        self.flow_meter = RateMeter()
+        self.flow_rate_bps = {}  # (src_mac, dst_mac) -> measured rate at its ingress switch
+        self.policy_problem = ""
+        self.policy = self._make_policy()
         self.route_lock = hub.BoundedSemaphore(1)
         self.metrics = ControllerMetrics()
         if self.settings.metrics_port:
@@ -100,6 +102,31 @@ class QRouteController(app_manager.RyuApp):
                   self._poll_port_stats)
         hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
                   lambda: self.reroute("periodic"))
+
+    def _make_policy(self):
+        """The configured policy. A learned one whose checkpoint cannot be used is reported
+        loudly and replaced by shortest paths: the network keeps forwarding."""
+        weight = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
+        fallback = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
+        if self.settings.policy == "shortest-path":
+            return fallback
+        checkpoint = default_checkpoint(self.settings)
+        try:
+            from qnn.checkpoint import CheckpointError
+            from qnn.learned_policy import LearnedPolicy
+
+            policy = LearnedPolicy(checkpoint, keep_margin=self.settings.keep_margin)
+        except (CheckpointError, OSError, ValueError, ImportError) as error:
+            self.policy_problem = f"policy {self.settings.policy} unavailable: {error}"
+            self.logger.error("qroute: %s; routing by shortest path instead", self.policy_problem)
+            return fallback
+        if policy.kind != self.settings.policy:
+            self.policy_problem = (f"checkpoint {checkpoint} holds a {policy.kind} model, "
+                                   f"policy is {self.settings.policy}")
+            self.logger.error("qroute: %s; routing by shortest path instead", self.policy_problem)
+            return fallback
+        self.logger.info("qroute: policy %s", policy.description)
+        return policy
 
     # --- switches -------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -240,6 +267,26 @@ class QRouteController(app_manager.RyuApp):
     def _poll_port_stats(self):
         for datapath in list(self.datapaths.values()):
             self.send(datapath, ofmsgs.port_stats_request())
+            self.send(datapath, ofmsgs.app_flow_stats_request())
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def flow_stats(self, ev):
+        """Per host-pair rate, read where the pair enters the network (its rule on the ingress
+        switch counts each of its packets once)."""
+        now = time.monotonic()
+        dpid = ev.msg.datapath.id
+        for stat in ev.msg.body:
+            fields = dict(stat.match.items())
+            pair = (fields.get("eth_src"), fields.get("eth_dst"))
+            source = self.state.hosts.get(pair[0])
+            if source is None or source.dpid != dpid or pair not in self.installed:
+                continue
+            rate = self.flow_meter.update(pair, now, stat.byte_count)
+            if rate is not None:
+                self.flow_rate_bps[pair] = rate
+        self.flow_meter.forget(lambda pair: pair in self.installed)
+        for pair in [p for p in self.flow_rate_bps if p not in self.installed]:
+            del self.flow_rate_bps[pair]
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
@@ -267,7 +314,8 @@ class QRouteController(app_manager.RyuApp):
                 edge["congestion"] = 1.0 + 10.0 * edge["utilisation"]
             flows = self.host_pairs()
             current = dict(self.paths)
-            decided = tpool.execute(self.policy.decide, graph, flows, current)
+            decided = tpool.execute(self.policy.decide, graph, flows, current,
+                                    dict(self.flow_rate_bps))
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
                 destination = self.state.hosts.get(flow[1])  # may have left meanwhile
@@ -348,6 +396,10 @@ class QRouteController(app_manager.RyuApp):
                       for h in sorted(state.hosts.values(), key=lambda h: h.mac)],
             "paths": [{"src": a, "dst": b, "path": list(p)}
                       for (a, b), p in sorted(self.paths.items())],
+            "flow_rates_bps": [{"src": a, "dst": b, "bps": r}
+                               for (a, b), r in sorted(self.flow_rate_bps.items())],
+            "policy": getattr(self.policy, "description", self.policy.name),
+            "policy_problem": self.policy_problem,
             "epoch": self.epoch,
             "settings": json.loads(json.dumps(self.settings.__dict__)),
         }

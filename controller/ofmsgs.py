@@ -88,5 +88,13 @@ def port_stats_request():
     return parser.OFPPortStatsRequest(datapath=None, flags=0, port_no=ofp.OFPP_ANY)
 
 
+def app_flow_stats_request():
+    """Statistics of qroute's own rules only (cookie match), for per-flow rates."""
+    return parser.OFPFlowStatsRequest(datapath=None, flags=0, table_id=ofp.OFPTT_ALL,
+                                      out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                                      cookie=cookie(0), cookie_mask=APP_COOKIE_MASK,
+                                      match=parser.OFPMatch())
+
+
 def barrier():
     return parser.OFPBarrierRequest(datapath=None)

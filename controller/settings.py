@@ -37,9 +37,18 @@ class Settings:
     """serve the read-only REST API under /qroute/v1 on ryu's --wsapi-host/--wsapi-port"""
     metrics_port: int = 0
     """port of the Prometheus metrics endpoint on 127.0.0.1 (0: off)"""
+    policy: str = "shortest-path"
+    """who picks each flow's path: shortest-path (by routing_weight), or a trained router,
+    qnn (the TorchQuantum circuit) or mlp (its classical control), fed with measured flow rates"""
+    checkpoint: str = ""
+    """router checkpoint for policy qnn/mlp: a .pt path or a shipped name (default: the shipped
+    one-path-per-flow checkpoint of `topology`, else of abilene)"""
+    keep_margin: float = 0.1
+    """policy qnn/mlp: a flow stays on its path while that path's share is within this of the best"""
 
 
-CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene")}
+CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene"),
+           "policy": ("shortest-path", "qnn", "mlp")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
 
@@ -90,6 +99,9 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be one of "
                             f"{', '.join(CHOICES[name])}")
             continue
+        if name == "keep_margin" and not 0 <= value <= 1:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be between 0 and 1")
+            continue
         if name == "metrics_port" and not 0 <= value <= 65535:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")
             continue
@@ -97,6 +109,9 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
         problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
                         f"<a known network> to take the weights from")
+    if values.get("checkpoint") and values.get("policy", "shortest-path") == "shortest-path":
+        problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
+                        f"used by policy = qnn or mlp (policy is shortest-path)")
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
@@ -123,3 +138,9 @@ def read_settings(config_files: list[str]) -> Settings:
             origins.update(dict.fromkeys(section, path))  # a message names the file at fault
             sources.append(path)
     return parse_settings(raw, source=", ".join(sources) or "config", origins=origins)
+
+
+def default_checkpoint(settings: Settings) -> str:
+    """The checkpoint a learned policy loads: the configured one, else the shipped one-path
+    checkpoint of the configured network (abilene when none is configured)."""
+    return settings.checkpoint or f"{settings.policy}-{settings.topology or 'abilene'}-single"

@@ -26,26 +26,37 @@ class HostLocation:
 
 
 @dataclass
-class PortRateMeter:
-    """Turns cumulative byte counters into bits/s; survives counter resets (switch restarts)."""
+class RateMeter:
+    """Turns cumulative byte counters into bits/s per key; survives counter resets (a switch
+    restart, or a rule replaced with a fresh counter): such a sample gives no rate."""
 
-    samples: dict[tuple[int, int], tuple[float, int]] = field(default_factory=dict)
+    samples: dict = field(default_factory=dict)
 
-    def update(self, dpid: int, port: int, now: float, tx_bytes: int) -> float | None:
-        key = (dpid, port)
+    def update(self, key, now: float, byte_count: int) -> float | None:
         previous = self.samples.get(key)
-        self.samples[key] = (now, tx_bytes)
+        self.samples[key] = (now, byte_count)
         if previous is None:
             return None
         then, old_bytes = previous
         elapsed = now - then
-        if elapsed <= 0 or tx_bytes < old_bytes:
+        if elapsed <= 0 or byte_count < old_bytes:
             return None
-        return (tx_bytes - old_bytes) * 8.0 / elapsed
+        return (byte_count - old_bytes) * 8.0 / elapsed
+
+    def forget(self, keep) -> None:
+        """Drop every key for which ``keep(key)`` is false."""
+        for key in [k for k in self.samples if not keep(k)]:
+            del self.samples[key]
+
+
+class PortRateMeter(RateMeter):
+    """Transmit rate per (dpid, port)."""
+
+    def update(self, dpid: int, port: int, now: float, tx_bytes: int) -> float | None:  # type: ignore[override]
+        return super().update((dpid, port), now, tx_bytes)
 
     def forget_switch(self, dpid: int) -> None:
-        for key in [k for k in self.samples if k[0] == dpid]:
-            del self.samples[key]
+        self.forget(lambda key: key[0] != dpid)
 
 
 @dataclass

@@ -35,7 +35,10 @@ class ShortestPathPolicy:
         self.weight = weight
 
     def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
-               current: Mapping[Flow, SwitchPath] | None = None) -> dict[Flow, SwitchPath]:
+               current: Mapping[Flow, SwitchPath] | None = None,
+               demands_bps: Mapping[Flow, float] | None = None) -> dict[Flow, SwitchPath]:
+        """``demands_bps`` (measured per-flow rates) is part of the policy interface; shortest
+        paths do not need it."""
         current = current or {}
         decided: dict[Flow, SwitchPath] = {}
         cost_cache: dict[tuple[int, int], tuple[float, SwitchPath] | None] = {}

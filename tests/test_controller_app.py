@@ -391,11 +391,30 @@ def test_reroute_without_changes_sends_nothing(net, app):
 
 
 # --- statistics -------------------------------------------------------------------------------
-def test_poll_sends_a_port_stats_request_to_every_switch(net, app):
+def test_poll_sends_port_and_app_flow_stats_requests_to_every_switch(net, app):
     app._poll_port_stats()
-    assert sorted(d for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)) == \
-        [1, 2, 3, 4, 5]
-    assert all(m.port_no == ofp.OFPP_ANY for _, m in net.log)
+    port_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)]
+    flow_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPFlowStatsRequest)]
+    assert sorted(d for d, _ in port_requests) == sorted(d for d, _ in flow_requests) == [1, 2, 3, 4, 5]
+    assert all(m.port_no == ofp.OFPP_ANY for _, m in port_requests)
+    for _, m in flow_requests:  # only qroute's own rules
+        assert m.cookie >> 32 == ofmsgs.APP_COOKIE and m.cookie_mask == ofmsgs.APP_COOKIE_MASK
+
+
+def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app, clock):
+    learn(net, 1)
+    learn(net, 3)
+    pair, back = (mac(1), mac(3)), (mac(3), mac(1))
+    net.flow_stats(1, {pair: 1_000, back: 0})
+    clock.now += 2.0
+    # 2.5 MB in 2 s = 10 Mbit/s, counted where the flow enters (s1); s1 is transit for nothing else
+    net.flow_stats(1, {pair: 1_000 + 2_500_000, back: 7_000_000})
+    net.flow_stats(2, {pair: 9_000_000, back: 9_000_000})  # transit switch: not counted
+    assert app.flow_rate_bps == {pair: pytest.approx(10e6)}
+    clock.now += 2.0
+    net.flow_stats(1, {pair: 10})  # rule replaced with a fresh counter: no rate, the last one stays
+    assert app.flow_rate_bps[pair] == pytest.approx(10e6)
+    assert {"src": mac(1), "dst": mac(3), "bps": pytest.approx(10e6)} in app.describe()["flow_rates_bps"]
 
 
 def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
@@ -430,6 +449,57 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
     learn(net, 1)
     learn(net, 3)
     assert app.paths[(mac(1), mac(3))] == expected
+
+
+def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
+    conf = tmp_path / "q.conf"
+    conf.write_text(conf_text)
+    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    return app_module.QRouteController(wsgi=wsgi)
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, clock, wsgi, tmp_path,
+                                                              monkeypatch):
+    app = _app_with(f"[qroute]\npolicy = {kind}\n", tmp_path, monkeypatch, wsgi)
+    assert app.policy.kind == kind and app.policy_problem == ""
+    assert app.describe()["policy"].startswith(f"{kind} router, k=3")
+    net = FakeNetwork(app, n=5)
+    net.start()
+    for n in range(1, 6):
+        learn(net, n)
+    assert len(app.paths) == 20
+    for (src, dst), path in app.paths.items():
+        assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
+        assert len(set(path)) == len(path)  # loop-free: the ring's short or long way round
+
+
+def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spawned, clock, wsgi, tmp_path,
+                                                                            monkeypatch, caplog):
+    import shutil
+
+    from qnn.checkpoint import SHIPPED_DIR
+
+    broken = tmp_path / "broken.pt"
+    shutil.copy(SHIPPED_DIR / "qnn-abilene-single.json", tmp_path / "broken.json")
+    broken.write_bytes(b"not the weights the sidecar describes")
+    with caplog.at_level(logging.ERROR):
+        app = _app_with(f"[qroute]\npolicy = qnn\ncheckpoint = {broken}\n", tmp_path, monkeypatch, wsgi)
+    assert app.policy.name == "shortest-path"
+    assert "policy qnn unavailable" in app.policy_problem and str(broken) in app.policy_problem
+    assert "checksum mismatch" in app.policy_problem
+    assert any("routing by shortest path instead" in r.getMessage() for r in caplog.records)
+    assert app.describe()["policy_problem"] == app.policy_problem
+    net = FakeNetwork(app, n=5)
+    net.start()
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+
+
+def test_checkpoint_of_the_other_kind_is_refused(spawned, clock, wsgi, tmp_path, monkeypatch):
+    app = _app_with("[qroute]\npolicy = qnn\ncheckpoint = mlp-abilene-single\n", tmp_path, monkeypatch, wsgi)
+    assert app.policy.name == "shortest-path" and "holds a mlp model" in app.policy_problem
 
 
 # --- periodic work ----------------------------------------------------------------------------

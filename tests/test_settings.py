@@ -65,6 +65,9 @@ def test_default_section_keys_are_not_qroute_options(tmp_path):
     ("metrics_port", "70000"),
     ("metrics_port", "-1"),
     ("metrics_port", "91.5"),
+    ("policy", "quantum"),
+    ("keep_margin", "1.5"),
+    ("keep_margin", "-0.1"),
 ])
 def test_each_bad_value_is_reported_with_key_and_file(tmp_path, key, value):
     path = write(tmp_path, "bad.conf", f"[qroute]\n{key} = {value}\n")
@@ -146,3 +149,18 @@ def test_the_shipped_example_config_is_valid_and_spells_out_the_defaults():
     if not example.exists():
         pytest.skip("no example config")
     assert read_settings([str(example)]) == Settings()
+
+
+def test_checkpoint_without_a_learned_policy_is_refused(tmp_path):
+    path = write(tmp_path, "q.conf", "[qroute]\ncheckpoint = qnn-abilene\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([path])
+    assert "checkpoint is only used by policy = qnn or mlp" in str(error.value) and path in str(error.value)
+
+
+def test_default_checkpoint_follows_policy_and_topology(tmp_path):
+    from controller.settings import default_checkpoint
+
+    assert default_checkpoint(Settings(policy="qnn")) == "qnn-abilene-single"
+    assert default_checkpoint(Settings(policy="mlp", topology="abilene")) == "mlp-abilene-single"
+    assert default_checkpoint(Settings(policy="qnn", checkpoint="/x/y.pt")) == "/x/y.pt"

@@ -1,0 +1,108 @@
+"""The controller's learned policy (pure): live graph + measured flow rates -> one path per flow."""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from qnn.learned_policy import LearnedPolicy
+from qnn.policy import ShortestPathPolicy, path_is_intact
+from topologies.abilene import load_abilene
+from topologies.catalog import link_facts
+from topologies.traffic import gravity_traffic
+
+FLOWS = {(a, b): (a + 1, b + 1) for a in range(12) for b in range(12) if a != b}  # dpid = node + 1
+
+
+def abilene_graph():
+    graph = nx.DiGraph()
+    for src, dst, capacity, weight in link_facts("abilene", 1.0):
+        graph.add_edge(src, dst, capacity=capacity, ospf=weight)
+    return graph
+
+
+def mlu(graph, paths, tm):
+    load = {}
+    for (a, b), path in paths.items():
+        for edge in zip(path, path[1:]):
+            load[edge] = load.get(edge, 0.0) + tm[a, b]
+    return max(value / graph.edges[edge]["capacity"] for edge, value in load.items())
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return LearnedPolicy("qnn-abilene-single")
+
+
+def test_every_flow_gets_an_intact_loop_free_candidate_path(policy):
+    graph = abilene_graph()
+    tm = gravity_traffic(load_abilene(), 1, seed=2)[0]
+    decided = policy.decide(graph, FLOWS, {}, {f: tm[f] for f in FLOWS})
+    assert set(decided) == set(FLOWS)
+    for flow, path in decided.items():
+        assert (path[0], path[-1]) == FLOWS[flow] and path_is_intact(graph, path)
+        assert len(set(path)) == len(path)
+        shortest = list(nx.shortest_simple_paths(graph, *FLOWS[flow], weight="ospf"))[:3]
+        assert list(path) in shortest
+
+
+def test_measured_rates_steer_flows_off_the_ospf_hot_spots(policy):
+    """Gravity traffic loaded onto Abilene: the QNN's single paths give a lower maximum link
+    utilisation than OSPF shortest paths on every matrix (fixed seed)."""
+    graph = abilene_graph()
+    spf = ShortestPathPolicy(weight="ospf").decide(graph, FLOWS)
+    for tm in gravity_traffic(load_abilene(), 4, seed=1):
+        learned = policy.decide(graph, FLOWS, {}, {f: tm[f] for f in FLOWS})
+        assert mlu(graph, learned, tm) < 0.8 * mlu(graph, spf, tm)
+
+
+def test_a_failed_link_is_never_used(policy):
+    graph = abilene_graph()
+    graph.remove_edges_from([(5, 6), (6, 5)])  # one bidirectional link down
+    tm = gravity_traffic(load_abilene(), 1, seed=3)[0]
+    decided = policy.decide(graph, FLOWS, {}, {f: tm[f] for f in FLOWS})
+    assert len(decided) == len(FLOWS)
+    assert all(path_is_intact(graph, path) for path in decided.values())
+
+
+def test_keep_margin_decides_whether_an_installed_candidate_stays():
+    graph = abilene_graph()
+    tm = gravity_traffic(load_abilene(), 1, seed=4)[0]
+    rates = {f: tm[f] for f in FLOWS}
+    free = LearnedPolicy("qnn-abilene-single", keep_margin=0.0).decide(graph, FLOWS, {}, rates)
+    # install, for every flow, a candidate the policy did not pick
+    others = {}
+    for flow, (s, t) in FLOWS.items():
+        alternatives = [tuple(p) for p in list(nx.shortest_simple_paths(graph, s, t, weight="ospf"))[:3]
+                        if tuple(p) != free[flow]]
+        others[flow] = alternatives[0] if alternatives else free[flow]
+    assert sum(others[f] != free[f] for f in FLOWS) > len(FLOWS) / 2
+    sticky = LearnedPolicy("qnn-abilene-single", keep_margin=1.0).decide(graph, FLOWS, others, rates)
+    assert sticky == others  # every share is within 1.0 of the best
+    strict = LearnedPolicy("qnn-abilene-single", keep_margin=0.0).decide(graph, FLOWS, others, rates)
+    assert strict == free  # ties aside, nothing is kept
+
+
+def test_unmeasured_flows_same_switch_and_unreachable_pairs(policy):
+    graph = abilene_graph()
+    graph.add_node(99)  # a switch with no links yet
+    flows = {"a": (1, 5), "b": (3, 3), "c": (1, 99), "d": (77, 1)}
+    decided = policy.decide(graph, flows, {}, None)
+    assert decided["b"] == (3,)
+    assert "c" not in decided and "d" not in decided
+    assert decided["a"][0] == 1 and decided["a"][-1] == 5 and path_is_intact(graph, decided["a"])
+
+
+def test_rates_scale_free(policy):
+    """Only relative rates matter: bits/s or Gbit/s give the same decision."""
+    graph = abilene_graph()
+    tm = gravity_traffic(load_abilene(), 1, seed=5)[0]
+    a = policy.decide(graph, FLOWS, {}, {f: tm[f] for f in FLOWS})
+    b = policy.decide(graph, FLOWS, {}, {f: tm[f] * 1e3 for f in FLOWS})
+    assert a == b
+
+
+def test_policy_reports_what_it_runs(policy):
+    assert policy.kind == "qnn" and policy.k == 3
+    assert "trained on abilene" in policy.description and "109 parameters" in policy.description
+    assert np.isfinite(policy.keep_margin)
