@@ -133,3 +133,39 @@ class TestAbilene:
             assert sum(seq in result.stream.received for seq in tail) >= 90
         finally:
             abilene.set_link(*result.failed_link, up=True)
+
+
+@pytest.fixture(scope="class")
+def abilene_qnn(request):
+    yield from _lab(AbileneTopo(), request, topology="abilene", policy="qnn", reoptimize_interval="2.0")
+
+
+class TestAbileneQNN:
+    """Abilene with the shipped QNN choosing every flow's path from measured flow rates."""
+
+    def test_qnn_policy_routes_all_pairs(self, abilene_qnn):
+        state = abilene_qnn.rest("state")
+        assert state["policy"].startswith("qnn router") and state["policy_problem"] == ""
+        assert abilene_qnn.ping_all() == 0.0
+        assert len(abilene_qnn.rest("paths")) == 12 * 11
+
+    def test_flow_rates_are_measured_while_traffic_runs_and_forwarding_survives_reroutes(self, abilene_qnn):
+        import threading
+
+        lab = abilene_qnn
+        lab.ping_all()
+        src, dst = lab.host("h2"), lab.host("h5")  # Atlanta -> Houston
+        pair = (src.MAC(), dst.MAC())
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(lab.iperf3("h2", "h5", seconds=8, udp_mbps=3)))
+        worker.start()
+        seen = []
+        deadline = time.monotonic() + 12
+        while worker.is_alive() and time.monotonic() < deadline:
+            rates = {(r["src"], r["dst"]): r["bps"] for r in lab.rest("state")["flow_rates_bps"]}
+            seen.append(rates.get(pair, 0.0))
+            time.sleep(0.5)
+        worker.join(timeout=30)
+        assert "error" not in result, result.get("error")
+        assert max(seen) > 2e6, f"measured rates of {pair}: {seen}"
+        assert lab.ping_all() == 0.0
