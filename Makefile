@@ -81,8 +81,13 @@ bench: install
 	$(PY) -m qnn.speed --threads 2 | tee bench-out/qnn-speed.txt
 	@if [ "$$(id -u)" = 0 ]; then \
 	  ./scripts/ovs-start && $(PY) -m controller.failover_bench --trials 5 --seed 1 \
-	    --json bench-out/failover-abilene.json; status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
-	else echo "bench: skipping the Mininet failover benchmark (needs root)"; fi
+	    --json bench-out/failover-abilene.json \
+	  && $(PY) -m controller.live_compare --json bench-out/live-compare-heavy.json \
+	    | tee bench-out/live-compare-heavy.md \
+	  && $(PY) -m controller.live_compare --overload 0.6 --json bench-out/live-compare-light.json \
+	    | tee bench-out/live-compare-light.md; \
+	  status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
+	else echo "bench: skipping the Mininet benchmarks (need root)"; fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out

@@ -1,0 +1,177 @@
+"""Live comparison in Mininet: the same real traffic routed by OSPF shortest paths and by the QNN.
+
+    python -m controller.live_compare [--policies shortest-path,qnn,mlp] [--seconds 20] [--json F]
+
+For each policy, Abilene starts in Mininet under a fresh controller (``topology = abilene``, so
+the controller knows capacities and OSPF weights), every host is made known (pingAll), and the
+``--flows`` largest demands of one traffic matrix run as UDP iperf3 flows for ``--seconds``.
+Their rates are the matrix's, scaled so that OSPF shortest paths would load their busiest link
+to ``--overload`` times its capacity (heavy traffic, the regime the product claims to win). The
+matrix is the busiest of the Abilene week's validation part (matrices the shipped checkpoints
+were not trained on), or a seeded gravity-model matrix when the data directory is absent.
+
+Measured per policy: delivered / offered traffic and per-flow loss (iperf3's receiver counts),
+and the largest link utilisation the controller's port statistics saw in the steady part of the
+run (after the learned policy has had rates to act on). The path-LP optimum of the same flows
+on the same candidate paths is printed beside them: below 1.0 means a perfect router loses
+nothing. Needs root.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from controller.mininet_lab import MininetLab, clean_mininet
+from qnn.live_workload import Workload, build_workload
+from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo
+
+
+
+@dataclass
+class PolicyRun:
+    policy: str
+    offered_mbps: float = 0.0
+    delivered_mbps: float = 0.0
+    loss_percent: list[float] = field(default_factory=list)
+    max_utilisation: float = float("nan")
+    flows_moved: int = 0
+    failed_flows: int = 0
+
+    def summary(self) -> dict:
+        loss = np.array(self.loss_percent) if self.loss_percent else np.array([np.nan])
+        return {"policy": self.policy, "offered_mbps": round(self.offered_mbps, 2),
+                "delivered_mbps": round(self.delivered_mbps, 2),
+                "delivered_share": round(self.delivered_mbps / self.offered_mbps, 4) if self.offered_mbps else None,
+                "loss_percent_mean": round(float(np.nanmean(loss)), 2),
+                "loss_percent_worst": round(float(np.nanmax(loss)), 2),
+                "max_link_utilisation": round(self.max_utilisation, 3),
+                "flows_moved": self.flows_moved, "failed_flows": self.failed_flows}
+
+
+def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, started: float) -> float:
+    """Largest per-link utilisation, averaged over the polls between start_s and stop_s."""
+    samples: dict[tuple[int, int], list[float]] = {}
+    while time.monotonic() - started < stop_s:
+        if time.monotonic() - started >= start_s:
+            for link in lab.rest("links"):
+                samples.setdefault((link["src"], link["dst"]), []).append(link["utilisation"])
+        time.sleep(1.0)
+    return max((float(np.mean(v)) for v in samples.values()), default=float("nan"))
+
+
+def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
+    settings = {"topology": "abilene", "stats_interval": "1.0", "reoptimize_interval": "2.0"}
+    if policy == "shortest-path":
+        settings["routing_weight"] = "ospf"
+    else:
+        settings["policy"] = policy
+    result = PolicyRun(policy)
+    clean_mininet()
+    lab = MininetLab(AbileneTopo(), settings=settings)
+    try:
+        lab.start()
+        lab.wait_until_ready()
+        lab.ping_all()
+        reroutes_before = lab.rest("state")["epoch"]
+        servers, clients = [], []
+        for i, (src, dst, mbps) in enumerate(workload.flows):
+            port = 5301 + i
+            server = lab.host(f"h{dst + 1}")
+            servers.append(server.popen(["iperf3", "-s", "-1", "-p", str(port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1.0)
+        started = time.monotonic()
+        for i, (src, dst, mbps) in enumerate(workload.flows):
+            client = lab.host(f"h{src + 1}")
+            clients.append(client.popen(
+                ["iperf3", "-c", lab.host(f"h{dst + 1}").IP(), "-p", str(5301 + i), "-u",
+                 "-b", f"{mbps:.3f}M", "-l", "1200", "-t", str(seconds), "-J"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        # the learned policy needs a few stats polls and a re-optimisation before it acts
+        utilisation = {}
+        watcher = threading.Thread(target=lambda: utilisation.update(
+            value=_steady_max_utilisation(lab, 0.4 * seconds, 0.95 * seconds, started)))
+        watcher.start()
+        for (src, dst, mbps), process in zip(workload.flows, clients):
+            out, _ = process.communicate(timeout=seconds + 30)
+            result.offered_mbps += mbps
+            try:
+                summary = json.loads(out)["end"]["sum"]
+                lost = float(summary["lost_percent"])
+                result.loss_percent.append(lost)
+                result.delivered_mbps += mbps * (1 - lost / 100)
+            except (ValueError, KeyError, TypeError):
+                result.failed_flows += 1
+                result.loss_percent.append(100.0)
+        watcher.join(timeout=30)
+        result.max_utilisation = utilisation.get("value", float("nan"))
+        result.flows_moved = _flows_moved(lab) if reroutes_before is not None else 0
+        for server in servers:
+            server.terminate()
+    finally:
+        lab.stop()
+        clean_mininet()
+    return result
+
+
+def _flows_moved(lab: MininetLab) -> int:
+    """Flows moved by reroutes, from the controller's log lines ('..., N moved, ...')."""
+    import re
+
+    return sum(int(n) for n in re.findall(r"(\d+) moved", lab.controller_log()))
+
+
+def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
+    lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
+             f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
+             f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the path-LP optimum to "
+             f"{workload.lp_mlu:.2f}x.", "",
+             "| policy | delivered | mean flow loss % | worst flow loss % | max link utilisation (steady) | flows moved | failed flows |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for run in runs:
+        s = run.summary()
+        lines.append(f"| {s['policy']} | {100 * (s['delivered_share'] or 0):.1f} % | {s['loss_percent_mean']:.2f} | "
+                     f"{s['loss_percent_worst']:.2f} | {s['max_link_utilisation']:.3f} | {s['flows_moved']} | "
+                     f"{s['failed_flows']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policies", default="shortest-path,qnn,mlp")
+    parser.add_argument("--flows", type=int, default=20, help="largest demands to send")
+    parser.add_argument("--overload", type=float, default=1.3,
+                        help="OSPF's busiest link load / capacity the rates are scaled to")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=0, help="gravity traffic seed (no data directory)")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for policy in policies:
+        if policy not in ("shortest-path", "qnn", "mlp"):
+            parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp)")
+    if args.flows < 1 or args.seconds < 5 or args.overload <= 0:
+        parser.error("need --flows >= 1, --seconds >= 5 and --overload > 0")
+    workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
+    runs = []
+    for policy in policies:
+        print(f"running {policy} ...", file=sys.stderr, flush=True)
+        runs.append(run_policy(policy, workload, args.seconds))
+    print(format_table(workload, runs))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"workload": asdict(workload), "runs": [r.summary() for r in runs],
+                       "command": " ".join(sys.argv)}, f, indent=2)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The traffic of the live Mininet comparison (``controller.live_compare``), chosen without root.
+
+The ``n_flows`` largest demands of one Abilene matrix, as rates for the Mininet links (Abilene's
+capacities times ``capacity_scale``), scaled so that OSPF shortest paths load their busiest link
+to ``overload`` times its capacity. The matrix is the busiest of the week's validation part (no
+shipped checkpoint was trained to predict it), or a seeded gravity-model matrix when the data
+directory is absent. The path-LP optimum of the same flows on the k=3 OSPF candidate paths says
+what a perfect router could reach.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qnn.baselines import shortest_path_routing
+from qnn.lp import path_lp
+from qnn.network import Network
+from qnn.paths import k_shortest_paths
+from topologies.abilene import ABILENE_TM_SCALE, load_abilene
+from topologies.datadir import DataUnavailableError, require_data
+from topologies.traffic import gravity_traffic, load_traffic_matrices
+
+VALIDATION_START = 1512  # first Abilene matrix no shipped checkpoint was trained to predict
+
+
+@dataclass
+class Workload:
+    source: str
+    flows: list[tuple[int, int, float]]  # (src node, dst node, Mbit/s)
+    ospf_mlu: float                      # planned, from the rates and the shaped capacities
+    lp_mlu: float                        # path-LP optimum of the same flows, k=3 OSPF paths
+
+
+def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: float = 1e-3) -> Workload:
+    network = load_abilene()
+    try:
+        path = require_data("abilene", "tm-week1.txt")
+        matrices = load_traffic_matrices(path, network.n_nodes) * ABILENE_TM_SCALE
+        later = matrices[VALIDATION_START:]
+        index = VALIDATION_START + int(np.argmax(later.sum(axis=(1, 2))))
+        tm = matrices[index]
+        source = f"{path} matrix {index} (busiest of the validation part)"
+    except DataUnavailableError:
+        tm = gravity_traffic(network, 1, seed=seed)[0]
+        source = f"gravity model, seed {seed} (no data directory)"
+    order = np.argsort(tm, axis=None)[::-1][:n_flows]
+    pairs = [tuple(int(x) for x in np.unravel_index(i, tm.shape)) for i in order]
+    volume = np.array([tm[p] for p in pairs])
+    capacity = network.capacity * capacity_scale  # what the emulated links are shaped to, bit/s
+    routing = shortest_path_routing(network, pairs)
+    ospf_util = routing.loads(volume)[0] / capacity
+    rate = volume * overload / ospf_util.max()  # bit/s: OSPF's busiest link at `overload`
+    shaped = Network(name="abilene-mininet", nodes=network.nodes, links=network.links,
+                     capacity=capacity, weight=network.weight)
+    lp = path_lp(k_shortest_paths(shaped, 3, weight="weight", demands=pairs), rate).mlu
+    return Workload(source, [(s, d, float(r / 1e6)) for (s, d), r in zip(pairs, rate)], float(overload), float(lp))

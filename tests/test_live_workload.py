@@ -1,0 +1,36 @@
+"""The live comparison's traffic: largest demands, scaled to the requested OSPF overload."""
+import numpy as np
+import pytest
+
+from qnn.baselines import shortest_path_routing
+from qnn.live_workload import VALIDATION_START, build_workload
+from tests.conftest import require_data_or_skip
+from topologies.abilene import load_abilene
+
+
+def _ospf_mlu(workload, capacity_scale=1e-3):
+    network = load_abilene()
+    pairs = [(s, d) for s, d, _ in workload.flows]
+    rates = np.array([mbps * 1e6 for _, _, mbps in workload.flows])
+    return (shortest_path_routing(network, pairs).loads(rates)[0] / (network.capacity * capacity_scale)).max()
+
+
+def test_synthetic_workload_without_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
+    workload = build_workload(10, 1.3, seed=4)
+    assert "gravity model, seed 4" in workload.source
+    assert len(workload.flows) == 10 and len({(s, d) for s, d, _ in workload.flows}) == 10
+    rates = [mbps for _, _, mbps in workload.flows]
+    assert rates == sorted(rates, reverse=True) and all(s != d for s, d, _ in workload.flows)
+    assert _ospf_mlu(workload) == pytest.approx(1.3)
+    assert 0 < workload.lp_mlu <= 1.3 + 1e-9  # the LP can always do what OSPF does
+
+
+@pytest.mark.data
+def test_real_workload_comes_from_the_validation_part():
+    require_data_or_skip("abilene", "tm-week1.txt")
+    workload = build_workload(20, 1.3, seed=0)
+    index = int(workload.source.split("matrix ")[1].split()[0])
+    assert index >= VALIDATION_START
+    assert _ospf_mlu(workload) == pytest.approx(1.3)
+    assert workload.lp_mlu < 1.0  # a perfect router would lose nothing on this traffic
