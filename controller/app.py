@@ -107,7 +107,7 @@ class QRouteController(app_manager.RyuApp):
         """The configured policy. A learned one whose checkpoint cannot be used is reported
         loudly and replaced by shortest paths: the network keeps forwarding."""
         weight = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
-        fallback = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
+        fallback = self.fallback_policy = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
         if self.settings.policy == "shortest-path":
             return fallback
         checkpoint = default_checkpoint(self.settings)
@@ -314,8 +314,15 @@ class QRouteController(app_manager.RyuApp):
                 edge["congestion"] = 1.0 + 10.0 * edge["utilisation"]
             flows = self.host_pairs()
             current = dict(self.paths)
-            decided = tpool.execute(self.policy.decide, graph, flows, current,
-                                    dict(self.flow_rate_bps))
+            try:
+                decided = tpool.execute(self.policy.decide, graph, flows, current,
+                                        dict(self.flow_rate_bps))
+            except Exception as error:  # noqa: BLE001 - a failed decision must not stop forwarding
+                if self.policy is self.fallback_policy:
+                    raise
+                self.logger.exception("qroute: policy %s failed (%r); this decision uses shortest "
+                                      "paths", self.policy.name, error)
+                decided = self.fallback_policy.decide(graph, flows, current)
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
                 destination = self.state.hosts.get(flow[1])  # may have left meanwhile

@@ -497,6 +497,23 @@ def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spaw
     assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
+def test_a_failing_learned_decision_falls_back_to_shortest_paths(spawned, clock, wsgi, tmp_path,
+                                                                 monkeypatch, caplog):
+    app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("inference failed")
+
+    monkeypatch.setattr(app.policy, "decide", broken)
+    net = FakeNetwork(app, n=5)
+    net.start()
+    with caplog.at_level(logging.ERROR):
+        learn(net, 1)
+        learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert any("policy qnn failed" in r.getMessage() for r in caplog.records)
+
+
 def test_checkpoint_of_the_other_kind_is_refused(spawned, clock, wsgi, tmp_path, monkeypatch):
     app = _app_with("[qroute]\npolicy = qnn\ncheckpoint = mlp-abilene-single\n", tmp_path, monkeypatch, wsgi)
     assert app.policy.name == "shortest-path" and "holds a mlp model" in app.policy_problem
