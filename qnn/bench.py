@@ -108,7 +108,7 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
     objs, traces = {}, {}
     for name in methods:
         start = time.perf_counter()
-        objs[name] = create_method(name, pathset, network, options)
+        objs[name] = create_method(name, pathset, network, {**(options or {}), "setting": setting})
         traces[name] = MethodTrace(name, bool(getattr(objs[name], "oracle_only", False)),
                                    setup_ms=1e3 * (time.perf_counter() - start))
     prev_decision: dict[str, object] = {name: None for name in methods}

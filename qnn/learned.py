@@ -4,7 +4,8 @@
 each flow on its argmax path (one path per flow). ``options["checkpoint"]`` may be a checkpoint
 path, a comma-separated list of them, a directory, or a shipped name (``qnn-geant``); each method
 takes the first whose model kind (qnn / mlp) matches (single-path methods prefer one trained with
-``--single-path``), or the sibling file with the kind swapped
+``--single-path``; in the oracle setting one trained with ``--setting oracle``), or the sibling
+file with the kind swapped
 in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped default for the
 network (``qnn/checkpoints/{kind}-{network}.pt``) is used.
 
@@ -40,7 +41,8 @@ def _candidates(spec) -> list[pathlib.Path]:
     return out
 
 
-def _is(p, kind: str, single_path: bool | None, network_name: str | None = None) -> bool:
+def _is(p, kind: str, single_path: bool | None, network_name: str | None = None,
+        setting: str | None = None) -> bool:
     try:
         meta = read_sidecar(p)
     except CheckpointError:
@@ -49,25 +51,33 @@ def _is(p, kind: str, single_path: bool | None, network_name: str | None = None)
         return False
     if network_name is not None and meta["topology"].get("name") != network_name:
         return False
+    if setting is not None and meta.get("setting", "predictive") != setting:
+        return False
     return single_path is None or bool(meta.get("single_path", False)) == single_path
 
 
-def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = False) -> pathlib.Path:
-    """The checkpoint file a ``kind`` method should load for ``spec`` (see module doc).
+def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = False,
+                      setting: str = "predictive") -> pathlib.Path:
+    """The checkpoint a ``kind`` method should load for ``spec`` (see module doc).
 
     Single-path methods prefer a checkpoint trained with ``--single-path`` (shipped as
-    ``{kind}-{network}-single.pt``) and fall back to the argmax of a split-trained one."""
+    ``{kind}-{network}-single.pt``) and fall back to the argmax of a split-trained one. A
+    checkpoint trained for the bench's ``setting`` (``--setting oracle``: shipped as
+    ``{kind}-{network}-oracle.pt``) is preferred to one trained for the other setting."""
     cands = _candidates(spec)
     if not cands:
         cands = [SHIPPED_DIR / f"{kind}-{network_name}-single.pt"] if single_path else []
+        if setting == "oracle" and not single_path:
+            cands.append(SHIPPED_DIR / f"{kind}-{network_name}-oracle.pt")
         cands.append(SHIPPED_DIR / f"{kind}-{network_name}.pt")
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
             return cands[0]
     for want in ((single_path, False) if single_path else (False, None)):
-        for p in cands:
-            if _is(p, kind, want, network_name):
-                return p
+        for wanted_setting in (setting, None):
+            for p in cands:
+                if _is(p, kind, want, network_name, wanted_setting):
+                    return p
     for p in cands:
         if _is(p, kind, None):
             return p
@@ -81,7 +91,8 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
 
 class LearnedRouting:
     def __init__(self, pathset, network, options: dict, kind: str, single_path: bool):
-        path = choose_checkpoint(options.get("checkpoint"), kind, network.name, single_path)
+        path = choose_checkpoint(options.get("checkpoint"), kind, network.name, single_path,
+                                 options.get("setting", "predictive"))
         device = options.get("device") or "cpu"
         self.router, self.meta = load_checkpoint(path, network=network, k=pathset.k, kind=kind, device=device)
         self.pt = PathTensors(pathset, device=device)
@@ -96,8 +107,10 @@ class LearnedRouting:
         pairs = self.meta.get("split", {}).get("train_pairs")
         if not digest or not pairs or digest != sha256_file(traffic_file):
             return range(0)
-        first, last = pairs  # pair i: decide on matrix i, scored on matrix i + 1
-        return range(first + 1, last + 2)
+        first, last = pairs
+        if self.meta.get("setting", "predictive") == "oracle":  # pair i: matrix i decides and scores
+            return range(first, last + 1)
+        return range(first + 1, last + 2)  # pair i: decide on matrix i, scored on matrix i + 1
 
     @torch.no_grad()
     def decide(self, ctx) -> np.ndarray:

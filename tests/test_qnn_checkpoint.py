@@ -138,3 +138,10 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
     assert choose_checkpoint(str(made[("qnn", False)]), "mlp", "tiny") == made[("mlp", False)]
     # only split checkpoints given: single-path methods fall back to their argmax
     assert choose_checkpoint(f"{made[('qnn', False)]},{made[('mlp', False)]}", "qnn", "tiny", True) == made[("qnn", False)]
+    # in the oracle setting an oracle-trained checkpoint wins; without one the predictive one serves
+    assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == made[("qnn", False)]
+    r = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    save_checkpoint(tmp_path / "qnn-tiny-oracle.pt", r, {"topology": topology_fingerprint(net), "k": 3,
+                                                         "setting": "oracle"})
+    assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == tmp_path / "qnn-tiny-oracle.pt"
+    assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "predictive") == made[("qnn", False)]
