@@ -139,3 +139,14 @@ def test_realism_noise_free_limits_and_sampling():
         assert ((est * 256).round() == est * 256).all()
         big = sample_probs(exact, 200_000, gen)
         assert (big - exact).abs().max() < 0.01
+
+
+def test_static_mode_check_reports_and_leaves_the_core_dynamic():
+    from qnn.speed import static_mode_check
+
+    core = QNNCore(k=3, n_features=4, seed=1)
+    x = torch.rand(5, 3, 4)
+    before = core.expval_z(x, "device").detach()
+    check = static_mode_check(core, n_flows=20, repeat=1)
+    assert set(check) == {"flows", "dynamic_ms", "static_ms", "max_abs_error"} and check["flows"] == 20
+    torch.testing.assert_close(core.expval_z(x, "device").detach(), before)
