@@ -169,3 +169,15 @@ class TestAbileneQNN:
         assert "error" not in result, result.get("error")
         assert max(seen) > 2e6, f"measured rates of {pair}: {seen}"
         assert lab.ping_all() == 0.0
+
+    def test_qnn_failover_keeps_traffic_flowing(self, abilene_qnn):
+        abilene_qnn.ping_all()
+        result = mininet_lab.measure_failover(abilene_qnn, "h3", "h8")  # Chicago -> Los Angeles
+        try:
+            assert result.path_after and result.path_after != result.path_before
+            hops = list(zip(result.path_after, result.path_after[1:]))
+            assert result.failed_link not in hops and result.failed_link[::-1] not in hops
+            tail = range(result.stream.sent - 100, result.stream.sent + 1)
+            assert sum(seq in result.stream.received for seq in tail) >= 90
+        finally:
+            abilene_qnn.set_link(*result.failed_link, up=True)
