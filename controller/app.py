@@ -39,8 +39,8 @@ from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
 from controller.planner import Plan, hops_for_path, plan_phases  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
-from qnn.netstate import NetworkState, PortRateMeter, RateMeter  # noqa: E402
-from qnn.policy import ShortestPathPolicy  # noqa: E402
+from qnn.netstate import NetworkState, RateMeter  # noqa: E402
+from qnn.policy import ShortestPathPolicy, keep_intact_else  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
 CONF = cfg.CONF
@@ -77,7 +77,7 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.topology:
             self.state.apply_link_facts(
                 link_facts(self.settings.topology, self.settings.capacity_scale))
-        self.meter = PortRateMeter()
+        self.port_meter = RateMeter()   # (dpid, port) -> transmit counter samples
         self.flood_guard = FloodGuard(self.settings.arp_flood_window)
         self.datapaths = {}
         self.ports: dict[int, set[int]] = {}
@@ -85,9 +85,10 @@ class QRouteController(app_manager.RyuApp):
         self.paths = {}          # (src_mac, dst_mac) -> switch path
         self.epoch = 0
         self.reroutes = 0
-        self.flow_meter = RateMeter()
+        self.flow_meter = RateMeter()   # (dpid, (src_mac, dst_mac)) -> rule byte counter samples
         self.flow_rate_bps = {}  # (src_mac, dst_mac) -> measured rate at its ingress switch
-        self.policy_problem = ""
+        self.policy_problem = ""       # why the configured policy is not in use, if it is not
+        self.last_decision_error = ""  # the last time a learned decision raised, and what
         self.policy = self._make_policy()
         self.route_lock = hub.BoundedSemaphore(1)
         self.metrics = ControllerMetrics()
@@ -98,8 +99,8 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.rest_api:
             register_rest_api(kwargs["wsgi"], self)
         self.logger.info("qroute: started (%s)", self.settings)
-        hub.spawn(self._periodic, "port-stats poll", self.settings.stats_interval,
-                  self._poll_port_stats)
+        hub.spawn(self._periodic, "statistics poll", self.settings.stats_interval,
+                  self._poll_stats)
         hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
                   lambda: self.reroute("periodic"))
 
@@ -157,7 +158,8 @@ class QRouteController(app_manager.RyuApp):
             # (a late DEAD of a connection already replaced by a new one is ignored)
             del self.datapaths[datapath.id]
             self.state.remove_switch(datapath.id)
-            self.meter.forget_switch(datapath.id)
+            self.port_meter.forget_switch(datapath.id)
+            self.flow_meter.forget_switch(datapath.id)
             self.ports.pop(datapath.id, None)
             self.logger.warning("qroute: switch %016x disconnected", datapath.id)
             self.reroute(f"switch {datapath.id} left")
@@ -264,7 +266,8 @@ class QRouteController(app_manager.RyuApp):
                     self.send(datapath, ofmsgs.packet_out(data, port))
 
     # --- statistics -----------------------------------------------------------------------
-    def _poll_port_stats(self):
+    def _poll_stats(self):
+        """Port counters (link loads) and the counters of qroute's own rules (flow rates)."""
         for datapath in list(self.datapaths.values()):
             self.send(datapath, ofmsgs.port_stats_request())
             self.send(datapath, ofmsgs.app_flow_stats_request())
@@ -272,8 +275,9 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):
         """Per host-pair rate, read where the pair enters the network (its rule on the ingress
-        switch counts each of its packets once)."""
-        now = time.monotonic()
+        switch counts each of its packets once). Timed by the rule's own age, not by when the
+        reply arrived (two delayed replies handled back to back would give absurd rates); a rule
+        replaced by a newer one is younger, which gives no rate for that sample."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
             fields = dict(stat.match.items())
@@ -281,10 +285,11 @@ class QRouteController(app_manager.RyuApp):
             source = self.state.hosts.get(pair[0])
             if source is None or source.dpid != dpid or pair not in self.installed:
                 continue
-            rate = self.flow_meter.update(pair, now, stat.byte_count)
+            age = stat.duration_sec + stat.duration_nsec * 1e-9
+            rate = self.flow_meter.update((dpid, pair), age, stat.byte_count)
             if rate is not None:
                 self.flow_rate_bps[pair] = rate
-        self.flow_meter.forget(lambda pair: pair in self.installed)
+        self.flow_meter.forget(lambda key: key[1] in self.installed)
         for pair in [p for p in self.flow_rate_bps if p not in self.installed]:
             del self.flow_rate_bps[pair]
 
@@ -293,7 +298,7 @@ class QRouteController(app_manager.RyuApp):
         now = time.monotonic()
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
-            rate = self.meter.update(dpid, stat.port_no, now, stat.tx_bytes)
+            rate = self.port_meter.update((dpid, stat.port_no), now, stat.tx_bytes)
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:
                 self.state.load_bps[link] = rate
@@ -320,9 +325,11 @@ class QRouteController(app_manager.RyuApp):
             except Exception as error:  # noqa: BLE001 - a failed decision must not stop forwarding
                 if self.policy is self.fallback_policy:
                     raise
-                self.logger.exception("qroute: policy %s failed (%r); this decision uses shortest "
-                                      "paths", self.policy.name, error)
-                decided = self.fallback_policy.decide(graph, flows, current)
+                self.last_decision_error = f"reroute #{self.epoch + 1} ({reason}): {error!r}"
+                self.metrics.policy_failures.inc()
+                self.logger.exception("qroute: policy %s failed (%r); intact paths stay, new and "
+                                      "broken ones get shortest paths", self.policy.name, error)
+                decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, flows, current)
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
                 destination = self.state.hosts.get(flow[1])  # may have left meanwhile
@@ -407,6 +414,7 @@ class QRouteController(app_manager.RyuApp):
                                for (a, b), r in sorted(self.flow_rate_bps.items())],
             "policy": getattr(self.policy, "description", self.policy.name),
             "policy_problem": self.policy_problem,
+            "last_decision_error": self.last_decision_error,
             "epoch": self.epoch,
             "settings": json.loads(json.dumps(self.settings.__dict__)),
         }

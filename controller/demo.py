@@ -5,7 +5,7 @@ rerouted with the measured outage, link restored; then the same heavy UDP traffi
 demands of one matrix, scaled so OSPF overloads a link) under OSPF paths and under the shipped
 QNN, with what each delivered. The traffic comes from the real Abilene matrices when the data
 directory is there, else from a synthetic gravity-model matrix (seeded). Exits non-zero if any
-step fails (the race is reported, not judged). Needs root.
+step fails; the race is reported, not judged (its steps fail only if a run broke). Needs root.
 """
 from __future__ import annotations
 
@@ -57,19 +57,24 @@ def host_of(node: int) -> str:
 
 def heavy_traffic_race(timeline: Timeline, seed: int, seconds: float = 12.0) -> None:
     """The product's claim, live: the same heavy UDP traffic under OSPF and under the QNN
-    (each in a fresh network); reports what each delivered, whichever wins."""
+    (each in a fresh network). Reported, not judged: a step fails only if its run broke (an
+    exception, or no flow came back with a receiver report), not if the QNN loses."""
     workload = build_workload(n_flows=20, overload=1.3, seed=seed, capacity_scale=ABILENE_SCALE)
     timeline.say("heavy traffic", f"{len(workload.flows)} largest demands of {workload.source} as UDP "
                  f"flows, {sum(f[2] for f in workload.flows):.0f} Mbit/s: OSPF would load its busiest "
-                 f"link to {workload.ospf_mlu:.0%}, the LP optimum to {workload.lp_mlu:.0%}")
+                 f"link to {workload.ospf_mlu:.0%}, the best single path per flow to "
+                 f"{workload.single_path_mlu:.0%}")
     for policy, label in (("shortest-path", "OSPF paths"), ("qnn", "QNN paths")):
-        run_ = run_policy(policy, workload, seconds)
-        s = run_.summary()
+        try:
+            s = run_policy(policy, workload, seconds).summary()
+        except Exception as error:  # noqa: BLE001 - report the broken run, go on with the next
+            timeline.say(label, f"run failed: {error!r}", ok=False)
+            continue
         unreported = f", {s['failed_flows']} flows without iperf3 report" if s["failed_flows"] else ""
         timeline.say(label, f"delivered {100 * (s['delivered_share'] or 0):.0f}% of the offered traffic, "
                      f"worst flow lost {s['loss_percent_worst'] or 0:.0f}%, busiest link at "
                      f"{s['max_link_utilisation'] or 0:.0%}, {s['flows_moved']} flows moved{unreported}",
-                     ok=s["failed_flows"] < len(workload.flows) / 2)  # the race is reported, not judged
+                     ok=s["failed_flows"] < len(workload.flows))
 
 
 def run(seed: int) -> int:

@@ -10,11 +10,14 @@ to ``--overload`` times its capacity (heavy traffic, the regime the product clai
 matrix is the busiest of the Abilene week's validation part (matrices the shipped checkpoints
 were not trained on), or a seeded gravity-model matrix when the data directory is absent.
 
-Measured per policy: delivered / offered traffic and per-flow loss (iperf3's receiver counts),
-and the largest link utilisation the controller's port statistics saw in the steady part of the
-run (after the learned policy has had rates to act on). The path-LP optimum of the same flows
-on the same candidate paths is printed beside them: below 1.0 means a perfect router loses
-nothing. Needs root.
+Every run routes by OSPF weights where it routes by shortest path (the learned policies' fallback
+too); a learned policy whose checkpoint cannot be used stops the run instead of being reported
+under its name. Measured per policy: delivered / offered traffic and per-flow loss (iperf3's
+receiver counts; a flow without a receiver report is counted apart, and once more as fully
+lost), the largest link utilisation the controller's port statistics saw in the steady part of
+the run (after the learned policy has had rates to act on), flows moved and decisions that
+failed. The bounds of the same flows on the same candidate paths are printed beside them:
+split-routing LP and single-path MILP optimum (below 1.0, nothing need be lost). Needs root.
 """
 from __future__ import annotations
 
@@ -43,7 +46,9 @@ class PolicyRun:
     loss_percent: list[float] = field(default_factory=list)
     max_utilisation: float = float("nan")
     flows_moved: int = 0
-    failed_flows: int = 0
+    failed_flows: int = 0            # flows without a receiver report
+    unreported_mbps: float = 0.0     # their offered rate
+    decision_failures: int = 0       # learned decisions that raised (shortest-path fallback)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -51,11 +56,14 @@ class PolicyRun:
         return {"policy": self.policy, "offered_mbps": round(self.offered_mbps, 2),
                 "delivered_mbps": round(self.delivered_mbps, 2),
                 "delivered_share": round(self.delivered_mbps / self.offered_mbps, 4) if self.offered_mbps else None,
+                "delivered_share_unreported_as_lost": round(
+                    self.delivered_mbps / (self.offered_mbps + self.unreported_mbps), 4)
+                if self.offered_mbps + self.unreported_mbps else None,
                 "loss_percent_mean": round(float(loss.mean()), 2) if loss.size else None,
                 "loss_percent_worst": round(float(loss.max()), 2) if loss.size else None,
                 "max_link_utilisation": round(self.max_utilisation, 3) if np.isfinite(self.max_utilisation) else None,
                 "flows_moved": self.flows_moved, "failed_flows": self.failed_flows,
-                "errors": self.errors}
+                "decision_failures": self.decision_failures, "errors": self.errors}
 
 
 def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, started: float) -> float:
@@ -70,17 +78,17 @@ def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, star
 
 
 def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
-    settings = {"topology": "abilene", "stats_interval": "1.0", "reoptimize_interval": "2.0"}
-    if policy == "shortest-path":
-        settings["routing_weight"] = "ospf"
-    else:
-        settings["policy"] = policy
+    settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0",
+                "reoptimize_interval": "2.0", "policy": policy}
     result = PolicyRun(policy)
     clean_mininet()
     lab = MininetLab(AbileneTopo(), settings=settings)
     try:
         lab.start()
         lab.wait_until_ready()
+        state = lab.rest("state")
+        if state["policy_problem"] or (policy != "shortest-path" and not state["policy"].startswith(policy)):
+            raise RuntimeError(f"policy {policy} is not running: {state['policy_problem'] or state['policy']}")
         lab.ping_all()
         log_offset = len(lab.controller_log())  # count only what moved once traffic ran
         servers, clients = [], []
@@ -103,23 +111,31 @@ def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
             value=_steady_max_utilisation(lab, 0.4 * seconds, 0.95 * seconds, started)))
         watcher.start()
         for (src, dst, mbps), process in zip(workload.flows, clients):
-            out, err = process.communicate(timeout=seconds + 30)
-            report = None
+            report, reason = None, ""
             try:
+                out, err = process.communicate(timeout=seconds + 30)
                 report = json.loads(out)
                 lost = float(report["end"]["sum"]["lost_percent"])
-                result.offered_mbps += mbps
-                result.loss_percent.append(lost)
-                result.delivered_mbps += mbps * (1 - lost / 100)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                reason = f"iperf3 client still running {seconds + 30:.0f} s after start"
             except (ValueError, KeyError, TypeError):
+                reason = (report.get("error") if isinstance(report, dict) else None) or err.strip() or out[-200:]
+            if reason:
                 # no receiver report (e.g. iperf3's TCP control connection lost on a congested
                 # path): the flow's loss is unknown, so it is counted apart, not guessed
                 result.failed_flows += 1
-                reason = (report.get("error") if isinstance(report, dict) else None) or err.strip() or out[-200:]
+                result.unreported_mbps += mbps
                 result.errors.append(f"h{src + 1} -> h{dst + 1}: {reason}")
+                continue
+            result.offered_mbps += mbps
+            result.loss_percent.append(lost)
+            result.delivered_mbps += mbps * (1 - lost / 100)
         watcher.join(timeout=30)
         result.max_utilisation = utilisation.get("value", float("nan"))
-        result.flows_moved = _flows_moved(lab.controller_log()[log_offset:])
+        log = lab.controller_log()[log_offset:]
+        result.flows_moved = _flows_moved(log)
+        result.decision_failures = log.count(f"policy {policy} failed")
         for server in servers:
             server.terminate()
     finally:
@@ -140,16 +156,17 @@ def _fmt(value, pattern: str) -> str:
 def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
     lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
              f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
-             f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the path-LP optimum to "
-             f"{workload.lp_mlu:.2f}x.", "",
-             "| policy | delivered | mean flow loss % | worst flow loss % | max link utilisation (steady) | flows moved | flows without report |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the best single path per flow "
+             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x.", "",
+             "| policy | delivered | mean flow loss % | worst flow loss % | max link utilisation (steady) "
+             "| flows moved | flows without report | failed decisions |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for run in runs:
         s = run.summary()
         share = None if s["delivered_share"] is None else 100 * s["delivered_share"]
         lines.append(f"| {s['policy']} | {_fmt(share, '{:.1f} %')} | {_fmt(s['loss_percent_mean'], '{:.2f}')} | "
                      f"{_fmt(s['loss_percent_worst'], '{:.2f}')} | {_fmt(s['max_link_utilisation'], '{:.3f}')} | "
-                     f"{s['flows_moved']} | {s['failed_flows']} |")
+                     f"{s['flows_moved']} | {s['failed_flows']} | {s['decision_failures']} |")
     return "\n".join(lines)
 
 

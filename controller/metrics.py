@@ -19,6 +19,10 @@ class ControllerMetrics:
                                 ["trigger"], registry=self.registry)
         self.flows_moved = Counter("qroute_flows_moved_total", "flows moved to another path",
                                    registry=self.registry)
+        self.policy_failures = Counter(
+            "qroute_policy_failures_total",
+            "learned decisions that raised (intact paths kept, the rest by shortest path)",
+            registry=self.registry)
         self.decision_seconds = Histogram(
             "qroute_decision_seconds", "time to compute and plan one routing decision",
             registry=self.registry, buckets=(.001, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))

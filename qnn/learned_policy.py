@@ -9,7 +9,9 @@ place, and each flow's measured rate. This module turns that into the router's i
 * each switch pair gets the k shortest loop-free paths by OSPF weight (the rule the shipped
   Abilene checkpoints were trained with); they are cached until the topology changes;
 * the pair's demand is the sum of its flows' measured rates. The router's features are ratios,
-  so only relative rates matter; flows not measured yet count with a small floor rate.
+  so only relative rates matter; a flow not measured yet (or measured idle) counts with a floor
+  of ``FLOOR_SHARE`` of the largest measured rate (1 bit/s when nothing is measured yet), so it is
+  present but negligible.
 
 The router returns split ratios; OpenFlow per-flow rules carry one path, so each pair takes its
 largest share, except that a pair keeps its installed candidate while that one's share is
@@ -34,7 +36,7 @@ from qnn.paths import k_shortest_paths
 from qnn.policy import Flow, SwitchPath
 from qnn.router import PathTensors
 
-FLOOR_BPS = 1e3  # rate assumed for a flow not measured yet (1 kbit/s: present, but negligible)
+FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
 
 
 class LearnedPolicy:
@@ -95,7 +97,9 @@ class LearnedPolicy:
             return decided
         pairs = sorted(by_pair)
         _, pathset, dpids, tensors = self._candidates(graph, pairs)
-        demand = np.array([sum(max(float(demands_bps.get(f, 0.0)), FLOOR_BPS) for f in by_pair[p])
+        measured = [float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]]
+        floor = FLOOR_SHARE * max(measured, default=0.0) or 1.0
+        demand = np.array([sum(max(float(demands_bps.get(f, 0.0)), floor) for f in by_pair[p])
                            for p in pairs])
         with torch.no_grad():
             split = self.router(tensors, torch.as_tensor(demand[None], dtype=torch.float32,

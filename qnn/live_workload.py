@@ -4,8 +4,10 @@ The ``n_flows`` largest demands of one Abilene matrix, as rates for the Mininet 
 capacities times ``capacity_scale``), scaled so that OSPF shortest paths load their busiest link
 to ``overload`` times its capacity. The matrix is the busiest of the week's validation part (no
 shipped checkpoint was trained to predict it), or a seeded gravity-model matrix when the data
-directory is absent. The path-LP optimum of the same flows on the k=3 OSPF candidate paths says
-what a perfect router could reach.
+directory is absent. Two bounds on the same flows and k=3 OSPF candidate paths say what a
+perfect router could reach: the path-LP optimum (split routing) and the single-path MILP
+optimum (one path per flow, what per-flow OpenFlow rules install); below 1.0 nothing need be
+lost.
 """
 from __future__ import annotations
 
@@ -14,14 +16,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from qnn.baselines import shortest_path_routing
-from qnn.lp import path_lp
+from qnn.lp import path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
 from topologies.abilene import ABILENE_TM_SCALE, load_abilene
 from topologies.datadir import DataUnavailableError, require_data
 from topologies.traffic import gravity_traffic, load_traffic_matrices
 
-VALIDATION_START = 1512  # first Abilene matrix no shipped checkpoint was trained to predict
+
+
+def first_unseen_matrix(checkpoint: str = "qnn-abilene-single") -> int:
+    """The first Abilene matrix the shipped checkpoints were not trained to predict (from the
+    sidecar's time split: pair i decides on matrix i and is scored on matrix i + 1)."""
+    from qnn.checkpoint import SHIPPED_DIR, read_sidecar
+
+    last_trained_pair = read_sidecar(SHIPPED_DIR / f"{checkpoint}.pt")["split"]["train_pairs"][1]
+    return int(last_trained_pair) + 2
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Workload:
     flows: list[tuple[int, int, float]]  # (src node, dst node, Mbit/s)
     ospf_mlu: float                      # planned, from the rates and the shaped capacities
     lp_mlu: float                        # path-LP optimum of the same flows, k=3 OSPF paths
+    single_path_mlu: float               # single-path MILP optimum (or best found in 10 s)
 
 
 def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: float = 1e-3) -> Workload:
@@ -37,8 +48,8 @@ def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: flo
     try:
         path = require_data("abilene", "tm-week1.txt")
         matrices = load_traffic_matrices(path, network.n_nodes) * ABILENE_TM_SCALE
-        later = matrices[VALIDATION_START:]
-        index = VALIDATION_START + int(np.argmax(later.sum(axis=(1, 2))))
+        start = first_unseen_matrix()
+        index = start + int(np.argmax(matrices[start:].sum(axis=(1, 2))))
         tm = matrices[index]
         source = f"{path} matrix {index} (busiest of the validation part)"
     except DataUnavailableError:
@@ -53,5 +64,8 @@ def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: flo
     rate = volume * overload / ospf_util.max()  # bit/s: OSPF's busiest link at `overload`
     shaped = Network(name="abilene-mininet", nodes=network.nodes, links=network.links,
                      capacity=capacity, weight=network.weight)
-    lp = path_lp(k_shortest_paths(shaped, 3, weight="weight", demands=pairs), rate).mlu
-    return Workload(source, [(s, d, float(r / 1e6)) for (s, d), r in zip(pairs, rate)], float(overload), float(lp))
+    candidates = k_shortest_paths(shaped, 3, weight="weight", demands=pairs)
+    lp = path_lp(candidates, rate).mlu
+    single = single_path_milp(candidates, rate, time_limit=10.0).mlu
+    return Workload(source, [(s, d, float(r / 1e6)) for (s, d), r in zip(pairs, rate)], float(overload),
+                    float(lp), float(single))

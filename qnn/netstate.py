@@ -27,8 +27,9 @@ class HostLocation:
 
 @dataclass
 class RateMeter:
-    """Turns cumulative byte counters into bits/s per key; survives counter resets (a switch
-    restart, or a rule replaced with a fresh counter): such a sample gives no rate."""
+    """Turns cumulative byte counters into bits/s per key (``(dpid, port)`` for ports,
+    ``(dpid, flow)`` for rules); survives counter resets (a switch restart, a rule replaced with
+    a fresh counter): such a sample gives no rate."""
 
     samples: dict = field(default_factory=dict)
 
@@ -48,14 +49,8 @@ class RateMeter:
         for key in [k for k in self.samples if not keep(k)]:
             del self.samples[key]
 
-
-class PortRateMeter(RateMeter):
-    """Transmit rate per (dpid, port)."""
-
-    def update(self, dpid: int, port: int, now: float, tx_bytes: int) -> float | None:  # type: ignore[override]
-        return super().update((dpid, port), now, tx_bytes)
-
     def forget_switch(self, dpid: int) -> None:
+        """Drop the keys of one switch (keys are tuples starting with the dpid)."""
         self.forget(lambda key: key[0] != dpid)
 
 

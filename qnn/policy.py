@@ -66,3 +66,20 @@ class ShortestPathPolicy:
         except nx.NetworkXNoPath:
             return None
         return path_cost(graph, path, self.weight), tuple(path)
+
+
+def keep_intact_else(policy, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
+                     current: Mapping[Flow, SwitchPath]) -> dict[Flow, SwitchPath]:
+    """Every flow keeps its installed path while that path is intact; the others (new flows,
+    flows on a broken path) get ``policy``'s decision. What a controller falls back to when its
+    own policy fails: nothing that still works is moved."""
+    decided: dict[Flow, SwitchPath] = {}
+    rest: dict[Flow, tuple[int, int]] = {}
+    for flow, ends in flows.items():
+        installed = current.get(flow)
+        if installed and (installed[0], installed[-1]) == tuple(ends) and path_is_intact(graph, installed):
+            decided[flow] = tuple(installed)
+        else:
+            rest[flow] = ends
+    decided.update(policy.decide(graph, rest, {}))
+    return decided

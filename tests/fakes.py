@@ -158,12 +158,13 @@ class FakeNetwork:
         reply = parser.OFPPortStatsReply(dp, body=body)
         self.app.port_stats(ofp_event.EventOFPPortStatsReply(reply))
 
-    def flow_stats(self, dpid: int, bytes_by_pair: dict[tuple[str, str], int]):
-        """A flow-stats reply listing one app path rule per (eth_src, eth_dst) pair."""
+    def flow_stats(self, dpid: int, bytes_by_pair: dict[tuple[str, str], int], age_s: float):
+        """A flow-stats reply listing one app path rule per (eth_src, eth_dst) pair, each rule
+        ``age_s`` seconds old."""
         dp = self.datapaths[dpid]
-        body = [parser.OFPFlowStats(table_id=0, duration_sec=1, duration_nsec=0, priority=20000,
-                                    idle_timeout=0, hard_timeout=0, flags=0, cookie=0x71726F75 << 32,
-                                    packet_count=0, byte_count=b,
+        body = [parser.OFPFlowStats(table_id=0, duration_sec=int(age_s), duration_nsec=int(age_s % 1 * 1e9),
+                                    priority=20000, idle_timeout=0, hard_timeout=0, flags=0,
+                                    cookie=0x71726F75 << 32, packet_count=0, byte_count=b,
                                     match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
                 for (src, dst), b in bytes_by_pair.items()]
         self.app.flow_stats(ofp_event.EventOFPFlowStatsReply(parser.OFPFlowStatsReply(dp, body=body)))

@@ -100,7 +100,7 @@ def packet_outs(net):
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == app_module.Settings()
-    assert [args[1] for args in spawned] == ["port-stats poll", "re-optimisation"]
+    assert [args[1] for args in spawned] == ["statistics poll", "re-optimisation"]
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
 
@@ -392,7 +392,7 @@ def test_reroute_without_changes_sends_nothing(net, app):
 
 # --- statistics -------------------------------------------------------------------------------
 def test_poll_sends_port_and_app_flow_stats_requests_to_every_switch(net, app):
-    app._poll_port_stats()
+    app._poll_stats()
     port_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)]
     flow_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPFlowStatsRequest)]
     assert sorted(d for d, _ in port_requests) == sorted(d for d, _ in flow_requests) == [1, 2, 3, 4, 5]
@@ -401,36 +401,32 @@ def test_poll_sends_port_and_app_flow_stats_requests_to_every_switch(net, app):
         assert m.cookie >> 32 == ofmsgs.APP_COOKIE and m.cookie_mask == ofmsgs.APP_COOKIE_MASK
 
 
-def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app, clock):
+def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app):
     learn(net, 1)
     learn(net, 3)
     pair, back = (mac(1), mac(3)), (mac(3), mac(1))
-    net.flow_stats(1, {pair: 1_000, back: 0})
-    clock.now += 2.0
-    # 2.5 MB in 2 s = 10 Mbit/s, counted where the flow enters (s1); s1 is transit for nothing else
-    net.flow_stats(1, {pair: 1_000 + 2_500_000, back: 7_000_000})
-    net.flow_stats(2, {pair: 9_000_000, back: 9_000_000})  # transit switch: not counted
+    net.flow_stats(1, {pair: 1_000, back: 0}, age_s=10.0)
+    # 2.5 MB over 2 s of the rule's life = 10 Mbit/s, counted where the flow enters (s1),
+    # however late the reply arrives
+    net.flow_stats(1, {pair: 1_000 + 2_500_000, back: 7_000_000}, age_s=12.0)
+    net.flow_stats(2, {pair: 9_000_000, back: 9_000_000}, age_s=12.0)  # transit switch: not counted
     assert app.flow_rate_bps == {pair: pytest.approx(10e6)}
-    clock.now += 2.0
-    net.flow_stats(1, {pair: 10})  # rule replaced with a fresh counter: no rate, the last one stays
+    net.flow_stats(1, {pair: 10}, age_s=1.0)  # rule replaced (younger, fresh counter): no rate
     assert app.flow_rate_bps[pair] == pytest.approx(10e6)
-    assert {"src": mac(1), "dst": mac(3), "bps": pytest.approx(10e6)} in app.describe()["flow_rates_bps"]
+    net.flow_stats(1, {pair: 10 + 125_000}, age_s=2.0)  # measured again from the new rule
+    assert app.flow_rate_bps[pair] == pytest.approx(1e6)
+    assert {"src": mac(1), "dst": mac(3), "bps": pytest.approx(1e6)} in app.describe()["flow_rates_bps"]
 
 
-def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
-    net.port_stats(1, {NEXT_PORT: 1_000, HOST_PORT: 0, ofp.OFPP_LOCAL: 0})
-    assert app.state.load_bps == {}  # one sample gives no rate
-    clock.now += 2.0
-    # 2.5 MB in 2 s on s1's ring port = 10 Mbit/s = the default 10 Mbit/s capacity
-    net.port_stats(1, {NEXT_PORT: 1_000 + 2_500_000, HOST_PORT: 999, ofp.OFPP_LOCAL: 5})
-    assert app.state.load_bps == {(1, 2): pytest.approx(10e6)}
-    assert app.state.utilisation((1, 2)) == pytest.approx(1.0)
-    links = {(l["src"], l["dst"]): l for l in app.describe()["links"]}
-    assert links[(1, 2)]["utilisation"] == pytest.approx(1.0)
-    assert links[(2, 1)]["utilisation"] == 0.0
-    clock.now += 2.0
-    net.port_stats(1, {NEXT_PORT: 10})  # counters reset (switch restart): keep the last rate
-    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+def test_a_host_moving_to_another_switch_does_not_mix_counters(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    pair = (mac(1), mac(3))
+    net.flow_stats(1, {pair: 5_000_000}, age_s=10.0)
+    net.packet_in(4, HOST_PORT, ipv4_frame(1, 3))  # host 1 now sends from s4
+    assert app.state.hosts[mac(1)].dpid == 4
+    net.flow_stats(4, {pair: 6_000_000}, age_s=11.0)  # s4's rule: its first sample, no rate yet
+    assert pair not in app.flow_rate_bps
 
 
 @pytest.mark.parametrize("loaded_port, expected", [(NEXT_PORT, (1, 4, 3)),
@@ -468,7 +464,11 @@ def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, clo
     net.start()
     for n in range(1, 6):
         learn(net, n)
-    assert len(app.paths) == 20
+    assert len(app.paths) == 20 and app.describe()["last_decision_error"] == ""
+    hosts = app.state.hosts
+    own = app.policy.decide(app.state.graph(), {f: (hosts[f[0]].dpid, hosts[f[1]].dpid) for f in app.paths},
+                            dict(app.paths), {})
+    assert own == app.paths  # what is installed is the learned policy's own decision
     for (src, dst), path in app.paths.items():
         assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
         assert len(set(path)) == len(path)  # loop-free: the ring's short or long way round
@@ -497,21 +497,28 @@ def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spaw
     assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
-def test_a_failing_learned_decision_falls_back_to_shortest_paths(spawned, clock, wsgi, tmp_path,
-                                                                 monkeypatch, caplog):
+def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawned, clock, wsgi, tmp_path,
+                                                                           monkeypatch, caplog):
     app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
+    net = FakeNetwork(app, n=5)
+    net.start()
+    learn(net, 1)
+    learn(net, 3)
+    app.paths[(mac(1), mac(3))] = (1, 5, 4, 3)  # as if the QNN had chosen the long way
+    app.installed[(mac(1), mac(3))] = app_module.hops_for_path((1, 5, 4, 3), app.state.hosts[mac(3)],
+                                                               app.state.links)
 
     def broken(*args, **kwargs):
         raise RuntimeError("inference failed")
 
     monkeypatch.setattr(app.policy, "decide", broken)
-    net = FakeNetwork(app, n=5)
-    net.start()
     with caplog.at_level(logging.ERROR):
-        learn(net, 1)
-        learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+        learn(net, 2)  # a new host: a decision is needed, and it fails
+    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)  # intact: not moved
+    assert app.paths[(mac(1), mac(2))] == (1, 2) and app.paths[(mac(2), mac(3))] == (2, 3)
     assert any("policy qnn failed" in r.getMessage() for r in caplog.records)
+    assert "inference failed" in app.describe()["last_decision_error"]
+    assert app.metrics.policy_failures._value.get() == 1
 
 
 def test_checkpoint_of_the_other_kind_is_refused(spawned, clock, wsgi, tmp_path, monkeypatch):

@@ -93,12 +93,15 @@ def test_unmeasured_flows_same_switch_and_unreachable_pairs(policy):
     assert decided["a"][0] == 1 and decided["a"][-1] == 5 and path_is_intact(graph, decided["a"])
 
 
-def test_rates_scale_free(policy):
-    """Only relative rates matter: bits/s or Gbit/s give the same decision."""
+@pytest.mark.parametrize("unit", [1e-9, 1e-3, 1e3])
+def test_rates_scale_free(policy, unit):
+    """Only relative rates matter: bits/s, Mbit/s or Gbit/s give the same decision, also with
+    some flows not measured yet."""
     graph = abilene_graph()
     tm = gravity_traffic(load_abilene(), 1, seed=5)[0]
-    a = policy.decide(graph, FLOWS, {}, {f: tm[f] for f in FLOWS})
-    b = policy.decide(graph, FLOWS, {}, {f: tm[f] * 1e3 for f in FLOWS})
+    rates = {f: tm[f] for i, f in enumerate(FLOWS) if i % 5}  # every fifth flow unmeasured
+    a = policy.decide(graph, FLOWS, {}, rates)
+    b = policy.decide(graph, FLOWS, {}, {f: r * unit for f, r in rates.items()})
     assert a == b
 
 

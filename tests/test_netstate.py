@@ -1,10 +1,10 @@
-"""NetworkState and PortRateMeter: the controller's view of the network, without Ryu."""
+"""NetworkState and RateMeter: the controller's view of the network, without Ryu."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qnn.netstate import HostLocation, LinkPorts, NetworkState, PortRateMeter
+from qnn.netstate import HostLocation, LinkPorts, NetworkState, RateMeter
 
 
 def line_state():
@@ -110,44 +110,44 @@ def test_graph_snapshot_carries_link_attributes_and_is_independent():
     assert graph.has_edge(1, 2) and graph[2][3]["load"] == 0.0   # a snapshot, not a view
 
 
-# --- PortRateMeter ------------------------------------------------------------------------
+# --- RateMeter ----------------------------------------------------------------------------
 def test_rate_needs_two_samples_and_is_bits_per_second():
-    meter = PortRateMeter()
-    assert meter.update(1, 2, 10.0, 1000) is None
-    assert meter.update(1, 2, 12.0, 1000 + 250_000) == pytest.approx(1e6)
-    assert meter.update(1, 3, 12.0, 5) is None        # ports are separate
+    meter = RateMeter()
+    assert meter.update((1, 2), 10.0, 1000) is None
+    assert meter.update((1, 2), 12.0, 1000 + 250_000) == pytest.approx(1e6)
+    assert meter.update((1, 3), 12.0, 5) is None        # ports are separate
 
 
 def test_counter_reset_returns_none_then_measures_from_the_new_base():
-    meter = PortRateMeter()
-    meter.update(1, 2, 0.0, 10_000)
-    assert meter.update(1, 2, 1.0, 100) is None        # switch restarted
-    assert meter.update(1, 2, 2.0, 225) == pytest.approx(1000.0)
+    meter = RateMeter()
+    meter.update((1, 2), 0.0, 10_000)
+    assert meter.update((1, 2), 1.0, 100) is None        # switch restarted
+    assert meter.update((1, 2), 2.0, 225) == pytest.approx(1000.0)
 
 
 def test_non_increasing_time_returns_none():
-    meter = PortRateMeter()
-    meter.update(1, 2, 5.0, 0)
-    assert meter.update(1, 2, 5.0, 100) is None
-    assert meter.update(1, 2, 4.0, 200) is None
+    meter = RateMeter()
+    meter.update((1, 2), 5.0, 0)
+    assert meter.update((1, 2), 5.0, 100) is None
+    assert meter.update((1, 2), 4.0, 200) is None
 
 
 def test_forget_switch_only_forgets_that_switch():
-    meter = PortRateMeter()
-    meter.update(1, 2, 0.0, 0)
-    meter.update(2, 2, 0.0, 0)
+    meter = RateMeter()
+    meter.update((1, 2), 0.0, 0)
+    meter.update((2, 2), 0.0, 0)
     meter.forget_switch(1)
-    assert meter.update(1, 2, 1.0, 100) is None
-    assert meter.update(2, 2, 1.0, 100) == pytest.approx(800.0)
+    assert meter.update((1, 2), 1.0, 100) is None
+    assert meter.update((2, 2), 1.0, 100) == pytest.approx(800.0)
 
 
 @settings(max_examples=100, deadline=None)
 @given(start=st.integers(0, 2**63), delta=st.integers(0, 2**40),
        elapsed=st.floats(min_value=1e-3, max_value=1e5))
 def test_rate_is_never_negative_and_matches_the_byte_delta(start, delta, elapsed):
-    meter = PortRateMeter()
-    meter.update(7, 1, 100.0, start)
-    rate = meter.update(7, 1, 100.0 + elapsed, start + delta)
+    meter = RateMeter()
+    meter.update((7, 1), 100.0, start)
+    rate = meter.update((7, 1), 100.0 + elapsed, start + delta)
     assert rate is not None and rate >= 0
     assert rate == pytest.approx(delta * 8 / ((100.0 + elapsed) - 100.0))
 

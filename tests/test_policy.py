@@ -91,3 +91,17 @@ def test_every_decided_path_is_intact_and_minimal(n):
     for (a, b), path in decided.items():
         assert path[0] == a and path[-1] == b and path_is_intact(graph, path)
         assert len(path) - 1 == nx.shortest_path_length(graph, a, b)
+
+
+def test_keep_intact_else_moves_only_new_and_broken_flows():
+    from qnn.policy import keep_intact_else
+
+    graph = ring(5)
+    current = {"kept": (1, 5, 4, 3), "broken": (2, 1, 5), "other-ends": (1, 2)}
+    graph.remove_edge(2, 1)
+    flows = {"kept": (1, 3), "broken": (2, 5), "other-ends": (1, 3), "new": (4, 5)}
+    decided = keep_intact_else(ShortestPathPolicy(), graph, flows, current)
+    assert decided["kept"] == (1, 5, 4, 3)          # long, but intact: not moved
+    assert decided["broken"] == (2, 3, 4, 5)         # its link is gone: rerouted
+    assert decided["other-ends"] == (1, 2, 3)        # installed path has other endpoints
+    assert decided["new"] == (4, 5)

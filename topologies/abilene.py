@@ -101,13 +101,15 @@ def _read_tsv(path: pathlib.Path) -> tuple[list[str], int, int]:
     return lines, n_nodes, n_edges
 
 
-def topology_tsv_node_count(path: str | pathlib.Path) -> int:
-    """``Node_num`` from a topology.tsv header (nodes without links still count)."""
-    return _read_tsv(pathlib.Path(path))[1]
-
-
 def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
-    """Parse a CFR-RL style ``topology.tsv``; raises :class:`DataFormatError` naming file and line."""
+    """The links of a CFR-RL style ``topology.tsv`` (see :func:`read_topology_tsv`)."""
+    return read_topology_tsv(path)[1]
+
+
+def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
+    """Parse a CFR-RL style ``topology.tsv`` into its node count (the header's ``Node_num``:
+    nodes without links still count) and its links; raises :class:`DataFormatError` naming
+    file and line."""
     path = pathlib.Path(path)
     lines, n_nodes, n_edges = _read_tsv(path)
     links: list[LinkFact] = []
@@ -135,7 +137,7 @@ def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
         links.append(LinkFact(index, src, dst, ospf, cap))
     if len(links) != n_edges:
         raise DataFormatError(path, len(lines), f"header says {n_edges} links, file has {len(links)}")
-    return links
+    return n_nodes, links
 
 
 def load_abilene(tsv_path: str | pathlib.Path | None = None):
@@ -145,8 +147,10 @@ def load_abilene(tsv_path: str | pathlib.Path | None = None):
     """
     from qnn.network import Network
 
-    facts = ABILENE_LINKS if tsv_path is None else parse_topology_tsv(tsv_path)
-    n_nodes = len(ABILENE_NODES) if tsv_path is None else topology_tsv_node_count(tsv_path)
+    if tsv_path is None:
+        n_nodes, facts = len(ABILENE_NODES), ABILENE_LINKS
+    else:
+        n_nodes, facts = read_topology_tsv(tsv_path)
     names = [n.name for n in ABILENE_NODES] if n_nodes == len(ABILENE_NODES) else []
     return Network(
         name="abilene",
