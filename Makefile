@@ -82,7 +82,7 @@ bench: install
 	@if [ "$$(id -u)" = 0 ]; then \
 	  ./scripts/ovs-start && $(PY) -m controller.failover_bench --trials 5 --seed 1 \
 	    --json bench-out/failover-abilene.json \
-	  && $(PY) -m controller.live_compare --json bench-out/live-compare-heavy.json \
+	  && $(PY) -m controller.live_compare --trials 3 --json bench-out/live-compare-heavy.json \
 	    | tee bench-out/live-compare-heavy.md \
 	  && $(PY) -m controller.live_compare --overload 0.6 --json bench-out/live-compare-light.json \
 	    | tee bench-out/live-compare-light.md; \

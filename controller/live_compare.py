@@ -1,6 +1,6 @@
 """Live comparison in Mininet: the same real traffic routed by OSPF shortest paths and by the QNN.
 
-    python -m controller.live_compare [--policies shortest-path,qnn,mlp] [--seconds 20] [--json F]
+    python -m controller.live_compare [--policies shortest-path,qnn,mlp] [--seconds 20] [--trials N] [--json F]
 
 For each policy, Abilene starts in Mininet under a fresh controller (``topology = abilene``, so
 the controller knows capacities and OSPF weights), every host is made known (pingAll), and the
@@ -154,19 +154,32 @@ def _fmt(value, pattern: str) -> str:
 
 
 def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
+    """One row per policy: the mean over its trials, with the range when there are several."""
     lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
              f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
              f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the best single path per flow "
              f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x.", "",
-             "| policy | delivered | mean flow loss % | worst flow loss % | max link utilisation (steady) "
+             "| policy | trials | delivered % | mean flow loss % | worst flow loss % | max link utilisation (steady) "
              "| flows moved | flows without report | failed decisions |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    by_policy: dict[str, list[dict]] = {}
     for run in runs:
-        s = run.summary()
-        share = None if s["delivered_share"] is None else 100 * s["delivered_share"]
-        lines.append(f"| {s['policy']} | {_fmt(share, '{:.1f} %')} | {_fmt(s['loss_percent_mean'], '{:.2f}')} | "
-                     f"{_fmt(s['loss_percent_worst'], '{:.2f}')} | {_fmt(s['max_link_utilisation'], '{:.3f}')} | "
-                     f"{s['flows_moved']} | {s['failed_flows']} | {s['decision_failures']} |")
+        by_policy.setdefault(run.policy, []).append(run.summary())
+
+    def cell(summaries, key, pattern, scale=1.0):
+        values = [s[key] * scale for s in summaries if s[key] is not None]
+        if not values:
+            return "–"
+        text = pattern.format(float(np.mean(values)))
+        if len(values) > 1:
+            text += f" ({pattern.format(min(values))}–{pattern.format(max(values))})"
+        return text
+
+    for policy, summaries in by_policy.items():
+        lines.append(f"| {policy} | {len(summaries)} | {cell(summaries, 'delivered_share', '{:.1f}', 100)} | "
+                     f"{cell(summaries, 'loss_percent_mean', '{:.1f}')} | {cell(summaries, 'loss_percent_worst', '{:.1f}')} | "
+                     f"{cell(summaries, 'max_link_utilisation', '{:.3f}')} | {cell(summaries, 'flows_moved', '{:.0f}')} | "
+                     f"{cell(summaries, 'failed_flows', '{:.1f}')} | {cell(summaries, 'decision_failures', '{:.0f}')} |")
     return "\n".join(lines)
 
 
@@ -178,23 +191,26 @@ def main(argv=None) -> int:
                         help="OSPF's busiest link load / capacity the rates are scaled to")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0, help="gravity traffic seed (no data directory)")
+    parser.add_argument("--trials", type=int, default=1,
+                        help="repeat every policy; trials interleave the policies so drift hits all alike")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     for policy in policies:
         if policy not in ("shortest-path", "qnn", "mlp"):
             parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp)")
-    if args.flows < 1 or args.seconds < 5 or args.overload <= 0:
-        parser.error("need --flows >= 1, --seconds >= 5 and --overload > 0")
+    if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
+        parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
     workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
     runs = []
-    for policy in policies:
-        print(f"running {policy} ...", file=sys.stderr, flush=True)
-        runs.append(run_policy(policy, workload, args.seconds))
+    for trial in range(1, args.trials + 1):
+        for policy in policies:
+            print(f"trial {trial}/{args.trials}: {policy} ...", file=sys.stderr, flush=True)
+            runs.append(run_policy(policy, workload, args.seconds))
     print(format_table(workload, runs))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"workload": asdict(workload), "runs": [r.summary() for r in runs],
+            json.dump({"workload": asdict(workload), "trials": args.trials, "runs": [r.summary() for r in runs],
                        "command": " ".join(sys.argv)}, f, indent=2)
             f.write("\n")
     return 0

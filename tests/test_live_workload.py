@@ -36,3 +36,18 @@ def test_real_workload_comes_from_the_validation_part():
     assert _ospf_mlu(workload) == pytest.approx(1.3)
     # split routing could carry it all; one path per flow cannot quite (its optimum is ~1.01)
     assert workload.lp_mlu < 1.0 and workload.lp_mlu <= workload.single_path_mlu < 1.3
+
+
+def test_live_table_averages_trials_and_shows_their_range():
+    live = pytest.importorskip("controller.live_compare", reason="Debian's mininet package is not importable")
+    from qnn.live_workload import Workload
+
+    workload = Workload("test traffic", [(0, 1, 6.0), (1, 2, 4.0)], 1.3, 0.9, 1.0)
+    runs = [live.PolicyRun("qnn", offered_mbps=10, delivered_mbps=8, loss_percent=[10.0, 30.0], max_utilisation=0.9),
+            live.PolicyRun("qnn", offered_mbps=10, delivered_mbps=9, loss_percent=[10.0, 10.0], max_utilisation=0.95),
+            live.PolicyRun("shortest-path", offered_mbps=6, delivered_mbps=3, loss_percent=[50.0],
+                           failed_flows=1, unreported_mbps=4.0)]
+    table = live.format_table(workload, runs)
+    assert "| qnn | 2 | 85.0 (80.0–90.0) | 15.0 (10.0–20.0) | 20.0 (10.0–30.0) |" in table
+    assert "| shortest-path | 1 | 50.0 | 50.0 | 50.0 |" in table
+    assert runs[2].summary()["delivered_share_unreported_as_lost"] == 0.3  # 3 of 6 + 4 offered
