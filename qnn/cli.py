@@ -36,6 +36,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="use at most this many matrices")
     p.add_argument("--milp-every", type=int, default=8, help="single-path MILP on every n-th matrix only (default 8)")
     p.add_argument("--milp-time-limit", type=float, default=2.0, help="seconds per MILP solve (default 2)")
+    p.add_argument("--robust-window", type=int, default=12,
+                   help="robust-lp: hedge over this many latest visible matrices (default 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for synthetic traffic and learned methods")
     p.add_argument("--n-synthetic", type=int, default=200, help="synthetic matrices for topohub graphs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,7 +55,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     problems = [f"--{name} must be at least {low}, not {value}" for name, value, low in
                 (("start", args.start, 0), ("limit", args.limit, 2), ("k", args.k, 1),
-                 ("milp-every", args.milp_every, 1), ("n-synthetic", args.n_synthetic, 2))
+                 ("milp-every", args.milp_every, 1), ("n-synthetic", args.n_synthetic, 2),
+                 ("robust-window", args.robust_window, 1))
                 if value is not None and value < low]
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         problems.append(f"--scale must be a positive number, not {args.scale}")
@@ -71,7 +74,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         print(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(available_methods())}", file=sys.stderr)
         return 2
     options = {"checkpoint": args.checkpoint, "seed": args.seed, "milp_every": args.milp_every,
-               "milp_time_limit": args.milp_time_limit}
+               "milp_time_limit": args.milp_time_limit, "robust_window": args.robust_window}
     result = run_bench(scenario.network, scenario.pathset, tms, methods, args.setting, options,
                        progress=not args.no_progress)
     summary = result.summary()

@@ -82,6 +82,26 @@ def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
     return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
 
 
+def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | None = None) -> PathOptimum:
+    """One split for several matrices at once: minimise the largest of their MLUs, each divided
+    by ``scale[s]`` (e.g. that matrix's own LP optimum, so every matrix counts alike). The split
+    hedges against the traffic moving between the matrices it has seen. ``mlu`` is that
+    largest scaled MLU."""
+    prob = _problem(pathset)
+    demands = np.atleast_2d(np.asarray(demands, dtype=float))
+    scale = np.ones(len(demands)) if scale is None else np.asarray(scale, dtype=float)
+    if scale.shape != (len(demands),) or np.any(scale <= 0):
+        raise ValueError("scale needs one positive value per matrix")
+    a_ub = sp.vstack([prob.link_rows(d / w) for d, w in zip(demands, scale)]).tocsr()
+    c = np.zeros(len(prob.slots) + 1)
+    c[-1] = 1.0
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
+                  b_eq=np.ones(pathset.n_demands), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"robust path LP failed: {res.message}")
+    return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
+
+
 def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | None = 2.0,
                      mip_rel_gap: float = 1e-3) -> PathOptimum:
     """Min-MLU routing with each demand on exactly one candidate path (binary MILP).

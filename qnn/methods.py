@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from qnn.baselines import LinkRouting, ecmp_routing, shortest_path_routing
-from qnn.lp import mcf_lp, path_lp, single_path_milp
+from qnn.lp import mcf_lp, path_lp, robust_path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import PathSet
 
@@ -152,6 +152,30 @@ class StaleLP:
         return path_lp(ctx.pathset, previous).split
 
 
+class RobustLP:
+    """One split for the last ``window`` visible matrices: the LP that minimises the worst of
+    their MLU ratios (each matrix's MLU over its own LP optimum). A classical hedge against the
+    traffic changing before the split is scored; ``window=1`` is the LP on the visible matrix."""
+
+    def __init__(self, window: int):
+        if window < 1:
+            raise ValueError("robust_window must be at least 1")
+        self.window = window
+        self._optimum: dict[int, float] = {}  # matrix index -> its LP optimum (each solved once)
+
+    def decide(self, ctx: DecisionContext) -> np.ndarray:
+        first = max(0, ctx.visible_index - self.window + 1)
+        indices = range(first, ctx.visible_index + 1)
+        demands = ctx.pathset.demand_vector(ctx.history_tms[first:ctx.visible_index + 1])
+        for i, d in zip(indices, demands):
+            if i not in self._optimum:
+                self._optimum[i] = path_lp(ctx.pathset, d).mlu
+        scale = np.array([self._optimum[i] for i in indices])
+        if np.any(scale <= 0):  # an empty matrix: nothing to hedge against
+            return path_lp(ctx.pathset, ctx.visible_demand).split
+        return robust_path_lp(ctx.pathset, demands, scale).split
+
+
 class SinglePathMILP:
     """Single-path optimum on the visible matrix, only every ``milp_every``-th step (cost)."""
 
@@ -184,9 +208,11 @@ register_method("ecmp", lambda ps, net, o: StaticRouting(ecmp_routing(net, ps.de
                 "hop-by-hop equal-cost multipath on OSPF weights")
 register_method("lp", lambda ps, net, o: PathLP(), "path-form LP optimum (splittable) on the visible matrix")
 register_method("stale-lp", lambda ps, net, o: StaleLP(), "path LP solved on the previous matrix")
+register_method("robust-lp", lambda ps, net, o: RobustLP(int(o.get("robust_window", 12))),
+                "one LP split minimising the worst MLU ratio over the last robust_window visible matrices")
 register_method("milp", lambda ps, net, o: SinglePathMILP(int(o.get("milp_every", 8)), float(o.get("milp_time_limit", 2.0)),
                                                           float(o.get("milp_gap", 1e-3))),
                 "single-path optimum (MILP) on the visible matrix, every milp_every-th matrix")
 register_method("mcf", lambda ps, net, o: MCFBound(), "edge-form multicommodity-flow LP: lower bound (oracle)")
 
-DEFAULT_METHODS = ["spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf"]
+DEFAULT_METHODS = ["spf", "spf-hops", "ecmp", "lp", "stale-lp", "robust-lp", "milp", "mcf"]

@@ -119,3 +119,31 @@ def test_mcf_finds_paths_outside_the_candidates():
 def test_stale_lp_is_the_lp_of_the_previous_matrix():
     net, ps, demand = random_instance(3, 5, 3, 2)
     np.testing.assert_allclose(stale_lp(ps, demand), path_lp(ps, demand).split)
+
+
+@settings(max_examples=25, deadline=None)
+@given(instances, st.integers(0, 1000))
+def test_robust_lp_hedges_between_its_matrices(instance, seed):
+    from qnn.lp import robust_path_lp
+
+    net, ps, demand = instance
+    other = demand * np.random.default_rng(seed).uniform(0.2, 3.0, demand.shape)
+    alone = path_lp(ps, demand)
+    # one matrix, scaled by its own optimum: the LP itself, ratio 1
+    assert robust_path_lp(ps, demand[None], np.array([alone.mlu])).mlu == pytest.approx(1.0, rel=1e-6)
+    scale = np.array([alone.mlu, path_lp(ps, other).mlu])
+    hedged = robust_path_lp(ps, np.vstack([demand, other]), scale)
+    worst = lambda split: max(mlu(link_loads(ps, d, split)[0], net.capacity) / w  # noqa: E731
+                              for d, w in zip((demand, other), scale))
+    assert hedged.mlu == pytest.approx(worst(hedged.split), rel=1e-6)
+    assert hedged.mlu >= 1 - 1e-6  # cannot beat either matrix's own optimum
+    # never worse than committing to either matrix's own optimal split
+    assert hedged.mlu <= min(worst(alone.split), worst(path_lp(ps, other).split)) + 1e-6
+
+
+def test_robust_lp_refuses_bad_scales():
+    from qnn.lp import robust_path_lp
+
+    net, ps, demand = random_instance(3, 5, 3, 2)
+    with pytest.raises(ValueError, match="one positive value per matrix"):
+        robust_path_lp(ps, np.vstack([demand, demand]), np.array([1.0]))
