@@ -111,6 +111,12 @@ class QRouteController(app_manager.RyuApp):
         fallback = self.fallback_policy = ShortestPathPolicy(weight=weight[self.settings.routing_weight])
         if self.settings.policy == "shortest-path":
             return fallback
+        if self.settings.policy == "milp":
+            from qnn.learned_policy import OptimalPolicy
+
+            policy = OptimalPolicy(time_limit=min(2.0, 0.5 * self.settings.reoptimize_interval))
+            self.logger.info("qroute: policy %s", policy.description)
+            return policy
         checkpoint = default_checkpoint(self.settings)
         try:
             from qnn.checkpoint import CheckpointError
@@ -413,6 +419,7 @@ class QRouteController(app_manager.RyuApp):
             "flow_rates_bps": [{"src": a, "dst": b, "bps": r}
                                for (a, b), r in sorted(self.flow_rate_bps.items())],
             "policy": getattr(self.policy, "description", self.policy.name),
+            "policy_name": self.policy.name,
             "policy_problem": self.policy_problem,
             "last_decision_error": self.last_decision_error,
             "epoch": self.epoch,

@@ -1,6 +1,6 @@
-"""Live comparison in Mininet: the same real traffic routed by OSPF shortest paths and by the QNN.
+"""Live comparison in Mininet: the same real traffic routed by OSPF, the QNN, the MLP and the MILP.
 
-    python -m controller.live_compare [--policies shortest-path,qnn,mlp] [--seconds 20] [--trials N] [--json F]
+    python -m controller.live_compare [--policies shortest-path,qnn,mlp,milp] [--seconds 20] [--trials N] [--json F]
 
 For each policy, Abilene starts in Mininet under a fresh controller (``topology = abilene``, so
 the controller knows capacities and OSPF weights), every host is made known (pingAll), and the
@@ -87,7 +87,7 @@ def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
         lab.start()
         lab.wait_until_ready()
         state = lab.rest("state")
-        if state["policy_problem"] or (policy != "shortest-path" and not state["policy"].startswith(policy)):
+        if state["policy_problem"] or state["policy_name"] != policy:
             raise RuntimeError(f"policy {policy} is not running: {state['policy_problem'] or state['policy']}")
         lab.ping_all()
         log_offset = len(lab.controller_log())  # count only what moved once traffic ran
@@ -185,7 +185,7 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policies", default="shortest-path,qnn,mlp")
+    parser.add_argument("--policies", default="shortest-path,qnn,mlp,milp")
     parser.add_argument("--flows", type=int, default=20, help="largest demands to send")
     parser.add_argument("--overload", type=float, default=1.3,
                         help="OSPF's busiest link load / capacity the rates are scaled to")
@@ -197,8 +197,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     for policy in policies:
-        if policy not in ("shortest-path", "qnn", "mlp"):
-            parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp)")
+        if policy not in ("shortest-path", "qnn", "mlp", "milp"):
+            parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp, milp)")
     if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
         parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
     workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)

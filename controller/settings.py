@@ -38,8 +38,9 @@ class Settings:
     metrics_port: int = 0
     """port of the Prometheus metrics endpoint on 127.0.0.1 (0: off)"""
     policy: str = "shortest-path"
-    """who picks each flow's path: shortest-path (by routing_weight), or a trained router,
-    qnn (the TorchQuantum circuit) or mlp (its classical control), fed with measured flow rates"""
+    """who picks each flow's path: shortest-path (by routing_weight); a trained router fed with
+    measured flow rates, qnn (the TorchQuantum circuit) or mlp (its classical control); or milp,
+    the single-path optimum on the measured rates (the classical yardstick)"""
     checkpoint: str = ""
     """router checkpoint for policy qnn/mlp: a .pt path or a shipped name (default: the shipped
     one-path-per-flow checkpoint of `topology`, else of abilene)"""
@@ -48,7 +49,7 @@ class Settings:
 
 
 CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene"),
-           "policy": ("shortest-path", "qnn", "mlp")}
+           "policy": ("shortest-path", "qnn", "mlp", "milp")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
 
@@ -109,9 +110,9 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
         problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
                         f"<a known network> to take the weights from")
-    if values.get("checkpoint") and values.get("policy", "shortest-path") == "shortest-path":
+    if values.get("checkpoint") and values.get("policy", "shortest-path") not in ("qnn", "mlp"):
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
-                        f"used by policy = qnn or mlp (policy is shortest-path)")
+                        f"used by policy = qnn or mlp (policy is {values.get('policy', 'shortest-path')})")
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)

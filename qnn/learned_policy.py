@@ -1,26 +1,27 @@
-"""The controller's learned routing policy: a trained router (QNN or MLP) picks every flow's path.
+"""The controller's demand-aware routing policies: each flow's path from measured flow rates.
 
 The controller hands over what it knows (see :mod:`qnn.policy`): the live switch graph with link
 capacities and OSPF weights, the flows as (ingress switch, egress switch) pairs, the paths in
-place, and each flow's measured rate. This module turns that into the router's input:
+place, and each flow's measured rate. :class:`CandidatePathPolicy` turns that into a routing
+problem over candidate paths:
 
 * the live graph becomes a :class:`qnn.network.Network` (switches renumbered 0..N-1), so failed
   links are simply absent and their flows' candidates avoid them;
 * each switch pair gets the k shortest loop-free paths by OSPF weight (the rule the shipped
   Abilene checkpoints were trained with); they are cached until the topology changes;
-* the pair's demand is the sum of its flows' measured rates. The router's features are ratios,
-  so only relative rates matter; a flow not measured yet (or measured idle) counts with a floor
-  of ``FLOOR_SHARE`` of the largest measured rate (1 bit/s when nothing is measured yet), so it is
-  present but negligible.
+* the pair's demand is the sum of its flows' measured rates; a flow not measured yet (or
+  measured idle) counts with a floor of ``FLOOR_SHARE`` of the largest measured rate (1 bit/s
+  when nothing is measured yet), so it is present but negligible.
 
-The router returns split ratios; OpenFlow per-flow rules carry one path, so each pair takes its
-largest share, except that a pair keeps its installed candidate while that one's share is
-within ``keep_margin`` of the largest (fewer flows moved for no gain).
-
-Parameters are shared across flows and the features do not depend on the topology, so a
-checkpoint runs on any network with the same k; one trained on another topology is allowed
-(a live network with a failed link is already "another topology") and the name of the one it
-was trained on is reported in :attr:`LearnedPolicy.description`.
+Two policies solve it. :class:`LearnedPolicy` runs a trained router (the QNN or its MLP control):
+its split ratios become one path per pair (OpenFlow per-flow rules carry one path), the largest
+share, except that a pair keeps its installed candidate while that one's share is within
+``keep_margin`` of the largest (fewer flows moved for no gain). Its features are ratios, so only
+relative rates matter; parameters are shared across flows and the features do not depend on the
+topology, so a checkpoint runs on any network with the same k (a live network with a failed link
+is already "another topology"); the network it was trained on is named in ``description``.
+:class:`OptimalPolicy` solves the single-path MILP on the measured rates: the classical optimum
+the learned policies are measured against in Mininet.
 """
 from __future__ import annotations
 
@@ -28,37 +29,36 @@ from collections.abc import Mapping
 
 import networkx as nx
 import numpy as np
-import torch
 
-from qnn.checkpoint import load_checkpoint
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
 from qnn.policy import Flow, SwitchPath
-from qnn.router import PathTensors
 
 FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
 
 
-class LearnedPolicy:
-    name = "learned"
+class CandidatePathPolicy:
+    """Shared plumbing: live graph + rates -> candidate paths and a demand vector -> one
+    candidate per pair (:meth:`shares` scores them; the highest share wins)."""
 
-    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
-        self.router, self.meta = load_checkpoint(checkpoint, device=device)
-        self.router.eval()
-        self.k = int(self.meta["model"]["k"])
-        self.kind = self.meta["model"]["kind"]
+    name = "candidate-paths"
+
+    def __init__(self, k: int = 3, keep_margin: float = 0.0):
+        self.k = k
         self.keep_margin = float(keep_margin)
-        self.device = device
         self._paths_key = None
         self._paths = None
-        trained_on = self.meta.get("topology", {}).get("name", "?")
-        self.name = self.kind
-        self.description = (f"{self.kind} router, k={self.k}, {self.meta.get('n_params', '?')} parameters, "
-                            f"trained on {trained_on}")
 
-    # -- candidate paths --------------------------------------------------------------------
+    def shares(self, pathset, prepared, demand: np.ndarray) -> np.ndarray:
+        """(D, k) preference of each pair for each of its candidates (0 for missing ones)."""
+        raise NotImplementedError
+
+    def prepare(self, pathset):
+        """Per-topology data :meth:`shares` needs (cached with the candidate paths)."""
+        return None
+
     def _candidates(self, graph: nx.DiGraph, pairs: list[tuple[int, int]]):
-        """(Network, PathSet, dpid list) for the live graph, cached while it is unchanged."""
+        """(PathSet, dpid list, prepared) for the live graph, cached while it is unchanged."""
         key = (tuple(sorted(graph.nodes)),
                tuple(sorted((a, b, float(e.get("capacity", 1.0)), float(e.get("ospf", 1.0)))
                             for a, b, e in graph.edges(data=True))),
@@ -73,11 +73,10 @@ class LearnedPolicy:
                               weight=[float(e.get("ospf", 1.0)) for _, _, e in edges])
             pathset = k_shortest_paths(network, self.k, weight="weight",
                                        demands=[(index[s], index[t]) for s, t in pairs])
-            self._paths = (network, pathset, dpids, PathTensors(pathset, device=self.device))
+            self._paths = (pathset, dpids, self.prepare(pathset))
             self._paths_key = key
         return self._paths
 
-    # -- the policy interface ---------------------------------------------------------------
     def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
                current: Mapping[Flow, SwitchPath] | None = None,
                demands_bps: Mapping[Flow, float] | None = None) -> dict[Flow, SwitchPath]:
@@ -85,25 +84,26 @@ class LearnedPolicy:
         demands_bps = demands_bps or {}
         decided: dict[Flow, SwitchPath] = {}
         by_pair: dict[tuple[int, int], list[Flow]] = {}
+        reachable: dict[int, set] = {}
         for flow, (src, dst) in flows.items():
             if src not in graph or dst not in graph:
                 continue
             if src == dst:
                 decided[flow] = (src,)
-            elif nx.has_path(graph, src, dst):  # a pair without any path would poison the loads
-
+                continue
+            if src not in reachable:
+                reachable[src] = nx.descendants(graph, src)
+            if dst in reachable[src]:  # k_shortest_paths refuses a pair without any path
                 by_pair.setdefault((src, dst), []).append(flow)
-        if not by_pair or graph.number_of_edges() == 0:
+        if not by_pair:
             return decided
         pairs = sorted(by_pair)
-        _, pathset, dpids, tensors = self._candidates(graph, pairs)
+        pathset, dpids, prepared = self._candidates(graph, pairs)
         measured = [float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]]
         floor = FLOOR_SHARE * max(measured, default=0.0) or 1.0
         demand = np.array([sum(max(float(demands_bps.get(f, 0.0)), floor) for f in by_pair[p])
                            for p in pairs])
-        with torch.no_grad():
-            split = self.router(tensors, torch.as_tensor(demand[None], dtype=torch.float32,
-                                                         device=self.device))[0].cpu().numpy()
+        split = self.shares(pathset, prepared, demand)
         for row, pair in enumerate(pairs):
             candidates = [tuple(dpids[i] for i in path) for path in pathset.paths[row]]
             shares = split[row, :len(candidates)]
@@ -116,3 +116,51 @@ class LearnedPolicy:
                 else:
                     decided[flow] = candidates[best]
         return decided
+
+
+class LearnedPolicy(CandidatePathPolicy):
+    """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
+
+    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
+        from qnn.checkpoint import load_checkpoint
+
+        router, meta = load_checkpoint(checkpoint, device=device)
+        super().__init__(k=int(meta["model"]["k"]), keep_margin=keep_margin)
+        self.router, self.meta = router.eval(), meta
+        self.kind = meta["model"]["kind"]
+        self.device = device
+        self.name = self.kind
+        trained_on = meta.get("topology", {}).get("name", "?")
+        self.description = (f"{self.kind} router, k={self.k}, {meta.get('n_params', '?')} parameters, "
+                            f"trained on {trained_on}")
+
+    def prepare(self, pathset):
+        from qnn.router import PathTensors
+
+        return PathTensors(pathset, device=self.device)
+
+    def shares(self, pathset, prepared, demand):
+        import torch
+
+        with torch.no_grad():
+            split = self.router(prepared, torch.as_tensor(demand[None], dtype=torch.float32,
+                                                          device=self.device))
+        return split[0].cpu().numpy()
+
+
+class OptimalPolicy(CandidatePathPolicy):
+    """The single-path MILP optimum (HiGHS) on the measured rates, stopped after
+    ``time_limit`` seconds with the best routing found: the classical yardstick."""
+
+    kind = "milp"
+
+    def __init__(self, k: int = 3, time_limit: float = 2.0, keep_margin: float = 0.0):
+        super().__init__(k=k, keep_margin=keep_margin)
+        self.time_limit = time_limit
+        self.name = "milp"
+        self.description = f"single-path MILP optimum on measured rates, k={k}, {time_limit:g} s limit"
+
+    def shares(self, pathset, prepared, demand):
+        from qnn.lp import single_path_milp
+
+        return single_path_milp(pathset, demand, time_limit=self.time_limit).split

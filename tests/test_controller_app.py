@@ -474,6 +474,18 @@ def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, clo
         assert len(set(path)) == len(path)  # loop-free: the ring's short or long way round
 
 
+def test_milp_policy_routes_every_pair(spawned, clock, wsgi, tmp_path, monkeypatch):
+    app = _app_with("[qroute]\npolicy = milp\n", tmp_path, monkeypatch, wsgi)
+    assert app.describe()["policy_name"] == "milp" and app.policy_problem == ""
+    net = FakeNetwork(app, n=5)
+    net.start()
+    for n in range(1, 6):
+        learn(net, n)
+    assert len(app.paths) == 20 and app.describe()["last_decision_error"] == ""
+    for (src, dst), path in app.paths.items():
+        assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
+
+
 def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spawned, clock, wsgi, tmp_path,
                                                                             monkeypatch, caplog):
     import shutil

@@ -109,3 +109,15 @@ def test_policy_reports_what_it_runs(policy):
     assert policy.kind == "qnn" and policy.k == 3
     assert "trained on abilene" in policy.description and "109 parameters" in policy.description
     assert np.isfinite(policy.keep_margin)
+
+
+def test_optimal_policy_is_at_least_as_good_as_the_learned_one(policy):
+    from qnn.learned_policy import OptimalPolicy
+
+    graph = abilene_graph()
+    optimal = OptimalPolicy(time_limit=20.0)
+    for tm in gravity_traffic(load_abilene(), 2, seed=6):
+        rates = {f: tm[f] for f in FLOWS}
+        best = optimal.decide(graph, FLOWS, {}, rates)
+        assert all(path_is_intact(graph, p) for p in best.values()) and len(best) == len(FLOWS)
+        assert mlu(graph, best, tm) <= mlu(graph, policy.decide(graph, FLOWS, {}, rates), tm) * (1 + 1e-3)

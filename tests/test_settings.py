@@ -151,8 +151,9 @@ def test_the_shipped_example_config_is_valid_and_spells_out_the_defaults():
     assert read_settings([str(example)]) == Settings()
 
 
-def test_checkpoint_without_a_learned_policy_is_refused(tmp_path):
-    path = write(tmp_path, "q.conf", "[qroute]\ncheckpoint = qnn-abilene\n")
+@pytest.mark.parametrize("policy", ["", "policy = milp\n"])
+def test_checkpoint_without_a_learned_policy_is_refused(tmp_path, policy):
+    path = write(tmp_path, "q.conf", f"[qroute]\n{policy}checkpoint = qnn-abilene\n")
     with pytest.raises(SettingsError) as error:
         read_settings([path])
     assert "checkpoint is only used by policy = qnn or mlp" in str(error.value) and path in str(error.value)
