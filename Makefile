@@ -84,7 +84,7 @@ bench: install
 	    --json bench-out/failover-abilene.json \
 	  && $(PY) -m controller.live_compare --trials 3 --json bench-out/live-compare-heavy.json \
 	    | tee bench-out/live-compare-heavy.md \
-	  && $(PY) -m controller.live_compare --overload 0.6 --json bench-out/live-compare-light.json \
+	  && $(PY) -m controller.live_compare --overload 0.6 --policies shortest-path,qnn --json bench-out/live-compare-light.json \
 	    | tee bench-out/live-compare-light.md; \
 	  status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
 	else echo "bench: skipping the Mininet benchmarks (need root)"; fi
