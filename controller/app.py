@@ -301,10 +301,12 @@ class QRouteController(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
-        now = time.monotonic()
+        """Link load from each port's transmit counter, timed by the port's own age (as flow
+        rates are by their rule's), so that delayed replies give no rate spikes."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
-            rate = self.port_meter.update((dpid, stat.port_no), now, stat.tx_bytes)
+            age = stat.duration_sec + stat.duration_nsec * 1e-9
+            rate = self.port_meter.update((dpid, stat.port_no), age, stat.tx_bytes)
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:
                 self.state.load_bps[link] = rate

@@ -8,6 +8,7 @@ All datapaths of one `FakeNetwork` append to one log, so ordering across switche
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -148,12 +149,17 @@ class FakeNetwork:
                                    desc=self.port(port_no, state=state, config=config))
         self.app.port_status(ofp_event.EventOFPPortStatus(msg))
 
-    def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int]):
+    def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int], age_s: float | None = None):
+        """A port-stats reply; every port is ``age_s`` old (default: the app's clock, which
+        the tests move forward, as a switch's port ages with time)."""
+        if age_s is None:
+            age_s = sys.modules["controller.app"].time.monotonic()
         dp = self.datapaths[dpid]
         body = [parser.OFPPortStats(port_no=p, rx_packets=0, tx_packets=0, rx_bytes=0,
                                     tx_bytes=b, rx_dropped=0, tx_dropped=0, rx_errors=0,
                                     tx_errors=0, rx_frame_err=0, rx_over_err=0, rx_crc_err=0,
-                                    collisions=0, duration_sec=0, duration_nsec=0)
+                                    collisions=0, duration_sec=int(age_s),
+                                    duration_nsec=int(age_s % 1 * 1e9))
                 for p, b in tx_bytes_by_port.items()]
         reply = parser.OFPPortStatsReply(dp, body=body)
         self.app.port_stats(ofp_event.EventOFPPortStatsReply(reply))

@@ -429,6 +429,29 @@ def test_a_host_moving_to_another_switch_does_not_mix_counters(net, app):
     assert pair not in app.flow_rate_bps
 
 
+def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
+    net.port_stats(1, {NEXT_PORT: 1_000, HOST_PORT: 0, ofp.OFPP_LOCAL: 0})
+    assert app.state.load_bps == {}  # one sample gives no rate
+    clock.now += 2.0
+    # 2.5 MB in 2 s on s1's ring port = 10 Mbit/s = the default 10 Mbit/s capacity
+    net.port_stats(1, {NEXT_PORT: 1_000 + 2_500_000, HOST_PORT: 999, ofp.OFPP_LOCAL: 5})
+    assert app.state.load_bps == {(1, 2): pytest.approx(10e6)}
+    assert app.state.utilisation((1, 2)) == pytest.approx(1.0)
+    links = {(l["src"], l["dst"]): l for l in app.describe()["links"]}
+    assert links[(1, 2)]["utilisation"] == pytest.approx(1.0)
+    assert links[(2, 1)]["utilisation"] == 0.0
+    clock.now += 2.0
+    net.port_stats(1, {NEXT_PORT: 10})  # counters reset (switch restart): keep the last rate
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+
+
+def test_port_rates_are_timed_by_the_port_age_not_by_reply_arrival(net, app):
+    net.port_stats(1, {NEXT_PORT: 0}, age_s=100.0)
+    # two replies handled back to back, 2 s apart in the switch's own clock: 2.5 MB in 2 s
+    net.port_stats(1, {NEXT_PORT: 2_500_000}, age_s=102.0)
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+
+
 @pytest.mark.parametrize("loaded_port, expected", [(NEXT_PORT, (1, 4, 3)),
                                                    (PREV_PORT, (1, 2, 3))])
 def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, spawned, clock,
