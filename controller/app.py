@@ -8,7 +8,7 @@ the difference from what is installed into make-before-break flow-mods, which ar
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import random
 import sys
 import time
@@ -85,6 +85,8 @@ class QRouteController(app_manager.RyuApp):
         self.paths = {}          # (src_mac, dst_mac) -> switch path
         self.epoch = 0
         self.reroutes = 0
+        self.flows_moved = 0           # flows moved to another path, since start
+        self.policy_failures = 0       # learned decisions that raised, since start
         self.flow_meter = RateMeter()   # (dpid, (src_mac, dst_mac)) -> rule byte counter samples
         self.flow_rate_bps = {}  # (src_mac, dst_mac) -> measured rate at its ingress switch
         self.policy_problem = ""       # why the configured policy is not in use, if it is not
@@ -112,7 +114,7 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.policy == "shortest-path":
             return fallback
         if self.settings.policy == "milp":
-            from qnn.learned_policy import OptimalPolicy
+            from qnn.demand_policies import OptimalPolicy
 
             policy = OptimalPolicy(time_limit=min(2.0, 0.5 * self.settings.reoptimize_interval))
             self.logger.info("qroute: policy %s", policy.description)
@@ -120,7 +122,7 @@ class QRouteController(app_manager.RyuApp):
         checkpoint = default_checkpoint(self.settings)
         try:
             from qnn.checkpoint import CheckpointError
-            from qnn.learned_policy import LearnedPolicy
+            from qnn.demand_policies import LearnedPolicy
 
             policy = LearnedPolicy(checkpoint, keep_margin=self.settings.keep_margin)
         except (CheckpointError, OSError, ValueError, ImportError) as error:
@@ -323,8 +325,6 @@ class QRouteController(app_manager.RyuApp):
         with self.route_lock:
             started = time.monotonic()
             graph = self.state.graph()
-            for _, _, edge in graph.edges(data=True):
-                edge["congestion"] = 1.0 + 10.0 * edge["utilisation"]
             flows = self.host_pairs()
             current = dict(self.paths)
             try:
@@ -334,6 +334,7 @@ class QRouteController(app_manager.RyuApp):
                 if self.policy is self.fallback_policy:
                     raise
                 self.last_decision_error = f"reroute #{self.epoch + 1} ({reason}): {error!r}"
+                self.policy_failures += 1
                 self.metrics.policy_failures.inc()
                 self.logger.exception("qroute: policy %s failed (%r); intact paths stay, new and "
                                       "broken ones get shortest paths", self.policy.name, error)
@@ -358,6 +359,7 @@ class QRouteController(app_manager.RyuApp):
             moved = [f for f in changed if f in self.installed]
             self.installed, self.paths = desired_hops, desired_paths
             self.reroutes += 1
+            self.flows_moved += len(moved)
             elapsed = time.monotonic() - started
             self.metrics.reroutes.labels(reason.split()[0]).inc()
             self.metrics.flows_moved.inc(len(moved))
@@ -425,5 +427,7 @@ class QRouteController(app_manager.RyuApp):
             "policy_problem": self.policy_problem,
             "last_decision_error": self.last_decision_error,
             "epoch": self.epoch,
-            "settings": json.loads(json.dumps(self.settings.__dict__)),
+            "flows_moved": self.flows_moved,
+            "policy_failures": self.policy_failures,
+            "settings": dataclasses.asdict(self.settings),
         }

@@ -21,7 +21,7 @@ from controller.mininet_lab import MininetLab, clean_mininet, measure_failover
 from qnn.live_workload import build_workload
 from topologies.abilene import ABILENE_NODES, ABILENE_TM_SCALE, load_abilene
 from topologies.datadir import DataUnavailableError, require_data
-from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo
+from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 from topologies.traffic import gravity_traffic, load_traffic_matrices
 
 
@@ -49,10 +49,6 @@ def busiest_pair(seed: int) -> tuple[int, int, str]:
     busiest = matrices[int(np.argmax(matrices.sum(axis=(1, 2))))]
     src, dst = np.unravel_index(int(np.argmax(busiest)), busiest.shape)
     return int(src), int(dst), f"{source}: {busiest[src, dst] / 1e6:.0f} Mbit/s peak demand"
-
-
-def host_of(node: int) -> str:
-    return f"h{node + 1}"
 
 
 def heavy_traffic_race(timeline: Timeline, seed: int, seconds: float = 12.0) -> None:
@@ -126,10 +122,7 @@ def run(seed: int) -> int:
                      f"pings lost", ok=rerouted and stream.outage_s < 1.0)
 
         lab.set_link(a, b, up=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(lab.rest("links")) < lab.expected_directed_links():
-            time.sleep(0.25)
-        links = len(lab.rest("links"))
+        links = lab.wait_for_all_links()
         restored_path = lab.path_between(host_of(src), host_of(dst))
         timeline.say("link restored", f"s{a}-s{b} back up, {links} directed links; path now "
                      f"{restored_path}", ok=links == lab.expected_directed_links())

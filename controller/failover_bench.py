@@ -12,7 +12,6 @@ import argparse
 import json
 import random
 import sys
-import time
 
 from controller.mininet_lab import MininetLab, clean_mininet, measure_failover
 from topologies.mininet_topos import topos
@@ -45,10 +44,7 @@ def run(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
                   f"s{row['failed_link'][1]} down: outage {row['outage_ms']} ms "
                   f"({row['lost']}/{row['sent']} lost), {row['path_before']} -> "
                   f"{row['path_after']}", flush=True)
-            deadline = time.monotonic() + 20
-            while (time.monotonic() < deadline
-                   and len(lab.rest("links")) < lab.expected_directed_links()):
-                time.sleep(0.25)
+            lab.wait_for_all_links()
     clean_mininet()
     under_1s = sum(r["outage_ms"] < 1000 for r in results)
     outages = sorted(r["outage_ms"] for r in results)

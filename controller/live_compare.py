@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ import numpy as np
 
 from controller.mininet_lab import MininetLab, clean_mininet
 from qnn.live_workload import Workload, build_workload
-from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo
+from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 
 
 
@@ -90,19 +89,19 @@ def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
         if state["policy_problem"] or state["policy_name"] != policy:
             raise RuntimeError(f"policy {policy} is not running: {state['policy_problem'] or state['policy']}")
         lab.ping_all()
-        log_offset = len(lab.controller_log())  # count only what moved once traffic ran
+        before = lab.rest("state")  # count only what moves once traffic runs
         servers, clients = [], []
         for i, (src, dst, mbps) in enumerate(workload.flows):
             port = 5301 + i
-            server = lab.host(f"h{dst + 1}")
+            server = lab.host(host_of(dst))
             servers.append(server.popen(["iperf3", "-s", "-1", "-p", str(port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1.0)
         started = time.monotonic()
         for i, (src, dst, mbps) in enumerate(workload.flows):
-            client = lab.host(f"h{src + 1}")
+            client = lab.host(host_of(src))
             clients.append(client.popen(
-                ["iperf3", "-c", lab.host(f"h{dst + 1}").IP(), "-p", str(5301 + i), "-u",
+                ["iperf3", "-c", lab.host(host_of(dst)).IP(), "-p", str(5301 + i), "-u",
                  "-b", f"{mbps:.3f}M", "-l", "1200", "-t", str(seconds), "-J"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         # the learned policy needs a few stats polls and a re-optimisation before it acts
@@ -126,31 +125,22 @@ def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
                 # path): the flow's loss is unknown, so it is counted apart, not guessed
                 result.failed_flows += 1
                 result.unreported_mbps += mbps
-                result.errors.append(f"h{src + 1} -> h{dst + 1}: {reason}")
+                result.errors.append(f"{host_of(src)} -> {host_of(dst)}: {reason}")
                 continue
             result.offered_mbps += mbps
             result.loss_percent.append(lost)
             result.delivered_mbps += mbps * (1 - lost / 100)
         watcher.join(timeout=30)
         result.max_utilisation = utilisation.get("value", float("nan"))
-        log = lab.controller_log()[log_offset:]
-        result.flows_moved = _flows_moved(log)
-        result.decision_failures = log.count(f"policy {policy} failed")
+        after = lab.rest("state")
+        result.flows_moved = after["flows_moved"] - before["flows_moved"]
+        result.decision_failures = after["policy_failures"] - before["policy_failures"]
         for server in servers:
             server.terminate()
     finally:
         lab.stop()
         clean_mininet()
     return result
-
-
-def _flows_moved(log: str) -> int:
-    """Flows moved by reroutes, from the controller's log lines ('..., N moved, ...')."""
-    return sum(int(n) for n in re.findall(r"(\d+) moved", log))
-
-
-def _fmt(value, pattern: str) -> str:
-    return "–" if value is None else pattern.format(value)
 
 
 def format_table(workload: Workload, runs: list[PolicyRun]) -> str:

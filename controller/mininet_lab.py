@@ -177,6 +177,14 @@ class MininetLab:
         raise TimeoutError(f"topology not discovered in {timeout}s: {len(state['switches'])}/"
                            f"{want_switches} switches, {len(state['links'])}/{want_links} links")
 
+    def wait_for_all_links(self, timeout: float = 20.0) -> int:
+        """Wait until the controller knows every link of the topology again (after a link came
+        back up, LLDP has to rediscover it); returns how many directed links it knows."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.rest("links")) < self.expected_directed_links():
+            time.sleep(0.25)
+        return len(self.rest("links"))
+
     def host(self, name: str):
         return self.net.get(name)
 

@@ -95,6 +95,3 @@ def app_flow_stats_request():
                                       cookie=cookie(0), cookie_mask=APP_COOKIE_MASK,
                                       match=parser.OFPMatch())
 
-
-def barrier():
-    return parser.OFPBarrierRequest(datapath=None)

@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from qnn.lp import FlowOptimum, PathOptimum, mcf_lp, path_lp, single_path_milp  # noqa: F401 (re-export)
+from qnn.lp import path_lp
 from qnn.network import Network
 from qnn.paths import PathSet
 

@@ -96,6 +96,19 @@ def read_sidecar(path) -> dict:
     return meta
 
 
+def trained_target_rows(meta: dict) -> range:
+    """Rows of the training traffic file whose matrices a checkpoint was trained to score
+    (empty if the sidecar records no split). Predictive pair i decides on matrix i and is
+    scored on matrix i + 1; oracle pair i decides on and is scored on matrix i."""
+    pairs = meta.get("split", {}).get("train_pairs")
+    if not pairs:
+        return range(0)
+    first, last = (int(x) for x in pairs)
+    if meta.get("setting", "predictive") == "oracle":
+        return range(first, last + 1)
+    return range(first + 1, last + 2)
+
+
 def build_router(model_cfg: dict):
     """A fresh (untrained) router with the architecture a sidecar describes."""
     from qnn.router import Router

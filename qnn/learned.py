@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qnn.checkpoint import (SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
-                            sha256_file)
+                            sha256_file, trained_target_rows)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
 
@@ -41,13 +41,17 @@ def _candidates(spec) -> list[pathlib.Path]:
     return out
 
 
-def _is(p, kind: str, single_path: bool | None, network_name: str | None = None,
-        setting: str | None = None) -> bool:
+def _sidecar_or_none(p) -> dict | None:
     try:
-        meta = read_sidecar(p)
+        return read_sidecar(p)
     except CheckpointError:
-        return False
-    if meta["model"].get("kind") != kind:
+        return None
+
+
+def _is(meta: dict | None, kind: str, single_path: bool | None, network_name: str | None = None,
+        setting: str | None = None) -> bool:
+    """Whether a sidecar (None: unreadable) describes a ``kind`` model with these properties."""
+    if meta is None or meta["model"].get("kind") != kind:
         return False
     if network_name is not None and meta["topology"].get("name") != network_name:
         return False
@@ -73,13 +77,14 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
             return cands[0]
+    metas = {p: _sidecar_or_none(p) for p in cands}  # each sidecar read once
     for want in ((single_path, False) if single_path else (False, None)):
         for wanted_setting in (setting, None):
             for p in cands:
-                if _is(p, kind, want, network_name, wanted_setting):
+                if _is(metas[p], kind, want, network_name, wanted_setting):
                     return p
     for p in cands:
-        if _is(p, kind, None):
+        if _is(metas[p], kind, None):
             return p
     other = "mlp" if kind == "qnn" else "qnn"
     for p in cands:
@@ -104,13 +109,9 @@ class LearnedRouting:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
         trained on another file): scoring on them would report training error as skill."""
         digest = self.meta.get("data_files", {}).get(pathlib.Path(traffic_file).name)
-        pairs = self.meta.get("split", {}).get("train_pairs")
-        if not digest or not pairs or digest != sha256_file(traffic_file):
+        if not digest or digest != sha256_file(traffic_file):
             return range(0)
-        first, last = pairs
-        if self.meta.get("setting", "predictive") == "oracle":  # pair i: matrix i decides and scores
-            return range(first, last + 1)
-        return range(first + 1, last + 2)  # pair i: decide on matrix i, scored on matrix i + 1
+        return trained_target_rows(self.meta)
 
     @torch.no_grad()
     def decide(self, ctx) -> np.ndarray:

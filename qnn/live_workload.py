@@ -26,12 +26,11 @@ from topologies.traffic import gravity_traffic, load_traffic_matrices
 
 
 def first_unseen_matrix(checkpoint: str = "qnn-abilene-single") -> int:
-    """The first Abilene matrix the shipped checkpoints were not trained to predict (from the
-    sidecar's time split: pair i decides on matrix i and is scored on matrix i + 1)."""
-    from qnn.checkpoint import SHIPPED_DIR, read_sidecar
+    """The first Abilene matrix the shipped checkpoints were not trained to score (from the
+    sidecar's time split)."""
+    from qnn.checkpoint import SHIPPED_DIR, read_sidecar, trained_target_rows
 
-    last_trained_pair = read_sidecar(SHIPPED_DIR / f"{checkpoint}.pt")["split"]["train_pairs"][1]
-    return int(last_trained_pair) + 2
+    return trained_target_rows(read_sidecar(SHIPPED_DIR / f"{checkpoint}.pt")).stop
 
 
 @dataclass

@@ -72,14 +72,21 @@ def _min_mlu_problem(pathset: PathSet, demand):
     return prob, demand, c, prob.link_rows(demand)
 
 
+def _solve_min_mlu(prob: _PathProblem, a_ub, what: str) -> PathOptimum:
+    """Minimise the MLU variable subject to ``a_ub`` rows and every demand routed in full."""
+    c = np.zeros(len(prob.slots) + 1)
+    c[-1] = 1.0
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
+                  b_eq=np.ones(prob.pathset.n_demands), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"{what} failed: {res.message}")
+    return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
+
+
 def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
     """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
-    prob, demand, c, a_ub = _min_mlu_problem(pathset, demand)
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
-                  b_eq=np.ones(pathset.n_demands), bounds=(0, None), method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"path LP failed: {res.message}")
-    return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
+    prob, _, _, a_ub = _min_mlu_problem(pathset, demand)
+    return _solve_min_mlu(prob, a_ub, "path LP")
 
 
 def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | None = None) -> PathOptimum:
@@ -93,13 +100,7 @@ def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | No
     if scale.shape != (len(demands),) or np.any(scale <= 0):
         raise ValueError("scale needs one positive value per matrix")
     a_ub = sp.vstack([prob.link_rows(d / w) for d, w in zip(demands, scale)]).tocsr()
-    c = np.zeros(len(prob.slots) + 1)
-    c[-1] = 1.0
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
-                  b_eq=np.ones(pathset.n_demands), bounds=(0, None), method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"robust path LP failed: {res.message}")
-    return PathOptimum(float(res.x[-1]), prob.to_split(res.x))
+    return _solve_min_mlu(prob, a_ub, "robust path LP")
 
 
 def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | None = 2.0,

@@ -131,7 +131,7 @@ class NetworkState:
         return sorted(self._at_port.get((dpid, port), ()))
 
     def is_link_port(self, dpid: int, port: int) -> bool:
-        return bool(self.links_at_port(dpid, port))
+        return (dpid, port) in self._at_port  # emptied entries are removed by _unindex
 
     # --- hosts ----------------------------------------------------------------------------
     def learn_host(self, mac: str, dpid: int, port: int, ip: str | None = None) -> bool:
@@ -158,13 +158,16 @@ class NetworkState:
         return self.load_bps.get(link, 0.0) / self.capacity(link)
 
     def graph(self) -> nx.DiGraph:
-        """A snapshot of the live topology, safe to hand to another thread."""
+        """A snapshot of the live topology, safe to hand to another thread. Each edge carries
+        its ports, capacity, OSPF weight, measured load and utilisation, and ``congestion``
+        (1 + 10 x utilisation: the congestion-aware shortest-path cost)."""
         graph = nx.DiGraph()
         graph.add_nodes_from(sorted(self.switches))
         for (src, dst), ports in sorted(self.links.items()):
+            utilisation = self.utilisation((src, dst))
             graph.add_edge(src, dst, src_port=ports.src_port, dst_port=ports.dst_port,
                            capacity=self.capacity((src, dst)),
                            ospf=self.ospf_weight.get((src, dst), 1.0),
                            load=self.load_bps.get((src, dst), 0.0),
-                           utilisation=self.utilisation((src, dst)))
+                           utilisation=utilisation, congestion=1.0 + 10.0 * utilisation)
         return graph

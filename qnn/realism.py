@@ -101,18 +101,12 @@ def noisy_core_fn(core: QNNCore, shots: int | None = None, depolarising: float =
 @torch.no_grad()
 def evaluate_realism(router, pt, inputs, targets, opt, shots=None, depolarising=0.0, seed=0,
                      batch=16, single_path=False) -> np.ndarray:
-    from qnn.router import _mlu, hard_split
+    from qnn.router import evaluate
 
-    router.eval()
     gen = torch.Generator().manual_seed(seed)
     fn = noisy_core_fn(router.core, shots, depolarising, gen)
-    out = []
-    for a in range(0, inputs.shape[0], batch):
-        s = router(pt, inputs[a:a + batch], core_fn=fn)
-        if single_path:
-            s = hard_split(s, pt.mask)
-        out.append((_mlu(pt, targets[a:a + batch], s) / opt[a:a + batch]).cpu())
-    return torch.cat(out).numpy().astype(float)
+    return evaluate(router, pt, inputs, targets, opt, single_path=single_path, batch=batch,
+                    core_fn=fn).ratios
 
 
 def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192),

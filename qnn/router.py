@@ -187,13 +187,13 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(router: Router, pt: PathTensors, inputs: torch.Tensor, targets: torch.Tensor,
-             opt: torch.Tensor, single_path: bool = False, batch: int = 64) -> Evaluation:
+             opt: torch.Tensor, single_path: bool = False, batch: int = 64, core_fn=None) -> Evaluation:
     """MLU ratios on ``targets`` when deciding from ``inputs`` (predictive: previous matrices;
-    oracle: inputs == targets)."""
+    oracle: inputs == targets). ``core_fn`` replaces the core call (see :meth:`Router.forward`)."""
     router.eval()
     out = []
     for a in range(0, inputs.shape[0], batch):
-        s = router(pt, inputs[a:a + batch])
+        s = router(pt, inputs[a:a + batch], core_fn=core_fn)
         if single_path:
             s = hard_split(s, pt.mask)
         out.append((_mlu(pt, targets[a:a + batch], s) / opt[a:a + batch]).cpu())

@@ -85,11 +85,10 @@ def run_scale_bench(topology: str, sizes, k: int, seed: int, repeats: int, milp_
             record(method, n, [ms])
         _, ms = _timed(ecmp_routing, network, ps.demands)
         record("ecmp", n, [ms])
-        lp_times, opt = [], []
+        lp_times = []
         for t in range(repeats + 1):  # solve on matrices 0..R: lp decides on 1..R, stale-lp on 0..R-1
-            res, ms = _timed(path_lp, ps, dv[t])
+            _, ms = _timed(path_lp, ps, dv[t])
             lp_times.append(ms)
-            opt.append(res.mlu)
         record("lp", n, lp_times[1:])
         record("stale-lp", n, lp_times[:-1])
         split = ps.uniform_split()

@@ -20,6 +20,8 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 from ryu.ofproto.ofproto_protocol import ProtocolDesc
 from ryu.topology import event as topo_event
 
+from controller import ofmsgs
+
 HOST_PORT = 1   # every switch's host sits on port 1
 NEXT_PORT = 2   # towards switch i+1 in the ring
 PREV_PORT = 3   # towards switch i-1 in the ring
@@ -169,8 +171,8 @@ class FakeNetwork:
         ``age_s`` seconds old."""
         dp = self.datapaths[dpid]
         body = [parser.OFPFlowStats(table_id=0, duration_sec=int(age_s), duration_nsec=int(age_s % 1 * 1e9),
-                                    priority=20000, idle_timeout=0, hard_timeout=0, flags=0,
-                                    cookie=0x71726F75 << 32, packet_count=0, byte_count=b,
+                                    priority=ofmsgs.PRIORITY_PATH, idle_timeout=0, hard_timeout=0, flags=0,
+                                    cookie=ofmsgs.cookie(0), packet_count=0, byte_count=b,
                                     match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
                 for (src, dst), b in bytes_by_pair.items()]
         self.app.flow_stats(ofp_event.EventOFPFlowStatsReply(parser.OFPFlowStatsReply(dp, body=body)))

@@ -553,6 +553,7 @@ def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawn
     assert app.paths[(mac(1), mac(2))] == (1, 2) and app.paths[(mac(2), mac(3))] == (2, 3)
     assert any("policy qnn failed" in r.getMessage() for r in caplog.records)
     assert "inference failed" in app.describe()["last_decision_error"]
+    assert app.describe()["policy_failures"] == 1
     assert app.metrics.policy_failures._value.get() == 1
 
 

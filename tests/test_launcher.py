@@ -103,11 +103,15 @@ def _run(args, timeout=20):
                           timeout=timeout)
 
 
+def _launch_with_config(conf):
+    return _run([sys.executable, "-m", "controller.launcher", "--config-file", str(conf),
+                 "--ofp-tcp-listen-port", str(_free_port())])
+
+
 def test_bad_config_value_stops_the_controller_naming_the_option(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("[DEFAULT]\nwsapi_port = 0\n[qroute]\nstats_interval = soon\n")
-    result = _run([sys.executable, "-m", "controller.launcher", "--config-file", str(conf),
-                   "--ofp-tcp-listen-port", str(_free_port())])
+    result = _launch_with_config(conf)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "stats_interval" in output and str(conf) in output and "'soon'" in output
@@ -116,8 +120,7 @@ def test_bad_config_value_stops_the_controller_naming_the_option(tmp_path):
 def test_unknown_config_key_stops_the_controller(tmp_path):
     conf = tmp_path / "typo.conf"
     conf.write_text("[qroute]\nreoptimise_interval = 5\n")
-    result = _run([sys.executable, "-m", "controller.launcher", "--config-file", str(conf),
-                   "--ofp-tcp-listen-port", str(_free_port())])
+    result = _launch_with_config(conf)
     assert result.returncode != 0
     assert "reoptimise_interval" in result.stdout + result.stderr
 

@@ -83,8 +83,16 @@ ABILENE_LINKS: tuple[LinkFact, ...] = (
 ABILENE_TM_SCALE = 8.0
 
 
-def _read_tsv(path: pathlib.Path) -> tuple[list[str], int, int]:
-    """The file's lines and its header's node and link counts."""
+def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
+    """The links of a CFR-RL style ``topology.tsv`` (see :func:`read_topology_tsv`)."""
+    return read_topology_tsv(path)[1]
+
+
+def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
+    """Parse a CFR-RL style ``topology.tsv`` into its node count (the header's ``Node_num``:
+    nodes without links still count) and its links; raises :class:`DataFormatError` naming
+    file and line."""
+    path = pathlib.Path(path)
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     if not lines:
@@ -98,20 +106,6 @@ def _read_tsv(path: pathlib.Path) -> tuple[list[str], int, int]:
         raise DataFormatError(path, 1, f"expected 'Node_num: N  Edge_num: E', got {lines[0]!r}") from None
     if n_nodes < 2 or n_edges < 1:
         raise DataFormatError(path, 1, f"need at least 2 nodes and 1 link, header says {n_nodes} and {n_edges}")
-    return lines, n_nodes, n_edges
-
-
-def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
-    """The links of a CFR-RL style ``topology.tsv`` (see :func:`read_topology_tsv`)."""
-    return read_topology_tsv(path)[1]
-
-
-def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
-    """Parse a CFR-RL style ``topology.tsv`` into its node count (the header's ``Node_num``:
-    nodes without links still count) and its links; raises :class:`DataFormatError` naming
-    file and line."""
-    path = pathlib.Path(path)
-    lines, n_nodes, n_edges = _read_tsv(path)
     links: list[LinkFact] = []
     for lineno, line in enumerate(lines[1:], start=2):
         fields = line.split()

@@ -28,6 +28,11 @@ from topologies.abilene import ABILENE_LINKS, ABILENE_NODES  # noqa: E402
 ABILENE_SCALE = 1e-3
 
 
+def host_of(node: int) -> str:
+    """The Mininet host attached to network node ``node`` (switch s<node+1>, dpid node+1)."""
+    return f"h{node + 1}"
+
+
 def _add_host_per_switch(topo, count):
     for n in range(1, count + 1):
         switch = topo.addSwitch(f"s{n}", dpid=f"{n:016x}")

@@ -58,7 +58,8 @@ class CandidatePathPolicy:
         return None
 
     def _candidates(self, graph: nx.DiGraph, pairs: list[tuple[int, int]]):
-        """(PathSet, dpid list, prepared) for the live graph, cached while it is unchanged."""
+        """(PathSet, each pair's candidates as switch paths, prepared) for the live graph,
+        cached while it is unchanged."""
         key = (tuple(sorted(graph.nodes)),
                tuple(sorted((a, b, float(e.get("capacity", 1.0)), float(e.get("ospf", 1.0)))
                             for a, b, e in graph.edges(data=True))),
@@ -73,7 +74,8 @@ class CandidatePathPolicy:
                               weight=[float(e.get("ospf", 1.0)) for _, _, e in edges])
             pathset = k_shortest_paths(network, self.k, weight="weight",
                                        demands=[(index[s], index[t]) for s, t in pairs])
-            self._paths = (pathset, dpids, self.prepare(pathset))
+            switch_paths = [[tuple(dpids[i] for i in path) for path in row] for row in pathset.paths]
+            self._paths = (pathset, switch_paths, self.prepare(pathset))
             self._paths_key = key
         return self._paths
 
@@ -98,14 +100,14 @@ class CandidatePathPolicy:
         if not by_pair:
             return decided
         pairs = sorted(by_pair)
-        pathset, dpids, prepared = self._candidates(graph, pairs)
+        pathset, switch_paths, prepared = self._candidates(graph, pairs)
         measured = [float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]]
         floor = FLOOR_SHARE * max(measured, default=0.0) or 1.0
         demand = np.array([sum(max(float(demands_bps.get(f, 0.0)), floor) for f in by_pair[p])
                            for p in pairs])
         split = self.shares(pathset, prepared, demand)
         for row, pair in enumerate(pairs):
-            candidates = [tuple(dpids[i] for i in path) for path in pathset.paths[row]]
+            candidates = switch_paths[row]
             shares = split[row, :len(candidates)]
             best = int(np.argmax(shares))
             for flow in by_pair[pair]:

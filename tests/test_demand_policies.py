@@ -1,11 +1,11 @@
-"""The controller's learned policy (pure): live graph + measured flow rates -> one path per flow."""
+"""The controller's demand-aware policies (pure): live graph + measured flow rates -> one path per flow."""
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
 import pytest
 
-from qnn.learned_policy import LearnedPolicy
+from qnn.demand_policies import LearnedPolicy
 from qnn.policy import ShortestPathPolicy, path_is_intact
 from topologies.abilene import load_abilene
 from topologies.catalog import link_facts
@@ -112,7 +112,7 @@ def test_policy_reports_what_it_runs(policy):
 
 
 def test_optimal_policy_is_at_least_as_good_as_the_learned_one(policy):
-    from qnn.learned_policy import OptimalPolicy
+    from qnn.demand_policies import OptimalPolicy
 
     graph = abilene_graph()
     optimal = OptimalPolicy(time_limit=20.0)
