@@ -93,6 +93,8 @@ class QRouteController(app_manager.RyuApp):
         self.last_decision_error = ""  # the last time a learned decision raised, and what
         self.policy = self._make_policy()
         self.route_lock = hub.BoundedSemaphore(1)
+        self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
+        self.reroute_wanted = hub.Event()
         self.metrics = ControllerMetrics()
         if self.settings.metrics_port:
             server = hub.WSGIServer(("127.0.0.1", self.settings.metrics_port),
@@ -103,8 +105,9 @@ class QRouteController(app_manager.RyuApp):
         self.logger.info("qroute: started (%s)", self.settings)
         hub.spawn(self._periodic, "statistics poll", self.settings.stats_interval,
                   self._poll_stats)
+        hub.spawn(self._rerouter)
         hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
-                  lambda: self.reroute("periodic"))
+                  lambda: self.request_reroute("periodic"))
 
     def _make_policy(self):
         """The configured policy. A learned one whose checkpoint cannot be used is reported
@@ -161,7 +164,7 @@ class QRouteController(app_manager.RyuApp):
                     if all(dpid != datapath.id for dpid, _ in hops)}
             if len(kept) != len(self.installed):
                 self.installed = kept
-                self.reroute(f"switch {datapath.id} reconnected")
+                self.request_reroute(f"switch {datapath.id} reconnected")
         elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
             # (a late DEAD of a connection already replaced by a new one is ignored)
             del self.datapaths[datapath.id]
@@ -170,7 +173,7 @@ class QRouteController(app_manager.RyuApp):
             self.flow_meter.forget_switch(datapath.id)
             self.ports.pop(datapath.id, None)
             self.logger.warning("qroute: switch %016x disconnected", datapath.id)
-            self.reroute(f"switch {datapath.id} left")
+            self.request_reroute(f"switch {datapath.id} left")
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def port_desc(self, ev):
@@ -199,7 +202,7 @@ class QRouteController(app_manager.RyuApp):
                 self.metrics.forget_link(link)
             if removed:
                 self.logger.warning("qroute: link down at %s port %s: %s", dpid, port, removed)
-                self.reroute(f"link {removed[0][0]}-{removed[0][1]} down")
+                self.request_reroute(f"link {removed[0][0]}-{removed[0][1]} down")
 
     # --- links (LLDP discovery by ryu.topology.switches) ----------------------------------
     @set_ev_cls(topo_event.EventLinkAdd)
@@ -207,7 +210,7 @@ class QRouteController(app_manager.RyuApp):
         src, dst = ev.link.src, ev.link.dst
         if self.state.add_link(src.dpid, dst.dpid, src.port_no, dst.port_no):
             self.logger.info("qroute: link up %s-%s", src.dpid, dst.dpid)
-            self.reroute(f"link {src.dpid}-{dst.dpid} up")
+            self.request_reroute(f"link {src.dpid}-{dst.dpid} up")
 
     @set_ev_cls(topo_event.EventLinkDelete)
     def link_delete(self, ev):
@@ -215,7 +218,7 @@ class QRouteController(app_manager.RyuApp):
         if self.state.remove_link(src.dpid, dst.dpid):
             self.metrics.forget_link((src.dpid, dst.dpid))
             self.logger.warning("qroute: link lost %s-%s", src.dpid, dst.dpid)
-            self.reroute(f"link {src.dpid}-{dst.dpid} lost")
+            self.request_reroute(f"link {src.dpid}-{dst.dpid} lost")
 
     # --- packets --------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
@@ -235,7 +238,7 @@ class QRouteController(app_manager.RyuApp):
         if ip_pkt is None:
             return  # only ARP and IPv4 hosts are routed; other frames are dropped, never flooded
         if self.state.learn_host(eth.src, datapath.id, in_port, ip_pkt.src):
-            self.reroute(f"host {eth.src} seen")
+            self.request_reroute(f"host {eth.src} seen")
         self._deliver(eth.dst, msg.data)
 
     def _handle_arp(self, datapath, in_port, arp_pkt, data):
@@ -248,7 +251,7 @@ class QRouteController(app_manager.RyuApp):
                 return  # a copy of a request already handled (e.g. our own flood coming back)
             # else: the host itself asking again (its reply was lost): answer, don't flood
         if self.state.learn_host(arp_pkt.src_mac, datapath.id, in_port, arp_pkt.src_ip):
-            self.reroute(f"host {arp_pkt.src_mac} seen")
+            self.request_reroute(f"host {arp_pkt.src_mac} seen")
         if request:
             target = self.state.host_by_ip(arp_pkt.dst_ip)
             if target is not None:
@@ -320,6 +323,33 @@ class QRouteController(app_manager.RyuApp):
         return {(a, b): (hosts[a].dpid, hosts[b].dpid)
                 for a in hosts for b in hosts if a != b}
 
+    def request_reroute(self, reason: str) -> None:
+        """Ask for a new decision and return at once: event handlers (packet-in, port-status,
+        link and switch events) must not wait while a decision runs, or the app's whole event
+        queue stops with them. The rerouting greenthread runs one decision for every reason
+        that arrived meanwhile."""
+        self.pending_reasons.append(reason)
+        self.reroute_wanted.set()
+
+    def run_pending_reroutes(self) -> int:
+        """One decision for all reasons asked for since the last one (hosts learned during a
+        ping sweep cost one decision, not one each); returns flows moved."""
+        reasons, self.pending_reasons = self.pending_reasons, []
+        if not reasons:
+            return 0
+        unique = list(dict.fromkeys(reasons))
+        summary = unique[0] if len(unique) == 1 else f"{unique[0]} and {len(unique) - 1} more"
+        return self.reroute(summary)
+
+    def _rerouter(self):
+        while True:
+            self.reroute_wanted.wait()
+            self.reroute_wanted.clear()
+            try:
+                self.run_pending_reroutes()
+            except Exception:  # noqa: BLE001 - a dead rerouter would freeze every path
+                self.logger.exception("qroute: rerouting failed; continuing")
+
     def reroute(self, reason: str) -> int:
         """Recompute every host pair's path and install the difference; returns flows moved."""
         with self.route_lock:
@@ -380,19 +410,24 @@ class QRouteController(app_manager.RyuApp):
 
     def await_barriers(self, dpids, timeout_s: float = 1.0):
         """Wait until each switch has applied what it was sent (OpenFlow barrier), so that a
-        flow is never switched to a path whose downstream rules are not in place yet."""
-        for dpid in sorted(dpids):
-            datapath = self.datapaths.get(dpid)
-            if datapath is None:
-                continue
-            parser = datapath.ofproto_parser
-            try:
-                with hub.Timeout(timeout_s):
-                    ofctl_api.send_msg(self, parser.OFPBarrierRequest(datapath),
-                                       reply_cls=parser.OFPBarrierReply)
-            except (hub.Timeout, Exception) as error:  # noqa: BLE001 - never stall routing
-                self.logger.warning("qroute: no barrier reply from %016x (%r); going on",
-                                    dpid, error)
+        flow is never switched to a path whose downstream rules are not in place yet. All
+        switches are asked at once: the wait is the slowest reply, not the sum of them."""
+        waiters = [hub.spawn(self._await_barrier, dpid, timeout_s) for dpid in sorted(dpids)
+                   if dpid in self.datapaths]
+        hub.joinall(waiters)
+
+    def _await_barrier(self, dpid, timeout_s):
+        datapath = self.datapaths.get(dpid)
+        if datapath is None:
+            return
+        parser = datapath.ofproto_parser
+        try:
+            with hub.Timeout(timeout_s):
+                ofctl_api.send_msg(self, parser.OFPBarrierRequest(datapath),
+                                   reply_cls=parser.OFPBarrierReply)
+        except (hub.Timeout, Exception) as error:  # noqa: BLE001 - never stall routing
+            self.logger.warning("qroute: no barrier reply from %016x (%r); going on",
+                                dpid, error)
 
     def send(self, datapath, message):
         message.datapath = datapath
@@ -427,6 +462,8 @@ class QRouteController(app_manager.RyuApp):
             "policy_problem": self.policy_problem,
             "last_decision_error": self.last_decision_error,
             "epoch": self.epoch,
+            # a decision is asked for or running: paths may be about to change
+            "rerouting": bool(self.pending_reasons) or self.route_lock.locked(),
             "flows_moved": self.flows_moved,
             "policy_failures": self.policy_failures,
             "settings": dataclasses.asdict(self.settings),

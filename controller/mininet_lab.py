@@ -183,7 +183,18 @@ class MininetLab:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(self.rest("links")) < self.expected_directed_links():
             time.sleep(0.25)
+        self.wait_until_settled(max(0.0, deadline - time.monotonic()))
         return len(self.rest("links"))
+
+    def wait_until_settled(self, timeout: float = 10.0) -> bool:
+        """Wait until the controller has no route decision asked for or running (its event
+        handlers only ask for one; the rerouting greenthread runs it a little later)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.rest("state")["rerouting"]:
+                return True
+            time.sleep(0.1)
+        return False
 
     def host(self, name: str):
         return self.net.get(name)

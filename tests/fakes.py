@@ -107,6 +107,12 @@ class FakeNetwork:
     log: list = field(default_factory=list)
     datapaths: dict = field(default_factory=dict)
 
+    def _handle(self, handler, event):
+        """Run one Ryu handler, then let the rerouting greenthread have its turn, as Ryu's
+        event loop does once the handler returns."""
+        handler(event)
+        self.app.run_pending_reroutes()
+
     def ring_links(self):
         """Directed links ((src, src_port), (dst, dst_port)) of the ring."""
         links = []
@@ -122,18 +128,18 @@ class FakeNetwork:
         self.datapaths[dpid] = dp
         features = parser.OFPSwitchFeatures(dp, datapath_id=dpid, n_buffers=0, n_tables=254,
                                             auxiliary_id=0, capabilities=0)
-        self.app.switch_features(ofp_event.EventOFPSwitchFeatures(features))
+        self._handle(self.app.switch_features, ofp_event.EventOFPSwitchFeatures(features))
         self.state_change(dp, MAIN_DISPATCHER)
         ports = [self.port(p) for p in (HOST_PORT, NEXT_PORT, PREV_PORT)]
         ports.append(self.port(ofproto_v1_3.OFPP_LOCAL))
         reply = parser.OFPPortDescStatsReply(dp, body=ports)
-        self.app.port_desc(ofp_event.EventOFPPortDescStatsReply(reply))
+        self._handle(self.app.port_desc, ofp_event.EventOFPPortDescStatsReply(reply))
         return dp
 
     def state_change(self, dp, state):
         ev = ofp_event.EventOFPStateChange(dp)
         ev.state = state  # as ryu.controller.controller.Datapath.set_state does
-        self.app.state_change(ev)
+        self._handle(self.app.state_change, ev)
 
     def disconnect(self, dpid: int):
         self.state_change(self.datapaths[dpid], DEAD_DISPATCHER)
@@ -149,7 +155,7 @@ class FakeNetwork:
         dp = self.datapaths[dpid]
         msg = parser.OFPPortStatus(dp, reason=reason,
                                    desc=self.port(port_no, state=state, config=config))
-        self.app.port_status(ofp_event.EventOFPPortStatus(msg))
+        self._handle(self.app.port_status, ofp_event.EventOFPPortStatus(msg))
 
     def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int], age_s: float | None = None):
         """A port-stats reply; every port is ``age_s`` old (default: the app's clock, which
@@ -164,7 +170,7 @@ class FakeNetwork:
                                     duration_nsec=int(age_s % 1 * 1e9))
                 for p, b in tx_bytes_by_port.items()]
         reply = parser.OFPPortStatsReply(dp, body=body)
-        self.app.port_stats(ofp_event.EventOFPPortStatsReply(reply))
+        self._handle(self.app.port_stats, ofp_event.EventOFPPortStatsReply(reply))
 
     def flow_stats(self, dpid: int, bytes_by_pair: dict[tuple[str, str], int], age_s: float):
         """A flow-stats reply listing one app path rule per (eth_src, eth_dst) pair, each rule
@@ -175,7 +181,7 @@ class FakeNetwork:
                                     cookie=ofmsgs.cookie(0), packet_count=0, byte_count=b,
                                     match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
                 for (src, dst), b in bytes_by_pair.items()]
-        self.app.flow_stats(ofp_event.EventOFPFlowStatsReply(parser.OFPFlowStatsReply(dp, body=body)))
+        self._handle(self.app.flow_stats, ofp_event.EventOFPFlowStatsReply(parser.OFPFlowStatsReply(dp, body=body)))
 
     # --- links ----------------------------------------------------------------------------
     @staticmethod
@@ -184,10 +190,10 @@ class FakeNetwork:
                                dst=SimpleNamespace(dpid=dst[0], port_no=dst[1]))
 
     def link_add(self, src, dst):
-        self.app.link_add(topo_event.EventLinkAdd(self._link(src, dst)))
+        self._handle(self.app.link_add, topo_event.EventLinkAdd(self._link(src, dst)))
 
     def link_delete(self, src, dst):
-        self.app.link_delete(topo_event.EventLinkDelete(self._link(src, dst)))
+        self._handle(self.app.link_delete, topo_event.EventLinkDelete(self._link(src, dst)))
 
     def link_between(self, a: int, b: int):
         return [(s, d) for s, d in self.ring_links() if {s[0], d[0]} == {a, b}]
@@ -205,7 +211,7 @@ class FakeNetwork:
         msg = parser.OFPPacketIn(dp, buffer_id=ofproto_v1_3.OFP_NO_BUFFER, total_len=len(data),
                                  reason=ofproto_v1_3.OFPR_NO_MATCH, table_id=0, cookie=0,
                                  match=parser.OFPMatch(in_port=in_port), data=data)
-        self.app.packet_in(ofp_event.EventOFPPacketIn(msg))
+        self._handle(self.app.packet_in, ofp_event.EventOFPPacketIn(msg))
 
     def clear(self):
         self.log.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
+import eventlet
 import pytest
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto import ether
@@ -20,6 +21,10 @@ import controller.app as app_module
 from controller import ofmsgs
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip,
                          ipv4_frame, is_add, is_delete, mac, output_ports, reparse)
+
+# the fixtures below replace these; a test that needs the real ones takes them from here
+REAL_SPAWN = app_module.hub.spawn
+REAL_AWAIT_BARRIERS = app_module.QRouteController.await_barriers
 
 
 class FakeWsgi:
@@ -100,7 +105,8 @@ def packet_outs(net):
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == app_module.Settings()
-    assert [args[1] for args in spawned] == ["statistics poll", "re-optimisation"]
+    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation"]
+    assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
 
@@ -589,6 +595,80 @@ def test_periodic_loop_logs_an_exception_and_keeps_going(app, monkeypatch, caplo
     assert len(failures) == 3 and all(r.exc_info and r.exc_info[0] is RuntimeError
                                       for r in failures)
     assert all(1.8 <= s <= 2.2 for s in sleeps)  # ±10 % jitter around the interval
+
+
+# --- the rerouting greenthread ---------------------------------------------------------------
+def test_event_handlers_only_ask_for_a_decision(net, app, monkeypatch):
+    decisions = []
+    monkeypatch.setattr(app, "reroute", lambda reason: decisions.append(reason) or 0)
+    app.packet_in(_ipv4_packet_in(net, 1, 2))
+    app.port_status(_port_down(net, 2, NEXT_PORT))
+    assert decisions == []
+    assert app.pending_reasons == [f"host {mac(1)} seen", "link 2-3 down"]
+    assert app.reroute_wanted.is_set() and app.describe()["rerouting"] is True
+
+
+def test_a_burst_of_events_costs_one_decision_covering_all_of_them(net, app):
+    for n in (1, 2, 3, 4):
+        app.packet_in(_ipv4_packet_in(net, n, 5))
+    assert app.reroutes == 0
+    app.run_pending_reroutes()
+    assert app.reroutes == 1 and app.describe()["rerouting"] is False
+    assert len(app.paths) == 4 * 3
+    assert app.run_pending_reroutes() == 0 and app.reroutes == 1  # nothing asked since
+
+
+def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplog):
+    rounds = []
+
+    def wait(timeout=None):
+        if len(rounds) == 3:
+            raise _Stop
+        rounds.append(1)
+        app.pending_reasons.append("periodic")
+
+    def broken(reason):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.reroute_wanted, "wait", wait)
+    monkeypatch.setattr(app, "reroute", broken)
+    with caplog.at_level(logging.ERROR), pytest.raises(_Stop):
+        app._rerouter()
+    failures = [r for r in caplog.records if "rerouting failed" in r.getMessage()]
+    assert len(failures) == 3 and app.pending_reasons == []
+
+
+def _ipv4_packet_in(net, src_n, dst_n):
+    msg = parser.OFPPacketIn(net.datapaths[src_n], buffer_id=ofp.OFP_NO_BUFFER, total_len=0,
+                             reason=ofp.OFPR_NO_MATCH, table_id=0, cookie=0,
+                             match=parser.OFPMatch(in_port=HOST_PORT), data=ipv4_frame(src_n, dst_n))
+    return app_module.ofp_event.EventOFPPacketIn(msg)
+
+
+def _port_down(net, dpid, port_no):
+    msg = parser.OFPPortStatus(net.datapaths[dpid], reason=ofp.OFPPR_MODIFY,
+                               desc=net.port(port_no, state=ofp.OFPPS_LINK_DOWN))
+    return app_module.ofp_event.EventOFPPortStatus(msg)
+
+
+def test_barriers_of_all_switches_are_awaited_at_once(net, app, monkeypatch, caplog):
+    in_flight, most = set(), []
+
+    def send_msg(app_, request, reply_cls=None):
+        in_flight.add(request.datapath.id)
+        most.append(len(in_flight))
+        try:
+            eventlet.sleep(0.01 if request.datapath.id != 3 else 10)  # switch 3 never answers
+        finally:
+            in_flight.discard(request.datapath.id)
+
+    monkeypatch.setattr(app_module.hub, "spawn", REAL_SPAWN)
+    monkeypatch.setattr(app_module.ofctl_api, "send_msg", send_msg)
+    with caplog.at_level(logging.WARNING):
+        REAL_AWAIT_BARRIERS(app, {1, 2, 3, 4, 5, 99}, timeout_s=0.2)  # 99: not connected
+    assert max(most) == 5 and in_flight == set()
+    silent = [r.getMessage() for r in caplog.records if "no barrier reply" in r.getMessage()]
+    assert len(silent) == 1 and "from 0000000000000003 (<Timeout" in silent[0]
 
 
 # --- REST view --------------------------------------------------------------------------------
