@@ -19,10 +19,8 @@ import numpy as np
 from controller.live_compare import run_policy
 from controller.mininet_lab import MininetLab, clean_mininet, measure_failover
 from qnn.live_workload import build_workload
-from topologies.abilene import ABILENE_NODES, ABILENE_TM_SCALE, load_abilene
-from topologies.datadir import DataUnavailableError, require_data
+from topologies.abilene import ABILENE_NODES, week_or_gravity
 from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
-from topologies.traffic import gravity_traffic, load_traffic_matrices
 
 
 class Timeline:
@@ -39,13 +37,11 @@ class Timeline:
 
 def busiest_pair(seed: int) -> tuple[int, int, str]:
     """(src, dst, where it came from): the largest demand of the busiest matrix."""
-    try:
-        path = require_data("abilene", "tm-week1.txt")
-        matrices = load_traffic_matrices(path, len(ABILENE_NODES)) * ABILENE_TM_SCALE
-        source = f"real Abilene matrices ({path})"
-    except DataUnavailableError:
-        matrices = gravity_traffic(load_abilene(), n_matrices=288, seed=seed)
-        source = f"synthetic gravity traffic (seed {seed}); set QROUTE_DATA_DIR for real data"
+    matrices, source, real = week_or_gravity(n_synthetic=288, seed=seed)
+    if real:
+        source = f"real Abilene matrices ({source})"
+    else:
+        source += "; set QROUTE_DATA_DIR for real data"
     busiest = matrices[int(np.argmax(matrices.sum(axis=(1, 2))))]
     src, dst = np.unravel_index(int(np.argmax(busiest)), busiest.shape)
     return int(src), int(dst), f"{source}: {busiest[src, dst] / 1e6:.0f} Mbit/s peak demand"

@@ -76,9 +76,11 @@ def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, star
     return max((float(np.mean(v)) for v in samples.values()), default=float("nan"))
 
 
-def run_policy(policy: str, workload: Workload, seconds: float) -> PolicyRun:
+def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: float | None = None) -> PolicyRun:
     settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "policy": policy}
+    if keep_margin is not None and policy in ("qnn", "mlp"):
+        settings["keep_margin"] = str(keep_margin)
     result = PolicyRun(policy)
     clean_mininet()
     lab = MininetLab(AbileneTopo(), settings=settings)
@@ -183,6 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="gravity traffic seed (no data directory)")
     parser.add_argument("--trials", type=int, default=1,
                         help="repeat every policy; trials interleave the policies so drift hits all alike")
+    parser.add_argument("--keep-margin", type=float, default=None,
+                        help="the learned policies' keep_margin (default: the controller's)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
@@ -191,16 +195,19 @@ def main(argv=None) -> int:
             parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp, milp)")
     if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
         parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
+    if args.keep_margin is not None and not 0 <= args.keep_margin <= 1:
+        parser.error("--keep-margin must be between 0 and 1")
     workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
     runs = []
     for trial in range(1, args.trials + 1):
         for policy in policies:
             print(f"trial {trial}/{args.trials}: {policy} ...", file=sys.stderr, flush=True)
-            runs.append(run_policy(policy, workload, args.seconds))
+            runs.append(run_policy(policy, workload, args.seconds, args.keep_margin))
     print(format_table(workload, runs))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"workload": asdict(workload), "trials": args.trials, "runs": [r.summary() for r in runs],
+            json.dump({"workload": asdict(workload), "trials": args.trials, "keep_margin": args.keep_margin,
+                       "runs": [r.summary() for r in runs],
                        "command": " ".join(sys.argv)}, f, indent=2)
             f.write("\n")
     return 0

@@ -19,9 +19,7 @@ from qnn.baselines import shortest_path_routing
 from qnn.lp import path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
-from topologies.abilene import ABILENE_TM_SCALE, load_abilene
-from topologies.datadir import DataUnavailableError, require_data
-from topologies.traffic import gravity_traffic, load_traffic_matrices
+from topologies.abilene import load_abilene, week_or_gravity
 
 
 
@@ -44,16 +42,13 @@ class Workload:
 
 def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: float = 1e-3) -> Workload:
     network = load_abilene()
-    try:
-        path = require_data("abilene", "tm-week1.txt")
-        matrices = load_traffic_matrices(path, network.n_nodes) * ABILENE_TM_SCALE
+    matrices, source, real = week_or_gravity(n_synthetic=1, seed=seed)
+    if real:
         start = first_unseen_matrix()
         index = start + int(np.argmax(matrices[start:].sum(axis=(1, 2))))
-        tm = matrices[index]
-        source = f"{path} matrix {index} (busiest of the validation part)"
-    except DataUnavailableError:
-        tm = gravity_traffic(network, 1, seed=seed)[0]
-        source = f"gravity model, seed {seed} (no data directory)"
+        tm, source = matrices[index], f"{source} matrix {index} (busiest of the validation part)"
+    else:
+        tm = matrices[0]
     order = np.argsort(tm, axis=None)[::-1][:n_flows]
     pairs = [tuple(int(x) for x in np.unravel_index(i, tm.shape)) for i in order]
     volume = np.array([tm[p] for p in pairs])

@@ -18,7 +18,7 @@ def _ospf_mlu(workload, capacity_scale=1e-3):
 def test_synthetic_workload_without_data(monkeypatch, tmp_path):
     monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
     workload = build_workload(10, 1.3, seed=4)
-    assert "gravity model, seed 4" in workload.source
+    assert "synthetic gravity traffic (seed 4" in workload.source
     assert len(workload.flows) == 10 and len({(s, d) for s, d, _ in workload.flows}) == 10
     rates = [mbps for _, _, mbps in workload.flows]
     assert rates == sorted(rates, reverse=True) and all(s != d for s, d, _ in workload.flows)

@@ -48,3 +48,25 @@ def test_gravity_traffic_is_seeded_nonnegative_and_bursty():
     mask = np.zeros((12, 12), bool)
     mask[tuple(zip(*pairs))] = True
     assert np.all(only[:, ~mask] == 0) and np.all(only[:, mask] > 0)
+
+
+def test_abilene_traffic_falls_back_to_seeded_gravity_without_the_data(tmp_path, monkeypatch):
+    from topologies.abilene import week_or_gravity
+
+    monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
+    matrices, source, real = week_or_gravity(n_synthetic=5, seed=3)
+    again, _, _ = week_or_gravity(n_synthetic=5, seed=3)
+    assert not real and "seed 3" in source and matrices.shape == (5, 12, 12)
+    assert np.array_equal(matrices, again)
+
+
+@pytest.mark.data
+def test_abilene_traffic_is_the_scaled_week_when_the_data_is_there():
+    from tests.conftest import require_data_or_skip
+    from topologies.abilene import ABILENE_TM_SCALE, week_or_gravity
+    from topologies.traffic import load_traffic_matrices
+
+    path = require_data_or_skip("abilene", "tm-week1.txt")
+    matrices, source, real = week_or_gravity(n_synthetic=5, seed=3)
+    assert real and source == str(path) and matrices.shape == (2016, 12, 12)
+    assert np.allclose(matrices, load_traffic_matrices(path, 12) * ABILENE_TM_SCALE)

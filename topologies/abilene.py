@@ -154,3 +154,19 @@ def load_abilene(tsv_path: str | pathlib.Path | None = None):
         weight=[f.ospf_weight for f in facts],
         node_names=names,
     )
+
+
+def week_or_gravity(n_synthetic: int, seed: int):
+    """``(matrices, source, real)``: the Abilene week (``abilene/tm-week1.txt`` from the data
+    directory, times :data:`ABILENE_TM_SCALE`, shape (T, 12, 12) in bit/s), or, when the data
+    directory is absent, ``n_synthetic`` seeded gravity-model matrices, so that what runs on the
+    package alone (demo, live comparison) still has traffic."""
+    from topologies.datadir import DataUnavailableError, require_data
+    from topologies.traffic import gravity_traffic, load_traffic_matrices
+
+    try:
+        path = require_data("abilene", "tm-week1.txt")
+    except DataUnavailableError:
+        return (gravity_traffic(load_abilene(), n_matrices=n_synthetic, seed=seed),
+                f"synthetic gravity traffic (seed {seed}, no data directory)", False)
+    return load_traffic_matrices(path, len(ABILENE_NODES)) * ABILENE_TM_SCALE, str(path), True
