@@ -373,6 +373,13 @@ class QRouteController(app_manager.RyuApp):
             for flow, path in decided.items():
                 destination = self.state.hosts.get(flow[1])  # may have left meanwhile
                 hops = destination and hops_for_path(path, destination, self.state.links)
+                installed = self.paths.get(flow)
+                if not hops and destination and installed and installed[-1] == destination.dpid:
+                    # a link of the decided path failed while the decision ran: an intact
+                    # installed path stays rather than the flow losing its rules until the
+                    # decision already asked for by that failure
+                    path = installed
+                    hops = hops_for_path(path, destination, self.state.links)
                 if hops:
                     desired_hops[flow], desired_paths[flow] = hops, path
             changed = [f for f in desired_hops if self.installed.get(f) != desired_hops[f]]

@@ -638,6 +638,28 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
     assert len(failures) == 3 and app.pending_reasons == []
 
 
+def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules(net, app, monkeypatch):
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    decide = app.policy.decide
+
+    def decided_before_the_failure(graph, flows, current, *rest):
+        # what a decision started earlier returns: the long way round for 1->3, over 4-5 ...
+        decided = dict(decide(graph, flows, current, *rest))
+        decided[(mac(1), mac(3))] = (1, 5, 4, 3)
+        # ... whose link 4-5 fails while it runs
+        app.state.remove_link(4, 5)
+        app.state.remove_link(5, 4)
+        return decided
+
+    monkeypatch.setattr(app.policy, "decide", decided_before_the_failure)
+    net.clear()
+    app.reroute("periodic")
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert _deleted_on(net) == {}
+
+
 def _ipv4_packet_in(net, src_n, dst_n):
     msg = parser.OFPPacketIn(net.datapaths[src_n], buffer_id=ofp.OFP_NO_BUFFER, total_len=0,
                              reason=ofp.OFPR_NO_MATCH, table_id=0, cookie=0,
