@@ -74,7 +74,9 @@ class CandidatePathPolicy:
                               weight=[float(e.get("ospf", 1.0)) for _, _, e in edges])
             pathset = k_shortest_paths(network, self.k, weight="weight",
                                        demands=[(index[s], index[t]) for s, t in pairs])
-            switch_paths = [[tuple(dpids[i] for i in path) for path in row] for row in pathset.paths]
+            # a pair with fewer than k paths has empty padding slots after its real ones
+            switch_paths = [[tuple(dpids[i] for i in path) for path in row if path]
+                            for row in pathset.paths]
             self._paths = (pathset, switch_paths, self.prepare(pathset))
             self._paths_key = key
         return self._paths

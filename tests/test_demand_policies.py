@@ -83,6 +83,16 @@ def test_keep_margin_decides_whether_an_installed_candidate_stays():
     assert strict == free  # ties aside, nothing is kept
 
 
+def test_a_pair_with_fewer_paths_than_k_never_gets_an_empty_path():
+    line = nx.DiGraph()
+    for a, b in ((1, 2), (2, 3)):
+        line.add_edge(a, b, capacity=1e9, ospf=1.0)
+        line.add_edge(b, a, capacity=1e9, ospf=1.0)
+    flows = {"new": (1, 3), "back": (3, 1)}
+    decided = LearnedPolicy("qnn-abilene-single", keep_margin=1.0).decide(line, flows, {}, None)
+    assert decided == {"new": (1, 2, 3), "back": (3, 2, 1)}
+
+
 def test_unmeasured_flows_same_switch_and_unreachable_pairs(policy):
     graph = abilene_graph()
     graph.add_node(99)  # a switch with no links yet
