@@ -95,6 +95,7 @@ class QRouteController(app_manager.RyuApp):
         self.route_lock = hub.BoundedSemaphore(1)
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
+        self.wiped_switches: set[int] = set()  # reconnected (rules deleted) since the decision began
         self.metrics = ControllerMetrics()
         if self.settings.metrics_port:
             server = hub.WSGIServer(("127.0.0.1", self.settings.metrics_port),
@@ -157,6 +158,7 @@ class QRouteController(app_manager.RyuApp):
         if ev.state == MAIN_DISPATCHER:
             self.datapaths[datapath.id] = datapath
             self.state.add_switch(datapath.id)
+            self.wiped_switches.add(datapath.id)
             self.logger.info("qroute: switch %016x connected", datapath.id)
             # switch_features deleted qroute's rules there; a switch can reconnect before its
             # old connection is seen to die, so forget what was installed on it and put it back.
@@ -278,10 +280,14 @@ class QRouteController(app_manager.RyuApp):
 
     # --- statistics -----------------------------------------------------------------------
     def _poll_stats(self):
-        """Port counters (link loads) and the counters of qroute's own rules (flow rates)."""
-        for datapath in list(self.datapaths.values()):
+        """Port counters (link loads) of every switch, and the counters of qroute's own rules
+        (flow rates) of the switches where hosts attach: a pair's rate is read at its ingress
+        switch, so the rules of a transit-only switch would be parsed for nothing."""
+        ingress = {host.dpid for host in self.state.hosts.values()}
+        for dpid, datapath in list(self.datapaths.items()):
             self.send(datapath, ofmsgs.port_stats_request())
-            self.send(datapath, ofmsgs.app_flow_stats_request())
+            if dpid in ingress:
+                self.send(datapath, ofmsgs.app_flow_stats_request())
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):
@@ -354,6 +360,7 @@ class QRouteController(app_manager.RyuApp):
         """Recompute every host pair's path and install the difference; returns flows moved."""
         with self.route_lock:
             started = time.monotonic()
+            self.wiped_switches.clear()
             graph = self.state.graph()
             flows = self.host_pairs()
             current = dict(self.paths)
@@ -371,10 +378,11 @@ class QRouteController(app_manager.RyuApp):
                 decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, flows, current)
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
-                destination = self.state.hosts.get(flow[1])  # may have left meanwhile
+                source, destination = (self.state.hosts.get(mac) for mac in flow)  # may have moved
                 hops = destination and hops_for_path(path, destination, self.state.links)
                 installed = self.paths.get(flow)
-                if not hops and destination and installed and installed[-1] == destination.dpid:
+                if not hops and source and destination and installed and \
+                        (installed[0], installed[-1]) == (source.dpid, destination.dpid):
                     # a link of the decided path failed while the decision ran: an intact
                     # installed path stays rather than the flow losing its rules until the
                     # decision already asked for by that failure
@@ -388,11 +396,19 @@ class QRouteController(app_manager.RyuApp):
                 return 0
             self.epoch += 1
             plan = plan_phases(self.installed, desired_hops, self.epoch)
+            decided_in = time.monotonic() - started
             self._send_all(plan.prepare)
             self.await_barriers(Plan.switches(plan.prepare))
             self._send_all(plan.commit)
             self.await_barriers(Plan.switches(plan.commit))
             self._send_all(plan.cleanup)
+            if self.wiped_switches:
+                # a switch reconnected during the barrier waits and lost every rule it had: what
+                # was planned there is not installed, and the next decision puts it back
+                wiped = self.wiped_switches
+                desired_hops = {f: h for f, h in desired_hops.items() if not any(d in wiped for d, _ in h)}
+                desired_paths = {f: desired_paths[f] for f in desired_hops}
+                self.request_reroute(f"switch {min(wiped)} reconnected during a decision")
             moved = [f for f in changed if f in self.installed]
             self.installed, self.paths = desired_hops, desired_paths
             self.reroutes += 1
@@ -401,11 +417,12 @@ class QRouteController(app_manager.RyuApp):
             self.metrics.reroutes.labels(reason.split()[0]).inc()
             self.metrics.flows_moved.inc(len(moved))
             self.metrics.flows.set(len(desired_hops))
-            self.metrics.decision_seconds.observe(elapsed)
+            self.metrics.decision_seconds.observe(decided_in)
             self.logger.info(
-                "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d removed, "
-                "%.1f ms", self.epoch, reason, len(desired_hops), len(changed) - len(moved),
-                len(moved), len(dropped), elapsed * 1000)
+                "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d removed; "
+                "decided in %.1f ms, installed (with barriers) in %.1f ms", self.epoch, reason,
+                len(desired_hops), len(changed) - len(moved), len(moved), len(dropped),
+                decided_in * 1000, (elapsed - decided_in) * 1000)
             return len(moved)
 
     # --- plumbing -------------------------------------------------------------------------

@@ -197,7 +197,10 @@ def main(argv=None) -> int:
         parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
     if args.keep_margin is not None and not 0 <= args.keep_margin <= 1:
         parser.error("--keep-margin must be between 0 and 1")
-    workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
+    try:
+        workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
+    except ValueError as error:
+        parser.error(str(error))
     runs = []
     for trial in range(1, args.trials + 1):
         for policy in policies:

@@ -49,7 +49,12 @@ def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: flo
         tm, source = matrices[index], f"{source} matrix {index} (busiest of the validation part)"
     else:
         tm = matrices[0]
-    order = np.argsort(tm, axis=None)[::-1][:n_flows]
+    demands = tm.copy()
+    np.fill_diagonal(demands, 0.0)
+    if n_flows > np.count_nonzero(demands):
+        raise ValueError(f"{source} has only {np.count_nonzero(demands)} non-zero demands, "
+                         f"not the {n_flows} flows asked for")
+    order = np.argsort(demands, axis=None)[::-1][:n_flows]
     pairs = [tuple(int(x) for x in np.unravel_index(i, tm.shape)) for i in order]
     volume = np.array([tm[p] for p in pairs])
     capacity = network.capacity * capacity_scale  # what the emulated links are shaped to, bit/s

@@ -109,9 +109,10 @@ class FakeNetwork:
 
     def _handle(self, handler, event):
         """Run one Ryu handler, then let the rerouting greenthread have its turn, as Ryu's
-        event loop does once the handler returns."""
+        event loop does once the handler returns (until nothing is asked for any more)."""
         handler(event)
-        self.app.run_pending_reroutes()
+        while self.app.pending_reasons:
+            self.app.run_pending_reroutes()
 
     def ring_links(self):
         """Directed links ((src, src_port), (dst, dst_port)) of the ring."""

@@ -397,11 +397,15 @@ def test_reroute_without_changes_sends_nothing(net, app):
 
 
 # --- statistics -------------------------------------------------------------------------------
-def test_poll_sends_port_and_app_flow_stats_requests_to_every_switch(net, app):
+def test_poll_asks_every_switch_for_ports_and_host_switches_for_app_flow_stats(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
     app._poll_stats()
     port_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)]
     flow_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPFlowStatsRequest)]
-    assert sorted(d for d, _ in port_requests) == sorted(d for d, _ in flow_requests) == [1, 2, 3, 4, 5]
+    assert sorted(d for d, _ in port_requests) == [1, 2, 3, 4, 5]
+    assert sorted(d for d, _ in flow_requests) == [1, 3]  # where hosts attach: the ingress switches
     assert all(m.port_no == ofp.OFPP_ANY for _, m in port_requests)
     for _, m in flow_requests:  # only qroute's own rules
         assert m.cookie >> 32 == ofmsgs.APP_COOKIE and m.cookie_mask == ofmsgs.APP_COOKIE_MASK
@@ -658,6 +662,32 @@ def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules
     app.reroute("periodic")
     assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
     assert _deleted_on(net) == {}
+
+
+def test_a_switch_reconnecting_during_the_barrier_waits_gets_its_rules_back(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    reconnected = []
+
+    def barrier_wait_during_which_s2_reconnects(dpids, timeout_s=1.0):
+        if not reconnected:
+            reconnected.append(2)
+            # handlers only: the rerouter is busy with this very decision
+            net._handle = lambda handler, event: handler(event)
+            net.connect(2)  # deletes every app rule on s2; its old connection is not dead yet
+            del net._handle
+
+    app.await_barriers = barrier_wait_during_which_s2_reconnects
+    net.clear()
+    learn(net, 2)  # a new host: one decision, whose barrier wait sees s2 reconnect
+    assert reconnected == [2]
+    # the decision's rules on s2 went to the old connection or were deleted: the follow-up
+    # decision (run by the fake loop) must install every pair that crosses s2 again
+    assert app.pending_reasons == []
+    rules_on_s2 = {(m.match["eth_src"], m.match["eth_dst"]) for d, m in net.log
+                   if d == 2 and is_add(m) and m.priority == ofmsgs.PRIORITY_PATH}
+    crossing_s2 = {flow for flow, hops in app.installed.items() if any(d == 2 for d, _ in hops)}
+    assert crossing_s2 and crossing_s2 <= rules_on_s2
 
 
 def _ipv4_packet_in(net, src_n, dst_n):

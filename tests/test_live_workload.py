@@ -51,3 +51,9 @@ def test_live_table_averages_trials_and_shows_their_range():
     assert "| qnn | 2 | 85.0 (80.0–90.0) | 15.0 (10.0–20.0) | 20.0 (10.0–30.0) |" in table
     assert "| shortest-path | 1 | 50.0 | 50.0 | 50.0 |" in table
     assert runs[2].summary()["delivered_share_unreported_as_lost"] == 0.3  # 3 of 6 + 4 offered
+
+
+def test_more_flows_than_demands_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match="non-zero demands, not the 500 flows"):
+        build_workload(500, 1.3, seed=4)
