@@ -166,6 +166,7 @@ class QRouteController(app_manager.RyuApp):
                     if all(dpid != datapath.id for dpid, _ in hops)}
             if len(kept) != len(self.installed):
                 self.installed = kept
+                self._forget_rates_of_removed_flows()
                 self.request_reroute(f"switch {datapath.id} reconnected")
         elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
             # (a late DEAD of a connection already replaced by a new one is ignored)
@@ -297,8 +298,7 @@ class QRouteController(app_manager.RyuApp):
         replaced by a newer one is younger, which gives no rate for that sample."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
-            fields = dict(stat.match.items())
-            pair = (fields.get("eth_src"), fields.get("eth_dst"))
+            pair = (stat.match.get("eth_src"), stat.match.get("eth_dst"))
             source = self.state.hosts.get(pair[0])
             if source is None or source.dpid != dpid or pair not in self.installed:
                 continue
@@ -306,6 +306,10 @@ class QRouteController(app_manager.RyuApp):
             rate = self.flow_meter.update((dpid, pair), age, stat.byte_count)
             if rate is not None:
                 self.flow_rate_bps[pair] = rate
+
+    def _forget_rates_of_removed_flows(self):
+        """Rates are only ever recorded for installed pairs, so they go stale only when the
+        installed set changes: pruned there, not on every statistics reply."""
         self.flow_meter.forget(lambda key: key[1] in self.installed)
         for pair in [p for p in self.flow_rate_bps if p not in self.installed]:
             del self.flow_rate_bps[pair]
@@ -411,6 +415,7 @@ class QRouteController(app_manager.RyuApp):
                 self.request_reroute(f"switch {min(wiped)} reconnected during a decision")
             moved = [f for f in changed if f in self.installed]
             self.installed, self.paths = desired_hops, desired_paths
+            self._forget_rates_of_removed_flows()
             self.reroutes += 1
             self.flows_moved += len(moved)
             elapsed = time.monotonic() - started

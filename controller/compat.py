@@ -1,4 +1,5 @@
 """Make Ryu 4.34 importable on Python 3.11 with eventlet 0.33 (no socket monkey-patching here)."""
+import struct
 
 
 def patch_eventlet() -> None:
@@ -16,7 +17,8 @@ def harden_openflow13_parser() -> None:
     Ryu 4.34 walks an instruction or action list by subtracting each element's length from
     what is left; an element of length 0 (one malformed flow-stats reply is enough) sends the
     switch's receive loop into an endless loop that freezes the whole controller. Raising
-    instead ends only that switch's connection, which Ryu logs and the switch re-opens.
+    instead makes Ryu's message parser log the message (with a hex dump) and drop it; the
+    switch's connection stays up.
     """
     from ryu.ofproto import ofproto_v1_3 as ofp
     from ryu.ofproto import ofproto_v1_3_parser as parser
@@ -30,8 +32,6 @@ def harden_openflow13_parser() -> None:
 
         def checked(cls, buf, offset, _original=original, _minimum=minimum, _header=header,
                     _kind=base.__name__):
-            import struct
-
             _, length = struct.unpack_from(_header, buf, offset)
             if length < _minimum:
                 raise ValueError(f"malformed OpenFlow message: {_kind} of length {length} "

@@ -32,9 +32,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from controller.mininet_lab import MininetLab, clean_mininet
+from controller.settings import CHOICES, LEARNED_POLICIES
 from qnn.live_workload import Workload, build_workload
 from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 
+POLICIES = CHOICES["policy"]
 
 
 @dataclass
@@ -79,10 +81,9 @@ def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, star
 def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: float | None = None) -> PolicyRun:
     settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "policy": policy}
-    if keep_margin is not None and policy in ("qnn", "mlp"):
+    if keep_margin is not None and policy in LEARNED_POLICIES:
         settings["keep_margin"] = str(keep_margin)
     result = PolicyRun(policy)
-    clean_mininet()
     lab = MininetLab(AbileneTopo(), settings=settings)
     try:
         lab.start()
@@ -94,18 +95,12 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
         before = lab.rest("state")  # count only what moves once traffic runs
         servers, clients = [], []
         for i, (src, dst, mbps) in enumerate(workload.flows):
-            port = 5301 + i
-            server = lab.host(host_of(dst))
-            servers.append(server.popen(["iperf3", "-s", "-1", "-p", str(port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            servers.append(lab.start_iperf3_server(host_of(dst), 5301 + i))
         time.sleep(1.0)
         started = time.monotonic()
         for i, (src, dst, mbps) in enumerate(workload.flows):
-            client = lab.host(host_of(src))
-            clients.append(client.popen(
-                ["iperf3", "-c", lab.host(host_of(dst)).IP(), "-p", str(5301 + i), "-u",
-                 "-b", f"{mbps:.3f}M", "-l", "1200", "-t", str(seconds), "-J"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            clients.append(lab.start_iperf3_client(host_of(src), host_of(dst), 5301 + i, seconds,
+                                                   udp_mbps=f"{mbps:.3f}", datagram_bytes=1200))
         # the learned policy needs a few stats polls and a re-optimisation before it acts
         utilisation = {}
         watcher = threading.Thread(target=lambda: utilisation.update(
@@ -177,7 +172,7 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policies", default="shortest-path,qnn,mlp,milp")
+    parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--flows", type=int, default=20, help="largest demands to send")
     parser.add_argument("--overload", type=float, default=1.3,
                         help="OSPF's busiest link load / capacity the rates are scaled to")
@@ -191,8 +186,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     for policy in policies:
-        if policy not in ("shortest-path", "qnn", "mlp", "milp"):
-            parser.error(f"unknown policy {policy!r} (shortest-path, qnn, mlp, milp)")
+        if policy not in POLICIES:
+            parser.error(f"unknown policy {policy!r} ({', '.join(POLICIES)})")
     if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
         parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
     if args.keep_margin is not None and not 0 <= args.keep_margin <= 1:
@@ -202,6 +197,7 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     runs = []
+    clean_mininet()  # each run cleans up after itself
     for trial in range(1, args.trials + 1):
         for policy in policies:
             print(f"trial {trial}/{args.trials}: {policy} ...", file=sys.stderr, flush=True)

@@ -237,19 +237,29 @@ class MininetLab:
         received = {int(m) for m in re.findall(r"icmp_seq=(\d+)", output)}
         return PingStream(sent=count, received=received, interval_s=interval_s)
 
+    def start_iperf3_server(self, host: str, port: int):
+        """An iperf3 server on `host` that serves one test and exits."""
+        return self.host(host).popen(["iperf3", "-s", "-1", "-p", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start_iperf3_client(self, client: str, server: str, port: int, seconds: float,
+                            udp_mbps=None, datagram_bytes: int | None = None):
+        """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate."""
+        args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", str(seconds), "-J"]
+        if udp_mbps:
+            args += ["-u", "-b", f"{udp_mbps}M"]
+        if datagram_bytes:
+            args += ["-l", str(datagram_bytes)]
+        return self.host(client).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+
     def iperf3(self, client: str, server: str, seconds: float = 3.0, udp_mbps=None) -> dict:
         """Run iperf3 between two hosts; returns iperf3's JSON result."""
-        server_host, client_host = self.host(server), self.host(client)
         port = 5201
-        srv = server_host.popen(["iperf3", "-s", "-1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        srv = self.start_iperf3_server(server, port)
         try:
             time.sleep(0.5)
-            args = ["iperf3", "-c", server_host.IP(), "-p", str(port), "-t", str(seconds), "-J"]
-            if udp_mbps:
-                args += ["-u", "-b", f"{udp_mbps}M"]
-            result = client_host.popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
+            result = self.start_iperf3_client(client, server, port, seconds, udp_mbps)
             out, err = result.communicate(timeout=seconds + 20)
             return json.loads(out) if out.strip() else {"error": err}
         finally:

@@ -48,8 +48,9 @@ class Settings:
     """policy qnn/mlp: a flow stays on its path while that path's share is within this of the best"""
 
 
+LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
 CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene"),
-           "policy": ("shortest-path", "qnn", "mlp", "milp")}
+           "policy": ("shortest-path", *LEARNED_POLICIES, "milp")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
 
@@ -110,7 +111,7 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
         problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
                         f"<a known network> to take the weights from")
-    if values.get("checkpoint") and values.get("policy", "shortest-path") not in ("qnn", "mlp"):
+    if values.get("checkpoint") and values.get("policy", "shortest-path") not in LEARNED_POLICIES:
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
                         f"used by policy = qnn or mlp (policy is {values.get('policy', 'shortest-path')})")
     if problems:
@@ -144,4 +145,8 @@ def read_settings(config_files: list[str]) -> Settings:
 def default_checkpoint(settings: Settings) -> str:
     """The checkpoint a learned policy loads: the configured one, else the shipped one-path
     checkpoint of the configured network (abilene when none is configured)."""
-    return settings.checkpoint or f"{settings.policy}-{settings.topology or 'abilene'}-single"
+    if settings.checkpoint:
+        return settings.checkpoint
+    from qnn.checkpoint import shipped_name
+
+    return shipped_name(settings.policy, settings.topology or "abilene", "single")

@@ -23,6 +23,12 @@ FORMAT = "qroute-router-checkpoint/1"
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "checkpoints"
 
 
+def shipped_name(kind: str, network: str, variant: str = "") -> str:
+    """Name of a shipped checkpoint: ``{kind}-{network}``, with ``-single`` for one trained for
+    one path per flow and ``-oracle`` for one trained in the oracle setting."""
+    return f"{kind}-{network}-{variant}" if variant else f"{kind}-{network}"
+
+
 class CheckpointError(Exception):
     """A checkpoint cannot be used; ``path`` is the offending file and ``problem`` says why."""
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qnn.checkpoint import (SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
-                            sha256_file, trained_target_rows)
+                            sha256_file, shipped_name, trained_target_rows)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
 
@@ -70,10 +70,10 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
     ``{kind}-{network}-oracle.pt``) is preferred to one trained for the other setting."""
     cands = _candidates(spec)
     if not cands:
-        cands = [SHIPPED_DIR / f"{kind}-{network_name}-single.pt"] if single_path else []
+        variants = ["single"] if single_path else []
         if setting == "oracle" and not single_path:
-            cands.append(SHIPPED_DIR / f"{kind}-{network_name}-oracle.pt")
-        cands.append(SHIPPED_DIR / f"{kind}-{network_name}.pt")
+            variants.append("oracle")
+        cands = [SHIPPED_DIR / f"{shipped_name(kind, network_name, v)}.pt" for v in (*variants, "")]
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
             return cands[0]

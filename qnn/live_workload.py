@@ -23,12 +23,13 @@ from topologies.abilene import load_abilene, week_or_gravity
 
 
 
-def first_unseen_matrix(checkpoint: str = "qnn-abilene-single") -> int:
+def first_unseen_matrix(checkpoint: str | None = None) -> int:
     """The first Abilene matrix the shipped checkpoints were not trained to score (from the
-    sidecar's time split)."""
-    from qnn.checkpoint import SHIPPED_DIR, read_sidecar, trained_target_rows
+    sidecar's time split; default: the controller's ``qnn`` checkpoint)."""
+    from qnn.checkpoint import SHIPPED_DIR, read_sidecar, shipped_name, trained_target_rows
 
-    return trained_target_rows(read_sidecar(SHIPPED_DIR / f"{checkpoint}.pt")).stop
+    name = checkpoint or shipped_name("qnn", "abilene", "single")
+    return trained_target_rows(read_sidecar(SHIPPED_DIR / f"{name}.pt")).stop
 
 
 @dataclass

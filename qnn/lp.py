@@ -63,20 +63,16 @@ def _problem(pathset: PathSet) -> _PathProblem:
     return prob
 
 
-def _min_mlu_problem(pathset: PathSet, demand):
-    """The shared LP data: variables are the path flows then the MLU, minimise the MLU."""
-    prob = _problem(pathset)
-    demand = np.asarray(demand, dtype=float)
+def _mlu_objective(prob: _PathProblem) -> np.ndarray:
+    """Variables are the path flows then the MLU: minimise the MLU."""
     c = np.zeros(len(prob.slots) + 1)
     c[-1] = 1.0
-    return prob, demand, c, prob.link_rows(demand)
+    return c
 
 
 def _solve_min_mlu(prob: _PathProblem, a_ub, what: str) -> PathOptimum:
     """Minimise the MLU variable subject to ``a_ub`` rows and every demand routed in full."""
-    c = np.zeros(len(prob.slots) + 1)
-    c[-1] = 1.0
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
+    res = linprog(_mlu_objective(prob), A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
                   b_eq=np.ones(prob.pathset.n_demands), bounds=(0, None), method="highs")
     if res.status != 0:
         raise RuntimeError(f"{what} failed: {res.message}")
@@ -85,8 +81,8 @@ def _solve_min_mlu(prob: _PathProblem, a_ub, what: str) -> PathOptimum:
 
 def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
     """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
-    prob, _, _, a_ub = _min_mlu_problem(pathset, demand)
-    return _solve_min_mlu(prob, a_ub, "path LP")
+    prob = _problem(pathset)
+    return _solve_min_mlu(prob, prob.link_rows(np.asarray(demand, dtype=float)), "path LP")
 
 
 def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | None = None) -> PathOptimum:
@@ -111,7 +107,9 @@ def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | N
     which. If no integer solution was found in time, falls back to rounding the LP split to
     each demand's largest share (status ``"lp-rounded"``).
     """
-    prob, demand, c, a_ub = _min_mlu_problem(pathset, demand)
+    prob = _problem(pathset)
+    demand = np.asarray(demand, dtype=float)
+    c, a_ub = _mlu_objective(prob), prob.link_rows(demand)
     S = len(prob.slots)
     integrality = np.r_[np.ones(S), 0]
     options = {"mip_rel_gap": mip_rel_gap, "disp": False}
