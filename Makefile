@@ -3,7 +3,7 @@
 #   make test     the whole test suite (root for the Mininet tier)
 #   make test-fast   pure-logic and controller tests only (no root, no Mininet)
 #   make install  set-up only: apt packages, .venv, pinned Python packages
-#   make bench    the benchmarks behind BENCHMARKS.md, results under bench-out/
+#   make bench    scale, speed, failover and live benchmarks (see BENCHMARKS.md), results under bench-out/
 #   make clean    remove the virtual environment and build leftovers
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
