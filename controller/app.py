@@ -349,7 +349,7 @@ class QRouteController(app_manager.RyuApp):
             return 0
         unique = list(dict.fromkeys(reasons))
         summary = unique[0] if len(unique) == 1 else f"{unique[0]} and {len(unique) - 1} more"
-        return self.reroute(summary)
+        return self.reroute(summary, triggers=unique)
 
     def _rerouter(self):
         while True:
@@ -360,8 +360,11 @@ class QRouteController(app_manager.RyuApp):
             except Exception:  # noqa: BLE001 - a dead rerouter would freeze every path
                 self.logger.exception("qroute: rerouting failed; continuing")
 
-    def reroute(self, reason: str) -> int:
-        """Recompute every host pair's path and install the difference; returns flows moved."""
+    def reroute(self, reason: str, triggers: Sequence[str] = ()) -> int:
+        """Recompute every host pair's path and install the difference; returns flows moved.
+
+        ``triggers``: every reason this decision answers (default: ``reason`` alone); the
+        reroute counter counts the decision once under each kind among them."""
         with self.route_lock:
             started = time.monotonic()
             self.wiped_switches.clear()
@@ -419,7 +422,8 @@ class QRouteController(app_manager.RyuApp):
             self.reroutes += 1
             self.flows_moved += len(moved)
             elapsed = time.monotonic() - started
-            self.metrics.reroutes.labels(reason.split()[0]).inc()
+            for kind in dict.fromkeys(trigger.split()[0] for trigger in (triggers or [reason])):
+                self.metrics.reroutes.labels(kind).inc()
             self.metrics.flows_moved.inc(len(moved))
             self.metrics.flows.set(len(desired_hops))
             self.metrics.decision_seconds.observe(decided_in)

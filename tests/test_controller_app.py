@@ -622,6 +622,22 @@ def test_a_burst_of_events_costs_one_decision_covering_all_of_them(net, app):
     assert app.run_pending_reroutes() == 0 and app.reroutes == 1  # nothing asked since
 
 
+def test_a_decision_answering_several_kinds_of_event_counts_under_each(net, app):
+    app.packet_in(_ipv4_packet_in(net, 1, 2))
+    app.packet_in(_ipv4_packet_in(net, 2, 1))
+    app.run_pending_reroutes()
+    app.packet_in(_ipv4_packet_in(net, 3, 4))
+    app.request_reroute("periodic")
+    app.port_status(_port_down(net, 2, NEXT_PORT))
+    app.run_pending_reroutes()
+
+    def count(trigger):
+        return app.metrics.registry.get_sample_value("qroute_reroutes_total", {"trigger": trigger}) or 0
+
+    assert app.reroutes == 2
+    assert (count("host"), count("periodic"), count("link")) == (2, 1, 1)
+
+
 def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplog):
     rounds = []
 
