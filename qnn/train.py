@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
-from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
+from qnn.router import DEFAULT_FEATURES, ROUND_SPLITS, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 
 TOPOLOGIES = ("abilene", "geant")
 DEFAULT_TM = {"abilene": ("abilene", "tm-week1.txt"), "geant": ("geant", "tm-dev.hist")}
@@ -133,7 +133,8 @@ def time_split(n: int, val_fraction: float):
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
-                entangler: str, update: str, seed: int, match_params: int | None = None):
+                entangler: str, update: str, seed: int, match_params: int | None = None,
+                round_split: str = "soft"):
     from qnn.quantum import QNNCore, n_params
 
     torch.manual_seed(seed)
@@ -149,7 +150,7 @@ def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int
         core = matched_mlp(match_params, k=k, n_features=len(features), seed=seed)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
-    return Router(core, n_rounds=n_rounds, features=features, update=update)
+    return Router(core, n_rounds=n_rounds, features=features, update=update, round_split=round_split)
 
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
@@ -217,6 +218,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
     p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
+    p.add_argument("--round-split", choices=ROUND_SPLITS, default="soft",
+                   help="loads each round reads: of the soft split, or of the argmax paths (hard)")
     p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
     p.add_argument("--history", type=int, default=1,
@@ -249,7 +252,8 @@ def run(args) -> int:
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
-                         args.entangler, args.update, args.seed, args.match_params).to(args.device)
+                         args.entangler, args.update, args.seed, args.match_params,
+                         args.round_split).to(args.device)
     from qnn.quantum import n_params
 
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
