@@ -133,8 +133,7 @@ def build_router(model_cfg: dict):
                        n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0))
     else:
         raise ValueError(f"unknown model kind {kind!r}")
-    return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"),
-                  round_split=cfg.get("round_split", "soft"))
+    return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"))
 
 
 def load_checkpoint(path, network=None, k: int | None = None, kind: str | None = None,

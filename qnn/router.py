@@ -6,9 +6,6 @@ logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for `
 coordination rounds: each round re-reads the link loads the previous round's split would cause
 and re-scores every flow's paths. ``update="residual"`` accumulates the rounds' logits (each round
 corrects the last), ``"replace"`` uses only the last round's (the DESIGN's calibration loop).
-``round_split="hard"`` lets each round read the loads of the previous round's *argmax* paths
-(straight-through: gradients flow through the soft split), which is what one path per flow
-actually causes; ``"soft"`` reads the loads of the soft split.
 
 Features per (flow, path), all invariant to scaling the traffic:
 
@@ -29,7 +26,6 @@ from torch import nn
 
 FEATURES = ("bottleneck", "share", "stretch", "split", "bottleneck_wo")
 DEFAULT_FEATURES = ("bottleneck", "share", "stretch", "split")
-ROUND_SPLITS = ("soft", "hard")
 
 
 class PathTensors:
@@ -94,22 +90,19 @@ class Router(nn.Module):
     """Round loop around a per-flow core. ``forward(demand) -> split (T, D, k)``."""
 
     def __init__(self, core: nn.Module, n_rounds: int = 4, features: Sequence[str] = DEFAULT_FEATURES,
-                 update: str = "residual", round_split: str = "soft"):
+                 update: str = "residual"):
         super().__init__()
         for f in features:
             if f not in FEATURES:
                 raise ValueError(f"unknown feature {f!r}; known: {', '.join(FEATURES)}")
         if update not in ("residual", "replace"):
             raise ValueError("update must be 'residual' or 'replace'")
-        if round_split not in ROUND_SPLITS:
-            raise ValueError(f"round_split must be one of {', '.join(ROUND_SPLITS)}")
         if getattr(core, "n_features", len(features)) != len(features):
             raise ValueError(f"core expects {core.n_features} features, {len(features)} given")
         self.core = core
         self.n_rounds = n_rounds
         self.features = tuple(features)
         self.update = update
-        self.round_split = round_split
 
     @property
     def k(self) -> int:
@@ -147,9 +140,11 @@ class Router(nn.Module):
         return (m / m.sum(-1, keepdim=True)).expand(T, -1, -1)
 
     def forward(self, pt: PathTensors, demand: torch.Tensor, n_rounds: int | None = None,
-                return_rounds: bool = False, core_fn=None):
+                return_rounds: bool = False, core_fn=None, temperature: float = 1.0):
         """Splits (T, D, k) for input demand (T, D). ``core_fn`` overrides the core call
-        (used by the realism evaluation to inject shot noise / decoherence)."""
+        (used by the realism evaluation to inject shot noise / decoherence). ``temperature``
+        divides the final logits only (the rounds read the loads of the plain split): below 1
+        it sharpens the split towards one path per flow without changing which path wins."""
         T = demand.shape[0]
         core_fn = core_fn or self.core
         split = self.initial_split(pt, T)
@@ -157,18 +152,19 @@ class Router(nn.Module):
         rounds = []
         neg = torch.finfo(split.dtype).min
         for _ in range(self.n_rounds if n_rounds is None else n_rounds):
-            seen = split if self.round_split == "soft" or not rounds else \
-                hard_split(split, pt.mask) + split - split.detach()
-            feats = self.path_features(pt, demand, seen)
+            feats = self.path_features(pt, demand, split)
             out = core_fn(feats.reshape(T * pt.D, pt.k, -1)).reshape(T, pt.D, pt.k)
             logits = logits + out if self.update == "residual" else out
             split = torch.softmax(logits.masked_fill(~pt.mask, neg), dim=-1)
             rounds.append(split)
+        if temperature != 1.0:
+            split = torch.softmax(logits.masked_fill(~pt.mask, neg) / temperature, dim=-1)
+            rounds[-1] = split
         return rounds if return_rounds else split
 
     def config(self) -> dict:
         return {"n_rounds": self.n_rounds, "features": list(self.features), "update": self.update,
-                "round_split": self.round_split, **self.core.config()}
+                **self.core.config()}
 
 
 def smooth_mlu_ratio(pt: PathTensors, demand, split, opt, beta: float = 50.0) -> torch.Tensor:

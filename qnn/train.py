@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
-from qnn.router import DEFAULT_FEATURES, ROUND_SPLITS, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
+from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 
 TOPOLOGIES = ("abilene", "geant")
 DEFAULT_TM = {"abilene": ("abilene", "tm-week1.txt"), "geant": ("geant", "tm-dev.hist")}
@@ -133,8 +133,7 @@ def time_split(n: int, val_fraction: float):
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
-                entangler: str, update: str, seed: int, match_params: int | None = None,
-                round_split: str = "soft"):
+                entangler: str, update: str, seed: int, match_params: int | None = None):
     from qnn.quantum import QNNCore, n_params
 
     torch.manual_seed(seed)
@@ -150,16 +149,20 @@ def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int
         core = matched_mlp(match_params, k=k, n_features=len(features), seed=seed)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
-    return Router(core, n_rounds=n_rounds, features=features, update=update, round_split=round_split)
+    return Router(core, n_rounds=n_rounds, features=features, update=update)
 
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
         beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
-        log=None, max_seconds: float | None = None, clip: float | None = 1.0, single_path: bool = False):
+        log=None, max_seconds: float | None = None, clip: float | None = 1.0, single_path: bool = False,
+        anneal: tuple[float, float] | None = None):
     """Adam on the smooth MLU ratio; returns (best validation summary, history).
 
-    ``single_path``: train for one path per flow with a straight-through estimator (the loss
-    sees the argmax one-hot split, gradients flow through the soft split) and validate argmax."""
+    ``single_path``: train for one path per flow and validate the argmax. By default with a
+    straight-through estimator (the loss sees the argmax one-hot split, gradients flow through
+    the soft split); with ``anneal=(tau0, tau1)`` the loss sees the split sharpened by a softmax
+    temperature that falls geometrically from tau0 to tau1 over the epochs, so that it nears one
+    path per flow while its gradients stay informative."""
     from tqdm import tqdm
 
     dev = pt.device
@@ -178,8 +181,8 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
         tot = 0.0
         for a in range(0, len(perm), batch):
             idx = perm[a:a + batch]
-            split = router(pt, Xtr[idx])
-            if single_path:
+            split = router(pt, Xtr[idx], temperature=anneal_temperature(anneal, ep, epochs))
+            if single_path and not anneal:
                 split = hard_split(split, pt.mask) + split - split.detach()
             loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()
             opt.zero_grad()
@@ -206,6 +209,30 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     return best, history
 
 
+def anneal_temperature(anneal: tuple[float, float] | None, epoch: int, epochs: int) -> float:
+    """Softmax temperature of ``epoch`` (0-based): geometric from tau0 to tau1 (1 without anneal)."""
+    if not anneal:
+        return 1.0
+    tau0, tau1 = anneal
+    return tau0 * (tau1 / tau0) ** (epoch / max(1, epochs - 1))
+
+
+def parse_anneal(text: str) -> tuple[float, float]:
+    """``"TAU0,TAU1"`` -> (tau0, tau1): two positive temperatures."""
+    try:
+        tau0, tau1 = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants TAU0,TAU1 (two temperatures), got {text!r}") from None
+    if not (tau0 > 0 and tau1 > 0):
+        raise argparse.ArgumentTypeError(f"temperatures must be positive, got {text!r}")
+    return tau0, tau1
+
+
+def _anneal_option(text: str) -> str:
+    parse_anneal(text)
+    return text  # kept as typed, so that the sidecar's command reads as it was given
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", choices=TOPOLOGIES, required=True)
     p.add_argument("--traffic", help="traffic-matrix file (default: abilene/tm-week1.txt, geant/tm-dev.hist)")
@@ -218,14 +245,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
     p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
-    p.add_argument("--round-split", choices=ROUND_SPLITS, default="soft",
-                   help="loads each round reads: of the soft split, or of the argmax paths (hard)")
     p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
     p.add_argument("--history", type=int, default=1,
                    help="predictive: decide on the mean of the last H matrices (default 1: the previous one)")
     p.add_argument("--single-path", action="store_true",
                    help="train for one path per flow (straight-through argmax); default: split ratios")
+    p.add_argument("--anneal", type=_anneal_option, metavar="TAU0,TAU1",
+                   help="with --single-path: train on the split sharpened by a softmax temperature "
+                        "falling from TAU0 to TAU1 over the epochs, instead of the straight-through "
+                        "estimator")
     p.add_argument("--val-fraction", type=float, default=0.25)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=10)
@@ -247,19 +276,22 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    if args.anneal and not args.single_path:
+        raise SystemExit("qroute train: --anneal sharpens towards one path per flow; it needs --single-path")
+    anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
     X, Y, O = pairs(ds, args.setting, args.history)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
-                         args.entangler, args.update, args.seed, args.match_params,
-                         args.round_split).to(args.device)
+                         args.entangler, args.update, args.seed, args.match_params).to(args.device)
     from qnn.quantum import n_params
 
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         single_path=args.single_path,
+                        anneal=anneal,
                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
     meta = {
         "topology": topology_fingerprint(ds.network),
@@ -274,6 +306,9 @@ def run(args) -> int:
                   "val_fraction": args.val_fraction},
         "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr, "clip": args.clip,
                      "batch": args.batch, "beta": args.beta, "patience": args.patience,
+                     "single_path_estimator": (None if not args.single_path else
+                                               f"anneal {anneal[0]:g}->{anneal[1]:g}" if anneal else
+                                               "straight-through"),
                      "seconds": history[-1]["seconds"] if history else 0.0},
         "seed": args.seed,
         "validation": {k: v for k, v in best.items() if k != "epoch"},

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qnn.router import evaluate, smooth_mlu_ratio
-from qnn.train import build_model, fit, time_split
+from qnn.router import evaluate, hard_split, smooth_mlu_ratio
+from qnn.train import anneal_temperature, build_model, fit, time_split
+from qnn.train import main as train_main
 from tests.qnn_helpers import t, tiny_setup
 
 
@@ -30,3 +31,53 @@ def test_tiny_training_lowers_loss(kind):
     assert hist[0]["train_loss"] > hist[-1]["train_loss"]
     assert best["mean"] <= before_val + 1e-9
     assert best["mean"] >= 1.0 - 1e-4  # cannot beat the LP optimum
+
+
+@pytest.mark.parametrize("anneal", [None, (0.5, 0.05)], ids=["straight-through", "anneal"])
+def test_single_path_training_improves_the_argmax_routing(anneal):
+    torch.manual_seed(0)
+    net, ps, pt, dem, opt = tiny_setup(n_tms=24)
+    X, Y, O = dem[:-1], dem[1:], opt[1:]
+    tr, va = time_split(len(X), 0.25)
+    router = build_model("mlp", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
+                         "residual", seed=0)
+    before = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
+    best, _ = fit(router, pt, (X[tr], Y[tr], O[tr]), (X[va], Y[va], O[va]), epochs=8, lr=0.05,
+                  batch=4, patience=8, seed=0, progress=False, single_path=True, anneal=anneal)
+    after = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
+    assert after == pytest.approx(best["mean"])  # the best epoch's weights are the ones kept
+    assert after < before - 1e-3
+
+
+def test_temperature_sharpens_the_split_without_changing_the_chosen_path():
+    _, ps, pt, dem, _ = tiny_setup(n_tms=4)
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
+                         "residual", seed=0)
+    with torch.no_grad():
+        plain = router(pt, t(dem))
+        sharp = router(pt, t(dem), temperature=0.05)
+        same = router(pt, t(dem), temperature=1.0)
+    assert torch.equal(plain, same)
+    assert torch.equal(hard_split(plain, pt.mask), hard_split(sharp, pt.mask))
+    assert torch.allclose(sharp.sum(-1), torch.ones(sharp.shape[:-1]))
+    assert (sharp.amax(-1) >= plain.amax(-1) - 1e-6).all()
+    assert float(sharp.amax(-1).mean()) > float(plain.amax(-1).mean()) + 0.05
+
+
+def test_anneal_schedule_runs_from_the_first_to_the_last_temperature():
+    assert anneal_temperature(None, 3, 10) == 1.0
+    temps = [anneal_temperature((0.5, 0.02), ep, 20) for ep in range(20)]
+    assert temps[0] == pytest.approx(0.5) and temps[-1] == pytest.approx(0.02)
+    assert all(a > b for a, b in zip(temps, temps[1:]))
+
+
+@pytest.mark.parametrize("text", ["0.5", "a,b", "0.5,0", "-1,0.1", "1,2,3"])
+def test_bad_anneal_option_is_refused_by_name(text, capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--topology", "abilene", "--single-path", "--anneal", text, "--out", "x.pt"])
+    assert "--anneal" in capsys.readouterr().err
+
+
+def test_anneal_without_single_path_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="needs --single-path"):
+        train_main(["--topology", "abilene", "--anneal", "0.5,0.02", "--out", str(tmp_path / "x.pt")])
