@@ -15,9 +15,11 @@ class ControllerMetrics:
             ["src", "dst"], registry=self.registry)
         self.flows = Gauge("qroute_flows_installed", "host-pair flows with installed paths",
                            registry=self.registry)
-        self.reroutes = Counter("qroute_reroutes_total", "route recomputations that changed rules, by what asked for them (one that "
-                                "answers several kinds counts once under each)",
-                                ["trigger"], registry=self.registry)
+        self.reroutes = Counter(
+            "qroute_reroutes_total",
+            "route recomputations that changed rules, by what asked for them (one that answers "
+            "several kinds counts once under each; qroute_decision_seconds_count counts decisions)",
+            ["trigger"], registry=self.registry)
         self.flows_moved = Counter("qroute_flows_moved_total", "flows moved to another path",
                                    registry=self.registry)
         self.policy_failures = Counter(

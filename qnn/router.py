@@ -157,7 +157,7 @@ class Router(nn.Module):
             logits = logits + out if self.update == "residual" else out
             split = torch.softmax(logits.masked_fill(~pt.mask, neg), dim=-1)
             rounds.append(split)
-        if temperature != 1.0:
+        if temperature != 1.0 and rounds:
             split = torch.softmax(logits.masked_fill(~pt.mask, neg) / temperature, dim=-1)
             rounds[-1] = split
         return rounds if return_rounds else split

@@ -12,6 +12,7 @@ Exact commands for the shipped checkpoints are in ``qnn/checkpoints/README.md``.
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import shlex
 import sys
@@ -165,6 +166,8 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     path per flow while its gradients stay informative."""
     from tqdm import tqdm
 
+    if anneal and not single_path:
+        raise ValueError("anneal sharpens towards one path per flow; it needs single_path")
     dev = pt.device
     Xtr, Ytr, Otr = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in tr)
     Xva, Yva, Ova = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in va)
@@ -223,8 +226,8 @@ def parse_anneal(text: str) -> tuple[float, float]:
         tau0, tau1 = (float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"wants TAU0,TAU1 (two temperatures), got {text!r}") from None
-    if not (tau0 > 0 and tau1 > 0):
-        raise argparse.ArgumentTypeError(f"temperatures must be positive, got {text!r}")
+    if not all(math.isfinite(tau) and tau > 0 for tau in (tau0, tau1)):
+        raise argparse.ArgumentTypeError(f"temperatures must be positive and finite, got {text!r}")
     return tau0, tau1
 
 
@@ -250,7 +253,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", type=int, default=1,
                    help="predictive: decide on the mean of the last H matrices (default 1: the previous one)")
     p.add_argument("--single-path", action="store_true",
-                   help="train for one path per flow (straight-through argmax); default: split ratios")
+                   help="train for one path per flow (straight-through argmax, or --anneal); "
+                        "default: split ratios")
     p.add_argument("--anneal", type=_anneal_option, metavar="TAU0,TAU1",
                    help="with --single-path: train on the split sharpened by a softmax temperature "
                         "falling from TAU0 to TAU1 over the epochs, instead of the straight-through "

@@ -34,7 +34,7 @@ def test_tiny_training_lowers_loss(kind):
 
 
 @pytest.mark.parametrize("anneal", [None, (0.5, 0.05)], ids=["straight-through", "anneal"])
-def test_single_path_training_improves_the_argmax_routing(anneal):
+def test_single_path_training_improves_the_argmax_routing(anneal, monkeypatch):
     torch.manual_seed(0)
     net, ps, pt, dem, opt = tiny_setup(n_tms=24)
     X, Y, O = dem[:-1], dem[1:], opt[1:]
@@ -42,11 +42,34 @@ def test_single_path_training_improves_the_argmax_routing(anneal):
     router = build_model("mlp", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
                          "residual", seed=0)
     before = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
+    trained_at, forward = [], type(router).forward
+
+    def recording_forward(self, *args, temperature=1.0, **kwargs):
+        if self.training:
+            trained_at.append(temperature)
+        return forward(self, *args, temperature=temperature, **kwargs)
+
+    monkeypatch.setattr(type(router), "forward", recording_forward)
     best, _ = fit(router, pt, (X[tr], Y[tr], O[tr]), (X[va], Y[va], O[va]), epochs=8, lr=0.05,
                   batch=4, patience=8, seed=0, progress=False, single_path=True, anneal=anneal)
     after = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
     assert after == pytest.approx(best["mean"])  # the best epoch's weights are the ones kept
     assert after < before - 1e-3
+    if anneal is None:
+        assert set(trained_at) == {1.0}
+    else:  # every step of an epoch at that epoch's temperature, falling from tau0 to tau1
+        steps = len(trained_at) // 8
+        assert trained_at[0] == pytest.approx(0.5) and trained_at[-1] == pytest.approx(0.05)
+        assert trained_at == [anneal_temperature(anneal, ep, 8) for ep in range(8) for _ in range(steps)]
+
+
+def test_anneal_needs_single_path_training():
+    _, ps, pt, dem, opt = tiny_setup(n_tms=8)
+    router = build_model("mlp", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
+                         "residual", seed=0)
+    with pytest.raises(ValueError, match="single_path"):
+        fit(router, pt, (dem[:4], dem[1:5], opt[1:5]), (dem[4:6], dem[5:7], opt[5:7]), epochs=1,
+            progress=False, anneal=(0.5, 0.05))
 
 
 def test_temperature_sharpens_the_split_without_changing_the_chosen_path():
@@ -62,6 +85,14 @@ def test_temperature_sharpens_the_split_without_changing_the_chosen_path():
     assert torch.allclose(sharp.sum(-1), torch.ones(sharp.shape[:-1]))
     assert (sharp.amax(-1) >= plain.amax(-1) - 1e-6).all()
     assert float(sharp.amax(-1).mean()) > float(plain.amax(-1).mean()) + 0.05
+    with torch.no_grad():
+        plain_rounds = router(pt, t(dem), return_rounds=True)
+        sharp_rounds = router(pt, t(dem), return_rounds=True, temperature=0.05)
+    # the rounds read the loads of the plain split; only the final output is sharpened
+    assert all(torch.equal(a, b) for a, b in zip(plain_rounds[:-1], sharp_rounds[:-1]))
+    assert torch.equal(sharp_rounds[-1], sharp)
+    with torch.no_grad():
+        assert router(pt, t(dem), n_rounds=0, temperature=0.05).shape == plain.shape
 
 
 def test_anneal_schedule_runs_from_the_first_to_the_last_temperature():
@@ -71,7 +102,7 @@ def test_anneal_schedule_runs_from_the_first_to_the_last_temperature():
     assert all(a > b for a, b in zip(temps, temps[1:]))
 
 
-@pytest.mark.parametrize("text", ["0.5", "a,b", "0.5,0", "-1,0.1", "1,2,3"])
+@pytest.mark.parametrize("text", ["0.5", "a,b", "0.5,0", "-1,0.1", "1,2,3", "inf,0.02", "nan,0.1"])
 def test_bad_anneal_option_is_refused_by_name(text, capsys):
     with pytest.raises(SystemExit):
         train_main(["--topology", "abilene", "--single-path", "--anneal", text, "--out", "x.pt"])
