@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
 import sys
 import time
+from collections.abc import Sequence
 
 from controller.compat import harden_openflow13_parser, patch_eventlet
 
