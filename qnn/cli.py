@@ -96,11 +96,15 @@ def _flag_training_overlap(result, summary: dict, traffic_file, first_row: int) 
     if traffic_file is None:
         return
     scored = {first_row + int(t) for t in result.steps}
+    file_sha256 = None  # hashed once, for the first learned method, not once per method
     for name, method in result.method_objects.items():
         trained_targets = getattr(method, "trained_targets", None)
         if trained_targets is None:
             continue
-        overlap = len(scored & set(trained_targets(traffic_file)))
+        from qnn.checkpoint import sha256_file  # torch is loaded by now: a learned method exists
+
+        file_sha256 = file_sha256 or sha256_file(traffic_file)
+        overlap = len(scored & set(trained_targets(traffic_file, file_sha256)))
         if overlap:
             summary["methods"][name]["scored_on_training_matrices"] = overlap
             print(f"qroute bench: warning: {name} is scored on {overlap} of {len(scored)} "

@@ -103,10 +103,9 @@ class CandidatePathPolicy:
             return decided
         pairs = sorted(by_pair)
         pathset, switch_paths, prepared = self._candidates(graph, pairs)
-        measured = [float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]]
-        floor = FLOOR_SHARE * max(measured, default=0.0) or 1.0
-        demand = np.array([sum(max(float(demands_bps.get(f, 0.0)), floor) for f in by_pair[p])
-                           for p in pairs])
+        measured = {f: float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]}
+        floor = FLOOR_SHARE * max(measured.values(), default=0.0) or 1.0
+        demand = np.array([sum(max(measured[f], floor) for f in by_pair[p]) for p in pairs])
         split = self.shares(pathset, prepared, demand)
         for row, pair in enumerate(pairs):
             candidates = switch_paths[row]

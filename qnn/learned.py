@@ -105,11 +105,12 @@ class LearnedRouting:
         self.device = device
         self.history = int(self.meta.get("history", 1))
 
-    def trained_targets(self, traffic_file) -> range:
+    def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
-        trained on another file): scoring on them would report training error as skill."""
+        trained on another file): scoring on them would report training error as skill.
+        ``file_sha256``: the file's digest when the caller already has it."""
         digest = self.meta.get("data_files", {}).get(pathlib.Path(traffic_file).name)
-        if not digest or digest != sha256_file(traffic_file):
+        if not digest or digest != (file_sha256 or sha256_file(traffic_file)):
             return range(0)
         return trained_target_rows(self.meta)
 

@@ -40,10 +40,13 @@ class _PathProblem:
             sp.csr_matrix((D, 1)),
         ]).tocsr()
         self.inv_cap = 1.0 / pathset.network.capacity
+        self.util_t = sp.diags(self.inv_cap) @ self.inc_t  # (L, S): utilisation per unit of path flow
+        self.objective = np.zeros(S + 1)  # variables: the path flows, then the MLU to minimise
+        self.objective[-1] = 1.0
 
     def link_rows(self, demand: np.ndarray) -> sp.csr_matrix:
         """Rows ``utilisation(l) - U <= 0`` for one demand vector ``(D,)``."""
-        scaled = sp.diags(self.inv_cap) @ self.inc_t @ sp.diags(demand[self.slot_demand])
+        scaled = self.util_t @ sp.diags(demand[self.slot_demand])
         L = scaled.shape[0]
         return sp.hstack([scaled, -sp.csr_matrix(np.ones((L, 1)))]).tocsr()
 
@@ -63,16 +66,9 @@ def _problem(pathset: PathSet) -> _PathProblem:
     return prob
 
 
-def _mlu_objective(prob: _PathProblem) -> np.ndarray:
-    """Variables are the path flows then the MLU: minimise the MLU."""
-    c = np.zeros(len(prob.slots) + 1)
-    c[-1] = 1.0
-    return c
-
-
 def _solve_min_mlu(prob: _PathProblem, a_ub, what: str) -> PathOptimum:
     """Minimise the MLU variable subject to ``a_ub`` rows and every demand routed in full."""
-    res = linprog(_mlu_objective(prob), A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
+    res = linprog(prob.objective, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]), A_eq=prob.a_eq,
                   b_eq=np.ones(prob.pathset.n_demands), bounds=(0, None), method="highs")
     if res.status != 0:
         raise RuntimeError(f"{what} failed: {res.message}")
@@ -109,7 +105,7 @@ def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | N
     """
     prob = _problem(pathset)
     demand = np.asarray(demand, dtype=float)
-    c, a_ub = _mlu_objective(prob), prob.link_rows(demand)
+    c, a_ub = prob.objective, prob.link_rows(demand)
     S = len(prob.slots)
     integrality = np.r_[np.ones(S), 0]
     options = {"mip_rel_gap": mip_rel_gap, "disp": False}

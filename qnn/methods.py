@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from qnn.baselines import LinkRouting, ecmp_routing, shortest_path_routing, stale_lp
-from qnn.lp import mcf_lp, path_lp, robust_path_lp, single_path_milp
+from qnn.lp import PathOptimum, mcf_lp, path_lp, robust_path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import PathSet
 
@@ -160,7 +160,7 @@ class RobustLP:
         if window < 1:
             raise ValueError("robust_window must be at least 1")
         self.window = window
-        self._optimum: dict[int, float] = {}  # matrix index -> its LP optimum (each solved once)
+        self._optimum: dict[int, PathOptimum] = {}  # matrix index -> its LP optimum (each solved once)
 
     def decide(self, ctx: DecisionContext) -> np.ndarray:
         first = max(0, ctx.visible_index - self.window + 1)
@@ -168,10 +168,10 @@ class RobustLP:
         demands = ctx.pathset.demand_vector(ctx.history_tms[first:ctx.visible_index + 1])
         for i, d in zip(indices, demands):
             if i not in self._optimum:
-                self._optimum[i] = path_lp(ctx.pathset, d).mlu
-        scale = np.array([self._optimum[i] for i in indices])
+                self._optimum[i] = path_lp(ctx.pathset, d)
+        scale = np.array([self._optimum[i].mlu for i in indices])
         if np.any(scale <= 0):  # an empty matrix: nothing to hedge against
-            return path_lp(ctx.pathset, ctx.visible_demand).split
+            return self._optimum[ctx.visible_index].split
         return robust_path_lp(ctx.pathset, demands, scale).split
 
 

@@ -158,7 +158,7 @@ class Router(nn.Module):
             split = torch.softmax(logits.masked_fill(~pt.mask, neg), dim=-1)
             rounds.append(split)
         if temperature != 1.0 and rounds:
-            split = torch.softmax(logits.masked_fill(~pt.mask, neg) / temperature, dim=-1)
+            split = torch.softmax((logits / temperature).masked_fill(~pt.mask, neg), dim=-1)
             rounds[-1] = split
         return rounds if return_rounds else split
 

@@ -38,11 +38,11 @@ def load_scenario(topology: str, tms_path=None, k: int = 3, paths: str = "weight
 
     name = topology.lower()
     if name == "abilene":
-        from topologies.abilene import ABILENE_TM_SCALE, load_abilene
+        from topologies.abilene import ABILENE_TM, ABILENE_TM_SCALE, load_abilene
         from topologies.datadir import require_data
 
         network = load_abilene()
-        default_tms = lambda: require_data("abilene", "tm-week1.txt")  # noqa: E731
+        default_tms = lambda: require_data(*ABILENE_TM)  # noqa: E731
         default_scale = ABILENE_TM_SCALE
     elif name == "geant":
         from topologies.datadir import require_data

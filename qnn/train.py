@@ -24,9 +24,10 @@ import torch
 
 from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
 from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
+from topologies.abilene import ABILENE_TM
 
 TOPOLOGIES = ("abilene", "geant")
-DEFAULT_TM = {"abilene": ("abilene", "tm-week1.txt"), "geant": ("geant", "tm-dev.hist")}
+DEFAULT_TM = {"abilene": ABILENE_TM, "geant": ("geant", "tm-dev.hist")}
 
 
 @dataclass

@@ -81,6 +81,7 @@ ABILENE_LINKS: tuple[LinkFact, ...] = (
 # are in the units of the original measurement; x8 puts the week's OSPF shortest-path MLU at
 # mean 0.22, peak 0.96 (so no link is over capacity under OSPF). MLU ratios do not depend on it.
 ABILENE_TM_SCALE = 8.0
+ABILENE_TM = ("abilene", "tm-week1.txt")  # the week of real matrices, under the data directory
 
 
 def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
@@ -165,7 +166,7 @@ def week_or_gravity(n_synthetic: int, seed: int):
     from topologies.traffic import gravity_traffic, load_traffic_matrices
 
     try:
-        path = require_data("abilene", "tm-week1.txt")
+        path = require_data(*ABILENE_TM)
     except DataUnavailableError:
         return (gravity_traffic(load_abilene(), n_matrices=n_synthetic, seed=seed),
                 f"synthetic gravity traffic (seed {seed}, no data directory)", False)
