@@ -387,13 +387,14 @@ class QRouteController(app_manager.RyuApp):
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
                 source, destination = (self.state.hosts.get(mac) for mac in flow)  # may have moved
-                hops = destination and hops_for_path(path, destination, self.state.links)
+                ends = source and destination and (source.dpid, destination.dpid)
+                hops = ends and path[0] == ends[0] and hops_for_path(path, destination, self.state.links)
                 installed = self.paths.get(flow)
-                if not hops and source and destination and installed and \
-                        (installed[0], installed[-1]) == (source.dpid, destination.dpid):
+                if not hops and ends and installed and (installed[0], installed[-1]) == ends:
                     # a link of the decided path failed while the decision ran: an intact
                     # installed path stays rather than the flow losing its rules until the
-                    # decision already asked for by that failure
+                    # decision already asked for by that failure (a host that moved meanwhile
+                    # leaves neither path usable; that move asked for a decision too)
                     path = installed
                     hops = hops_for_path(path, destination, self.state.links)
                 if hops:

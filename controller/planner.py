@@ -21,7 +21,10 @@ FlowKey = tuple[str, str]
 
 def hops_for_path(path: Sequence[int], dst: HostLocation,
                   links: Mapping[tuple[int, int], LinkPorts]) -> tuple[Hop, ...] | None:
-    """Rules for a switch path ending at the destination host; None if a link has vanished."""
+    """Rules for a switch path ending at the destination host; None if a link has vanished or
+    the path ends at another switch than the host's (it moved)."""
+    if not path or path[-1] != dst.dpid:
+        return None
     hops = []
     for here, there in zip(path, path[1:]):
         ports = links.get((here, there))

@@ -680,6 +680,28 @@ def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules
     assert _deleted_on(net) == {}
 
 
+def test_a_host_moving_during_a_decision_gets_no_rules_towards_its_old_switch(net, app, monkeypatch):
+    learn(net, 1)
+    learn(net, 3)
+    decide = app.policy.decide
+
+    def decided_before_the_move(graph, flows, current, *rest):
+        decided = decide(graph, flows, current, *rest)
+        # host 3 shows up on switch 4 (port 1 there) while the decision for switch 3 runs
+        app.state.learn_host(mac(3), 4, HOST_PORT)
+        return decided
+
+    monkeypatch.setattr(app.policy, "decide", decided_before_the_move)
+    net.clear()
+    app.reroute("periodic")
+    assert (mac(1), mac(3)) not in app.paths and (mac(3), mac(1)) not in app.paths
+    assert all(dpid != 3 or dst != mac(3) for dpid, rules in path_rules(net).items()
+               for _, dst, _ in rules)
+    monkeypatch.setattr(app.policy, "decide", decide)
+    app.reroute("host moved")  # the decision the move asked for
+    assert app.paths[(mac(1), mac(3))][-1] == 4 and app.paths[(mac(3), mac(1))][0] == 4
+
+
 def test_a_switch_reconnecting_during_the_barrier_waits_gets_its_rules_back(net, app):
     learn(net, 1)
     learn(net, 3)

@@ -28,6 +28,7 @@ def test_hops_for_path_follows_link_ports_and_ends_at_the_host():
     host = HostLocation(B, 3, 4)
     assert hops_for_path((1, 2, 3), host, links) == ((1, 5), (2, 7), (3, 4))
     assert hops_for_path((3,), host, links) == ((3, 4),)
+    assert hops_for_path((1, 2), host, links) is None  # ends at another switch than the host's
     assert hops_for_path((1, 3), host, links) is None   # no such link (any more)
 
 
