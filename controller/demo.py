@@ -84,7 +84,6 @@ def run(seed: int) -> int:
                      f"{len(state['links'])} directed links discovered by LLDP")
 
         loss = lab.ping_all()
-        lab.wait_until_settled()
         paths = len(lab.rest("paths"))
         timeline.say("hosts reachable", f"all-pairs ping: {loss:.0f}% loss, {paths} host-pair "
                      f"paths installed", ok=loss == 0.0)

@@ -200,8 +200,12 @@ class MininetLab:
         return self.net.get(name)
 
     def ping_all(self, timeout: str = "1") -> float:
-        """Percentage of host pairs that could not reach each other (Mininet's pingAll)."""
-        return self.net.pingAll(timeout=timeout)
+        """Percentage of host pairs that could not reach each other (Mininet's pingAll), once
+        the controller has settled: the decision for the hosts the sweep taught it may still be
+        running when the last ping returns, and callers read paths and counters next."""
+        loss = self.net.pingAll(timeout=timeout)
+        self.wait_until_settled()
+        return loss
 
     def path_between(self, src_host: str, dst_host: str) -> list[int] | None:
         src_mac, dst_mac = self.host(src_host).MAC(), self.host(dst_host).MAC()
