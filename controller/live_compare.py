@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from controller.mininet_lab import MininetLab, clean_mininet
-from controller.settings import CHOICES, LEARNED_POLICIES
+from controller.settings import CHOICES, LEARNED_POLICIES, SettingsError, parse_settings
 from qnn.live_workload import Workload, build_workload
 from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 
@@ -94,12 +94,13 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
         lab.ping_all()
         before = lab.rest("state")  # count only what moves once traffic runs
         servers, clients = [], []
-        for i, (src, dst, mbps) in enumerate(workload.flows):
-            servers.append(lab.start_iperf3_server(host_of(dst), 5301 + i))
+        ports = [5301 + i for i in range(len(workload.flows))]  # one iperf3 server per flow
+        for port, (src, dst, mbps) in zip(ports, workload.flows):
+            servers.append(lab.start_iperf3_server(host_of(dst), port))
         time.sleep(1.0)
         started = time.monotonic()
-        for i, (src, dst, mbps) in enumerate(workload.flows):
-            clients.append(lab.start_iperf3_client(host_of(src), host_of(dst), 5301 + i, seconds,
+        for port, (src, dst, mbps) in zip(ports, workload.flows):
+            clients.append(lab.start_iperf3_client(host_of(src), host_of(dst), port, seconds,
                                                    udp_mbps=f"{mbps:.3f}", datagram_bytes=1200))
         # the learned policy needs a few stats polls and a re-optimisation before it acts
         utilisation = {}
@@ -190,8 +191,11 @@ def main(argv=None) -> int:
             parser.error(f"unknown policy {policy!r} ({', '.join(POLICIES)})")
     if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
         parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
-    if args.keep_margin is not None and not 0 <= args.keep_margin <= 1:
-        parser.error("--keep-margin must be between 0 and 1")
+    if args.keep_margin is not None:
+        try:  # the controller's own check, before any network is built
+            parse_settings({"keep_margin": str(args.keep_margin)}, source="--keep-margin")
+        except SettingsError as error:
+            parser.error(str(error))
     try:
         workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
     except ValueError as error:
