@@ -26,10 +26,13 @@ from topologies.abilene import load_abilene, week_or_gravity
 def first_unseen_matrix(checkpoint: str | None = None) -> int:
     """The first Abilene matrix the shipped checkpoints were not trained to score (from the
     sidecar's time split; default: the controller's ``qnn`` checkpoint)."""
-    from qnn.checkpoint import SHIPPED_DIR, read_sidecar, shipped_name, trained_target_rows
+    from qnn.checkpoint import CheckpointError, read_sidecar, resolve, shipped_name, trained_target_rows
 
-    name = checkpoint or shipped_name("qnn", "abilene", "single")
-    return trained_target_rows(read_sidecar(SHIPPED_DIR / f"{name}.pt")).stop
+    path = resolve(checkpoint or shipped_name("qnn", "abilene", "single"))
+    rows = trained_target_rows(read_sidecar(path))
+    if not rows:  # without it every matrix would count as unseen, training ones included
+        raise CheckpointError(path, "sidecar records no training split (split.train_pairs)")
+    return rows.stop
 
 
 @dataclass

@@ -57,3 +57,19 @@ def test_more_flows_than_demands_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
     with pytest.raises(ValueError, match="non-zero demands, not the 500 flows"):
         build_workload(500, 1.3, seed=4)
+
+
+def test_a_checkpoint_without_a_training_split_has_no_first_unseen_matrix(tmp_path):
+    import json
+    import shutil
+
+    from qnn.checkpoint import SHIPPED_DIR, CheckpointError
+
+    for suffix in (".pt", ".json"):
+        shutil.copy(SHIPPED_DIR / f"qnn-abilene-single{suffix}", tmp_path / f"no-split{suffix}")
+    side = tmp_path / "no-split.json"
+    meta = json.loads(side.read_text())
+    del meta["split"]
+    side.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="no training split"):
+        first_unseen_matrix(str(tmp_path / "no-split.pt"))
