@@ -37,7 +37,7 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import ofmsgs  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
-from controller.planner import Plan, hops_for_path, plan_phases  # noqa: E402
+from controller.planner import Plan, hops_for_path, plan_phases, without_switches  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
 from qnn.netstate import NetworkState, RateMeter  # noqa: E402
@@ -163,9 +163,8 @@ class QRouteController(app_manager.RyuApp):
             self.logger.info("qroute: switch %016x connected", datapath.id)
             # switch_features deleted qroute's rules there; a switch can reconnect before its
             # old connection is seen to die, so forget what was installed on it and put it back.
-            kept = {flow: hops for flow, hops in self.installed.items()
-                    if all(dpid != datapath.id for dpid, _ in hops)}
-            if len(kept) != len(self.installed):
+            kept = without_switches(self.installed, {datapath.id})
+            if kept != self.installed:
                 self.installed = kept
                 self._forget_rates_of_removed_flows()
                 self.request_reroute(f"switch {datapath.id} reconnected")
@@ -368,7 +367,6 @@ class QRouteController(app_manager.RyuApp):
         reroute counter counts the decision once under each kind among them."""
         with self.route_lock:
             started = time.monotonic()
-            self.wiped_switches.clear()
             graph = self.state.graph()
             flows = self.host_pairs()
             current = dict(self.paths)
@@ -403,7 +401,14 @@ class QRouteController(app_manager.RyuApp):
             dropped = [f for f in self.installed if f not in desired_hops]
             if not changed and not dropped:
                 return 0
+            new = [f for f in changed if f not in self.paths]
+            # the rest of `changed` keeps its path: rules rewritten there (a wiped switch's
+            # restored, a host moved to another port of its switch)
+            moved = [f for f in changed if f in self.paths and self.paths[f] != desired_paths[f]]
             self.epoch += 1
+            # from here on a reconnecting switch may lose what this plan sends it; one that
+            # reconnected while the policy ran is already stripped from self.installed
+            self.wiped_switches.clear()
             plan = plan_phases(self.installed, desired_hops, self.epoch)
             decided_in = time.monotonic() - started
             self._send_all(plan.prepare)
@@ -414,11 +419,9 @@ class QRouteController(app_manager.RyuApp):
             if self.wiped_switches:
                 # a switch reconnected during the barrier waits and lost every rule it had: what
                 # was planned there is not installed, and the next decision puts it back
-                wiped = self.wiped_switches
-                desired_hops = {f: h for f, h in desired_hops.items() if not any(d in wiped for d, _ in h)}
+                desired_hops = without_switches(desired_hops, self.wiped_switches)
                 desired_paths = {f: desired_paths[f] for f in desired_hops}
-                self.request_reroute(f"switch {min(wiped)} reconnected during a decision")
-            moved = [f for f in changed if f in self.installed]
+                self.request_reroute(f"switch {min(self.wiped_switches)} reconnected during a decision")
             self.installed, self.paths = desired_hops, desired_paths
             self._forget_rates_of_removed_flows()
             self.reroutes += 1
@@ -430,9 +433,10 @@ class QRouteController(app_manager.RyuApp):
             self.metrics.flows.set(len(desired_hops))
             self.metrics.decision_seconds.observe(decided_in)
             self.logger.info(
-                "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d removed; "
-                "decided in %.1f ms, installed (with barriers) in %.1f ms", self.epoch, reason,
-                len(desired_hops), len(changed) - len(moved), len(moved), len(dropped),
+                "qroute: reroute #%d (%s): %d flows installed, %d new, %d moved, %d rewritten "
+                "in place, %d removed; decided in %.1f ms, installed (with barriers) in %.1f ms",
+                self.epoch, reason, len(desired_hops), len(new), len(moved),
+                len(changed) - len(new) - len(moved), len(dropped),
                 decided_in * 1000, (elapsed - decided_in) * 1000)
             return len(moved)
 

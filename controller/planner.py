@@ -35,6 +35,16 @@ def hops_for_path(path: Sequence[int], dst: HostLocation,
     return tuple(hops)
 
 
+def without_switches(hops_by_flow: Mapping[FlowKey, tuple[Hop, ...]],
+                     dpids: set[int]) -> dict[FlowKey, tuple[Hop, ...]]:
+    """The flows' hops minus those on `dpids` (switches whose rules were wiped); a flow left
+    with no hops is dropped. The flows' rules on other switches stay known, so that a later
+    plan moving a flow still deletes them."""
+    kept = {flow: tuple(hop for hop in hops if hop[0] not in dpids)
+            for flow, hops in hops_by_flow.items()}
+    return {flow: hops for flow, hops in kept.items() if hops}
+
+
 @dataclass
 class Plan:
     """Flow-mods in three phases. `prepare` (rules downstream of each flow's ingress switch)

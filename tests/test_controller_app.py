@@ -728,6 +728,29 @@ def test_a_switch_reconnecting_during_the_barrier_waits_gets_its_rules_back(net,
     assert crossing_s2 and crossing_s2 <= rules_on_s2
 
 
+def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_decision(net, app, monkeypatch):
+    learn(net, 1)
+    learn(net, 3)
+    decide = app.policy.decide
+
+    def decided_while_s2_reconnects(*args):
+        net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
+        net.connect(2)  # deletes every app rule on s2
+        del net._handle
+        return decide(*args)
+
+    monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
+    net.clear()
+    app.reroute("periodic")
+    assert set(path_rules(net)[2]) == {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)}
+    # so the decision the reconnection asked for has nothing left to install
+    monkeypatch.setattr(app.policy, "decide", decide)
+    epoch = app.epoch
+    assert app.pending_reasons == ["switch 2 reconnected"]
+    app.run_pending_reroutes()
+    assert app.epoch == epoch
+
+
 def _ipv4_packet_in(net, src_n, dst_n):
     msg = parser.OFPPacketIn(net.datapaths[src_n], buffer_id=ofp.OFP_NO_BUFFER, total_len=0,
                              reason=ofp.OFPR_NO_MATCH, table_id=0, cookie=0,
@@ -792,3 +815,25 @@ def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net,
     assert app.datapaths[2] is new and 2 in app.state.switches
     assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
     assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
+
+
+
+def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_flow_deletes_the_rest(
+        net, app, monkeypatch):
+    decide = app.policy.decide
+
+    def the_long_way(graph, flows, current, *rest):
+        return {**decide(graph, flows, current, *rest), (mac(1), mac(3)): (1, 5, 4, 3)}
+
+    monkeypatch.setattr(app.policy, "decide", the_long_way)
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    monkeypatch.setattr(app.policy, "decide", decide)
+    net.clear()
+    net.connect(5)  # wipes s5; the decision it asks for takes 1->3 the short way
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    # the old path's rule on s4 (not wiped, not on the new path) is deleted, not left behind
+    deleted_on_s4 = [reparse(net.datapaths[4], m).match for d, m in net.log if d == 4 and is_delete(m)]
+    assert [(m["eth_src"], m["eth_dst"]) for m in deleted_on_s4] == [(mac(1), mac(3))]
+    assert app.flows_moved == 1
