@@ -45,6 +45,7 @@ from qnn.policy import ShortestPathPolicy, keep_intact_else  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
 CONF = cfg.CONF
+UNKNOWN_DURATION = 0xFFFFFFFF  # an OpenFlow 1.3 port-stats duration the switch does not track
 # Dead-switch detection is off in Ryu by default; a config file can still override these.
 CONF.set_default("echo_request_interval", 2.0)
 CONF.set_default("maximum_unreplied_echo_requests", 3)
@@ -121,7 +122,9 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.policy == "milp":
             from qnn.demand_policies import OptimalPolicy
 
-            policy = OptimalPolicy(time_limit=min(2.0, 0.5 * self.settings.reoptimize_interval))
+            # a decision must not outlast half the interval between re-optimisations
+            policy = OptimalPolicy(time_limit=min(OptimalPolicy.DEFAULT_TIME_LIMIT_S,
+                                                  0.5 * self.settings.reoptimize_interval))
             self.logger.info("qroute: policy %s", policy.description)
             return policy
         checkpoint = default_checkpoint(self.settings)
@@ -314,14 +317,21 @@ class QRouteController(app_manager.RyuApp):
         for pair in [p for p in self.flow_rate_bps if p not in self.installed]:
             del self.flow_rate_bps[pair]
 
+    @staticmethod
+    def _port_age(stat) -> float:
+        """The port's age in seconds, or the controller's clock for a switch that does not
+        track it (OpenFlow 1.3 leaves port durations optional; all ones means unknown)."""
+        if stat.duration_sec == UNKNOWN_DURATION:
+            return time.monotonic()
+        return stat.duration_sec + stat.duration_nsec * 1e-9
+
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
         """Link load from each port's transmit counter, timed by the port's own age (as flow
         rates are by their rule's), so that delayed replies give no rate spikes."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
-            age = stat.duration_sec + stat.duration_nsec * 1e-9
-            rate = self.port_meter.update((dpid, stat.port_no), age, stat.tx_bytes)
+            rate = self.port_meter.update((dpid, stat.port_no), self._port_age(stat), stat.tx_bytes)
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:
                 self.state.load_bps[link] = rate

@@ -101,7 +101,7 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
         started = time.monotonic()
         for port, (src, dst, mbps) in zip(ports, workload.flows):
             clients.append(lab.start_iperf3_client(host_of(src), host_of(dst), port, seconds,
-                                                   udp_mbps=f"{mbps:.3f}", datagram_bytes=1200))
+                                                   udp_mbps=mbps, datagram_bytes=1200))
         # the learned policy needs a few stats polls and a re-optimisation before it acts
         utilisation = {}
         watcher = threading.Thread(target=lambda: utilisation.update(

@@ -247,17 +247,17 @@ class MininetLab:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start_iperf3_client(self, client: str, server: str, port: int, seconds: float,
-                            udp_mbps=None, datagram_bytes: int | None = None):
+                            udp_mbps: float | None = None, datagram_bytes: int | None = None):
         """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate."""
         args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", str(seconds), "-J"]
         if udp_mbps:
-            args += ["-u", "-b", f"{udp_mbps}M"]
+            args += ["-u", "-b", f"{udp_mbps:.3f}M"]
         if datagram_bytes:
             args += ["-l", str(datagram_bytes)]
         return self.host(client).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True)
 
-    def iperf3(self, client: str, server: str, seconds: float = 3.0, udp_mbps=None) -> dict:
+    def iperf3(self, client: str, server: str, seconds: float = 3.0, udp_mbps: float | None = None) -> dict:
         """Run iperf3 between two hosts; returns iperf3's JSON result."""
         port = 5201
         srv = self.start_iperf3_server(server, port)

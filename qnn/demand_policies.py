@@ -156,8 +156,9 @@ class OptimalPolicy(CandidatePathPolicy):
     ``time_limit`` seconds with the best routing found: the classical yardstick."""
 
     kind = "milp"
+    DEFAULT_TIME_LIMIT_S = 2.0
 
-    def __init__(self, k: int = 3, time_limit: float = 2.0, keep_margin: float = 0.0):
+    def __init__(self, k: int = 3, time_limit: float = DEFAULT_TIME_LIMIT_S, keep_margin: float = 0.0):
         super().__init__(k=k, keep_margin=keep_margin)
         self.time_limit = time_limit
         self.name = "milp"

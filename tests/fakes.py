@@ -158,17 +158,19 @@ class FakeNetwork:
                                    desc=self.port(port_no, state=state, config=config))
         self._handle(self.app.port_status, ofp_event.EventOFPPortStatus(msg))
 
-    def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int], age_s: float | None = None):
+    def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int], age_s: float | None = None,
+                   age_known: bool = True):
         """A port-stats reply; every port is ``age_s`` old (default: the app's clock, which
-        the tests move forward, as a switch's port ages with time)."""
+        the tests move forward, as a switch's port ages with time). ``age_known=False``: the
+        switch reports the durations as unknown (all ones)."""
         if age_s is None:
             age_s = sys.modules["controller.app"].time.monotonic()
+        seconds, nanoseconds = (int(age_s), int(age_s % 1 * 1e9)) if age_known else (0xFFFFFFFF,) * 2
         dp = self.datapaths[dpid]
         body = [parser.OFPPortStats(port_no=p, rx_packets=0, tx_packets=0, rx_bytes=0,
                                     tx_bytes=b, rx_dropped=0, tx_dropped=0, rx_errors=0,
                                     tx_errors=0, rx_frame_err=0, rx_over_err=0, rx_crc_err=0,
-                                    collisions=0, duration_sec=int(age_s),
-                                    duration_nsec=int(age_s % 1 * 1e9))
+                                    collisions=0, duration_sec=seconds, duration_nsec=nanoseconds)
                 for p, b in tx_bytes_by_port.items()]
         reply = parser.OFPPortStatsReply(dp, body=body)
         self._handle(self.app.port_stats, ofp_event.EventOFPPortStatsReply(reply))

@@ -462,6 +462,13 @@ def test_port_rates_are_timed_by_the_port_age_not_by_reply_arrival(net, app):
     assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
 
 
+def test_port_rates_of_a_switch_without_port_durations_are_timed_by_reply_arrival(net, app, clock):
+    net.port_stats(1, {NEXT_PORT: 0}, age_known=False)
+    clock.now += 2.0
+    net.port_stats(1, {NEXT_PORT: 2_500_000}, age_known=False)
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+
+
 @pytest.mark.parametrize("loaded_port, expected", [(NEXT_PORT, (1, 4, 3)),
                                                    (PREV_PORT, (1, 2, 3))])
 def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, spawned, clock,
