@@ -90,9 +90,3 @@ def plan_phases(installed: Mapping[FlowKey, tuple[Hop, ...]],
             plan.cleanup.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
     return plan
 
-
-def plan_changes(installed: Mapping[FlowKey, tuple[Hop, ...]],
-                 desired: Mapping[FlowKey, tuple[Hop, ...]],
-                 epoch: int = 0) -> list[tuple[int, object]]:
-    """Ordered (dpid, message) pairs taking the switches from `installed` to `desired`."""
-    return plan_phases(installed, desired, epoch).messages()

@@ -1,14 +1,19 @@
-"""plan_changes / hops_for_path: routing decisions into ordered, well-formed flow-mods."""
+"""plan_phases / hops_for_path: routing decisions into ordered, well-formed flow-mods."""
 from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 from ryu.ofproto import ofproto_v1_3 as ofp
 
 from controller import ofmsgs
-from controller.planner import hops_for_path, plan_changes
+from controller.planner import hops_for_path, plan_phases, without_switches
 from qnn.netstate import HostLocation, LinkPorts
 
 A, B, C = "00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"
+
+
+def plan_changes(installed, desired, epoch=0):
+    """Every flow-mod of the plan in the order the controller sends them."""
+    return plan_phases(installed, desired, epoch).messages()
 
 
 def adds(plan):
@@ -122,3 +127,12 @@ def test_applying_the_plan_yields_exactly_the_desired_rules(old, new):
     assert tables == want
     if old == new:
         assert plan == []
+
+
+def test_without_switches_keeps_each_flows_other_hops_and_drops_emptied_flows():
+    installed = {(A, B): ((1, 2), (5, 2), (4, 1)), (B, A): ((5, 1),), (A, C): ((1, 3), (3, 1))}
+    assert without_switches(installed, {5}) == {(A, B): ((1, 2), (4, 1)), (A, C): ((1, 3), (3, 1))}
+    # and a plan from there deletes the moved flow's remaining old rule (s4), none on wiped s5
+    plan = plan_changes(without_switches(installed, {5}),
+                        {(A, B): ((1, 3), (3, 1)), (A, C): ((1, 3), (3, 1))})
+    assert [dpid for dpid, m in plan if m.command == ofp.OFPFC_DELETE_STRICT] == [4]
