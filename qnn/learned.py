@@ -23,6 +23,7 @@ from qnn.checkpoint import (SHIPPED_DIR, CheckpointError, load_checkpoint, read_
                             sha256_file, shipped_name, trained_target_rows)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
+from qnn.train import HISTORY_REDUCERS
 
 
 def _candidates(spec) -> list[pathlib.Path]:
@@ -104,6 +105,10 @@ class LearnedRouting:
         self.single_path = single_path
         self.device = device
         self.history = int(self.meta.get("history", 1))
+        reduce = self.meta.get("history_reduce", "mean")
+        if reduce not in HISTORY_REDUCERS:
+            raise CheckpointError(path, f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}")
+        self.reduce_history = HISTORY_REDUCERS[reduce]
 
     def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
@@ -119,7 +124,7 @@ class LearnedRouting:
         demand = np.asarray(ctx.visible_demand, dtype=float)
         if self.history > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
             recent = ctx.history_tms[-self.history:]
-            demand = ctx.pathset.demand_vector(recent).mean(axis=0)
+            demand = self.reduce_history(ctx.pathset.demand_vector(recent), axis=0)
         d = torch.as_tensor(demand.astype(np.float32), device=self.device)[None]
         split = self.router(self.pt, d)
         if self.single_path:

@@ -108,22 +108,26 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     return Dataset(net, ps, dem, opt, files, rule)
 
 
-def history_input(demands: np.ndarray, history: int) -> np.ndarray:
-    """Decision inputs (T, D): row t is the mean of matrices t-history+1..t (fewer at the start)."""
+# how a decision sees its last H matrices: their mean, or each flow's peak (a hedge)
+HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
+
+
+def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:
+    """Decision inputs (T, D): row t reduces matrices t-history+1..t (fewer at the start)
+    with ``HISTORY_REDUCERS[reduce]``."""
     if history <= 1:
         return demands
-    c = np.cumsum(np.vstack([np.zeros((1, demands.shape[1])), demands]), axis=0)
-    t = np.arange(1, demands.shape[0] + 1)
-    lo = np.maximum(0, t - history)
-    return (c[t] - c[lo]) / (t - lo)[:, None]
+    fn = HISTORY_REDUCERS[reduce]
+    return np.stack([fn(demands[max(0, t - history + 1): t + 1], axis=0) for t in range(len(demands))])
 
 
-def pairs(ds: Dataset, setting: str = "predictive", history: int = 1):
+def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_reduce: str = "mean"):
     """(inputs, targets, opt) arrays for the setting, in time order.
 
-    Predictive: decide on the mean of the ``history`` matrices up to t-1, scored on matrix t."""
+    Predictive: decide on the ``history`` matrices up to t-1 (reduced by ``history_reduce``),
+    scored on matrix t."""
     if setting == "predictive":
-        return history_input(ds.demands, history)[:-1], ds.demands[1:], ds.opt[1:]
+        return history_input(ds.demands, history, history_reduce)[:-1], ds.demands[1:], ds.opt[1:]
     if setting == "oracle":
         return ds.demands, ds.demands, ds.opt
     raise ValueError("setting must be predictive or oracle")
@@ -252,7 +256,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
     p.add_argument("--history", type=int, default=1,
-                   help="predictive: decide on the mean of the last H matrices (default 1: the previous one)")
+                   help="predictive: decide on the last H matrices (default 1: the previous one)")
+    p.add_argument("--history-reduce", choices=tuple(HISTORY_REDUCERS), default="mean",
+                   help="with --history H > 1: decide on their mean (default) or on each flow's "
+                        "peak among them")
     p.add_argument("--single-path", action="store_true",
                    help="train for one path per flow (straight-through argmax, or --anneal); "
                         "default: split ratios")
@@ -285,7 +292,7 @@ def run(args) -> int:
         raise SystemExit("qroute train: --anneal sharpens towards one path per flow; it needs --single-path")
     anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
-    X, Y, O = pairs(ds, args.setting, args.history)
+    X, Y, O = pairs(ds, args.setting, args.history, args.history_reduce)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
@@ -305,6 +312,7 @@ def run(args) -> int:
         "n_params": n_params(router),
         "setting": args.setting,
         "history": args.history,
+        "history_reduce": args.history_reduce,
         "single_path": bool(args.single_path),
         "data_files": {pathlib.Path(p).name: h for p, h in ds.files.items()},
         "split": {"train_pairs": [int(i_tr[0]), int(i_tr[-1])], "val_pairs": [int(i_va[0]), int(i_va[-1])],

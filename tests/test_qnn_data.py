@@ -39,7 +39,7 @@ def test_shipped_checkpoint_reproduces_its_validation_figures(name):
         _DATASETS[topo] = load_dataset(topo, k=meta["k"])
     ds = _DATASETS[topo]
     load_checkpoint(path, network=ds.network, k=meta["k"])  # fingerprint matches the data's topology
-    X, Y, O = pairs(ds, meta["setting"], meta.get("history", 1))
+    X, Y, O = pairs(ds, meta["setting"], meta.get("history", 1), meta.get("history_reduce", "mean"))
     tr, va = time_split(len(X), meta["split"]["val_fraction"])
     assert [int(tr[0]), int(tr[-1])] == meta["split"]["train_pairs"]
     assert [int(va[0]), int(va[-1])] == meta["split"]["val_pairs"]

@@ -1,11 +1,12 @@
 """A tiny training run lowers the loss and improves on the untrained router."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from qnn.router import evaluate, hard_split, smooth_mlu_ratio
-from qnn.train import anneal_temperature, build_model, fit, time_split
+from qnn.router import DEFAULT_FEATURES, evaluate, hard_split, smooth_mlu_ratio
+from qnn.train import anneal_temperature, build_model, fit, history_input, time_split
 from qnn.train import main as train_main
 from tests.qnn_helpers import t, tiny_setup
 
@@ -112,3 +113,49 @@ def test_bad_anneal_option_is_refused_by_name(text, capsys):
 def test_anneal_without_single_path_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="needs --single-path"):
         train_main(["--topology", "abilene", "--anneal", "0.5,0.02", "--out", str(tmp_path / "x.pt")])
+
+
+def test_history_input_reduces_the_last_h_matrices_by_mean_or_peak():
+    demands = np.array([[1.0, 8.0], [3.0, 2.0], [5.0, 4.0], [0.0, 6.0]])
+    assert np.array_equal(history_input(demands, 1, "max"), demands)
+    assert np.allclose(history_input(demands, 2, "mean"), [[1, 8], [2, 5], [4, 3], [2.5, 5]])
+    assert np.array_equal(history_input(demands, 3, "max"), [[1, 8], [3, 8], [5, 8], [5, 6]])
+
+
+@pytest.mark.parametrize("reduce, expected", [("mean", [[2.0, 5.0]]), ("max", [[3.0, 8.0]])])
+def test_learned_routing_decides_on_the_history_reduction_its_checkpoint_names(reduce, expected, tmp_path,
+                                                                                monkeypatch):
+    from qnn.checkpoint import save_checkpoint, topology_fingerprint
+    from qnn.learned import LearnedRouting
+    from qnn.methods import DecisionContext
+
+    net, ps, _, _, _ = tiny_setup()
+    router = build_model("mlp", 3, DEFAULT_FEATURES, None, 2, 2, "crx", "residual", seed=0)
+    ckpt = tmp_path / "mlp-tiny.pt"
+    save_checkpoint(ckpt, router, {"topology": topology_fingerprint(net), "k": 3, "setting": "predictive",
+                                   "history": 2, "history_reduce": reduce})
+    learned = LearnedRouting(ps, net, {"checkpoint": str(ckpt)}, "mlp", single_path=False)
+    seen = []
+    monkeypatch.setattr(learned, "router", lambda pt, demand: seen.append(demand.numpy()) or
+                        torch.full((1, ps.n_demands, 3), 1 / 3))
+    tms = np.zeros((2, 6, 6))
+    (a, b), (c, d) = ps.demands[:2]
+    tms[0, a, b], tms[0, c, d], tms[1, a, b], tms[1, c, d] = 1.0, 8.0, 3.0, 2.0
+    ctx = DecisionContext(t=2, setting="predictive", visible_index=1, visible_tm=tms[1],
+                          visible_demand=ps.demand_vector(tms[1]), history_tms=tms, prev_split=None,
+                          observed_loads=None, network=net, pathset=ps)
+    learned.decide(ctx)
+    assert np.allclose(seen[0][:, :2], expected)
+
+
+def test_unknown_history_reduction_in_a_checkpoint_is_refused(tmp_path):
+    from qnn.checkpoint import CheckpointError, save_checkpoint, topology_fingerprint
+    from qnn.learned import LearnedRouting
+
+    net, ps, _, _, _ = tiny_setup()
+    router = build_model("mlp", 3, DEFAULT_FEATURES, None, 2, 2, "crx", "residual", seed=0)
+    ckpt = tmp_path / "mlp-tiny.pt"
+    save_checkpoint(ckpt, router, {"topology": topology_fingerprint(net), "k": 3, "history": 2,
+                                   "history_reduce": "median"})
+    with pytest.raises(CheckpointError, match="history_reduce 'median'"):
+        LearnedRouting(ps, net, {"checkpoint": str(ckpt)}, "mlp", single_path=False)
