@@ -125,9 +125,14 @@ class LearnedPolicy(CandidatePathPolicy):
     """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
 
     def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
-        from qnn.checkpoint import load_checkpoint
+        from qnn.checkpoint import CheckpointError, load_checkpoint
 
         router, meta = load_checkpoint(checkpoint, device=device)
+        history = int(meta.get("history", 1))
+        if meta.get("setting", "predictive") == "predictive" and history > 1:
+            raise CheckpointError(checkpoint, f"trained to decide on the last {history} traffic matrices; "
+                                  "the controller decides on one period's measured rates (train with "
+                                  "--history 1)")
         super().__init__(k=int(meta["model"]["k"]), keep_margin=keep_margin)
         self.router, self.meta = router.eval(), meta
         self.kind = meta["model"]["kind"]

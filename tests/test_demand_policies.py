@@ -131,3 +131,14 @@ def test_optimal_policy_is_at_least_as_good_as_the_learned_one(policy):
         best = optimal.decide(graph, FLOWS, {}, rates)
         assert all(path_is_intact(graph, p) for p in best.values()) and len(best) == len(FLOWS)
         assert mlu(graph, best, tm) <= mlu(graph, policy.decide(graph, FLOWS, {}, rates), tm) * (1 + 1e-3)
+
+
+def test_a_checkpoint_trained_on_several_past_matrices_is_refused(tmp_path):
+    from qnn.checkpoint import CheckpointError, save_checkpoint
+    from qnn.train import build_model
+
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 2, "crx", "residual", seed=0)
+    save_checkpoint(tmp_path / "qnn-x.pt", router, {"topology": {"name": "x"}, "k": 3, "setting": "predictive",
+                                                    "history": 6, "history_reduce": "max"})
+    with pytest.raises(CheckpointError, match="last 6 traffic matrices"):
+        LearnedPolicy(tmp_path / "qnn-x.pt")
