@@ -169,6 +169,7 @@ class QRouteController(app_manager.RyuApp):
             kept = without_switches(self.installed, {datapath.id})
             if kept != self.installed:
                 self.installed = kept
+                self.paths = {flow: path for flow, path in self.paths.items() if flow in kept}
                 self._forget_rates_of_removed_flows()
                 self.request_reroute(f"switch {datapath.id} reconnected")
         elif ev.state == DEAD_DISPATCHER and self.datapaths.get(datapath.id) is datapath:
@@ -317,21 +318,18 @@ class QRouteController(app_manager.RyuApp):
         for pair in [p for p in self.flow_rate_bps if p not in self.installed]:
             del self.flow_rate_bps[pair]
 
-    @staticmethod
-    def _port_age(stat) -> float:
-        """The port's age in seconds, or the controller's clock for a switch that does not
-        track it (OpenFlow 1.3 leaves port durations optional; all ones means unknown)."""
-        if stat.duration_sec == UNKNOWN_DURATION:
-            return time.monotonic()
-        return stat.duration_sec + stat.duration_nsec * 1e-9
-
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
         """Link load from each port's transmit counter, timed by the port's own age (as flow
         rates are by their rule's), so that delayed replies give no rate spikes."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
-            rate = self.port_meter.update((dpid, stat.port_no), self._port_age(stat), stat.tx_bytes)
+            if stat.duration_sec == UNKNOWN_DURATION:
+                # timed by arrival: replies handled back to back would give rate spikes
+                age, min_elapsed = time.monotonic(), 0.5 * self.settings.stats_interval
+            else:
+                age, min_elapsed = stat.duration_sec + stat.duration_nsec * 1e-9, 0.0
+            rate = self.port_meter.update((dpid, stat.port_no), age, stat.tx_bytes, min_elapsed)
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:
                 self.state.load_bps[link] = rate
@@ -427,8 +425,12 @@ class QRouteController(app_manager.RyuApp):
             self.await_barriers(Plan.switches(plan.commit))
             self._send_all(plan.cleanup)
             if self.wiped_switches:
-                # a switch reconnected during the barrier waits and lost every rule it had: what
-                # was planned there is not installed, and the next decision puts it back
+                # a switch reconnected during the barrier waits: what this plan sent it before
+                # then is gone, what it sent after went to the new connection and stands. Delete
+                # both there, so that the switch holds only what is tracked; the next decision
+                # puts them back
+                self._send_all([(dpid, ofmsgs.delete_pair_rule(*flow)) for flow, hops in desired_hops.items()
+                                for dpid, _ in hops if dpid in self.wiped_switches])
                 desired_hops = without_switches(desired_hops, self.wiped_switches)
                 desired_paths = {f: desired_paths[f] for f in desired_hops}
                 self.request_reroute(f"switch {min(self.wiped_switches)} reconnected during a decision")

@@ -29,6 +29,11 @@ def shipped_name(kind: str, network: str, variant: str = "") -> str:
     return f"{kind}-{network}-{variant}" if variant else f"{kind}-{network}"
 
 
+# what a sidecar's "history_reduce" may name: how a decision sees its last H matrices (their
+# mean, or each flow's peak among them, a hedge)
+HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
+
+
 class CheckpointError(Exception):
     """A checkpoint cannot be used; ``path`` is the offending file and ``problem`` says why."""
 

@@ -19,11 +19,10 @@ import pathlib
 import numpy as np
 import torch
 
-from qnn.checkpoint import (SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
+from qnn.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
                             sha256_file, shipped_name, trained_target_rows)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
-from qnn.train import HISTORY_REDUCERS
 
 
 def _candidates(spec) -> list[pathlib.Path]:

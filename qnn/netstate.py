@@ -33,8 +33,12 @@ class RateMeter:
 
     samples: dict = field(default_factory=dict)
 
-    def update(self, key, now: float, byte_count: int) -> float | None:
+    def update(self, key, now: float, byte_count: int, min_elapsed: float = 0.0) -> float | None:
+        """The rate since the key's previous sample. A sample less than ``min_elapsed`` after
+        it gives no rate and leaves it as the base, so that the next rate spans more time."""
         previous = self.samples.get(key)
+        if previous is not None and byte_count >= previous[1] and 0.0 <= now - previous[0] < min_elapsed:
+            return None
         self.samples[key] = (now, byte_count)
         if previous is None:
             return None

@@ -163,7 +163,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
     ds = load_dataset(meta["topology"]["name"], k=router.k)
-    X, Y, O = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1)
+    X, Y, O = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1,
+                    meta.get("history_reduce", "mean"))
     _, va = time_split(len(X), meta["split"]["val_fraction"])
     if args.limit:
         va = va[:args.limit]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from qnn.checkpoint import save_checkpoint, sha256_file, topology_fingerprint
+from qnn.checkpoint import HISTORY_REDUCERS, save_checkpoint, sha256_file, topology_fingerprint
 from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 from topologies.abilene import ABILENE_TM
 
@@ -106,10 +106,6 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
     return Dataset(net, ps, dem, opt, files, rule)
-
-
-# how a decision sees its last H matrices: their mean, or each flow's peak (a hedge)
-HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
 
 
 def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:

@@ -20,7 +20,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 import controller.app as app_module
 from controller import ofmsgs
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip,
-                         ipv4_frame, is_add, is_delete, mac, output_ports, reparse)
+                         ipv4_frame, is_add, is_delete, is_flow_mod, mac, output_ports, reparse)
 
 # the fixtures below replace these; a test that needs the real ones takes them from here
 REAL_SPAWN = app_module.hub.spawn
@@ -96,6 +96,33 @@ def path_rules(net):
             rules.setdefault(dpid, []).append(
                 (msg.match["eth_src"], msg.match["eth_dst"], output_ports(msg)[0]))
     return rules
+
+
+def switch_tables(net):
+    """{dpid: {(src, dst): out_port}}: the path rules each switch holds, replaying every
+    flow-mod sent (a delete-all on connect wipes the switch). Needs the whole log."""
+    tables = {}
+    for dpid, msg in net.log:
+        if not is_flow_mod(msg):
+            continue
+        table = tables.setdefault(dpid, {})
+        pair = (msg.match.get("eth_src"), msg.match.get("eth_dst"))
+        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
+            table[pair] = output_ports(msg)[0]
+        elif is_delete(msg) and pair[0] is None:
+            table.clear()
+        elif is_delete(msg):
+            table.pop(pair, None)
+    return {dpid: table for dpid, table in tables.items() if table}
+
+
+def tracked_tables(app):
+    """The same, as the app believes it installed them."""
+    tables = {}
+    for pair, hops in app.installed.items():
+        for dpid, out_port in hops:
+            tables.setdefault(dpid, {})[pair] = out_port
+    return tables
 
 
 def packet_outs(net):
@@ -467,6 +494,12 @@ def test_port_rates_of_a_switch_without_port_durations_are_timed_by_reply_arriva
     clock.now += 2.0
     net.port_stats(1, {NEXT_PORT: 2_500_000}, age_known=False)
     assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+    clock.now += 0.01  # a delayed reply handled right after: no rate from 10 ms
+    net.port_stats(1, {NEXT_PORT: 2_600_000}, age_known=False)
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+    clock.now += 1.99  # the next rate spans the 2 s since the last one used
+    net.port_stats(1, {NEXT_PORT: 5_000_000}, age_known=False)
+    assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
 
 
 @pytest.mark.parametrize("loaded_port, expected", [(NEXT_PORT, (1, 4, 3)),
@@ -748,7 +781,7 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
 
     monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
     net.clear()
-    app.reroute("periodic")
+    assert app.reroute("periodic") == 0 and app.flows_moved == 0  # rules restored, no path moved
     assert set(path_rules(net)[2]) == {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)}
     # so the decision the reconnection asked for has nothing left to install
     monkeypatch.setattr(app.policy, "decide", decide)
@@ -756,6 +789,28 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
     assert app.pending_reasons == ["switch 2 reconnected"]
     app.run_pending_reroutes()
     assert app.epoch == epoch
+
+
+def test_a_switch_reconnecting_during_the_barrier_waits_is_left_with_only_tracked_rules(net, app):
+    """What a decision sends a switch after it reconnected reaches the new connection and
+    stands: it must not be forgotten, even when a host moves before the next decision."""
+    learn(net, 1)
+    learn(net, 3)
+    reconnected = []
+
+    def barrier_wait_during_which_s2_reconnects_and_host_2_moves(dpids, timeout_s=1.0):
+        if not reconnected:
+            reconnected.append(2)
+            net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
+            net.connect(2)  # wipes s2; the decision's ingress rules there come after this
+            net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
+            del net._handle
+
+    app.await_barriers = barrier_wait_during_which_s2_reconnects_and_host_2_moves
+    learn(net, 2)
+    assert reconnected == [2] and app.state.hosts[mac(2)].dpid == 4
+    assert app.pending_reasons == []
+    assert switch_tables(net) == tracked_tables(app)
 
 
 def _ipv4_packet_in(net, src_n, dst_n):
@@ -822,7 +877,6 @@ def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net,
     assert app.datapaths[2] is new and 2 in app.state.switches
     assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
     assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
-
 
 
 def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_flow_deletes_the_rest(
