@@ -292,7 +292,7 @@ class QRouteController(app_manager.RyuApp):
         for dpid, datapath in list(self.datapaths.items()):
             self.send(datapath, ofmsgs.port_stats_request())
             if dpid in ingress:
-                self.send(datapath, ofmsgs.app_flow_stats_request())
+                self.send(datapath, ofmsgs.ingress_flow_stats_request())
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):

@@ -74,12 +74,16 @@ def plan_phases(installed: Mapping[FlowKey, tuple[Hop, ...]],
         if new == old:
             continue
         old_set = set(old)
+        old_ingress = old[0] if old else None
         src_mac, dst_mac = flow
         for position in range(len(new) - 1, -1, -1):
             dpid, out_port = new[position]
-            if (dpid, out_port) not in old_set:
-                phase = plan.commit if position == 0 else plan.prepare
-                phase.append((dpid, ofmsgs.forward_rule(src_mac, dst_mac, out_port, epoch)))
+            ingress = position == 0
+            # a kept rule is rewritten when its role changes (a host moved), for its cookie's
+            # ingress flag: statistics are read from the ingress rule alone
+            if (dpid, out_port) not in old_set or ingress != ((dpid, out_port) == old_ingress):
+                phase = plan.commit if ingress else plan.prepare
+                phase.append((dpid, ofmsgs.forward_rule(src_mac, dst_mac, out_port, epoch, ingress)))
         new_switches = {dpid for dpid, _ in new}
         for dpid, _ in old:
             if dpid not in new_switches:

@@ -278,9 +278,12 @@ def test_two_hosts_get_shortest_path_rules_with_the_app_cookie(net, app):
         if is_add(msg):
             wire = reparse(net.datapaths[dpid], msg)
             assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
-            assert wire.cookie & 0xFFFFFFFF == app.epoch
+            assert wire.cookie & ofmsgs.EPOCH_MASK == app.epoch
             assert wire.priority == ofmsgs.PRIORITY_PATH
             assert wire.match["eth_src"] in (mac(1), mac(3))
+            # flagged as ingress exactly on the source host's switch
+            ingress = dpid == app.state.hosts[wire.match["eth_src"]].dpid
+            assert bool(wire.cookie & ofmsgs.INGRESS_FLAG) == ingress
     # the packet that taught s3's host is delivered to its destination
     assert any(d == 1 and o.actions[0].port == HOST_PORT for d, o in packet_outs(net))
 
@@ -434,8 +437,9 @@ def test_poll_asks_every_switch_for_ports_and_host_switches_for_app_flow_stats(n
     assert sorted(d for d, _ in port_requests) == [1, 2, 3, 4, 5]
     assert sorted(d for d, _ in flow_requests) == [1, 3]  # where hosts attach: the ingress switches
     assert all(m.port_no == ofp.OFPP_ANY for _, m in port_requests)
-    for _, m in flow_requests:  # only qroute's own rules
-        assert m.cookie >> 32 == ofmsgs.APP_COOKIE and m.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    for _, m in flow_requests:  # only qroute's own rules, and of those the ingress ones
+        assert m.cookie_mask == ofmsgs.APP_COOKIE_MASK | ofmsgs.INGRESS_FLAG
+        assert m.cookie & m.cookie_mask == ofmsgs.cookie(0, ingress=True)
 
 
 def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app):

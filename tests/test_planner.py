@@ -41,9 +41,9 @@ def test_new_flow_is_added_egress_to_ingress_without_deletes():
     plan = plan_changes({}, {(A, B): ((1, 2), (2, 3), (3, 1))}, epoch=7)
     assert [dpid for dpid, _ in plan] == [3, 2, 1]
     assert [out_port(m) for _, m in plan] == [1, 3, 2]
-    for _, mod in plan:
+    for dpid, mod in plan:
         assert mod.command == ofp.OFPFC_ADD
-        assert mod.cookie == (ofmsgs.APP_COOKIE << 32) | 7
+        assert mod.cookie == (ofmsgs.APP_COOKIE << 32) | 7 | (ofmsgs.INGRESS_FLAG if dpid == 1 else 0)
         assert mod.priority == ofmsgs.PRIORITY_PATH
         assert mod.match["eth_src"] == A and mod.match["eth_dst"] == B
 
@@ -97,9 +97,25 @@ def test_delete_all_app_rules_covers_every_table_with_the_cookie_mask():
     assert mod.cookie >> 32 == ofmsgs.APP_COOKIE
 
 
-def test_epoch_lives_in_the_low_cookie_bits():
+def test_epoch_and_ingress_flag_live_in_the_low_cookie_bits():
     assert ofmsgs.cookie(0) >> 32 == ofmsgs.APP_COOKIE
-    assert ofmsgs.cookie(2**32 + 5) == (ofmsgs.APP_COOKIE << 32) | 5
+    assert ofmsgs.cookie(2**31 + 5) == (ofmsgs.APP_COOKIE << 32) | 5
+    assert ofmsgs.cookie(5, ingress=True) == (ofmsgs.APP_COOKIE << 32) | ofmsgs.INGRESS_FLAG | 5
+    request = ofmsgs.ingress_flow_stats_request()
+    assert request.cookie_mask == ofmsgs.APP_COOKIE_MASK | ofmsgs.INGRESS_FLAG
+    assert request.cookie & request.cookie_mask == ofmsgs.cookie(0, ingress=True)
+
+
+def test_a_kept_rule_is_rewritten_when_its_role_changes():
+    """Source host moved from s1 to s2: s2's rule (same port) becomes the ingress rule and
+    must carry the flag; s1 leaves the path."""
+    plan = plan_changes({(A, B): ((1, 2), (2, 3), (3, 1))}, {(A, B): ((2, 3), (3, 1))}, epoch=4)
+    adds = [(dpid, m) for dpid, m in plan if m.command == ofp.OFPFC_ADD]
+    assert [(dpid, m.cookie & ofmsgs.INGRESS_FLAG != 0) for dpid, m in adds] == [(2, True)]
+    # and back: s2's rule (same port) is a transit rule again
+    plan = plan_changes({(A, B): ((2, 3), (3, 1))}, {(A, B): ((1, 2), (2, 3), (3, 1))}, epoch=5)
+    adds = [(dpid, m.cookie & ofmsgs.INGRESS_FLAG != 0) for dpid, m in plan if m.command == ofp.OFPFC_ADD]
+    assert sorted(adds) == [(1, True), (2, False)]
 
 
 paths = st.lists(st.tuples(st.integers(1, 6), st.integers(1, 4)), min_size=1, max_size=5,
