@@ -33,6 +33,9 @@ def shipped_name(kind: str, network: str, variant: str = "") -> str:
 # mean, or each flow's peak among them, a hedge)
 HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
 
+# matrices between what a training pair decides on and what it is scored on, per setting
+TARGET_LAG = {"predictive": 1, "oracle": 0}
+
 
 class CheckpointError(Exception):
     """A checkpoint cannot be used; ``path`` is the offending file and ``problem`` says why."""
@@ -115,9 +118,8 @@ def trained_target_rows(meta: dict) -> range:
     if not pairs:
         return range(0)
     first, last = (int(x) for x in pairs)
-    if meta.get("setting", "predictive") == "oracle":
-        return range(first, last + 1)
-    return range(first + 1, last + 2)
+    lag = TARGET_LAG[meta.get("setting", "predictive")]
+    return range(first + lag, last + 1 + lag)
 
 
 def build_router(model_cfg: dict):

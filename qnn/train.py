@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from qnn.checkpoint import HISTORY_REDUCERS, save_checkpoint, sha256_file, topology_fingerprint
+from qnn.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, sha256_file, topology_fingerprint
 from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 from topologies.abilene import ABILENE_TM
 
@@ -122,11 +122,11 @@ def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_re
 
     Predictive: decide on the ``history`` matrices up to t-1 (reduced by ``history_reduce``),
     scored on matrix t."""
-    if setting == "predictive":
-        return history_input(ds.demands, history, history_reduce)[:-1], ds.demands[1:], ds.opt[1:]
-    if setting == "oracle":
-        return ds.demands, ds.demands, ds.opt
-    raise ValueError("setting must be predictive or oracle")
+    if setting not in TARGET_LAG:
+        raise ValueError("setting must be predictive or oracle")
+    lag = TARGET_LAG[setting]
+    inputs = history_input(ds.demands, history, history_reduce) if setting == "predictive" else ds.demands
+    return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
 
 
 def time_split(n: int, val_fraction: float):

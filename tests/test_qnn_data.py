@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from qnn.checkpoint import SHIPPED_DIR, CheckpointError, load_checkpoint
+from qnn.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, load_checkpoint
 from tests.conftest import require_data_or_skip
 
 pytestmark = pytest.mark.data
@@ -43,7 +43,7 @@ def test_shipped_checkpoint_reproduces_its_validation_figures(name):
     tr, va = time_split(len(X), meta["split"]["val_fraction"])
     assert [int(tr[0]), int(tr[-1])] == meta["split"]["train_pairs"]
     assert [int(va[0]), int(va[-1])] == meta["split"]["val_pairs"]
-    lag = 1 if meta["setting"] == "predictive" else 0
+    lag = TARGET_LAG[meta["setting"]]
     assert tr[-1] + lag < va[0] + lag and va[-1] + lag == len(ds.demands) - 1  # targets: train < validation
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     val = evaluate(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(O[va]),
