@@ -8,7 +8,8 @@ problem over candidate paths:
 * the live graph becomes a :class:`qnn.network.Network` (switches renumbered 0..N-1), so failed
   links are simply absent and their flows' candidates avoid them;
 * each switch pair gets the k shortest loop-free paths by OSPF weight (the rule the shipped
-  Abilene checkpoints were trained with); they are cached until the topology changes;
+  Abilene checkpoints were trained with); they are cached per pair until the topology changes,
+  so a host joining costs the search for its new pairs only;
 * the pair's demand is the sum of its flows' measured rates; a flow not measured yet (or
   measured idle) counts with a floor of ``FLOOR_SHARE`` of the largest measured rate (1 bit/s
   when nothing is measured yet), so it is present but negligible.
@@ -31,7 +32,7 @@ import networkx as nx
 import numpy as np
 
 from qnn.network import Network
-from qnn.paths import k_shortest_paths
+from qnn.paths import PathSet, k_shortest_paths
 from qnn.policy import Flow, SwitchPath
 
 FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
@@ -48,6 +49,9 @@ class CandidatePathPolicy:
         self.keep_margin = float(keep_margin)
         self._paths_key = None
         self._paths = None
+        self._graph_key = None
+        self._live = None  # (Network, dpids, dpid -> node index) of the live graph
+        self._pair_paths: dict[tuple[int, int], list[tuple[int, ...]]] = {}  # on that graph
 
     def shares(self, pathset, prepared, demand: np.ndarray) -> np.ndarray:
         """(D, k) preference of each pair for each of its candidates (0 for missing ones)."""
@@ -60,11 +64,10 @@ class CandidatePathPolicy:
     def _candidates(self, graph: nx.DiGraph, pairs: list[tuple[int, int]]):
         """(PathSet, each pair's candidates as switch paths, prepared) for the live graph,
         cached while it is unchanged."""
-        key = (tuple(sorted(graph.nodes)),
-               tuple(sorted((a, b, float(e.get("capacity", 1.0)), float(e.get("ospf", 1.0)))
-                            for a, b, e in graph.edges(data=True))),
-               tuple(pairs))
-        if key != self._paths_key:
+        graph_key = (tuple(sorted(graph.nodes)),
+                     tuple(sorted((a, b, float(e.get("capacity", 1.0)), float(e.get("ospf", 1.0)))
+                                  for a, b, e in graph.edges(data=True))))
+        if graph_key != self._graph_key:
             dpids = sorted(graph.nodes)
             index = {d: i for i, d in enumerate(dpids)}
             edges = sorted(graph.edges(data=True))
@@ -72,11 +75,21 @@ class CandidatePathPolicy:
                               links=[(index[a], index[b]) for a, b, _ in edges],
                               capacity=[float(e.get("capacity", 1.0)) for _, _, e in edges],
                               weight=[float(e.get("ospf", 1.0)) for _, _, e in edges])
-            pathset = k_shortest_paths(network, self.k, weight="weight",
-                                       demands=[(index[s], index[t]) for s, t in pairs])
-            # a pair with fewer than k paths has empty padding slots after its real ones
-            switch_paths = [[tuple(dpids[i] for i in path) for path in row if path]
-                            for row in pathset.paths]
+            self._graph_key, self._live, self._pair_paths = graph_key, (network, dpids, index), {}
+        key = (graph_key, tuple(pairs))
+        if key != self._paths_key:
+            network, dpids, index = self._live
+            missing = [pair for pair in pairs if pair not in self._pair_paths]
+            if missing:
+                found = k_shortest_paths(network, self.k, weight="weight",
+                                         demands=[(index[s], index[t]) for s, t in missing])
+                # a pair with fewer than k paths has empty padding slots after its real ones
+                self._pair_paths.update((pair, [path for path in row if path])
+                                        for pair, row in zip(missing, found.paths))
+            pathset = PathSet(network, [(index[s], index[t]) for s, t in pairs],
+                              [self._pair_paths[pair] for pair in pairs], self.k)
+            switch_paths = [[tuple(dpids[i] for i in path) for path in self._pair_paths[pair]]
+                            for pair in pairs]
             self._paths = (pathset, switch_paths, self.prepare(pathset))
             self._paths_key = key
         return self._paths

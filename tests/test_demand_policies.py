@@ -142,3 +142,29 @@ def test_a_checkpoint_trained_on_several_past_matrices_is_refused(tmp_path):
                                                     "history": 6, "history_reduce": "max"})
     with pytest.raises(CheckpointError, match="last 6 traffic matrices"):
         LearnedPolicy(tmp_path / "qnn-x.pt")
+
+
+def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(monkeypatch):
+    import qnn.demand_policies as demand_policies
+
+    searched = []
+
+    def recording_search(network, k, weight, demands):
+        searched.append(len(demands))
+        return real_search(network, k, weight=weight, demands=demands)
+
+    real_search = demand_policies.k_shortest_paths
+    monkeypatch.setattr(demand_policies, "k_shortest_paths", recording_search)
+    graph = abilene_graph()
+    tm = gravity_traffic(load_abilene(), 1, seed=5)[0]
+    rates = {f: tm[f] for f in FLOWS}
+    first_hosts = {f: pair for f, pair in FLOWS.items() if max(f) < 6}
+    policy = LearnedPolicy("qnn-abilene-single", keep_margin=0.0)
+    policy.decide(graph, first_hosts, {}, rates)
+    decided = policy.decide(graph, FLOWS, {}, rates)  # six more hosts joined
+    assert searched == [30, 132 - 30]
+    # the same paths as a policy that searched every pair afresh
+    assert decided == LearnedPolicy("qnn-abilene-single", keep_margin=0.0).decide(graph, FLOWS, {}, rates)
+    graph.remove_edges_from([(5, 6), (6, 5)])
+    policy.decide(graph, FLOWS, {}, rates)
+    assert searched[-1] == 132  # another topology: every pair again
