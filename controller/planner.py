@@ -93,4 +93,3 @@ def plan_phases(installed: Mapping[FlowKey, tuple[Hop, ...]],
         for dpid, _ in installed[flow]:
             plan.cleanup.append((dpid, ofmsgs.delete_pair_rule(src_mac, dst_mac)))
     return plan
-

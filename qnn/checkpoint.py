@@ -118,7 +118,7 @@ def trained_target_rows(meta: dict) -> range:
     if not pairs:
         return range(0)
     first, last = (int(x) for x in pairs)
-    lag = TARGET_LAG[meta.get("setting", "predictive")]
+    lag = TARGET_LAG.get(meta.get("setting"), TARGET_LAG["predictive"])
     return range(first + lag, last + 1 + lag)
 
 
