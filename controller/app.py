@@ -98,6 +98,8 @@ class QRouteController(app_manager.RyuApp):
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.wiped_switches: set[int] = set()  # reconnected (rules deleted) since the decision began
+        # flows whose ingress rule (the flagged one) was wiped: their first installed hop is not it
+        self.unflagged: set = set()
         self.metrics = ControllerMetrics()
         if self.settings.metrics_port:
             server = hub.WSGIServer(("127.0.0.1", self.settings.metrics_port),
@@ -168,6 +170,8 @@ class QRouteController(app_manager.RyuApp):
             # old connection is seen to die, so forget what was installed on it and put it back.
             kept = without_switches(self.installed, {datapath.id})
             if kept != self.installed:
+                self.unflagged = {flow for flow, hops in self.installed.items()
+                                  if flow in kept and (flow in self.unflagged or hops[0][0] == datapath.id)}
                 self.installed = kept
                 self.paths = {flow: path for flow, path in self.paths.items() if flow in kept}
                 self._forget_rates_of_removed_flows()
@@ -298,8 +302,9 @@ class QRouteController(app_manager.RyuApp):
     def flow_stats(self, ev):
         """Per host-pair rate, read where the pair enters the network (its rule on the ingress
         switch counts each of its packets once). Timed by the rule's own age, not by when the
-        reply arrived (two delayed replies handled back to back would give absurd rates); a rule
-        replaced by a newer one is younger, which gives no rate for that sample."""
+        reply arrived (two delayed replies handled back to back would give absurd rates). A rule
+        rewritten since the last sample has another cookie (epoch): Open vSwitch restarts its age
+        but may carry its byte count over, so that sample gives no rate."""
         dpid = ev.msg.datapath.id
         for stat in ev.msg.body:
             pair = (stat.match.get("eth_src"), stat.match.get("eth_dst"))
@@ -307,7 +312,7 @@ class QRouteController(app_manager.RyuApp):
             if source is None or source.dpid != dpid or pair not in self.installed:
                 continue
             age = stat.duration_sec + stat.duration_nsec * 1e-9
-            rate = self.flow_meter.update((dpid, pair), age, stat.byte_count)
+            rate = self.flow_meter.update((dpid, pair), age, stat.byte_count, generation=stat.cookie)
             if rate is not None:
                 self.flow_rate_bps[pair] = rate
 
@@ -405,7 +410,9 @@ class QRouteController(app_manager.RyuApp):
                     hops = hops_for_path(path, destination, self.state.links)
                 if hops:
                     desired_hops[flow], desired_paths[flow] = hops, path
-            changed = [f for f in desired_hops if self.installed.get(f) != desired_hops[f]]
+            # an unflagged flow's ingress rule is sent again even where its hops look unchanged
+            changed = [f for f in desired_hops
+                       if self.installed.get(f) != desired_hops[f] or f in self.unflagged]
             dropped = [f for f in self.installed if f not in desired_hops]
             if not changed and not dropped:
                 return 0
@@ -417,7 +424,7 @@ class QRouteController(app_manager.RyuApp):
             # from here on a reconnecting switch may lose what this plan sends it; one that
             # reconnected while the policy ran is already stripped from self.installed
             self.wiped_switches.clear()
-            plan = plan_phases(self.installed, desired_hops, self.epoch)
+            plan = plan_phases(self.installed, desired_hops, self.epoch, self.unflagged)
             decided_in = time.monotonic() - started
             self._send_all(plan.prepare)
             self.await_barriers(Plan.switches(plan.prepare))
@@ -431,9 +438,13 @@ class QRouteController(app_manager.RyuApp):
                 # puts them back
                 self._send_all([(dpid, ofmsgs.delete_pair_rule(*flow)) for flow, hops in desired_hops.items()
                                 for dpid, _ in hops if dpid in self.wiped_switches])
-                desired_hops = without_switches(desired_hops, self.wiped_switches)
+                stripped = without_switches(desired_hops, self.wiped_switches)
+                self.unflagged = {f for f in stripped if desired_hops[f][0][0] in self.wiped_switches}
+                desired_hops = stripped
                 desired_paths = {f: desired_paths[f] for f in desired_hops}
                 self.request_reroute(f"switch {min(self.wiped_switches)} reconnected during a decision")
+            else:
+                self.unflagged = set()
             self.installed, self.paths = desired_hops, desired_paths
             self._forget_rates_of_removed_flows()
             self.reroutes += 1

@@ -8,7 +8,7 @@ only on the old path are deleted last.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from qnn.netstate import HostLocation, LinkPorts
@@ -65,16 +65,18 @@ class Plan:
 
 
 def plan_phases(installed: Mapping[FlowKey, tuple[Hop, ...]],
-                desired: Mapping[FlowKey, tuple[Hop, ...]], epoch: int = 0) -> Plan:
-    """The phased flow-mods taking the switches from `installed` to `desired`."""
+                desired: Mapping[FlowKey, tuple[Hop, ...]], epoch: int = 0,
+                unflagged: Collection[FlowKey] = ()) -> Plan:
+    """The phased flow-mods taking the switches from `installed` to `desired`. `unflagged`:
+    flows whose installed ingress rule was wiped (their first installed hop is a transit one)."""
     plan = Plan()
     for flow in sorted(desired):
         new = desired[flow]
         old = installed.get(flow, ())
-        if new == old:
+        if new == old and flow not in unflagged:
             continue
         old_set = set(old)
-        old_ingress = old[0] if old else None
+        old_ingress = old[0] if old and flow not in unflagged else None
         src_mac, dst_mac = flow
         for position in range(len(new) - 1, -1, -1):
             dpid, out_port = new[position]

@@ -29,20 +29,24 @@ class HostLocation:
 class RateMeter:
     """Turns cumulative byte counters into bits/s per key (``(dpid, port)`` for ports,
     ``(dpid, flow)`` for rules); survives counter resets (a switch restart, a rule replaced with
-    a fresh counter): such a sample gives no rate."""
+    a fresh counter) and replaced counters (``generation``, e.g. a rule's cookie, changed): such
+    a sample gives no rate."""
 
     samples: dict = field(default_factory=dict)
 
-    def update(self, key, now: float, byte_count: int, min_elapsed: float = 0.0) -> float | None:
+    def update(self, key, now: float, byte_count: int, min_elapsed: float = 0.0,
+               generation=None) -> float | None:
         """The rate since the key's previous sample. A sample less than ``min_elapsed`` after
         it gives no rate and leaves it as the base, so that the next rate spans more time."""
         previous = self.samples.get(key)
+        if previous is not None and previous[2] != generation:
+            previous = None
         if previous is not None and byte_count >= previous[1] and 0.0 <= now - previous[0] < min_elapsed:
             return None
-        self.samples[key] = (now, byte_count)
+        self.samples[key] = (now, byte_count, generation)
         if previous is None:
             return None
-        then, old_bytes = previous
+        then, old_bytes, _ = previous
         elapsed = now - then
         if elapsed <= 0 or byte_count < old_bytes:
             return None

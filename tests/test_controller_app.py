@@ -795,6 +795,25 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
     assert switch_tables(net) == tracked_tables(app)
 
 
+def test_a_flow_whose_ingress_switch_was_wiped_gets_a_flagged_ingress_rule_after_its_host_moves(net, app):
+    """1->3 runs 1-2-3; s1 reconnects (its rules wiped) and host 1 shows up on s2 before the
+    next decision: the hops left (s2, s3) are the new path's, and s2's rule must be rewritten
+    as the ingress rule (cookie flag) for the flow's rate to be measured."""
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    net._handle = lambda handler, event: handler(event)  # both before the next decision
+    net.connect(1)
+    net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))
+    del net._handle
+    app.run_pending_reroutes()
+    assert app.paths[(mac(1), mac(3))] == (2, 3)
+    flagged = [d for d, m in net.log if is_add(m) and m.priority == ofmsgs.PRIORITY_PATH
+               and (m.match["eth_src"], m.match["eth_dst"]) == (mac(1), mac(3))
+               and m.cookie & ofmsgs.INGRESS_FLAG]
+    assert flagged == [2] and app.unflagged == set()
+
+
 def _ipv4_packet_in(net, src_n, dst_n):
     msg = parser.OFPPacketIn(net.datapaths[src_n], buffer_id=ofp.OFP_NO_BUFFER, total_len=0,
                              reason=ofp.OFPR_NO_MATCH, table_id=0, cookie=0,

@@ -118,6 +118,15 @@ def test_rate_needs_two_samples_and_is_bits_per_second():
     assert meter.update((1, 3), 12.0, 5) is None        # ports are separate
 
 
+def test_a_replaced_counter_gives_no_rate_even_when_its_bytes_carried_over():
+    """Open vSwitch restarts a rewritten rule's age but may keep its byte count: the cookie
+    (generation) tells the samples apart."""
+    meter = RateMeter()
+    assert meter.update("rule", 1.0, 1_000, generation=1) is None
+    assert meter.update("rule", 1.5, 900_000, generation=2) is None  # rewritten: age 1.5 > 1.0
+    assert meter.update("rule", 3.5, 900_000 + 250_000, generation=2) == pytest.approx(1e6)
+
+
 def test_counter_reset_returns_none_then_measures_from_the_new_base():
     meter = RateMeter()
     meter.update((1, 2), 0.0, 10_000)

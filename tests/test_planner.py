@@ -152,3 +152,13 @@ def test_without_switches_keeps_each_flows_other_hops_and_drops_emptied_flows():
     plan = plan_changes(without_switches(installed, {5}),
                         {(A, B): ((1, 3), (3, 1)), (A, C): ((1, 3), (3, 1))})
     assert [dpid for dpid, m in plan if m.command == ofp.OFPFC_DELETE_STRICT] == [4]
+
+
+def test_an_unflagged_flow_gets_its_ingress_rule_again_even_with_unchanged_hops():
+    """s1 (A's old ingress) was wiped and A moved onto s2: the hops left are the new path's,
+    but s2's rule is a transit one without the ingress flag."""
+    stripped = {(A, B): ((2, 3), (3, 1))}
+    assert plan_changes(stripped, dict(stripped)) == []  # without knowing, nothing is sent
+    plan = plan_phases(stripped, dict(stripped), epoch=6, unflagged={(A, B)})
+    assert [(dpid, m.cookie & ofmsgs.INGRESS_FLAG != 0) for dpid, m in plan.messages()] == [(2, True)]
+    assert plan.commit and not plan.prepare and not plan.cleanup
