@@ -51,6 +51,11 @@ CONF.set_default("echo_request_interval", 2.0)
 CONF.set_default("maximum_unreplied_echo_requests", 3)
 
 
+def counter_age(stat) -> float:
+    """Seconds a flow-stats or port-stats entry's counters have been counting."""
+    return stat.duration_sec + stat.duration_nsec * 1e-9
+
+
 def _config_files() -> list[str]:
     """ryu-manager's --config-file list; empty when no command line was parsed (an app built
     outside ryu-manager, e.g. in tests), where oslo.config does not know the option yet."""
@@ -311,8 +316,8 @@ class QRouteController(app_manager.RyuApp):
             source = self.state.hosts.get(pair[0])
             if source is None or source.dpid != dpid or pair not in self.installed:
                 continue
-            age = stat.duration_sec + stat.duration_nsec * 1e-9
-            rate = self.flow_meter.update((dpid, pair), age, stat.byte_count, generation=stat.cookie)
+            rate = self.flow_meter.update((dpid, pair), counter_age(stat), stat.byte_count,
+                                          generation=stat.cookie)
             if rate is not None:
                 self.flow_rate_bps[pair] = rate
 
@@ -333,7 +338,7 @@ class QRouteController(app_manager.RyuApp):
                 # timed by arrival: replies handled back to back would give rate spikes
                 age, min_elapsed = time.monotonic(), 0.5 * self.settings.stats_interval
             else:
-                age, min_elapsed = stat.duration_sec + stat.duration_nsec * 1e-9, 0.0
+                age, min_elapsed = counter_age(stat), 0.0
             rate = self.port_meter.update((dpid, stat.port_no), age, stat.tx_bytes, min_elapsed)
             link = self.state.link_at_port(dpid, stat.port_no)
             if rate is not None and link is not None:

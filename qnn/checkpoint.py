@@ -156,6 +156,9 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
                                     f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
     model_cfg = meta["model"]
+    reduce = meta.get("history_reduce", "mean")
+    if reduce not in HISTORY_REDUCERS:
+        raise CheckpointError(path, f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}")
     if kind is not None and model_cfg.get("kind") != kind:
         raise CheckpointError(path, f"holds a {model_cfg.get('kind')!r} model, {kind!r} wanted")
     if k is not None and int(model_cfg.get("k", -1)) != int(k):

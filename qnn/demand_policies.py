@@ -32,7 +32,7 @@ import networkx as nx
 import numpy as np
 
 from qnn.network import Network
-from qnn.paths import PathSet, k_shortest_paths
+from qnn.paths import PathSet, candidate_paths
 from qnn.policy import Flow, SwitchPath
 
 FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
@@ -81,11 +81,9 @@ class CandidatePathPolicy:
             network, dpids, index = self._live
             missing = [pair for pair in pairs if pair not in self._pair_paths]
             if missing:
-                found = k_shortest_paths(network, self.k, weight="weight",
-                                         demands=[(index[s], index[t]) for s, t in missing])
-                # a pair with fewer than k paths has empty padding slots after its real ones
-                self._pair_paths.update((pair, [path for path in row if path])
-                                        for pair, row in zip(missing, found.paths))
+                found = candidate_paths(network, self.k, weight="weight",
+                                        demands=[(index[s], index[t]) for s, t in missing])
+                self._pair_paths.update(zip(missing, found))
             pathset = PathSet(network, [(index[s], index[t]) for s, t in pairs],
                               [self._pair_paths[pair] for pair in pairs], self.k)
             switch_paths = [[tuple(dpids[i] for i in path) for path in self._pair_paths[pair]]
@@ -110,7 +108,7 @@ class CandidatePathPolicy:
                 continue
             if src not in reachable:
                 reachable[src] = nx.descendants(graph, src)
-            if dst in reachable[src]:  # k_shortest_paths refuses a pair without any path
+            if dst in reachable[src]:  # candidate_paths refuses a pair without any path
                 by_pair.setdefault((src, dst), []).append(flow)
         if not by_pair:
             return decided

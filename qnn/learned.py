@@ -104,10 +104,7 @@ class LearnedRouting:
         self.single_path = single_path
         self.device = device
         self.history = int(self.meta.get("history", 1))
-        reduce = self.meta.get("history_reduce", "mean")
-        if reduce not in HISTORY_REDUCERS:
-            raise CheckpointError(path, f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}")
-        self.reduce_history = HISTORY_REDUCERS[reduce]
+        self.reduce_history = HISTORY_REDUCERS[self.meta.get("history_reduce", "mean")]  # checked on load
 
     def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was

@@ -114,11 +114,18 @@ def k_shortest_paths(network: Network, k: int, weight: str = "weight", disjoint:
     links, repeat (may find fewer than k, and is not guaranteed to find a max disjoint set).
     ``demands`` defaults to all ordered pairs.
     """
+    demands = list(demands) if demands is not None else all_pairs(network)
+    return PathSet(network, demands, candidate_paths(network, k, weight, disjoint, demands), k)
+
+
+def candidate_paths(network: Network, k: int, weight: str = "weight", disjoint: bool = False,
+                    demands: Sequence[tuple[int, int]] = ()) -> list[list[tuple[int, ...]]]:
+    """The paths :func:`k_shortest_paths` chooses, per demand (1 to k each), without building a
+    :class:`PathSet` (for callers that assemble one from paths found at different times)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     if weight not in ("weight", "hops"):
         raise ValueError(f"weight must be 'weight' or 'hops', not {weight!r}")
-    demands = list(demands) if demands is not None else all_pairs(network)
     g = network.graph()
     attr = "weight" if weight == "weight" else None
     paths = []
@@ -140,7 +147,7 @@ def k_shortest_paths(network: Network, k: int, weight: str = "weight", disjoint:
         if not found:
             raise ValueError(f"{network.name}: no path from {s} to {t}")
         paths.append(found)
-    return PathSet(network, demands, paths, k)
+    return paths
 
 
 def from_tunnels(network: Network, tunnels: dict[tuple[int, int], list[tuple[int, ...]]],

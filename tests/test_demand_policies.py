@@ -153,8 +153,8 @@ def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(m
         searched.append(len(demands))
         return real_search(network, k, weight=weight, demands=demands)
 
-    real_search = demand_policies.k_shortest_paths
-    monkeypatch.setattr(demand_policies, "k_shortest_paths", recording_search)
+    real_search = demand_policies.candidate_paths
+    monkeypatch.setattr(demand_policies, "candidate_paths", recording_search)
     graph = abilene_graph()
     tm = gravity_traffic(load_abilene(), 1, seed=5)[0]
     rates = {f: tm[f] for f in FLOWS}
