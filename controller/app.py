@@ -37,7 +37,7 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import ofmsgs  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
-from controller.planner import Plan, hops_for_path, plan_phases, without_switches  # noqa: E402
+from controller.planner import Plan, hops_for_path, plan_phases, strip_switches  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
 from qnn.netstate import NetworkState, RateMeter  # noqa: E402
@@ -173,10 +173,9 @@ class QRouteController(app_manager.RyuApp):
             self.logger.info("qroute: switch %016x connected", datapath.id)
             # switch_features deleted qroute's rules there; a switch can reconnect before its
             # old connection is seen to die, so forget what was installed on it and put it back.
-            kept = without_switches(self.installed, {datapath.id})
+            kept, lost_ingress = strip_switches(self.installed, {datapath.id})
             if kept != self.installed:
-                self.unflagged = {flow for flow, hops in self.installed.items()
-                                  if flow in kept and (flow in self.unflagged or hops[0][0] == datapath.id)}
+                self.unflagged = lost_ingress | (self.unflagged & kept.keys())
                 self.installed = kept
                 self.paths = {flow: path for flow, path in self.paths.items() if flow in kept}
                 self._forget_rates_of_removed_flows()
@@ -403,16 +402,16 @@ class QRouteController(app_manager.RyuApp):
             desired_hops, desired_paths = {}, {}
             for flow, path in decided.items():
                 source, destination = (self.state.hosts.get(mac) for mac in flow)  # may have moved
-                ends = source and destination and (source.dpid, destination.dpid)
-                hops = ends and path[0] == ends[0] and hops_for_path(path, destination, self.state.links)
+                hops = source and destination and hops_for_path(path, destination, self.state.links,
+                                                                source.dpid)
                 installed = self.paths.get(flow)
-                if not hops and ends and installed and (installed[0], installed[-1]) == ends:
+                if not hops and source and destination and installed:
                     # a link of the decided path failed while the decision ran: an intact
                     # installed path stays rather than the flow losing its rules until the
                     # decision already asked for by that failure (a host that moved meanwhile
                     # leaves neither path usable; that move asked for a decision too)
                     path = installed
-                    hops = hops_for_path(path, destination, self.state.links)
+                    hops = hops_for_path(path, destination, self.state.links, source.dpid)
                 if hops:
                     desired_hops[flow], desired_paths[flow] = hops, path
             # an unflagged flow's ingress rule is sent again even where its hops look unchanged
@@ -443,9 +442,7 @@ class QRouteController(app_manager.RyuApp):
                 # puts them back
                 self._send_all([(dpid, ofmsgs.delete_pair_rule(*flow)) for flow, hops in desired_hops.items()
                                 for dpid, _ in hops if dpid in self.wiped_switches])
-                stripped = without_switches(desired_hops, self.wiped_switches)
-                self.unflagged = {f for f in stripped if desired_hops[f][0][0] in self.wiped_switches}
-                desired_hops = stripped
+                desired_hops, self.unflagged = strip_switches(desired_hops, self.wiped_switches)
                 desired_paths = {f: desired_paths[f] for f in desired_hops}
                 self.request_reroute(f"switch {min(self.wiped_switches)} reconnected during a decision")
             else:

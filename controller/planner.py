@@ -20,10 +20,12 @@ FlowKey = tuple[str, str]
 
 
 def hops_for_path(path: Sequence[int], dst: HostLocation,
-                  links: Mapping[tuple[int, int], LinkPorts]) -> tuple[Hop, ...] | None:
-    """Rules for a switch path ending at the destination host; None if a link has vanished or
-    the path ends at another switch than the host's (it moved)."""
-    if not path or path[-1] != dst.dpid:
+                  links: Mapping[tuple[int, int], LinkPorts],
+                  src_dpid: int | None = None) -> tuple[Hop, ...] | None:
+    """Rules for a switch path ending at the destination host (and, given ``src_dpid``,
+    starting at the source host's switch); None if a link has vanished or the path ends or
+    starts at another switch than the host's (it moved)."""
+    if not path or path[-1] != dst.dpid or (src_dpid is not None and path[0] != src_dpid):
         return None
     hops = []
     for here, there in zip(path, path[1:]):
@@ -43,6 +45,14 @@ def without_switches(hops_by_flow: Mapping[FlowKey, tuple[Hop, ...]],
     kept = {flow: tuple(hop for hop in hops if hop[0] not in dpids)
             for flow, hops in hops_by_flow.items()}
     return {flow: hops for flow, hops in kept.items() if hops}
+
+
+def strip_switches(hops_by_flow: Mapping[FlowKey, tuple[Hop, ...]],
+                   dpids: set[int]) -> tuple[dict[FlowKey, tuple[Hop, ...]], set[FlowKey]]:
+    """:func:`without_switches`, and the kept flows whose first hop (their ingress rule, the
+    one with the cookie flag) was among those stripped."""
+    kept = without_switches(hops_by_flow, dpids)
+    return kept, {flow for flow in kept if hops_by_flow[flow][0][0] in dpids}
 
 
 @dataclass

@@ -33,6 +33,12 @@ def shipped_name(kind: str, network: str, variant: str = "") -> str:
 # mean, or each flow's peak among them, a hedge)
 HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
 
+
+def history_reduce(meta: dict) -> str:
+    """The sidecar's history reduction ("mean" in sidecars written before the option)."""
+    return meta.get("history_reduce", "mean")
+
+
 # matrices between what a training pair decides on and what it is scored on, per setting
 TARGET_LAG = {"predictive": 1, "oracle": 0}
 
@@ -156,7 +162,7 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
                                     f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
     model_cfg = meta["model"]
-    reduce = meta.get("history_reduce", "mean")
+    reduce = history_reduce(meta)
     if reduce not in HISTORY_REDUCERS:
         raise CheckpointError(path, f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}")
     if kind is not None and model_cfg.get("kind") != kind:

@@ -19,8 +19,8 @@ import pathlib
 import numpy as np
 import torch
 
-from qnn.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, load_checkpoint, read_sidecar, resolve,
-                            sha256_file, shipped_name, trained_target_rows)
+from qnn.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, history_reduce, load_checkpoint,
+                            read_sidecar, resolve, sha256_file, shipped_name, trained_target_rows)
 from qnn.methods import register_method
 from qnn.router import PathTensors, hard_split
 
@@ -104,7 +104,7 @@ class LearnedRouting:
         self.single_path = single_path
         self.device = device
         self.history = int(self.meta.get("history", 1))
-        self.reduce_history = HISTORY_REDUCERS[self.meta.get("history_reduce", "mean")]  # checked on load
+        self.reduce_history = HISTORY_REDUCERS[history_reduce(self.meta)]  # checked on load
 
     def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was

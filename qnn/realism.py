@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     """``python -m qnn.realism --checkpoint qnn-geant``: the realism table on the validation pairs."""
     import argparse
 
-    from qnn.checkpoint import load_checkpoint
+    from qnn.checkpoint import history_reduce, load_checkpoint
     from qnn.router import PathTensors
     from qnn.train import load_dataset, pairs, time_split
 
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
     ds = load_dataset(meta["topology"]["name"], k=router.k)
     X, Y, O = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1,
-                    meta.get("history_reduce", "mean"))
+                    history_reduce(meta))
     _, va = time_split(len(X), meta["split"]["val_fraction"])
     if args.limit:
         va = va[:args.limit]

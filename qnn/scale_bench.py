@@ -24,7 +24,7 @@ import numpy as np
 from qnn.baselines import ecmp_routing, shortest_path_routing
 from qnn.loads import link_loads, mlu
 from qnn.lp import mcf_lp, path_lp, single_path_milp
-from qnn.paths import PathSet, all_pairs, k_shortest_paths
+from qnn.paths import PathSet, all_pairs, candidate_paths
 
 DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 25000)
 METHODS = ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf", "link-loads-eval")
@@ -32,18 +32,18 @@ METHODS = ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf", "link-loa
 
 def _paths_chunk(args):
     network, k, demands = args
-    return k_shortest_paths(network, k, demands=demands).paths
+    return candidate_paths(network, k, demands=demands)
 
 
-def candidate_paths(network, demands, k: int, processes: int) -> list:
+def parallel_candidate_paths(network, demands, k: int, processes: int) -> list:
     """k shortest paths for every demand, split over ``processes`` worker processes."""
     if processes <= 1:
-        return k_shortest_paths(network, k, demands=demands).paths
+        return candidate_paths(network, k, demands=demands)
     chunks = np.array_split(np.arange(len(demands)), processes * 4)
     jobs = [(network, k, [demands[i] for i in chunk]) for chunk in chunks if len(chunk)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.map(_paths_chunk, jobs)
-    return [[p for p in slot if p] for part in parts for slot in part]
+    return [slot for part in parts for slot in part]
 
 
 def _timed(fn, *args, **kwargs):
@@ -64,7 +64,7 @@ def run_scale_bench(topology: str, sizes, k: int, seed: int, repeats: int, milp_
     order = rng.permutation(len(pairs))[: max(sizes)]
     demands = [pairs[i] for i in order]
     start = time.perf_counter()
-    paths = candidate_paths(network, demands, k, processes)
+    paths = parallel_candidate_paths(network, demands, k, processes)
     paths_s = time.perf_counter() - start
     log(f"{network.name}: {network.n_nodes} nodes, {network.n_links} links; {k} shortest paths for "
         f"{len(demands)} demands in {paths_s:.1f} s on {processes} process(es)")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from qnn.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, load_checkpoint
+from qnn.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, history_reduce, load_checkpoint
 from tests.conftest import require_data_or_skip
 
 pytestmark = pytest.mark.data
@@ -39,7 +39,7 @@ def test_shipped_checkpoint_reproduces_its_validation_figures(name):
         _DATASETS[topo] = load_dataset(topo, k=meta["k"])
     ds = _DATASETS[topo]
     load_checkpoint(path, network=ds.network, k=meta["k"])  # fingerprint matches the data's topology
-    X, Y, O = pairs(ds, meta["setting"], meta.get("history", 1), meta.get("history_reduce", "mean"))
+    X, Y, O = pairs(ds, meta["setting"], meta.get("history", 1), history_reduce(meta))
     tr, va = time_split(len(X), meta["split"]["val_fraction"])
     assert [int(tr[0]), int(tr[-1])] == meta["split"]["train_pairs"]
     assert [int(va[0]), int(va[-1])] == meta["split"]["val_pairs"]
