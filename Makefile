@@ -2,6 +2,7 @@
 #   make demo     live rerouting demo in Mininet (root)
 #   make test     the whole test suite (root for the Mininet tier)
 #   make test-fast   pure-logic and controller tests only (no root, no Mininet)
+#   make test-mininet  the Mininet tier alone (root)
 #   make install  set-up only: apt packages, .venv, pinned Python packages
 #   make bench    scale, speed, failover and live benchmarks (see BENCHMARKS.md), results under bench-out/
 #   make clean    remove the virtual environment and build leftovers
@@ -74,6 +75,9 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not mininet" $(PYTEST_ARGS)
+
+test-mininet: install
+	@./scripts/run-tests -m mininet $(PYTEST_ARGS)
 
 bench: install
 	mkdir -p bench-out

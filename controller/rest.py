@@ -1,4 +1,4 @@
-"""Read-only REST API: GET /qroute/v1/{state,paths,links,hosts} as JSON.
+"""Read-only REST API: GET /qroute/v1/{state,paths,links,hosts,switches} as JSON.
 
 Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise.
 """

@@ -6,8 +6,10 @@ path, a comma-separated list of them, a directory, or a shipped name (``qnn-gean
 takes the first whose model kind (qnn / mlp) matches (single-path methods prefer one trained with
 ``--single-path``; in the oracle setting one trained with ``--setting oracle``), or the sibling
 file with the kind swapped
-in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped default for the
-network (``qnn/checkpoints/{kind}-{network}.pt``) is used.
+in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped checkpoint for the
+network is used: ``{kind}-{network}-single.pt`` for single-path methods,
+``{kind}-{network}-oracle.pt`` for split methods in the oracle setting when it exists, else
+``{kind}-{network}.pt``.
 
 The decision sees the visible matrix only (predictive: matrix t-1): the router simulates the
 link loads its own splits would cause on it, round by round (see :mod:`qnn.router`).

@@ -20,7 +20,8 @@ Two numerically equivalent simulators are provided (``tests/test_qnn_quantum.py`
   forward from the same ``tq`` gate modules (``block_unitary``: the block is run on a device holding
   the identity basis, as ``QuantumModule.get_unitary`` does) and applies the data-dependent
   encoding gates (``tq.functional`` gate matrices, batched 2x2) and the block unitaries as batched
-  complex matmuls. For 3 qubits this is ~50x faster than the device path.
+  complex matmuls. For 3 qubits a whole decision is 5-11x faster than on the device path
+  (``python -m qnn.speed``, BENCHMARKS.md).
 """
 from __future__ import annotations
 

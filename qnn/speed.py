@@ -80,6 +80,42 @@ def static_mode_check(core, n_flows: int = 462, seed: int = 0, repeat: int = 3) 
     return {"flows": n_flows, "dynamic_ms": dynamic_ms, "static_ms": static_ms, "max_abs_error": error}
 
 
+def host_join_times(checkpoint: str, network, repeat: int = 5, seed: int = 0) -> dict:
+    """The controller's decision (:class:`qnn.demand_policies.LearnedPolicy`) on ``network`` with
+    a host on every switch, in ms: ``cold`` searches every pair's candidate paths (first decision,
+    or after a topology change), ``join`` after a host appears on the one switch that had none
+    (only the new pairs are searched), ``steady`` the same flows again (paths cached)."""
+    import networkx as nx
+
+    from qnn.demand_policies import LearnedPolicy
+
+    graph = nx.DiGraph()
+    for (u, v), capacity, weight in zip(network.links, network.capacity, network.weight):
+        graph.add_edge(u, v, capacity=float(capacity), ospf=float(weight))
+    nodes = sorted(graph.nodes)
+    everyone = {(a, b): (a, b) for a in nodes for b in nodes if a != b}
+    before = {flow: pair for flow, pair in everyone.items() if nodes[-1] not in pair}
+    rng = np.random.default_rng(seed)
+    rates = {flow: float(rate) for flow, rate in zip(everyone, rng.gamma(1.0, 1e6, len(everyone)))}
+
+    def timed(warm_flows) -> float:
+        runs = []
+        for _ in range(repeat):
+            policy = LearnedPolicy(checkpoint)
+            if warm_flows:
+                policy.decide(graph, warm_flows, {}, rates)
+            start = time.perf_counter()
+            policy.decide(graph, everyone, {}, rates)
+            runs.append(time.perf_counter() - start)
+        return statistics.median(runs) * 1000.0
+
+    steady_policy = LearnedPolicy(checkpoint)
+    steady_policy.decide(graph, everyone, {}, rates)
+    return {"switches": len(nodes), "pairs": len(everyone), "new_pairs": len(everyone) - len(before),
+            "cold_ms": timed(None), "join_ms": timed(before),
+            "steady_ms": _time(lambda: steady_policy.decide(graph, everyone, {}, rates), repeat)}
+
+
 def format_rows(rows) -> str:
     cols = ["flows", "qnn_ms", "qnn_gate_by_gate_ms", "mlp_ms", "lp_ms"]
     head = "| flows | QNN fused (ms) | QNN gate-by-gate (ms) | MLP (ms) | path LP (ms) |"
@@ -93,10 +129,13 @@ def format_rows(rows) -> str:
 def main(argv=None) -> int:
     from qnn.checkpoint import load_checkpoint
     from qnn.train import load_dataset
+    from topologies.abilene import load_abilene
 
     p = argparse.ArgumentParser(prog="python -m qnn.speed", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="qnn-geant")
     p.add_argument("--mlp-checkpoint", default="mlp-geant")
+    p.add_argument("--join-checkpoint", default="qnn-abilene-single",
+                   help="the controller's checkpoint for the host-join timing")
     p.add_argument("--flows", default="100,462,1000,2500,5000,10000,25000")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
@@ -112,6 +151,12 @@ def main(argv=None) -> int:
                    args.lp_max_flows)
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, rounds {router.n_rounds}")
     print(format_rows(rows))
+    for name, network in (("Abilene", load_abilene()), ("GEANT", base.network)):
+        join = host_join_times(args.join_checkpoint, network)
+        print(f"controller decision ({args.join_checkpoint}), {name}, a host on each of "
+              f"{join['switches']} switches, {join['pairs']} pairs: {join['cold_ms']:.1f} ms searching "
+              f"every pair's paths, {join['join_ms']:.1f} ms when a host joins the last switch "
+              f"({join['new_pairs']} new pairs searched), {join['steady_ms']:.1f} ms with all paths cached")
     check = static_mode_check(router.core)
     print(f"TorchQuantum static mode, gate-by-gate path, one round of {check['flows']} flows: "
           f"{check['static_ms']:.1f} ms vs {check['dynamic_ms']:.1f} ms dynamic, largest <Z> error "

@@ -183,9 +183,10 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
         router.train()
         perm = torch.randperm(Xtr.shape[0], generator=gen).to(dev)
         tot = 0.0
+        temperature = anneal_temperature(anneal, ep, epochs)
         for a in range(0, len(perm), batch):
             idx = perm[a:a + batch]
-            split = router(pt, Xtr[idx], temperature=anneal_temperature(anneal, ep, epochs))
+            split = router(pt, Xtr[idx], temperature=temperature)
             if single_path and not anneal:
                 split = hard_split(split, pt.mask) + split - split.detach()
             loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()

@@ -168,3 +168,11 @@ def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(m
     graph.remove_edges_from([(5, 6), (6, 5)])
     policy.decide(graph, FLOWS, {}, rates)
     assert searched[-1] == 132  # another topology: every pair again
+
+
+def test_host_join_bench_times_the_three_cases_on_the_carried_topology():
+    from qnn.speed import host_join_times
+
+    timing = host_join_times("qnn-abilene-single", load_abilene(), repeat=1)
+    assert (timing["switches"], timing["pairs"], timing["new_pairs"]) == (12, 132, 22)
+    assert all(timing[case] > 0 for case in ("cold_ms", "join_ms", "steady_ms"))
