@@ -65,9 +65,22 @@ def _config_files() -> list[str]:
         return []
 
 
+def _wsapi_port() -> int | None:
+    """ryu's REST port; None when no command line was parsed (see _config_files)."""
+    try:
+        return int(CONF.wsapi_port)
+    except (NoSuchOptError, AttributeError, TypeError, ValueError):
+        return None
+
+
 def load_settings() -> Settings:
     try:
-        return read_settings(_config_files())
+        settings = read_settings(_config_files())
+        if settings.metrics_port and settings.metrics_port == _wsapi_port():
+            # two servers on one port: the kernel would hand each connection to either of them
+            raise SettingsError(f"[qroute] metrics_port = {settings.metrics_port} is also ryu's "
+                                f"--wsapi-port (the REST API); give the metrics another port")
+        return settings
     except SettingsError as error:
         print(f"qroute: invalid configuration:\n{error}", file=sys.stderr)
         raise SystemExit(2) from error
@@ -97,6 +110,7 @@ class QRouteController(app_manager.RyuApp):
         self.flow_meter = RateMeter()   # (dpid, (src_mac, dst_mac)) -> rule byte counter samples
         self.flow_rate_bps = {}  # (src_mac, dst_mac) -> measured rate at its ingress switch
         self.policy_problem = ""       # why the configured policy is not in use, if it is not
+        self.metrics_problem = ""      # why the metrics endpoint is not served, if it is not
         self.last_decision_error = ""  # the last time a learned decision raised, and what
         self.policy = self._make_policy()
         self.route_lock = hub.BoundedSemaphore(1)
@@ -107,9 +121,7 @@ class QRouteController(app_manager.RyuApp):
         self.unflagged: set = set()
         self.metrics = ControllerMetrics()
         if self.settings.metrics_port:
-            server = hub.WSGIServer(("127.0.0.1", self.settings.metrics_port),
-                                    self.metrics.wsgi_app())
-            hub.spawn(server.serve_forever)
+            self._serve_metrics(self.settings.metrics_port)
         if self.settings.rest_api:
             register_rest_api(kwargs["wsgi"], self)
         self.logger.info("qroute: started (%s)", self.settings)
@@ -118,6 +130,16 @@ class QRouteController(app_manager.RyuApp):
         hub.spawn(self._rerouter)
         hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
                   lambda: self.request_reroute("periodic"))
+
+    def _serve_metrics(self, port: int) -> None:
+        """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
+        try:
+            server = hub.WSGIServer(("127.0.0.1", port), self.metrics.wsgi_app())
+        except OSError as error:
+            self.metrics_problem = f"metrics_port {port} cannot be served ({error}); metrics are off"
+            self.logger.error("qroute: %s", self.metrics_problem)
+            return
+        hub.spawn(server.serve_forever)
 
     def _make_policy(self):
         """The configured policy. A learned one whose checkpoint cannot be used is reported
@@ -143,6 +165,10 @@ class QRouteController(app_manager.RyuApp):
         except (CheckpointError, OSError, ValueError, ImportError) as error:
             self.policy_problem = f"policy {self.settings.policy} unavailable: {error}"
             self.logger.error("qroute: %s; routing by shortest path instead", self.policy_problem)
+            return fallback
+        except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
+            self.policy_problem = f"policy {self.settings.policy} unavailable: {error!r}"
+            self.logger.exception("qroute: %s; routing by shortest path instead", self.policy_problem)
             return fallback
         if policy.kind != self.settings.policy:
             self.policy_problem = (f"checkpoint {checkpoint} holds a {policy.kind} model, "
@@ -524,6 +550,7 @@ class QRouteController(app_manager.RyuApp):
             "policy": getattr(self.policy, "description", self.policy.name),
             "policy_name": self.policy.name,
             "policy_problem": self.policy_problem,
+            "metrics_problem": self.metrics_problem,
             "last_decision_error": self.last_decision_error,
             "epoch": self.epoch,
             # a decision is asked for or running: paths may be about to change

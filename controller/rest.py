@@ -30,6 +30,14 @@ class QRouteRest(ControllerBase):
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
 
+    @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
+           requirements={"part": "state|paths|links|hosts|switches"})
+    def read_only(self, req, part, **_):
+        response = _json({"error": f"/qroute/v1/{part} is read-only: use GET"})
+        response.status = 405
+        response.headers["Allow"] = "GET"
+        return response
+
 
 def register_rest_api(wsgi, app) -> None:
     wsgi.register(QRouteRest, {APP_KEY: app})

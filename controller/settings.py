@@ -53,6 +53,8 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "
            "policy": ("shortest-path", *LEARNED_POLICIES, "milp")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
+# shorter periods only spin the controller (statistics replies take longer than that to come back)
+SHORTEST_PERIOD_S = {"stats_interval": 0.1, "reoptimize_interval": 0.1}
 
 
 def _convert(name: str, kind: type, text: str):
@@ -81,6 +83,7 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     known = {f.name: f for f in fields(Settings)}
     problems = []
     values = {}
+    spelled: dict[str, str] = {}
     for key, text in raw.items():
         where = (origins or {}).get(key, source)
         name = key.replace("-", "_")
@@ -88,6 +91,10 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             problems.append(f"{where}: unknown option '{key}' in [{SECTION}] "
                             f"(known: {', '.join(sorted(known))})")
             continue
+        if name in spelled:
+            problems.append(f"{where}: [{SECTION}] sets {name} twice (as '{spelled[name]}' and '{key}')")
+            continue
+        spelled[name] = key
         kind = type(known[name].default)
         try:
             value = _convert(name, kind, str(text))
@@ -97,9 +104,13 @@ def parse_settings(raw: dict[str, str], source: str = "config",
         if name in POSITIVE and value <= 0:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be greater than 0")
             continue
+        if name in SHORTEST_PERIOD_S and value < SHORTEST_PERIOD_S[name]:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at least "
+                            f"{SHORTEST_PERIOD_S[name]:g} s")
+            continue
         if name in CHOICES and value not in CHOICES[name]:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be one of "
-                            f"{', '.join(CHOICES[name])}")
+                            f"{', '.join(choice or '(empty)' for choice in CHOICES[name])}")
             continue
         if name == "keep_margin" and not 0 <= value <= 1:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be between 0 and 1")
@@ -119,23 +130,44 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     return Settings(**values)
 
 
+def _read_config(path: str) -> configparser.ConfigParser:
+    """One config file; an option or a [qroute] section given twice in it is an error (the last
+    one would silently win), while ryu's own sections keep oslo.config's tolerance."""
+    for strict in (True, False):
+        # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
+        # neither do we: a section name no file can use keeps configparser from folding it.
+        parser = configparser.ConfigParser(interpolation=None, strict=strict,
+                                           default_section="\0 no default section")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+            return parser
+        except (configparser.DuplicateSectionError, configparser.DuplicateOptionError) as error:
+            if error.section != SECTION:
+                continue
+            raise SettingsError(f"{path}: {error}") from error
+        except (OSError, UnicodeDecodeError, configparser.Error) as error:
+            raise SettingsError(f"{path}: cannot read config file: {error}") from error
+    return parser
+
+
 def read_settings(config_files: list[str]) -> Settings:
     """Read the [qroute] section of each file, later files overriding earlier ones."""
     raw: dict[str, str] = {}
     origins: dict[str, str] = {}
     sources = []
     for path in config_files:
-        # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
-        # neither do we: a section name no file can use keeps configparser from folding it.
-        parser = configparser.ConfigParser(interpolation=None, strict=False,
-                                           default_section="\0 no default section")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (OSError, configparser.Error) as error:
-            raise SettingsError(f"{path}: cannot read config file: {error}") from error
+        parser = _read_config(path)
+        near_misses = [name for name in parser.sections()
+                       if name != SECTION and name.strip().lower() == SECTION]
+        if near_misses:  # its options would be silently ignored
+            raise SettingsError(f"{path}: section [{near_misses[0]}] is not [{SECTION}] "
+                                f"(section names are exact: lower case, no spaces)")
         if parser.has_section(SECTION):
             section = dict(parser.items(SECTION, raw=True))
+            overridden = {key.replace("-", "_") for key in section}
+            for key in [key for key in raw if key.replace("-", "_") in overridden]:
+                del raw[key]  # however an earlier file spelled it
             raw.update(section)
             origins.update(dict.fromkeys(section, path))  # a message names the file at fault
             sources.append(path)

@@ -6,7 +6,8 @@ topology (name, node/link counts and a fingerprint of links and capacities), the
 rule, the training data files with their sha256, the seed, validation figures, the exact training
 command and the sha256 of the weights file. :func:`load_checkpoint` checks all of it and raises
 :class:`CheckpointError` (naming the file and the problem) for a missing or corrupt file, a
-checksum mismatch, or a topology / k that does not match what the caller routes.
+checksum mismatch, a sidecar field of the wrong type or range, weights that are not finite, or a
+topology / k that does not match what the caller routes.
 """
 from __future__ import annotations
 
@@ -113,7 +114,53 @@ def read_sidecar(path) -> dict:
     for key in ("model", "topology", "weights_sha256"):
         if key not in meta:
             raise CheckpointError(side, f"sidecar lacks {key!r}")
+    problem = sidecar_problem(meta)
+    if problem:
+        raise CheckpointError(side, problem)
     return meta
+
+
+def _is_count(value, least: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def sidecar_problem(meta: dict) -> str:
+    """What is wrong with the fields of a sidecar that its users read ("" when nothing), so that
+    an edited or damaged one is refused on loading instead of failing later in a decision."""
+    digest = meta["weights_sha256"]
+    if not (isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)):
+        return "'weights_sha256' must be a 64-digit lowercase hex string"
+    model = meta["model"]
+    if not isinstance(model, dict):
+        return "'model' must be an object"
+    if model.get("kind") not in ("qnn", "mlp"):
+        return f"model kind {model.get('kind')!r} is neither 'qnn' nor 'mlp'"
+    for key in ("k", "n_rounds"):
+        if not _is_count(model.get(key)):
+            return f"model {key} must be a whole number of at least 1, not {model.get(key)!r}"
+    features = model.get("features")
+    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+        return f"model features must be a non-empty list of names, not {features!r}"
+    if not isinstance(meta["topology"], dict):
+        return "'topology' must be an object"
+    if meta.get("setting", "predictive") not in TARGET_LAG:
+        return f"setting {meta.get('setting')!r} is none of {', '.join(TARGET_LAG)}"
+    if not _is_count(meta.get("history", 1)):
+        return f"history must be a whole number of at least 1, not {meta.get('history')!r}"
+    reduce = meta.get("history_reduce", "mean")
+    if not (isinstance(reduce, str) and reduce in HISTORY_REDUCERS):
+        return f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}"
+    if not isinstance(meta.get("data_files", {}), dict):
+        return "'data_files' must be an object (file name -> sha256)"
+    split = meta.get("split", {})
+    if not isinstance(split, dict):
+        return "'split' must be an object"
+    pairs = split.get("train_pairs")
+    if pairs is not None and not (isinstance(pairs, list) and len(pairs) == 2
+                                  and all(_is_count(x, 0) for x in pairs) and pairs[0] <= pairs[1]):
+        return f"split train_pairs must be [first, last] matrix indices, not {pairs!r}"
+    return ""
 
 
 def trained_target_rows(meta: dict) -> range:
@@ -162,9 +209,6 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
                                     f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
     model_cfg = meta["model"]
-    reduce = history_reduce(meta)
-    if reduce not in HISTORY_REDUCERS:
-        raise CheckpointError(path, f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}")
     if kind is not None and model_cfg.get("kind") != kind:
         raise CheckpointError(path, f"holds a {model_cfg.get('kind')!r} model, {kind!r} wanted")
     if k is not None and int(model_cfg.get("k", -1)) != int(k):
@@ -189,4 +233,9 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         router.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
         raise CheckpointError(path, f"weights do not fit the described model ({err})") from None
+    broken = [name for name, value in router.state_dict().items()
+              if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if broken:
+        raise CheckpointError(path, f"weights hold NaN or infinite values ({', '.join(broken)}): "
+                                    "a diverged training run")
     return router.to(device).eval(), meta

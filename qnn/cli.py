@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import sys
+
+from qnn.argtypes import writable_output
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")  # what matplotlib writes without extra backends
 
 PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("qnn.train", "train the QNN / MLP path selector"),
@@ -60,6 +65,16 @@ def run_bench_command(args: argparse.Namespace) -> int:
                 if value is not None and value < low]
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         problems.append(f"--scale must be a positive number, not {args.scale}")
+    if not (math.isfinite(args.milp_time_limit) and args.milp_time_limit > 0):
+        problems.append(f"--milp-time-limit must be a positive number of seconds, not {args.milp_time_limit}")
+    if args.methods is not None and not [m for m in args.methods.split(",") if m.strip()]:
+        problems.append("--methods names no method (see --list-methods)")
+    for option, suffixes in (("json", (".json",)), ("plot", PLOT_SUFFIXES)):
+        if getattr(args, option):
+            try:
+                writable_output(getattr(args, option), option, suffixes)
+            except ValueError as error:
+                problems.append(str(error))
     if problems:
         print("qroute bench: " + "; ".join(problems), file=sys.stderr)
         return 2
@@ -68,7 +83,10 @@ def run_bench_command(args: argparse.Namespace) -> int:
     tms = scenario.tms[args.start:]
     if args.limit is not None:
         tms = tms[: args.limit]
-    methods = args.methods.split(",") if args.methods else list(DEFAULT_METHODS)
+    if len(tms) >= 2 and not tms[1:].any():
+        raise ValueError(f"{scenario.traffic_source}: none of the {len(tms) - 1} matrices to score carries "
+                         f"traffic (the first one is history only)")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
     unknown = [m for m in methods if not is_method(m)]
     if unknown:
         print(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(available_methods())}", file=sys.stderr)
@@ -138,7 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qroute {load}: not available ({err})", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except Exception as error:
+        # bad files and values get one line naming them; QROUTE_TRACEBACK=1 shows where
+        if not isinstance(error, _input_errors()) or os.environ.get("QROUTE_TRACEBACK"):
+            raise
+        print(f"qroute {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """What bad input raises: malformed data files (DataFormatError is a ValueError), missing
+    or unreadable files, unusable checkpoints, values out of range."""
+    from qnn.checkpoint import CheckpointError  # imported only on error: it loads torch
+
+    return (CheckpointError, OSError, ValueError)
 
 
 if __name__ == "__main__":

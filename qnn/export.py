@@ -13,11 +13,13 @@ ry(theta), rz(omega); ``tq.CRX`` -> crx; ``tq.CNOT`` -> cx. TorchQuantum wire q 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
 import torch
 
+from qnn.argtypes import nonnegative_int, writable_output
 from qnn.quantum import ENCODING_GATES, QNNCore
 
 
@@ -83,9 +85,9 @@ def flow_features(router, pt, demand: np.ndarray, flow: int, round_index: int) -
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="QNN checkpoint (.pt with its .json), or a shipped name like qnn-geant")
     p.add_argument("--features", help="comma-separated k*F feature values, path by path")
-    p.add_argument("--matrix", type=int, default=0, help="traffic matrix to take features from (default 0)")
-    p.add_argument("--flow", type=int, default=0, help="demand index in the path set (default 0)")
-    p.add_argument("--round", type=int, default=0, help="coordination round (default 0: uniform split)")
+    p.add_argument("--matrix", type=nonnegative_int, default=0, help="traffic matrix to take features from (default 0)")
+    p.add_argument("--flow", type=nonnegative_int, default=0, help="demand index in the path set (default 0)")
+    p.add_argument("--round", type=nonnegative_int, default=0, help="coordination round (default 0: uniform split)")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
     p.add_argument("--qasm", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
     p.add_argument("--no-measure", action="store_true", help="leave out the final measurements")
@@ -95,12 +97,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from qnn.checkpoint import load_checkpoint
 
+    if args.out:
+        writable_output(args.out, "out")
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
     core = router.core
+    if args.round > router.n_rounds - 1:
+        raise ValueError(f"--round {args.round}: the model decides in rounds 0..{router.n_rounds - 1}")
     if args.features:
-        vals = [float(v) for v in args.features.split(",")]
-        if len(vals) != core.k * core.n_features:
-            print(f"--features needs {core.k * core.n_features} values (k={core.k} paths x "
+        try:
+            vals = [float(v) for v in args.features.split(",")]
+        except ValueError:
+            raise ValueError(f"--features {args.features!r}: not a comma-separated list of numbers") from None
+        if len(vals) != core.k * core.n_features or not all(math.isfinite(v) for v in vals):
+            print(f"--features needs {core.k * core.n_features} finite values (k={core.k} paths x "
                   f"{core.n_features} features: {', '.join(router.features)})", file=sys.stderr)
             return 2
         feats = np.array(vals).reshape(core.k, core.n_features)
@@ -110,6 +119,10 @@ def run(args) -> int:
         from qnn.train import load_dataset
 
         ds = load_dataset(meta["topology"]["name"], k=core.k, data_dir=args.data_dir)
+        for option, index, count in (("matrix", args.matrix, len(ds.demands)),
+                                     ("flow", args.flow, ds.pathset.n_demands)):
+            if index >= count:
+                raise ValueError(f"--{option} {index}: {meta['topology']['name']} has {count} (0..{count - 1})")
         pt = PathTensors(ds.pathset)
         feats = flow_features(router, pt, ds.demands[args.matrix], args.flow, args.round)
         src, dst = ds.pathset.demands[args.flow]

@@ -1,8 +1,9 @@
 """Optimal routings by linear programming (scipy's HiGHS): path LP, single-path MILP, edge MCF.
 
 All three minimise the maximum link utilisation U. Demands are divided by link capacity in the
-constraint rows, so coefficients are utilisations of order 1 and HiGHS's absolute tolerances
-(1e-7) are relative to U.
+constraint rows and the path forms also divide the demand vector by a bound on U (the MLU is
+proportional to the traffic), so coefficients are of order 1 whatever the traffic's units and
+HiGHS's absolute tolerances (1e-7) are relative to U.
 """
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ class _PathProblem:
         L = scaled.shape[0]
         return sp.hstack([scaled, -sp.csr_matrix(np.ones((L, 1)))]).tocsr()
 
+    def utilisation_bound(self, demand: np.ndarray) -> float:
+        """The MLU if every demand sent its whole volume down each of its paths: at least the
+        optimum and at most k x D times it, so dividing by it puts the LP on a scale of 1."""
+        return float((self.util_t @ demand[self.slot_demand]).max(initial=0.0))
+
     def to_split(self, x: np.ndarray) -> np.ndarray:
         split = np.zeros(self.pathset.mask.size)
         split[self.slots] = np.clip(x[: len(self.slots)], 0.0, None)
@@ -78,7 +84,10 @@ def _solve_min_mlu(prob: _PathProblem, a_ub, what: str) -> PathOptimum:
 def path_lp(pathset: PathSet, demand: np.ndarray) -> PathOptimum:
     """Min-MLU splittable routing over the candidate paths (the path-form LP optimum)."""
     prob = _problem(pathset)
-    return _solve_min_mlu(prob, prob.link_rows(np.asarray(demand, dtype=float)), "path LP")
+    demand = np.asarray(demand, dtype=float)
+    unit = prob.utilisation_bound(demand) or 1.0
+    best = _solve_min_mlu(prob, prob.link_rows(demand / unit), "path LP")
+    return PathOptimum(best.mlu * unit, best.split, best.status)
 
 
 def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | None = None) -> PathOptimum:
@@ -91,8 +100,11 @@ def robust_path_lp(pathset: PathSet, demands: np.ndarray, scale: np.ndarray | No
     scale = np.ones(len(demands)) if scale is None else np.asarray(scale, dtype=float)
     if scale.shape != (len(demands),) or np.any(scale <= 0):
         raise ValueError("scale needs one positive value per matrix")
-    a_ub = sp.vstack([prob.link_rows(d / w) for d, w in zip(demands, scale)]).tocsr()
-    return _solve_min_mlu(prob, a_ub, "robust path LP")
+    scaled = demands / scale[:, None]
+    unit = max(prob.utilisation_bound(d) for d in scaled) or 1.0
+    a_ub = sp.vstack([prob.link_rows(d / unit) for d in scaled]).tocsr()
+    best = _solve_min_mlu(prob, a_ub, "robust path LP")
+    return PathOptimum(best.mlu * unit, best.split, best.status)
 
 
 def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | None = 2.0,
@@ -105,7 +117,7 @@ def single_path_milp(pathset: PathSet, demand: np.ndarray, time_limit: float | N
     """
     prob = _problem(pathset)
     demand = np.asarray(demand, dtype=float)
-    c, a_ub = prob.objective, prob.link_rows(demand)
+    c, a_ub = prob.objective, prob.link_rows(demand / (prob.utilisation_bound(demand) or 1.0))
     S = len(prob.slots)
     integrality = np.r_[np.ones(S), 0]
     options = {"mip_rel_gap": mip_rel_gap, "disp": False}

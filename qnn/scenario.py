@@ -82,4 +82,7 @@ def load_scenario(topology: str, tms_path=None, k: int = 3, paths: str = "weight
     else:
         tms = gravity_traffic(network, n_synthetic, seed=seed)
         source = f"gravity model, {n_synthetic} matrices, seed {seed}"
-    return Scenario(network, pathset, tms * scale, source, scale, traffic_file)
+    scaled = tms * scale
+    if not np.all(np.isfinite(scaled)):
+        raise ValueError(f"{source}: demands times the scale {scale:g} overflow to infinity")
+    return Scenario(network, pathset, scaled, source, scale, traffic_file)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from qnn.argtypes import nonnegative_float, open_fraction, positive_float, positive_int, writable_output
 from qnn.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, sha256_file, topology_fingerprint
 from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 from topologies.abilene import ABILENE_TM
@@ -38,20 +39,27 @@ class Dataset:
     opt: np.ndarray  # (T,) LP-optimal MLU per matrix (splittable, same candidate paths)
     files: dict = field(default_factory=dict)  # path -> sha256
     path_rule: str = ""
+    traffic_file: str = ""
 
 
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
     """Per-matrix path-LP optimum via the core's baselines (cached next to ``cache`` if given)."""
     if cache is not None and cache.exists():
-        vals = np.load(cache)
-        if vals.shape == (demands.shape[0],):
+        try:
+            vals = np.load(cache)
+        except (OSError, ValueError, EOFError):
+            vals = None  # a damaged cache (an interrupted write) is solved again and replaced
+        if vals is not None and vals.shape == (demands.shape[0],) and np.all(np.isfinite(vals)):
             return vals
     from qnn.lp import path_lp
 
     vals = np.array([path_lp(pathset, d).mlu for d in demands], dtype=float)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, vals)
+        partial = cache.with_name(cache.name + ".partial")
+        with open(partial, "wb") as handle:
+            np.save(handle, vals)
+        partial.replace(cache)  # whole or not at all
     return vals
 
 
@@ -105,7 +113,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     files[str(tm_file)] = sha256_file(tm_file)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
-    return Dataset(net, ps, dem, opt, files, rule)
+    return Dataset(net, ps, dem, opt, files, rule, str(tm_file))
 
 
 def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:
@@ -130,7 +138,11 @@ def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_re
 
 
 def time_split(n: int, val_fraction: float):
+    """Indices of the first (train) and last (validation) pairs; each part gets at least one."""
     n_val = max(1, int(round(n * val_fraction)))
+    if n - n_val < 1:
+        raise ValueError(f"{n} (decision, scored) matrix pair(s) cannot be split {1 - val_fraction:g} / "
+                         f"{val_fraction:g} into training and validation: too few traffic matrices")
     return np.arange(n - n_val), np.arange(n - n_val, n)
 
 
@@ -243,16 +255,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--traffic", help="traffic-matrix file (default: abilene/tm-week1.txt, geant/tm-dev.hist)")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
     p.add_argument("--model", choices=("qnn", "mlp"), default="qnn")
-    p.add_argument("--k", type=int, default=3, help="candidate paths per flow")
-    p.add_argument("--qubits", type=int, default=None, help="qubits (default k: one per path)")
-    p.add_argument("--layers", type=int, default=3)
-    p.add_argument("--rounds", type=int, default=4, help="coordination rounds")
+    p.add_argument("--k", type=positive_int, default=3, help="candidate paths per flow")
+    p.add_argument("--qubits", type=positive_int, default=None, help="qubits (default k: one per path)")
+    p.add_argument("--layers", type=positive_int, default=3)
+    p.add_argument("--rounds", type=positive_int, default=4, help="coordination rounds")
     p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
     p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
-    p.add_argument("--match-params", type=int, help="MLP: parameter count to match (default: the QNN's)")
+    p.add_argument("--match-params", type=positive_int, help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
-    p.add_argument("--history", type=int, default=1,
+    p.add_argument("--history", type=positive_int, default=1,
                    help="predictive: decide on the last H matrices (default 1: the previous one)")
     p.add_argument("--history-reduce", choices=tuple(HISTORY_REDUCERS), default="mean",
                    help="with --history H > 1: decide on their mean (default) or on each flow's "
@@ -264,17 +276,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --single-path: train on the split sharpened by a softmax temperature "
                         "falling from TAU0 to TAU1 over the epochs, instead of the straight-through "
                         "estimator")
-    p.add_argument("--val-fraction", type=float, default=0.25)
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--patience", type=int, default=10)
-    p.add_argument("--batch", type=int, default=16, help="traffic matrices per step")
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: off)")
-    p.add_argument("--beta", type=float, default=50.0, help="log-sum-exp sharpness of the smooth max")
+    p.add_argument("--val-fraction", type=open_fraction, default=0.25)
+    p.add_argument("--epochs", type=positive_int, default=60)
+    p.add_argument("--patience", type=positive_int, default=10)
+    p.add_argument("--batch", type=positive_int, default=16, help="traffic matrices per step")
+    p.add_argument("--lr", type=positive_float, default=0.05)
+    p.add_argument("--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping (0: off)")
+    p.add_argument("--beta", type=positive_float, default=50.0, help="log-sum-exp sharpness of the smooth max")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--max-minutes", type=positive_float, default=None, help="stop training after this long")
     p.add_argument("--out", required=True, help="checkpoint path (NAME.pt; NAME.json is written beside)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -285,8 +297,21 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    problems = []
+    if not feats:
+        problems.append("--features names no feature")
     if args.anneal and not args.single_path:
-        raise SystemExit("qroute train: --anneal sharpens towards one path per flow; it needs --single-path")
+        problems.append("--anneal sharpens towards one path per flow; it needs --single-path")
+    if args.match_params and args.model != "mlp":
+        problems.append("--match-params sizes the MLP control; it needs --model mlp")
+    if args.history > 1 and args.setting != "predictive":
+        problems.append("--history is for the predictive setting (the oracle decides on the scored matrix)")
+    try:
+        writable_output(args.out, "out", (".pt",))
+    except ValueError as error:
+        problems.append(str(error))
+    if problems:
+        raise SystemExit("qroute train: " + "; ".join(problems))
     anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
     X, Y, O = pairs(ds, args.setting, args.history, args.history_reduce)
@@ -296,12 +321,16 @@ def run(args) -> int:
                          args.entangler, args.update, args.seed, args.match_params).to(args.device)
     from qnn.quantum import n_params
 
+    if not Y.any():
+        raise ValueError(f"{ds.traffic_file}: no matrix carries traffic; nothing to train on")
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         single_path=args.single_path,
                         anneal=anneal,
                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    if not math.isfinite(best["mean"]):
+        raise ValueError(f"training diverged (validation MLU ratio {best['mean']}); no checkpoint written")
     meta = {
         "topology": topology_fingerprint(ds.network),
         "paths": ds.path_rule,

@@ -107,6 +107,36 @@ def test_single_path_milp_matches_enumeration(instance):
     assert path_lp(ps, demand).mlu <= result.mlu * (1 + 1e-7)
 
 
+@pytest.mark.parametrize("unit", [1e-9, 1e-6, 1.0, 1e6, 1e12])
+def test_lp_optima_do_not_depend_on_the_traffic_units(unit):
+    from topologies.abilene import load_abilene
+    from topologies.traffic import gravity_traffic
+
+    net = load_abilene()
+    ps = k_shortest_paths(net, 3, weight="weight")
+    demand = ps.demand_vector(gravity_traffic(net, 2, seed=4))
+    reference = path_lp(ps, demand[1]).mlu
+    assert path_lp(ps, demand[1] * unit).mlu == pytest.approx(reference * unit, rel=1e-6)
+    assert single_path_milp(ps, demand[1] * unit, time_limit=None).mlu >= reference * unit * (1 - 1e-6)
+    from qnn.lp import robust_path_lp
+
+    robust = robust_path_lp(ps, demand * unit).mlu
+    assert robust == pytest.approx(robust_path_lp(ps, demand).mlu * unit, rel=1e-6)
+
+
+def test_a_damaged_lp_cache_is_solved_again_and_replaced(tmp_path):
+    from qnn.train import _lp_optimum
+
+    net = diamond()
+    ps = k_shortest_paths(net, 2, weight="weight")
+    demands = np.random.default_rng(0).uniform(1, 5, size=(3, ps.n_demands))
+    cache = tmp_path / "lpopt.npy"
+    expected = _lp_optimum(ps, demands, cache)
+    cache.write_bytes(cache.read_bytes()[:20])  # an interrupted write
+    np.testing.assert_allclose(_lp_optimum(ps, demands, cache), expected)
+    np.testing.assert_allclose(np.load(cache), expected)
+
+
 def test_mcf_finds_paths_outside_the_candidates():
     net = diamond()
     ps = k_shortest_paths(net, 1, weight="hops", demands=[(0, 3)])

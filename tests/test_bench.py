@@ -117,6 +117,38 @@ def test_cli_bench_refuses_bad_numbers(capsys, argv, words):
     assert code == 2 and words in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["--milp-time-limit", "-1"], "--milp-time-limit must be a positive number"),
+    (["--milp-time-limit", "nan"], "--milp-time-limit must be a positive number"),
+    (["--methods", ","], "--methods names no method"),
+    (["--json", "/nonexistent/x.json"], "folder /nonexistent does not exist"),
+    (["--plot", "mlu.txt"], "must end in .png or .pdf or .svg"),
+])
+def test_cli_bench_refuses_bad_options_before_any_work(capsys, argv, words):
+    code = main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "spf", "--no-progress", *argv])
+    assert code == 2 and words in capsys.readouterr().err
+
+
+def test_cli_bench_names_bad_input_in_one_line_without_a_traceback(tmp_path, capsys):
+    nan_file = tmp_path / "nan.txt"
+    nan_file.write_text(" ".join(["1"] * 144) + "\n" + " ".join(["nan"] + ["1"] * 143) + "\n")
+    zero_file = tmp_path / "zero.txt"
+    zero_file.write_text((" ".join(["0"] * 144) + "\n") * 3)
+    binary_file = tmp_path / "binary.txt"
+    binary_file.write_bytes((" ".join(["1"] * 144) + "\n").encode() + b"\xff\xfe\n")
+    cases = [
+        (["--topology", "abilene", "--tms", str(nan_file)], f"{nan_file}:2: NaN or infinite demand"),
+        (["--topology", "abilene", "--tms", str(zero_file)], "carries traffic"),
+        (["--topology", "abilene", "--tms", str(binary_file)], f"{binary_file}:2: not UTF-8 text"),
+        (["--topology", "abilene", "--tms", str(tmp_path / "missing.txt")], "No such file"),
+        (["--topology", "sndlib/nope"], "topohub has no topology named 'sndlib/nope'"),
+    ]
+    for argv, words in cases:
+        assert main(["bench", *argv, "--methods", "spf", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("qroute bench: error: ") and words in err and "Traceback" not in err
+
+
 def test_scenario_refuses_k_or_tunnels_it_would_ignore():
     from qnn.scenario import load_scenario
 

@@ -148,6 +148,35 @@ def test_load_settings_exits_naming_the_bad_option(tmp_path, monkeypatch, capsys
     assert "routing_weight" in err and str(bad) in err
 
 
+def test_metrics_on_the_rest_port_is_refused_at_start_up(tmp_path, monkeypatch, capsys):
+    conf = tmp_path / "clash.conf"
+    conf.write_text("[qroute]\nmetrics_port = 18099\n")
+    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)], wsapi_port=18099))
+    with pytest.raises(SystemExit) as exited:
+        app_module.load_settings()
+    assert exited.value.code == 2 and "--wsapi-port" in capsys.readouterr().err
+
+
+def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, clock, wsgi, tmp_path,
+                                                                      monkeypatch, caplog):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with caplog.at_level(logging.ERROR):
+            app = _app_with(f"[qroute]\nmetrics_port = {port}\n", tmp_path, monkeypatch, wsgi)
+    assert f"metrics_port {port} cannot be served" in app.metrics_problem
+    assert app.describe()["metrics_problem"] == app.metrics_problem
+    assert any("metrics are off" in r.getMessage() for r in caplog.records)
+    net = FakeNetwork(app, n=5)
+    net.start()
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+
+
 def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
     good = tmp_path / "good.conf"
     good.write_text("[qroute]\nstats_interval = 0.5\nrest_api = off\n")
@@ -609,6 +638,24 @@ def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawn
     assert "inference failed" in app.describe()["last_decision_error"]
     assert app.describe()["policy_failures"] == 1
     assert app.metrics.policy_failures._value.get() == 1
+
+
+def test_a_policy_that_fails_to_build_in_any_way_leaves_shortest_paths_forwarding(
+        spawned, clock, wsgi, tmp_path, monkeypatch, caplog):
+    import qnn.demand_policies
+
+    def unexpected(*args, **kwargs):
+        raise AttributeError("'str' object has no attribute 'get'")
+
+    monkeypatch.setattr(qnn.demand_policies, "LearnedPolicy", unexpected)
+    with caplog.at_level(logging.ERROR):
+        app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
+    assert app.policy.name == "shortest-path" and "AttributeError" in app.policy_problem
+    net = FakeNetwork(app, n=5)
+    net.start()
+    learn(net, 1)
+    learn(net, 3)
+    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
 def test_checkpoint_of_the_other_kind_is_refused(spawned, clock, wsgi, tmp_path, monkeypatch):

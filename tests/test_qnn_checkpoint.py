@@ -117,6 +117,62 @@ def test_weights_not_fitting_the_described_model(saved):
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m: m.update(weights_sha256=5), "weights_sha256"),
+    (lambda m: m.update(topology="abilene"), "'topology' must be an object"),
+    (lambda m: m.update(model="qnn"), "'model' must be an object"),
+    (lambda m: m["model"].update(kind="cnn"), "neither 'qnn' nor 'mlp'"),
+    (lambda m: m["model"].update(n_rounds=0), "n_rounds must be a whole number"),
+    (lambda m: m["model"].update(n_rounds="4"), "n_rounds must be a whole number"),
+    (lambda m: m["model"].update(k=-1), "k must be a whole number"),
+    (lambda m: m["model"].update(k=True), "k must be a whole number"),
+    (lambda m: m["model"].update(features=[]), "features must be a non-empty list"),
+    (lambda m: m.update(setting="zzz"), "setting 'zzz'"),
+    (lambda m: m.update(history="abc"), "history must be a whole number"),
+    (lambda m: m.update(history=-2), "history must be a whole number"),
+    (lambda m: m.update(history_reduce=["mean"]), "history_reduce"),
+    (lambda m: m.update(history_reduce="median"), "history_reduce 'median'"),
+    (lambda m: m.update(data_files=["x"]), "'data_files' must be an object"),
+    (lambda m: m.update(split="x"), "'split' must be an object"),
+    (lambda m: m.update(split={"train_pairs": [5]}), "train_pairs"),
+    (lambda m: m.update(split={"train_pairs": ["a", "b"]}), "train_pairs"),
+])
+def test_sidecar_fields_of_the_wrong_type_or_range_are_named_on_load(saved, edit, problem):
+    _, path = saved
+    meta = json.loads(sidecar_path(path).read_text())
+    edit(meta)
+    sidecar_path(path).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=problem) as err:
+        load_checkpoint(path)
+    assert str(sidecar_path(path)) in str(err.value)
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path, tiny):
+    net = tiny[0]
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3,
+                         "crx", "residual", seed=1)
+    with torch.no_grad():
+        next(router.parameters()).fill_(float("nan"))
+    path = tmp_path / "qnn-diverged.pt"
+    save_checkpoint(path, router, {"topology": topology_fingerprint(net), "k": 3})
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_checkpoint(path)
+
+
+def test_a_damaged_sidecar_beside_a_good_checkpoint_does_not_stop_the_choice(tmp_path, tiny):
+    from qnn.learned import choose_checkpoint
+
+    net = tiny[0]
+    for name, kind in (("a-broken", "qnn"), ("b-good", "qnn")):
+        router = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3,
+                             "crx", "residual", seed=1)
+        save_checkpoint(tmp_path / f"{name}.pt", router, {"topology": topology_fingerprint(net), "k": 3})
+    broken = json.loads((tmp_path / "a-broken.json").read_text())
+    broken["model"] = "qnn"
+    (tmp_path / "a-broken.json").write_text(json.dumps(broken))
+    assert choose_checkpoint(tmp_path, "qnn", net.name).name == "b-good.pt"
+
+
 def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny):
     from qnn.learned import choose_checkpoint
 

@@ -31,3 +31,72 @@ def test_train_subcommand_registered():
 
     args = build_parser("train").parse_args(["train", "--topology", "geant", "--out", "x.pt"])
     assert args.model == "qnn" and args.layers == 3 and args.rounds == 4 and callable(args.run)
+
+
+def test_export_qasm_refuses_rounds_features_and_indices_out_of_range(tmp_path, capsys):
+    pytest.importorskip("qiskit")
+    from qnn.cli import main
+
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx", "residual", seed=0)
+    ckpt = tmp_path / "qnn-tiny.pt"
+    save_checkpoint(ckpt, router, {"topology": topology_fingerprint(tiny_network()), "k": 3})
+    feats = ",".join(["0.5"] * 12)
+    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats, "--round", "3"]) == 2
+    assert "rounds 0..2" in capsys.readouterr().err
+    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", "a,b"]) == 2
+    assert "not a comma-separated list of numbers" in capsys.readouterr().err
+    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", ",".join(["nan"] * 12)]) == 2
+    assert "finite values" in capsys.readouterr().err
+    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats,
+                 "--out", str(tmp_path / "no" / "c.qasm")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export-qasm", "--checkpoint", str(ckpt), "--matrix", "-1"])
+    assert "--matrix" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--rounds", "0"], "--rounds"), (["--batch", "0"], "--batch"), (["--epochs", "0"], "--epochs"),
+    (["--val-fraction", "1"], "--val-fraction"), (["--val-fraction", "nan"], "--val-fraction"),
+    (["--beta", "0"], "--beta"), (["--clip", "-1"], "--clip"), (["--lr", "nan"], "--lr"),
+    (["--threads", "0"], "--threads"), (["--history", "0"], "--history"), (["--k", "0"], "--k"),
+    (["--max-minutes", "-1"], "--max-minutes"),
+])
+def test_train_refuses_numbers_out_of_range_by_option(argv, words, tmp_path, capsys):
+    from qnn.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--topology", "abilene", "--out", str(tmp_path / "x.pt"), *argv])
+    assert exited.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--out", "OUT.json"], "must end in .pt"),
+    (["--out", "/nonexistent/x.pt"], "folder /nonexistent does not exist"),
+    (["--model", "qnn", "--match-params", "50"], "--match-params sizes the MLP control"),
+    (["--setting", "oracle", "--history", "3"], "--history is for the predictive setting"),
+    (["--features", ","], "--features names no feature"),
+])
+def test_train_refuses_contradictory_options_before_loading_anything(argv, words, tmp_path):
+    from qnn.cli import main
+
+    argv = [a.replace("OUT", str(tmp_path / "x")) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "x.pt")]
+    with pytest.raises(SystemExit, match=words.replace(".", r"\.")):
+        main(["train", "--topology", "abilene", *argv])
+
+
+def test_train_on_too_few_or_empty_matrices_says_so(tmp_path, capsys):
+    from qnn.cli import main
+
+    two = tmp_path / "two.txt"
+    two.write_text((" ".join(["1"] * 144) + "\n") * 2)
+    zeros = tmp_path / "zeros.txt"
+    zeros.write_text((" ".join(["0"] * 144) + "\n") * 8)
+    base = ["train", "--topology", "abilene", "--epochs", "1", "--threads", "1", "--quiet"]
+    assert main([*base, "--traffic", str(two), "--out", str(tmp_path / "a.pt")]) == 2
+    assert "too few traffic matrices" in capsys.readouterr().err
+    assert main([*base, "--traffic", str(zeros), "--out", str(tmp_path / "b.pt")]) == 2
+    assert "no matrix carries traffic" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.pt"))

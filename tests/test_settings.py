@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from controller.settings import Settings, SettingsError, parse_settings, read_settings
+from controller.settings import SHORTEST_PERIOD_S, Settings, SettingsError, parse_settings, read_settings
 
 
 def write(tmp_path, name, text):
@@ -105,6 +105,44 @@ def test_unreadable_or_malformed_file_is_reported(tmp_path):
         read_settings([broken])
 
 
+def test_a_section_name_that_only_looks_like_qroute_is_refused(tmp_path):
+    for header in ("[QRoute]", "[qroute ]"):
+        conf = write(tmp_path, "near.conf", f"{header}\nstats_interval = abc\n")
+        with pytest.raises(SettingsError, match=r"near.conf: section .* is not \[qroute\]"):
+            read_settings([conf])
+
+
+def test_an_option_given_twice_in_one_file_is_refused(tmp_path):
+    twice = write(tmp_path, "twice.conf", "[qroute]\nstats_interval = 1\nstats_interval = 3\n")
+    with pytest.raises(SettingsError, match="twice.conf.*stats_interval.*already exists"):
+        read_settings([twice])
+    spellings = write(tmp_path, "spellings.conf", "[qroute]\nstats-interval = 1\nstats_interval = 3\n")
+    with pytest.raises(SettingsError, match="sets stats_interval twice"):
+        read_settings([spellings])
+    # ryu's own sections keep oslo.config's tolerance of repeats
+    ryu_twice = write(tmp_path, "ryu.conf", "[DEFAULT]\nverbose = true\nverbose = false\n"
+                                            "[qroute]\nstats_interval = 3\n")
+    assert read_settings([ryu_twice]).stats_interval == 3
+
+
+def test_a_later_file_overrides_an_option_however_the_earlier_one_spelled_it(tmp_path):
+    first = write(tmp_path, "a.conf", "[qroute]\nstats-interval = 1\n")
+    second = write(tmp_path, "b.conf", "[qroute]\nstats_interval = 3\n")
+    assert read_settings([first, second]).stats_interval == 3
+
+
+def test_a_config_file_that_is_not_utf8_is_reported(tmp_path):
+    binary = tmp_path / "binary.conf"
+    binary.write_bytes(b"[qroute]\ncheckpoint = \xff\xfe\n")
+    with pytest.raises(SettingsError, match="binary.conf: cannot read"):
+        read_settings([str(binary)])
+
+
+def test_the_empty_choice_is_named_in_the_message():
+    with pytest.raises(SettingsError, match=r"must be one of \(empty\), abilene"):
+        parse_settings({"topology": "geant"}, source="x.conf")
+
+
 finite_positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False,
                             allow_infinity=False)
 
@@ -113,6 +151,10 @@ finite_positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False,
 @given(value=finite_positive, key=st.sampled_from(
     ["stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window"]))
 def test_any_positive_finite_number_round_trips(value, key):
+    if key in SHORTEST_PERIOD_S and value < SHORTEST_PERIOD_S[key]:
+        with pytest.raises(SettingsError, match=f"{key} .*must be at least"):
+            parse_settings({key: repr(value)}, source="x.conf")
+        return
     got = parse_settings({key: repr(value)}, source="x.conf")
     assert getattr(got, key) == value
 

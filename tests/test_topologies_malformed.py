@@ -71,10 +71,18 @@ def _triangle():
     ("0 2 0-1-2", ["expected 'src dst:"]),
     ("1 1:1", ["to itself"]),
     ("0 2:0-1-2,0-1-2", ["listed twice"]),
+    ("0 2:0-1-0-1-2", ["visits a node twice"]),
 ])
 def test_tunnel_errors(tmp_path, line, words):
     path = _write(tmp_path, "tunnels.txt", f"0 1:0-1\n{line}\n")
     _expect(path, 2, words, lambda: load_tunnels(_triangle(), path))
+
+
+def test_a_tunnels_file_without_tunnels_is_refused(tmp_path):
+    path = _write(tmp_path, "tunnels.txt", "\n\n")
+    with pytest.raises(DataFormatError, match="no tunnels in file") as info:
+        load_tunnels(_triangle(), path)
+    assert str(path) in str(info.value)
 
 
 def test_tunnels_parse(tmp_path):

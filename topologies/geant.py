@@ -89,10 +89,14 @@ def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], lis
             for p in paths:
                 if p[0] != src or p[-1] != dst:
                     raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
+                if len(set(p)) != len(p):
+                    raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} visits a node twice")
                 for u, v in zip(p[:-1], p[1:]):
                     if (u, v) not in network.link_index:
                         raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
             if (src, dst) in tunnels:
                 raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
             tunnels[(src, dst)] = paths
+    if not tunnels:
+        raise DataFormatError(path, None, "no tunnels in file")
     return tunnels

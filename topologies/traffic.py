@@ -9,6 +9,17 @@ import numpy as np
 from topologies.errors import DataFormatError
 
 
+def _numbered_lines(path: pathlib.Path):
+    """(line number, line) of a text file; a line that is not UTF-8 is a DataFormatError."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(path, lineno, f"not UTF-8 text ({error.reason} at byte "
+                                                    f"{error.start + 1} of the line)") from None
+
+
 def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.ndarray:
     """Read one flattened row-major ``n_nodes x n_nodes`` matrix a line -> array ``(T, N, N)``.
 
@@ -19,25 +30,24 @@ def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.
     path = pathlib.Path(path)
     expected = n_nodes * n_nodes
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != expected:
-                raise DataFormatError(path, lineno, f"expected {expected} values ({n_nodes}x{n_nodes}), got {len(fields)}")
-            try:
-                row = np.array(fields, dtype=float)
-            except ValueError:
-                raise DataFormatError(path, lineno, "value that is not a number") from None
-            bad = ~np.isfinite(row)
-            if bad.any():
-                col = int(np.argmax(bad))
-                raise DataFormatError(path, lineno, f"NaN or infinite demand at value {col + 1} ({fields[col]})")
-            if (row < 0).any():
-                col = int(np.argmax(row < 0))
-                raise DataFormatError(path, lineno, f"negative demand {fields[col]} at value {col + 1}")
-            rows.append(row)
+    for lineno, line in _numbered_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != expected:
+            raise DataFormatError(path, lineno, f"expected {expected} values ({n_nodes}x{n_nodes}), got {len(fields)}")
+        try:
+            row = np.array(fields, dtype=float)
+        except ValueError:
+            raise DataFormatError(path, lineno, "value that is not a number") from None
+        bad = ~np.isfinite(row)
+        if bad.any():
+            col = int(np.argmax(bad))
+            raise DataFormatError(path, lineno, f"NaN or infinite demand at value {col + 1} ({fields[col]})")
+        if (row < 0).any():
+            col = int(np.argmax(row < 0))
+            raise DataFormatError(path, lineno, f"negative demand {fields[col]} at value {col + 1}")
+        rows.append(row)
     if not rows:
         raise DataFormatError(path, None, "no traffic matrices in file")
     tms = np.stack(rows).reshape(len(rows), n_nodes, n_nodes)
@@ -53,19 +63,18 @@ def load_values(path, positive: bool = False) -> np.ndarray:
     ``positive``: every value must be > 0 (optima that losses and ratios divide by)."""
     path = pathlib.Path(path)
     values = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = float(line)
-            except ValueError:
-                raise DataFormatError(path, lineno, f"expected one number, got {line.strip()!r}") from None
-            if not math.isfinite(value):
-                raise DataFormatError(path, lineno, "value is NaN or infinite")
-            if positive and value <= 0:
-                raise DataFormatError(path, lineno, f"value must be positive, got {value:g}")
-            values.append(value)
+    for lineno, line in _numbered_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = float(line)
+        except ValueError:
+            raise DataFormatError(path, lineno, f"expected one number, got {line.strip()!r}") from None
+        if not math.isfinite(value):
+            raise DataFormatError(path, lineno, "value is NaN or infinite")
+        if positive and value <= 0:
+            raise DataFormatError(path, lineno, f"value must be positive, got {value:g}")
+        values.append(value)
     return np.array(values)
 
 

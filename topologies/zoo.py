@@ -16,20 +16,28 @@ from __future__ import annotations
 import math
 
 
+class UnknownTopologyError(KeyError, ValueError):
+    """No topology of that name (a KeyError for lookups, a ValueError for bad input)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def resolve_topohub_key(name: str) -> str:
-    """``germany50`` -> ``sndlib/germany50``; keys containing '/' are used as given."""
+    """``germany50`` -> ``sndlib/germany50``; keys containing '/' are used as given.
+    An unknown name raises :class:`UnknownTopologyError`."""
     import topohub
 
-    if "/" in name:
-        return name
-    for group in ("sndlib", "topozoo"):
-        for candidate in (name, name.lower(), name.capitalize()):
-            try:
-                topohub.get(f"{group}/{candidate}")
-            except KeyError:
-                continue
-            return f"{group}/{candidate}"
-    raise KeyError(f"topohub has no topology named {name!r} (try 'sndlib/<name>' or 'topozoo/<Name>')")
+    candidates = [name] if "/" in name else [f"{group}/{candidate}" for group in ("sndlib", "topozoo")
+                                             for candidate in (name, name.lower(), name.capitalize())]
+    for key in candidates:
+        try:
+            topohub.get(key)
+        except KeyError:
+            continue
+        return key
+    raise UnknownTopologyError(f"topohub has no topology named {name!r} "
+                               f"(abilene, geant, or try 'sndlib/<name>' or 'topozoo/<Name>')")
 
 
 def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float = 10e9, weight: str = "dist"):

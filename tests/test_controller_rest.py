@@ -1,0 +1,39 @@
+"""The REST API through Ryu's own WSGI application (routing, status codes, JSON bodies)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import webob
+from ryu.app.wsgi import WSGIApplication
+
+from controller.rest import register_rest_api
+
+
+class DescribedApp:
+    def describe(self):
+        return {"switches": [1, 2], "links": [], "hosts": [], "paths": [{"src": "a", "dst": "b", "path": [1, 2]}],
+                "policy": "shortest-path"}
+
+
+@pytest.fixture
+def api():
+    wsgi = WSGIApplication()
+    register_rest_api(wsgi, DescribedApp())
+    return lambda path, method="GET", body=b"": webob.Request.blank(path, method=method, body=body).get_response(wsgi)
+
+
+def test_state_and_each_part_are_served_as_json(api):
+    state = api("/qroute/v1/state")
+    assert state.status_int == 200 and state.content_type == "application/json"
+    assert json.loads(state.body)["policy"] == "shortest-path"
+    assert json.loads(api("/qroute/v1/paths").body) == [{"src": "a", "dst": "b", "path": [1, 2]}]
+    assert api("/qroute/v1/nothing").status_int == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("part", ["state", "paths"])
+def test_writes_are_refused_as_not_allowed_naming_get(api, method, part):
+    response = api(f"/qroute/v1/{part}", method=method, body=b"{bad json")
+    assert response.status_int == 405 and response.headers["Allow"] == "GET"
+    assert "read-only" in json.loads(response.body)["error"]
