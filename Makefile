@@ -77,6 +77,7 @@ test-fast: install
 	$(PY) -m pytest -m "not mininet" $(PYTEST_ARGS)
 
 test-mininet: install
+	@if [ "$$(id -u)" != 0 ]; then echo "test-mininet: the Mininet tier needs root" >&2; exit 2; fi
 	@./scripts/run-tests -m mininet $(PYTEST_ARGS)
 
 bench: install

@@ -19,6 +19,8 @@ from controller.compat import harden_openflow13_parser, patch_eventlet
 patch_eventlet()
 harden_openflow13_parser()
 
+import eventlet  # noqa: E402
+import eventlet.wsgi  # noqa: E402
 from eventlet import tpool  # noqa: E402
 from oslo_config.cfg import NoSuchOptError  # noqa: E402
 from ryu import cfg  # noqa: E402
@@ -40,6 +42,7 @@ from controller.arp_proxy import FloodGuard, arp_reply  # noqa: E402
 from controller.planner import Plan, hops_for_path, plan_phases, strip_switches  # noqa: E402
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
+from qnn.errors import CheckpointError  # noqa: E402
 from qnn.netstate import NetworkState, RateMeter  # noqa: E402
 from qnn.policy import ShortestPathPolicy, keep_intact_else  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
@@ -65,21 +68,26 @@ def _config_files() -> list[str]:
         return []
 
 
-def _wsapi_port() -> int | None:
-    """ryu's REST port; None when no command line was parsed (see _config_files)."""
-    try:
-        return int(CONF.wsapi_port)
-    except (NoSuchOptError, AttributeError, TypeError, ValueError):
-        return None
+def _ryu_ports() -> dict[str, int]:
+    """The ports ryu-manager listens on, by option; empty when no command line was parsed
+    (see _config_files)."""
+    ports = {}
+    for option in ("wsapi_port", "ofp_tcp_listen_port", "ofp_ssl_listen_port"):
+        try:
+            ports["--" + option.replace("_", "-")] = int(getattr(CONF, option))
+        except (NoSuchOptError, AttributeError, TypeError, ValueError):
+            pass
+    return ports
 
 
 def load_settings() -> Settings:
     try:
         settings = read_settings(_config_files())
-        if settings.metrics_port and settings.metrics_port == _wsapi_port():
-            # two servers on one port: the kernel would hand each connection to either of them
+        clash = [option for option, port in _ryu_ports().items() if port == settings.metrics_port]
+        if settings.metrics_port and clash:
+            # ryu listens with SO_REUSEPORT: both servers would bind, each taking some connections
             raise SettingsError(f"[qroute] metrics_port = {settings.metrics_port} is also ryu's "
-                                f"--wsapi-port (the REST API); give the metrics another port")
+                                f"{clash[0]}; give the metrics another port")
         return settings
     except SettingsError as error:
         print(f"qroute: invalid configuration:\n{error}", file=sys.stderr)
@@ -134,12 +142,13 @@ class QRouteController(app_manager.RyuApp):
     def _serve_metrics(self, port: int) -> None:
         """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
         try:
-            server = hub.WSGIServer(("127.0.0.1", port), self.metrics.wsgi_app())
+            # no SO_REUSEPORT (eventlet's default): a port another server holds must fail here
+            sock = eventlet.listen(("127.0.0.1", port), reuse_port=False)
         except OSError as error:
             self.metrics_problem = f"metrics_port {port} cannot be served ({error}); metrics are off"
             self.logger.error("qroute: %s", self.metrics_problem)
             return
-        hub.spawn(server.serve_forever)
+        hub.spawn(eventlet.wsgi.server, sock, self.metrics.wsgi_app(), log_output=False)
 
     def _make_policy(self):
         """The configured policy. A learned one whose checkpoint cannot be used is reported
@@ -158,17 +167,16 @@ class QRouteController(app_manager.RyuApp):
             return policy
         checkpoint = default_checkpoint(self.settings)
         try:
-            from qnn.checkpoint import CheckpointError
             from qnn.demand_policies import LearnedPolicy
 
             policy = LearnedPolicy(checkpoint, keep_margin=self.settings.keep_margin)
-        except (CheckpointError, OSError, ValueError, ImportError) as error:
-            self.policy_problem = f"policy {self.settings.policy} unavailable: {error}"
-            self.logger.error("qroute: %s; routing by shortest path instead", self.policy_problem)
-            return fallback
         except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
-            self.policy_problem = f"policy {self.settings.policy} unavailable: {error!r}"
-            self.logger.exception("qroute: %s; routing by shortest path instead", self.policy_problem)
+            expected = isinstance(error, (CheckpointError, OSError, ValueError, ImportError))
+            self.policy_problem = f"policy {self.settings.policy} unavailable: " + \
+                (str(error) if expected else repr(error))
+            # an unexpected kind of failure also gets its traceback in the log
+            log = self.logger.error if expected else self.logger.exception
+            log("qroute: %s; routing by shortest path instead", self.policy_problem)
             return fallback
         if policy.kind != self.settings.policy:
             self.policy_problem = (f"checkpoint {checkpoint} holds a {policy.kind} model, "

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 
-from ryu.app.wsgi import ControllerBase, Response, route
+from controller.compat import patch_eventlet
+
+patch_eventlet()  # ryu.app.wsgi needs it on the eventlet releases that run on Python 3.11
+
+from ryu.app.wsgi import ControllerBase, Response, route  # noqa: E402
 
 APP_KEY = "qroute_app"
 

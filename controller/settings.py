@@ -7,6 +7,7 @@ config silently runs with defaults, so everything is checked here at start-up in
 from __future__ import annotations
 
 import configparser
+import re
 from dataclasses import dataclass, fields
 
 SECTION = "qroute"
@@ -53,6 +54,8 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "
            "policy": ("shortest-path", *LEARNED_POLICIES, "milp")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
+SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
+OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)
 SHORTEST_PERIOD_S = {"stats_interval": 0.1, "reoptimize_interval": 0.1}
 
@@ -83,7 +86,6 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     known = {f.name: f for f in fields(Settings)}
     problems = []
     values = {}
-    spelled: dict[str, str] = {}
     for key, text in raw.items():
         where = (origins or {}).get(key, source)
         name = key.replace("-", "_")
@@ -91,10 +93,6 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             problems.append(f"{where}: unknown option '{key}' in [{SECTION}] "
                             f"(known: {', '.join(sorted(known))})")
             continue
-        if name in spelled:
-            problems.append(f"{where}: [{SECTION}] sets {name} twice (as '{spelled[name]}' and '{key}')")
-            continue
-        spelled[name] = key
         kind = type(known[name].default)
         try:
             value = _convert(name, kind, str(text))
@@ -131,23 +129,30 @@ def parse_settings(raw: dict[str, str], source: str = "config",
 
 
 def _read_config(path: str) -> configparser.ConfigParser:
-    """One config file; an option or a [qroute] section given twice in it is an error (the last
-    one would silently win), while ryu's own sections keep oslo.config's tolerance."""
-    for strict in (True, False):
-        # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
-        # neither do we: a section name no file can use keeps configparser from folding it.
-        parser = configparser.ConfigParser(interpolation=None, strict=strict,
-                                           default_section="\0 no default section")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-            return parser
-        except (configparser.DuplicateSectionError, configparser.DuplicateOptionError) as error:
-            if error.section != SECTION:
-                continue
-            raise SettingsError(f"{path}: {error}") from error
-        except (OSError, UnicodeDecodeError, configparser.Error) as error:
-            raise SettingsError(f"{path}: cannot read config file: {error}") from error
+    """One config file, read as oslo.config reads it (repeats allowed), except that an option
+    given twice in [qroute] is an error: the last one would silently win."""
+    # [DEFAULT] holds ryu's own options; oslo.config does not fold it into [qroute], so
+    # neither do we: a section name no file can use keeps configparser from folding it.
+    parser = configparser.ConfigParser(interpolation=None, strict=False,
+                                       default_section="\0 no default section")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        parser.read_string(text, source=path)
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise SettingsError(f"{path}: cannot read config file: {error}") from error
+    seen: dict[str, int] = {}
+    section = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        header = SECTION_HEADER.match(line)
+        if header:
+            section = header.group(1)
+        elif section == SECTION and line[:1] not in ("", " ", "\t", "#", ";") and OPTION_LINE.match(line):
+            name = parser.optionxform(OPTION_LINE.match(line).group(1).strip()).replace("-", "_")
+            if name in seen:
+                raise SettingsError(f"{path}:{lineno}: [{SECTION}] sets {name} again "
+                                    f"(first on line {seen[name]})")
+            seen[name] = lineno
     return parser
 
 

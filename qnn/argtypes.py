@@ -44,8 +44,10 @@ def writable_output(path: str, option: str, suffixes: tuple[str, ...] = ()) -> s
     if suffixes and target.suffix.lower() not in suffixes:
         raise ValueError(f"--{option} {path}: must end in {' or '.join(suffixes)}")
     folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # missing folders are made when the file is written
     if not folder.is_dir():
-        raise ValueError(f"--{option} {path}: folder {folder} does not exist")
+        raise ValueError(f"--{option} {path}: {folder} is not a folder")
     if target.is_dir() or not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise ValueError(f"--{option} {path}: cannot write there")
     return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 import time
 from dataclasses import dataclass, field
 
@@ -194,9 +195,17 @@ def _f(x, digits: int = 4) -> str:
 
 
 def write_json(summary: dict, path) -> None:
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
+
+
+def plot_suffixes() -> tuple[str, ...]:
+    """File endings the plot can be saved as (matplotlib's Agg canvas: png, pdf, svg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return tuple(f".{ext}" for ext in FigureCanvasAgg.get_supported_filetypes())
 
 
 def plot_mlu(result: BenchResult, path) -> None:
@@ -221,5 +230,6 @@ def plot_mlu(result: BenchResult, path) -> None:
     for ax in (ax_mlu, ax_ratio):
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

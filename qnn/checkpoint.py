@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from qnn.errors import CheckpointError  # noqa: F401 - raised here, imported from here by callers
+
 FORMAT = "qroute-router-checkpoint/1"
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "checkpoints"
 
@@ -42,15 +44,6 @@ def history_reduce(meta: dict) -> str:
 
 # matrices between what a training pair decides on and what it is scored on, per setting
 TARGET_LAG = {"predictive": 1, "oracle": 0}
-
-
-class CheckpointError(Exception):
-    """A checkpoint cannot be used; ``path`` is the offending file and ``problem`` says why."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"checkpoint {self.path}: {problem}")
 
 
 def sha256_file(path) -> str:

@@ -13,8 +13,12 @@ import os
 import sys
 
 from qnn.argtypes import writable_output
+from qnn.errors import CheckpointError
 
-PLOT_SUFFIXES = (".png", ".pdf", ".svg")  # what matplotlib writes without extra backends
+# what bad input raises: malformed data files (DataFormatError is a ValueError) and values out
+# of range, files that are missing or cannot be read, unusable checkpoints
+INPUT_ERRORS = (CheckpointError, ValueError, FileNotFoundError, IsADirectoryError,
+                NotADirectoryError, PermissionError)
 
 PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("qnn.train", "train the QNN / MLP path selector"),
@@ -49,7 +53,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from qnn.bench import format_table, plot_mlu, run_bench, write_json
+    from qnn.bench import format_table, plot_mlu, plot_suffixes, run_bench, write_json
     from qnn.methods import DEFAULT_METHODS, available_methods, is_method
 
     if args.list_methods:
@@ -67,12 +71,13 @@ def run_bench_command(args: argparse.Namespace) -> int:
         problems.append(f"--scale must be a positive number, not {args.scale}")
     if not (math.isfinite(args.milp_time_limit) and args.milp_time_limit > 0):
         problems.append(f"--milp-time-limit must be a positive number of seconds, not {args.milp_time_limit}")
-    if args.methods is not None and not [m for m in args.methods.split(",") if m.strip()]:
+    if args.methods and not [m for m in args.methods.split(",") if m.strip()]:
         problems.append("--methods names no method (see --list-methods)")
-    for option, suffixes in (("json", (".json",)), ("plot", PLOT_SUFFIXES)):
+    for option in ("json", "plot"):
         if getattr(args, option):
             try:
-                writable_output(getattr(args, option), option, suffixes)
+                writable_output(getattr(args, option), option,
+                                (".json",) if option == "json" else plot_suffixes())
             except ValueError as error:
                 problems.append(str(error))
     if problems:
@@ -158,20 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except Exception as error:
+    except INPUT_ERRORS as error:
         # bad files and values get one line naming them; QROUTE_TRACEBACK=1 shows where
-        if not isinstance(error, _input_errors()) or os.environ.get("QROUTE_TRACEBACK"):
+        if os.environ.get("QROUTE_TRACEBACK"):
             raise
         print(f"qroute {args.command}: error: {error}", file=sys.stderr)
         return 2
-
-
-def _input_errors() -> tuple[type[BaseException], ...]:
-    """What bad input raises: malformed data files (DataFormatError is a ValueError), missing
-    or unreadable files, unusable checkpoints, values out of range."""
-    from qnn.checkpoint import CheckpointError  # imported only on error: it loads torch
-
-    return (CheckpointError, OSError, ValueError)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import pathlib
 import sys
 
 import numpy as np
@@ -133,6 +134,7 @@ def run(args) -> int:
               f"// logits = {float(core.out_scale.detach()):.6f} * <Z_q> for q < k; split = softmax over valid paths\n")
     text = header + to_qasm(qc, args.qasm)
     if args.out:
+        pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
     else:

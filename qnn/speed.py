@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, rounds {router.n_rounds}")
     print(format_rows(rows))
     for name, network in (("Abilene", load_abilene()), ("GEANT", base.network)):
-        join = host_join_times(args.join_checkpoint, network)
+        join = host_join_times(args.join_checkpoint, network, repeat=args.repeat)
         print(f"controller decision ({args.join_checkpoint}), {name}, a host on each of "
               f"{join['switches']} switches, {join['pairs']} pairs: {join['cold_ms']:.1f} ms searching "
               f"every pair's paths, {join['join_ms']:.1f} ms when a host joins the last switch "

@@ -16,6 +16,7 @@ import math
 import pathlib
 import shlex
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -56,11 +57,23 @@ def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None)
     vals = np.array([path_lp(pathset, d).mlu for d in demands], dtype=float)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(cache.name + ".partial")
-        with open(partial, "wb") as handle:
+        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".partial", delete=False) as handle:
             np.save(handle, vals)
-        partial.replace(cache)  # whole or not at all
+        pathlib.Path(handle.name).replace(cache)  # whole or not at all
     return vals
+
+
+def _check_first_optimum(pathset, demands: np.ndarray, opt: np.ndarray, opt_file: pathlib.Path) -> None:
+    """The optima file must be the LP optimum of its matrices: checked on the first one (one LP),
+    since every loss and ratio divides by these values."""
+    from qnn.lp import path_lp
+    from topologies.errors import DataFormatError
+
+    if len(opt) and len(demands):
+        solved = path_lp(pathset, demands[0]).mlu
+        if not math.isclose(solved, opt[0], rel_tol=1e-6):
+            raise DataFormatError(opt_file, 1, f"{opt[0]:g} is not the path-LP optimum of the first "
+                                               f"matrix over these tunnels ({solved:g})")
 
 
 def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Dataset:
@@ -110,6 +123,8 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     else:
         raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
     ps.check_covers(tms, str(tm_file))
+    if topology == "geant" and opt_file.exists():
+        _check_first_optimum(ps, dem, opt, opt_file)
     files[str(tm_file)] = sha256_file(tm_file)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
@@ -311,7 +326,8 @@ def run(args) -> int:
     except ValueError as error:
         problems.append(str(error))
     if problems:
-        raise SystemExit("qroute train: " + "; ".join(problems))
+        print("qroute train: " + "; ".join(problems), file=sys.stderr)
+        return 2
     anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
     X, Y, O = pairs(ds, args.setting, args.history, args.history_reduce)
@@ -321,8 +337,10 @@ def run(args) -> int:
                          args.entangler, args.update, args.seed, args.match_params).to(args.device)
     from qnn.quantum import n_params
 
-    if not Y.any():
-        raise ValueError(f"{ds.traffic_file}: no matrix carries traffic; nothing to train on")
+    empty = np.flatnonzero(O <= 0) + TARGET_LAG[args.setting]
+    if len(empty):
+        raise ValueError(f"{ds.traffic_file}: {len(empty)} matrix(es) to score carry no traffic (LP optimum 0, "
+                         f"which every ratio divides by), e.g. matrix {empty[0]} (0-based); remove them")
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,

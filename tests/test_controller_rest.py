@@ -5,9 +5,9 @@ import json
 
 import pytest
 import webob
-from ryu.app.wsgi import WSGIApplication
 
-from controller.rest import register_rest_api
+from controller.rest import register_rest_api  # first: it patches eventlet for ryu.app.wsgi
+from ryu.app.wsgi import WSGIApplication  # noqa: I001
 
 
 class DescribedApp:

@@ -79,3 +79,19 @@ def test_bench_methods_run_with_shipped_checkpoints(geant, setting):
     for name in ("qnn", "qnn-split", "mlp", "mlp-split"):
         assert s[name]["n_scored"] == 4 and s[name]["mlu_ratio"]["mean"] >= 1.0 - 1e-6
     assert s["qnn-split"]["mlu_ratio"]["mean"] < 1.2
+
+
+def test_an_optima_file_that_is_not_the_lp_optimum_is_refused(tmp_path):
+    import shutil
+
+    from qnn.train import load_dataset
+    from topologies.errors import DataFormatError
+
+    geant_dir = require_data_or_skip("geant")
+    copy = tmp_path / "geant"
+    copy.mkdir()
+    for name in ("GEANT.json", "tunnels.txt", "tm-train-small.hist"):
+        shutil.copy(geant_dir / name, copy / name)
+    (copy / "tm-train-small.opt").write_text("5.0\n" * 16)
+    with pytest.raises(DataFormatError, match=r"tm-train-small.opt:1: 5 is not the path-LP optimum"):
+        load_dataset("geant", copy / "tm-train-small.hist", data_dir=tmp_path)

@@ -114,15 +114,23 @@ def test_a_section_name_that_only_looks_like_qroute_is_refused(tmp_path):
 
 def test_an_option_given_twice_in_one_file_is_refused(tmp_path):
     twice = write(tmp_path, "twice.conf", "[qroute]\nstats_interval = 1\nstats_interval = 3\n")
-    with pytest.raises(SettingsError, match="twice.conf.*stats_interval.*already exists"):
+    with pytest.raises(SettingsError, match="twice.conf:3: .*sets stats_interval again .first on line 2"):
         read_settings([twice])
-    spellings = write(tmp_path, "spellings.conf", "[qroute]\nstats-interval = 1\nstats_interval = 3\n")
-    with pytest.raises(SettingsError, match="sets stats_interval twice"):
+    spellings = write(tmp_path, "spellings.conf", "[qroute]\nstats-interval = 1\n# note\nStats_Interval: 3\n")
+    with pytest.raises(SettingsError, match="spellings.conf:4: .*sets stats_interval again"):
         read_settings([spellings])
-    # ryu's own sections keep oslo.config's tolerance of repeats
+    sections = write(tmp_path, "sections.conf", "[qroute]\nstats_interval = 1\n[DEFAULT]\n"
+                                                "verbose = true\n[qroute]\nstats_interval = 3\n")
+    with pytest.raises(SettingsError, match="sections.conf:6: "):
+        read_settings([sections])
+    # ryu's own sections keep oslo.config's tolerance of repeats, before [qroute] or after it
     ryu_twice = write(tmp_path, "ryu.conf", "[DEFAULT]\nverbose = true\nverbose = false\n"
-                                            "[qroute]\nstats_interval = 3\n")
+                                            "[qroute]\nstats_interval = 3\n\n[DEFAULT]\nverbose = true\n")
     assert read_settings([ryu_twice]).stats_interval == 3
+    repeat_after_ryu = write(tmp_path, "late.conf", "[DEFAULT]\nverbose = true\nverbose = false\n"
+                                                    "[qroute]\nstats_interval = 1\nstats_interval = 3\n")
+    with pytest.raises(SettingsError, match="late.conf:6: "):
+        read_settings([repeat_after_ryu])
 
 
 def test_a_later_file_overrides_an_option_however_the_earlier_one_spelled_it(tmp_path):

@@ -78,6 +78,12 @@ def test_tunnel_errors(tmp_path, line, words):
     _expect(path, 2, words, lambda: load_tunnels(_triangle(), path))
 
 
+def test_a_tunnels_file_that_is_not_utf8_is_named_by_line(tmp_path):
+    path = tmp_path / "tunnels.txt"
+    path.write_bytes(b"0 1:0-1\n1 0:1-\xff0\n")
+    _expect(path, 2, ["not UTF-8 text"], lambda: load_tunnels(_triangle(), path))
+
+
 def test_a_tunnels_file_without_tunnels_is_refused(tmp_path):
     path = _write(tmp_path, "tunnels.txt", "\n\n")
     with pytest.raises(DataFormatError, match="no tunnels in file") as info:

@@ -12,6 +12,7 @@ import pathlib
 from typing import NamedTuple
 
 from topologies.errors import DataFormatError
+from topologies.textfile import read_text
 
 
 class AbileneNode(NamedTuple):
@@ -94,8 +95,7 @@ def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
     nodes without links still count) and its links; raises :class:`DataFormatError` naming
     file and line."""
     path = pathlib.Path(path)
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    lines = read_text(path).splitlines()
     if not lines:
         raise DataFormatError(path, 1, "empty file, expected 'Node_num: N  Edge_num: E'")
     head = lines[0].replace(":", " ").split()

@@ -11,6 +11,7 @@ import pathlib
 
 from topologies.datadir import require_data
 from topologies.errors import DataFormatError
+from topologies.textfile import numbered_lines, read_text
 
 GEANT_REFERENCE_BPS = 10e9
 
@@ -25,7 +26,7 @@ def load_geant(data_dir=None, json_path=None):
 
     path = pathlib.Path(json_path) if json_path else _geant_dir(data_dir) / "GEANT.json"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataFormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("links"), list):
@@ -63,40 +64,39 @@ def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], lis
     path = pathlib.Path(path) if path else _geant_dir(data_dir) / "tunnels.txt"
     tunnels: dict[tuple[int, int], list[tuple[int, ...]]] = {}
     n = network.n_nodes
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            pair, sep, rest = line.partition(":")
-            ends = pair.split()
-            if not sep or len(ends) != 2:
-                raise DataFormatError(path, lineno, "expected 'src dst:a-b-c,a-d-c,...'")
-            try:
-                src, dst = int(ends[0]), int(ends[1])
-                paths = [tuple(int(x) for x in p.split("-")) for p in rest.split(",") if p.strip()]
-            except ValueError:
-                raise DataFormatError(path, lineno, "non-integer node id") from None
-            for node in (src, dst, *(x for p in paths for x in p)):
-                if not 0 <= node < n:
-                    raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
-            if not paths:
-                raise DataFormatError(path, lineno, f"no tunnel given for {src}->{dst}")
-            if src == dst:
-                raise DataFormatError(path, lineno, f"tunnels from node {src} to itself")
-            if len(set(paths)) != len(paths):
-                raise DataFormatError(path, lineno, f"the same tunnel is listed twice for {src}->{dst}")
-            for p in paths:
-                if p[0] != src or p[-1] != dst:
-                    raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
-                if len(set(p)) != len(p):
-                    raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} visits a node twice")
-                for u, v in zip(p[:-1], p[1:]):
-                    if (u, v) not in network.link_index:
-                        raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
-            if (src, dst) in tunnels:
-                raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
-            tunnels[(src, dst)] = paths
+    for lineno, line in numbered_lines(path):
+        line = line.strip()
+        if not line:
+            continue
+        pair, sep, rest = line.partition(":")
+        ends = pair.split()
+        if not sep or len(ends) != 2:
+            raise DataFormatError(path, lineno, "expected 'src dst:a-b-c,a-d-c,...'")
+        try:
+            src, dst = int(ends[0]), int(ends[1])
+            paths = [tuple(int(x) for x in p.split("-")) for p in rest.split(",") if p.strip()]
+        except ValueError:
+            raise DataFormatError(path, lineno, "non-integer node id") from None
+        for node in (src, dst, *(x for p in paths for x in p)):
+            if not 0 <= node < n:
+                raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
+        if not paths:
+            raise DataFormatError(path, lineno, f"no tunnel given for {src}->{dst}")
+        if src == dst:
+            raise DataFormatError(path, lineno, f"tunnels from node {src} to itself")
+        if len(set(paths)) != len(paths):
+            raise DataFormatError(path, lineno, f"the same tunnel is listed twice for {src}->{dst}")
+        for p in paths:
+            if p[0] != src or p[-1] != dst:
+                raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
+            if len(set(p)) != len(p):
+                raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} visits a node twice")
+            for u, v in zip(p[:-1], p[1:]):
+                if (u, v) not in network.link_index:
+                    raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
+        if (src, dst) in tunnels:
+            raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
+        tunnels[(src, dst)] = paths
     if not tunnels:
         raise DataFormatError(path, None, "no tunnels in file")
     return tunnels

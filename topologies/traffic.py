@@ -7,17 +7,7 @@ import pathlib
 import numpy as np
 
 from topologies.errors import DataFormatError
-
-
-def _numbered_lines(path: pathlib.Path):
-    """(line number, line) of a text file; a line that is not UTF-8 is a DataFormatError."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                yield lineno, raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataFormatError(path, lineno, f"not UTF-8 text ({error.reason} at byte "
-                                                    f"{error.start + 1} of the line)") from None
+from topologies.textfile import numbered_lines
 
 
 def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.ndarray:
@@ -30,7 +20,7 @@ def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.
     path = pathlib.Path(path)
     expected = n_nodes * n_nodes
     rows = []
-    for lineno, line in _numbered_lines(path):
+    for lineno, line in numbered_lines(path):
         fields = line.split()
         if not fields:
             continue
@@ -63,7 +53,7 @@ def load_values(path, positive: bool = False) -> np.ndarray:
     ``positive``: every value must be > 0 (optima that losses and ratios divide by)."""
     path = pathlib.Path(path)
     values = []
-    for lineno, line in _numbered_lines(path):
+    for lineno, line in numbered_lines(path):
         if not line.strip():
             continue
         try:
