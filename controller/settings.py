@@ -147,8 +147,9 @@ def _read_config(path: str) -> configparser.ConfigParser:
         header = SECTION_HEADER.match(line)
         if header:
             section = header.group(1)
-        elif section == SECTION and line[:1] not in ("", " ", "\t", "#", ";") and OPTION_LINE.match(line):
-            name = parser.optionxform(OPTION_LINE.match(line).group(1).strip()).replace("-", "_")
+        elif section == SECTION and line[:1] not in ("", " ", "\t", "#", ";") and \
+                (option := OPTION_LINE.match(line)):
+            name = parser.optionxform(option.group(1).strip()).replace("-", "_")
             if name in seen:
                 raise SettingsError(f"{path}:{lineno}: [{SECTION}] sets {name} again "
                                     f"(first on line {seen[name]})")
