@@ -151,15 +151,14 @@ class Router(nn.Module):
         logits = torch.zeros_like(split)
         rounds = []
         neg = torch.finfo(split.dtype).min
-        for _ in range(self.n_rounds if n_rounds is None else n_rounds):
+        n = self.n_rounds if n_rounds is None else n_rounds
+        for r in range(n):
             feats = self.path_features(pt, demand, split)
             out = core_fn(feats.reshape(T * pt.D, pt.k, -1)).reshape(T, pt.D, pt.k)
             logits = logits + out if self.update == "residual" else out
-            split = torch.softmax(logits.masked_fill(~pt.mask, neg), dim=-1)
+            sharpen = temperature if r == n - 1 else 1.0  # only the returned split
+            split = torch.softmax((logits / sharpen).masked_fill(~pt.mask, neg), dim=-1)
             rounds.append(split)
-        if temperature != 1.0 and rounds:
-            split = torch.softmax((logits / temperature).masked_fill(~pt.mask, neg), dim=-1)
-            rounds[-1] = split
         return rounds if return_rounds else split
 
     def config(self) -> dict:
