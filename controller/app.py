@@ -366,10 +366,11 @@ class QRouteController(app_manager.RyuApp):
         """Link load from each port's transmit counter, timed by the port's own age (as flow
         rates are by their rule's), so that delayed replies give no rate spikes."""
         dpid = ev.msg.datapath.id
+        arrived = time.monotonic()
         for stat in ev.msg.body:
             if stat.duration_sec == UNKNOWN_DURATION:
                 # timed by arrival: replies handled back to back would give rate spikes
-                age, min_elapsed = time.monotonic(), 0.5 * self.settings.stats_interval
+                age, min_elapsed = arrived, 0.5 * self.settings.stats_interval
             else:
                 age, min_elapsed = counter_age(stat), 0.0
             rate = self.port_meter.update((dpid, stat.port_no), age, stat.tx_bytes, min_elapsed)

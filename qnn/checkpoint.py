@@ -141,7 +141,7 @@ def sidecar_problem(meta: dict) -> str:
         return f"setting {meta.get('setting')!r} is none of {', '.join(TARGET_LAG)}"
     if not _is_count(meta.get("history", 1)):
         return f"history must be a whole number of at least 1, not {meta.get('history')!r}"
-    reduce = meta.get("history_reduce", "mean")
+    reduce = history_reduce(meta)
     if not (isinstance(reduce, str) and reduce in HISTORY_REDUCERS):
         return f"history_reduce {reduce!r} is none of {', '.join(HISTORY_REDUCERS)}"
     if not isinstance(meta.get("data_files", {}), dict):

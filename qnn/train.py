@@ -27,6 +27,7 @@ from qnn.argtypes import nonnegative_float, open_fraction, positive_float, posit
 from qnn.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, sha256_file, topology_fingerprint
 from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 from topologies.abilene import ABILENE_TM
+from topologies.errors import DataFormatError
 
 TOPOLOGIES = ("abilene", "geant")
 DEFAULT_TM = {"abilene": ABILENE_TM, "geant": ("geant", "tm-dev.hist")}
@@ -67,7 +68,6 @@ def _check_first_optimum(pathset, demands: np.ndarray, opt: np.ndarray, opt_file
     """The optima file must be the LP optimum of its matrices: checked on the first one (one LP),
     since every loss and ratio divides by these values."""
     from qnn.lp import path_lp
-    from topologies.errors import DataFormatError
 
     if len(opt) and len(demands):
         solved = path_lp(pathset, demands[0]).mlu
@@ -91,6 +91,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
         tm_file = root.joinpath(*DEFAULT_TM[topology])
     tm_file = pathlib.Path(tm_file)
     files = {}
+    opt_from_file = None  # the optima file read, checked once the traffic is known to fit the paths
     if topology == "geant":
         from topologies.geant import load_geant, load_tunnels
 
@@ -103,6 +104,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
         if opt_file.exists():
             opt = load_values(opt_file, positive=True)
             files[str(opt_file)] = sha256_file(opt_file)
+            opt_from_file = opt_file
         else:
             opt = _lp_optimum(ps, dem)
         files[str(root / "geant" / "GEANT.json")] = sha256_file(root / "geant" / "GEANT.json")
@@ -123,8 +125,8 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     else:
         raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
     ps.check_covers(tms, str(tm_file))
-    if topology == "geant" and opt_file.exists():
-        _check_first_optimum(ps, dem, opt, opt_file)
+    if opt_from_file:
+        _check_first_optimum(ps, dem, opt, opt_from_file)
     files[str(tm_file)] = sha256_file(tm_file)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")

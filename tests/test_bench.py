@@ -111,13 +111,6 @@ def test_cli_unknown_method_and_missing_plugin(capsys, monkeypatch):
     (["--k", "0"], "--k must be at least 1"),
     (["--scale", "-1"], "--scale must be a positive number"),
     (["--scale", "nan"], "--scale must be a positive number"),
-])
-def test_cli_bench_refuses_bad_numbers(capsys, argv, words):
-    code = main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "spf", "--no-progress", *argv])
-    assert code == 2 and words in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("argv, words", [
     (["--milp-time-limit", "-1"], "--milp-time-limit must be a positive number"),
     (["--milp-time-limit", "nan"], "--milp-time-limit must be a positive number"),
     (["--methods", ","], "--methods names no method"),

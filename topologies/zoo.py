@@ -23,31 +23,27 @@ class UnknownTopologyError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-def resolve_topohub_key(name: str) -> str:
-    """``germany50`` -> ``sndlib/germany50``; keys containing '/' are used as given.
-    An unknown name raises :class:`UnknownTopologyError`."""
+def find_topohub(name: str) -> tuple[str, dict]:
+    """(key, document) of a topohub topology: ``germany50`` -> ``sndlib/germany50``; keys
+    containing '/' are used as given. An unknown name raises :class:`UnknownTopologyError`."""
     import topohub
 
     candidates = [name] if "/" in name else [f"{group}/{candidate}" for group in ("sndlib", "topozoo")
                                              for candidate in (name, name.lower(), name.capitalize())]
     for key in candidates:
         try:
-            topohub.get(key)
+            return key, topohub.get(key)
         except KeyError:
             continue
-        return key
     raise UnknownTopologyError(f"topohub has no topology named {name!r} "
                                f"(abilene, geant, or try 'sndlib/<name>' or 'topozoo/<Name>')")
 
 
 def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float = 10e9, weight: str = "dist"):
     """A topohub topology as a :class:`qnn.network.Network` (see the module docstring for the rules)."""
-    import topohub
-
     from qnn.network import Network
 
-    key = resolve_topohub_key(name)
-    doc = topohub.get(key)
+    key, doc = find_topohub(name)
     node_ids = sorted(n["id"] for n in doc["nodes"])
     relabel = {old: new for new, old in enumerate(node_ids)}
     names = {relabel[n["id"]]: str(n.get("name", n["id"])) for n in doc["nodes"]}
