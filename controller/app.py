@@ -43,8 +43,8 @@ from controller.planner import Plan, hops_for_path, plan_phases, strip_switches 
 from controller.rest import register_rest_api  # noqa: E402
 from controller.settings import Settings, SettingsError, default_checkpoint, read_settings  # noqa: E402
 from qnn.errors import CheckpointError  # noqa: E402
-from qnn.netstate import NetworkState, RateMeter  # noqa: E402
-from qnn.policy import ShortestPathPolicy, keep_intact_else  # noqa: E402
+from controller.netstate import NetworkState, RateMeter  # noqa: E402
+from controller.policy import ShortestPathPolicy, keep_intact_else  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
 CONF = cfg.CONF
@@ -158,7 +158,7 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.policy == "shortest-path":
             return fallback
         if self.settings.policy == "milp":
-            from qnn.demand_policies import OptimalPolicy
+            from controller.demand_policies import OptimalPolicy
 
             # a decision must not outlast half the interval between re-optimisations
             policy = OptimalPolicy(time_limit=min(OptimalPolicy.DEFAULT_TIME_LIMIT_S,
@@ -167,7 +167,7 @@ class QRouteController(app_manager.RyuApp):
             return policy
         checkpoint = default_checkpoint(self.settings)
         try:
-            from qnn.demand_policies import LearnedPolicy
+            from controller.demand_policies import LearnedPolicy
 
             policy = LearnedPolicy(checkpoint, keep_margin=self.settings.keep_margin)
         except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qnn.netstate import HostLocation, LinkPorts
+from controller.netstate import HostLocation, LinkPorts
 
 from . import ofmsgs
 

@@ -185,6 +185,6 @@ def default_checkpoint(settings: Settings) -> str:
     checkpoint of the configured network (abilene when none is configured)."""
     if settings.checkpoint:
         return settings.checkpoint
-    from qnn.checkpoint import shipped_name
+    from qnn.models.checkpoint import shipped_name
 
     return shipped_name(settings.policy, settings.topology or "abilene", "single")

@@ -6,7 +6,7 @@ import torch
 
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
-from qnn.router import PathTensors
+from qnn.models.router import PathTensors
 
 
 def tiny_network(name: str = "tiny", extra_link: bool = False) -> Network:

@@ -125,7 +125,7 @@ def test_lp_optima_do_not_depend_on_the_traffic_units(unit):
 
 
 def test_a_damaged_lp_cache_is_solved_again_and_replaced(tmp_path):
-    from qnn.train import _lp_optimum
+    from qnn.models.dataset import _lp_optimum
 
     net = diamond()
     ps = k_shortest_paths(net, 2, weight="weight")

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from qnn import methods as registry
-from qnn.bench import format_table, run_bench
+from qnn.bench import methods as registry
+from qnn.bench.harness import format_table, run_bench
 from qnn.cli import main
 from qnn.loads import link_loads
 from qnn.paths import k_shortest_paths
@@ -99,7 +99,7 @@ def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
 
 def test_cli_unknown_method_and_missing_plugin(capsys, monkeypatch):
     assert main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "nope", "--no-progress"]) == 2
-    monkeypatch.setitem(__import__("qnn.cli").cli.PLUGIN_COMMANDS, "train", ("qnn.does_not_exist", "x"))
+    monkeypatch.setitem(__import__("qnn.cli").cli.SUBCOMMANDS, "train", ("qnn.does_not_exist", "x"))
     assert main(["train"]) == 2
     assert "not available" in capsys.readouterr().err
 
@@ -146,7 +146,7 @@ def test_cli_bench_names_bad_input_in_one_line_without_a_traceback(tmp_path, cap
 
 
 def test_scenario_refuses_k_or_tunnels_it_would_ignore():
-    from qnn.scenario import load_scenario
+    from qnn.bench.scenario import load_scenario
 
     with pytest.raises(ValueError, match="only geant has given tunnels"):
         load_scenario("polska", paths="tunnels", n_synthetic=2)
@@ -154,7 +154,7 @@ def test_scenario_refuses_k_or_tunnels_it_would_ignore():
 
 @pytest.mark.data
 def test_geant_tunnels_refuse_another_k():
-    from qnn.scenario import load_scenario
+    from qnn.bench.scenario import load_scenario
     from tests.conftest import require_data_or_skip
 
     require_data_or_skip("geant", "tunnels.txt")

@@ -596,7 +596,7 @@ def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spaw
                                                                             monkeypatch, caplog):
     import shutil
 
-    from qnn.checkpoint import SHIPPED_DIR
+    from qnn.models.checkpoint import SHIPPED_DIR
 
     broken = tmp_path / "broken.pt"
     shutil.copy(SHIPPED_DIR / "qnn-abilene-single.json", tmp_path / "broken.json")
@@ -642,12 +642,12 @@ def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawn
 
 def test_a_policy_that_fails_to_build_in_any_way_leaves_shortest_paths_forwarding(
         spawned, clock, wsgi, tmp_path, monkeypatch, caplog):
-    import qnn.demand_policies
+    import controller.demand_policies
 
     def unexpected(*args, **kwargs):
         raise AttributeError("'str' object has no attribute 'get'")
 
-    monkeypatch.setattr(qnn.demand_policies, "LearnedPolicy", unexpected)
+    monkeypatch.setattr(controller.demand_policies, "LearnedPolicy", unexpected)
     with caplog.at_level(logging.ERROR):
         app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
     assert app.policy.name == "shortest-path" and "AttributeError" in app.policy_problem

@@ -5,8 +5,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from qnn.demand_policies import LearnedPolicy
-from qnn.policy import ShortestPathPolicy, path_is_intact
+from controller.demand_policies import LearnedPolicy
+from controller.policy import ShortestPathPolicy, path_is_intact
 from topologies.abilene import load_abilene
 from topologies.catalog import link_facts
 from topologies.traffic import gravity_traffic
@@ -122,7 +122,7 @@ def test_policy_reports_what_it_runs(policy):
 
 
 def test_optimal_policy_is_at_least_as_good_as_the_learned_one(policy):
-    from qnn.demand_policies import OptimalPolicy
+    from controller.demand_policies import OptimalPolicy
 
     graph = abilene_graph()
     optimal = OptimalPolicy(time_limit=20.0)
@@ -134,8 +134,8 @@ def test_optimal_policy_is_at_least_as_good_as_the_learned_one(policy):
 
 
 def test_a_checkpoint_trained_on_several_past_matrices_is_refused(tmp_path):
-    from qnn.checkpoint import CheckpointError, save_checkpoint
-    from qnn.train import build_model
+    from qnn.models.checkpoint import CheckpointError, save_checkpoint
+    from qnn.models.train import build_model
 
     router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 2, "crx", "residual", seed=0)
     save_checkpoint(tmp_path / "qnn-x.pt", router, {"topology": {"name": "x"}, "k": 3, "setting": "predictive",
@@ -145,7 +145,7 @@ def test_a_checkpoint_trained_on_several_past_matrices_is_refused(tmp_path):
 
 
 def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(monkeypatch):
-    import qnn.demand_policies as demand_policies
+    import controller.demand_policies as demand_policies
 
     searched = []
 
@@ -171,7 +171,7 @@ def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(m
 
 
 def test_host_join_bench_times_the_three_cases_on_the_carried_topology():
-    from qnn.speed import host_join_times
+    from qnn.bench.speed import host_join_times
 
     timing = host_join_times("qnn-abilene-single", load_abilene(), repeat=1)
     assert (timing["switches"], timing["pairs"], timing["new_pairs"]) == (12, 132, 22)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from qnn.baselines import shortest_path_routing
-from qnn.live_workload import build_workload, first_unseen_matrix
+from controller.lab.workload import PolicyRun, Workload, build_workload, first_unseen_matrix, format_table
 from tests.conftest import require_data_or_skip
 from topologies.abilene import load_abilene
 
@@ -39,15 +39,12 @@ def test_real_workload_comes_from_the_validation_part():
 
 
 def test_live_table_averages_trials_and_shows_their_range():
-    live = pytest.importorskip("controller.live_compare", reason="Debian's mininet package is not importable")
-    from qnn.live_workload import Workload
-
     workload = Workload("test traffic", [(0, 1, 6.0), (1, 2, 4.0)], 1.3, 0.9, 1.0)
-    runs = [live.PolicyRun("qnn", offered_mbps=10, delivered_mbps=8, loss_percent=[10.0, 30.0], max_utilisation=0.9),
-            live.PolicyRun("qnn", offered_mbps=10, delivered_mbps=9, loss_percent=[10.0, 10.0], max_utilisation=0.95),
-            live.PolicyRun("shortest-path", offered_mbps=6, delivered_mbps=3, loss_percent=[50.0],
+    runs = [PolicyRun("qnn", offered_mbps=10, delivered_mbps=8, loss_percent=[10.0, 30.0], max_utilisation=0.9),
+            PolicyRun("qnn", offered_mbps=10, delivered_mbps=9, loss_percent=[10.0, 10.0], max_utilisation=0.95),
+            PolicyRun("shortest-path", offered_mbps=6, delivered_mbps=3, loss_percent=[50.0],
                            failed_flows=1, unreported_mbps=4.0)]
-    table = live.format_table(workload, runs)
+    table = format_table(workload, runs)
     assert "| qnn | 2 | 85.0 (80.0–90.0) | 15.0 (10.0–20.0) | 20.0 (10.0–30.0) |" in table
     assert "| shortest-path | 1 | 50.0 | 50.0 | 50.0 |" in table
     assert runs[2].summary()["delivered_share_unreported_as_lost"] == 0.3  # 3 of 6 + 4 offered
@@ -63,7 +60,7 @@ def test_a_checkpoint_without_a_training_split_has_no_first_unseen_matrix(tmp_pa
     import json
     import shutil
 
-    from qnn.checkpoint import SHIPPED_DIR, CheckpointError
+    from qnn.models.checkpoint import SHIPPED_DIR, CheckpointError
 
     for suffix in (".pt", ".json"):
         shutil.copy(SHIPPED_DIR / f"qnn-abilene-single{suffix}", tmp_path / f"no-split{suffix}")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.mininet
 if os.geteuid() != 0:
     pytest.skip("Mininet tests need root (Open vSwitch, network namespaces)",
                 allow_module_level=True)
-mininet_lab = pytest.importorskip("controller.mininet_lab",
+mininet_lab = pytest.importorskip("controller.lab.mininet_lab",
                                   reason="Debian's mininet package is not importable")
 from topologies.mininet_topos import AbileneTopo, RingTopo  # noqa: E402
 

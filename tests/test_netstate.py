@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qnn.netstate import HostLocation, LinkPorts, NetworkState, RateMeter
+from controller.netstate import HostLocation, LinkPorts, NetworkState, RateMeter
 
 
 def line_state():

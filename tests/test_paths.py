@@ -67,7 +67,7 @@ def test_from_tunnels_and_validation():
 
 
 def test_traffic_on_a_pair_without_paths_is_refused_not_dropped():
-    from qnn.bench import run_bench
+    from qnn.bench.harness import run_bench
 
     net = square()
     ps = from_tunnels(net, {(0, 3): [(0, 1, 3), (0, 2, 3)], (3, 0): [(3, 1, 0)]})

@@ -6,7 +6,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 
 from controller import ofmsgs
 from controller.planner import hops_for_path, plan_phases, without_switches
-from qnn.netstate import HostLocation, LinkPorts
+from controller.netstate import HostLocation, LinkPorts
 
 A, B, C = "00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"
 

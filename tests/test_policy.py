@@ -4,7 +4,7 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from qnn.policy import ShortestPathPolicy, path_cost, path_is_intact
+from controller.policy import ShortestPathPolicy, path_cost, path_is_intact
 
 
 def ring(n):
@@ -94,7 +94,7 @@ def test_every_decided_path_is_intact_and_minimal(n):
 
 
 def test_keep_intact_else_moves_only_new_and_broken_flows():
-    from qnn.policy import keep_intact_else
+    from controller.policy import keep_intact_else
 
     graph = ring(5)
     current = {"kept": (1, 5, 4, 3), "broken": (2, 1, 5), "other-ends": (1, 2)}

@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from qnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path, topology_fingerprint
-from qnn.train import build_model
+from qnn.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path, topology_fingerprint
+from qnn.models.train import build_model
 from tests.qnn_helpers import t, tiny_network, tiny_setup
 
 
@@ -160,7 +160,7 @@ def test_weights_that_are_not_finite_are_refused(tmp_path, tiny):
 
 
 def test_a_damaged_sidecar_beside_a_good_checkpoint_does_not_stop_the_choice(tmp_path, tiny):
-    from qnn.learned import choose_checkpoint
+    from qnn.bench.learned_methods import choose_checkpoint
 
     net = tiny[0]
     for name, kind in (("a-broken", "qnn"), ("b-good", "qnn")):
@@ -174,7 +174,7 @@ def test_a_damaged_sidecar_beside_a_good_checkpoint_does_not_stop_the_choice(tmp
 
 
 def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny):
-    from qnn.learned import choose_checkpoint
+    from qnn.bench.learned_methods import choose_checkpoint
 
     net = tiny[0]
     made = {}

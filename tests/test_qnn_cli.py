@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from qnn.checkpoint import save_checkpoint, topology_fingerprint
-from qnn.train import build_model
+from qnn.models.checkpoint import save_checkpoint, topology_fingerprint
+from qnn.models.train import build_model
 from tests.qnn_helpers import tiny_network
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from qnn.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, history_reduce, load_checkpoint
+from qnn.models.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, history_reduce, load_checkpoint
 from tests.conftest import require_data_or_skip
 
 pytestmark = pytest.mark.data
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.data
 @pytest.fixture(scope="module")
 def geant():
     require_data_or_skip("geant", "tm-dev.hist")
-    from qnn.train import load_dataset
+    from qnn.models.dataset import load_dataset
 
     return load_dataset("geant")
 
@@ -28,8 +28,8 @@ _DATASETS: dict = {}
 def test_shipped_checkpoint_reproduces_its_validation_figures(name):
     """Every shipped checkpoint: its validation pairs come after every training target, and
     re-evaluating it on them gives the figures its sidecar (and the README) report."""
-    from qnn.router import PathTensors, evaluate
-    from qnn.train import DEFAULT_TM, load_dataset, pairs, time_split
+    from qnn.models.router import PathTensors, evaluate
+    from qnn.models.dataset import DEFAULT_TM, load_dataset, pairs, time_split
 
     path = SHIPPED_DIR / f"{name}.pt"
     router, meta = load_checkpoint(path)
@@ -66,7 +66,7 @@ def test_shipped_checkpoint_refuses_the_other_topology(geant):
 
 @pytest.mark.parametrize("setting", ["oracle", "predictive"])
 def test_bench_methods_run_with_shipped_checkpoints(geant, setting):
-    from qnn.bench import run_bench
+    from qnn.bench.harness import run_bench
     from topologies.traffic import load_traffic_matrices
     from topologies.datadir import data_dir
 
@@ -84,7 +84,7 @@ def test_bench_methods_run_with_shipped_checkpoints(geant, setting):
 def test_an_optima_file_that_is_not_the_lp_optimum_is_refused(tmp_path):
     import shutil
 
-    from qnn.train import load_dataset
+    from qnn.models.dataset import load_dataset
     from topologies.errors import DataFormatError
 
     geant_dir = require_data_or_skip("geant")

@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from qnn.mlp import MLPCore, matched_mlp
-from qnn.quantum import QNNCore, block_unitary, n_params
-from qnn.router import FEATURES, Router, hard_split, smooth_mlu_ratio
+from qnn.models.mlp import MLPCore, matched_mlp
+from qnn.models.quantum import QNNCore, block_unitary, n_params
+from qnn.models.router import FEATURES, Router, hard_split, smooth_mlu_ratio
 from tests.qnn_helpers import t, tiny_setup
 
 
@@ -103,7 +103,7 @@ def test_qasm_export_matches_the_circuit():
     pytest.importorskip("qiskit")
     from qiskit import qasm2
 
-    from qnn.export import build_circuit, to_qasm, z_expectations
+    from qnn.models.export import build_circuit, to_qasm, z_expectations
 
     for ent in ("crx", "cnot"):
         core = QNNCore(k=3, n_features=4, n_qubits=4, n_layers=3, entangler=ent, seed=5)
@@ -119,7 +119,7 @@ def test_qasm_export_matches_the_circuit():
 
 
 def test_realism_noise_free_limits_and_sampling():
-    from qnn.realism import density_probs, sample_probs
+    from qnn.models.realism import density_probs, sample_probs
 
     core = QNNCore(k=3, n_features=4, seed=2)
     x = torch.rand(50, 3, 4)
@@ -142,7 +142,7 @@ def test_realism_noise_free_limits_and_sampling():
 
 
 def test_static_mode_check_reports_and_leaves_the_core_dynamic():
-    from qnn.speed import static_mode_check
+    from qnn.bench.speed import static_mode_check
 
     core = QNNCore(k=3, n_features=4, seed=1)
     x = torch.rand(5, 3, 4)

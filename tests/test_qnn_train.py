@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from qnn.router import DEFAULT_FEATURES, evaluate, hard_split, smooth_mlu_ratio
-from qnn.train import anneal_temperature, build_model, fit, history_input, time_split
-from qnn.train import main as train_main
+from qnn.models.router import DEFAULT_FEATURES, evaluate, hard_split, smooth_mlu_ratio
+from qnn.models.dataset import history_input, time_split
+from qnn.models.train import anneal_temperature, build_model, fit
+from qnn.models.train import main as train_main
 from tests.qnn_helpers import t, tiny_setup
 
 
@@ -125,9 +126,9 @@ def test_history_input_reduces_the_last_h_matrices_by_mean_or_peak():
 @pytest.mark.parametrize("reduce, expected", [("mean", [[2.0, 5.0]]), ("max", [[3.0, 8.0]])])
 def test_learned_routing_decides_on_the_history_reduction_its_checkpoint_names(reduce, expected, tmp_path,
                                                                                 monkeypatch):
-    from qnn.checkpoint import save_checkpoint, topology_fingerprint
-    from qnn.learned import LearnedRouting
-    from qnn.methods import DecisionContext
+    from qnn.models.checkpoint import save_checkpoint, topology_fingerprint
+    from qnn.bench.learned_methods import LearnedRouting
+    from qnn.bench.methods import DecisionContext
 
     net, ps, _, _, _ = tiny_setup()
     router = build_model("mlp", 3, DEFAULT_FEATURES, None, 2, 2, "crx", "residual", seed=0)
@@ -149,8 +150,8 @@ def test_learned_routing_decides_on_the_history_reduction_its_checkpoint_names(r
 
 
 def test_unknown_history_reduction_in_a_checkpoint_is_refused(tmp_path):
-    from qnn.checkpoint import CheckpointError, save_checkpoint, topology_fingerprint
-    from qnn.learned import LearnedRouting
+    from qnn.models.checkpoint import CheckpointError, save_checkpoint, topology_fingerprint
+    from qnn.bench.learned_methods import LearnedRouting
 
     net, ps, _, _, _ = tiny_setup()
     router = build_model("mlp", 3, DEFAULT_FEATURES, None, 2, 2, "crx", "residual", seed=0)

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from controller.live_compare import run_policy
-from controller.mininet_lab import MininetLab, clean_mininet, measure_failover
-from qnn.live_workload import build_workload
+from controller.lab.live_compare import run_policy
+from controller.lab.mininet_lab import MininetLab, clean_mininet, measure_failover
+from controller.lab.workload import build_workload
 from topologies.abilene import ABILENE_NODES, week_or_gravity
 from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 

@@ -10,7 +10,7 @@ extra qubits are ancillas that only see trainable offsets). Every layer
    entanglers (or fixed ``tq.CNOT``s with ``entangler="cnot"``).
 
 The readout is ``logits[q] = out_scale * <Z_q>`` (+ ``out_bias[q]``); the router
-(:mod:`qnn.router`) turns logits into a softmax over the flow's valid paths.
+(:mod:`qnn.models.router`) turns logits into a softmax over the flow's valid paths.
 
 Two numerically equivalent simulators are provided (``tests/test_qnn_quantum.py`` checks it):
 
@@ -21,7 +21,7 @@ Two numerically equivalent simulators are provided (``tests/test_qnn_quantum.py`
   the identity basis, as ``QuantumModule.get_unitary`` does) and applies the data-dependent
   encoding gates (``tq.functional`` gate matrices, batched 2x2) and the block unitaries as batched
   complex matmuls. For 3 qubits a whole decision is 5-11x faster than on the device path
-  (``python -m qnn.speed``, BENCHMARKS.md).
+  (``python -m qnn.bench.speed``, BENCHMARKS.md).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from qnn.argtypes import nonnegative_int, writable_output
-from qnn.quantum import ENCODING_GATES, QNNCore
+from qnn.models.quantum import ENCODING_GATES, QNNCore
 
 
 def build_circuit(core: QNNCore, features, measure: bool = True):
@@ -96,7 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from qnn.checkpoint import load_checkpoint
+    from qnn.models.checkpoint import load_checkpoint
 
     if args.out:
         writable_output(args.out, "out")
@@ -116,8 +116,8 @@ def run(args) -> int:
         feats = np.array(vals).reshape(core.k, core.n_features)
         where = "given features"
     else:
-        from qnn.router import PathTensors
-        from qnn.train import load_dataset
+        from qnn.models.router import PathTensors
+        from qnn.models.dataset import load_dataset
 
         ds = load_dataset(meta["topology"]["name"], k=core.k, data_dir=args.data_dir)
         for option, index, count in (("matrix", args.matrix, len(ds.demands)),

@@ -23,7 +23,7 @@ import torch
 from qnn.errors import CheckpointError  # noqa: F401 - raised here, imported from here by callers
 
 FORMAT = "qroute-router-checkpoint/1"
-SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "checkpoints"
+SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def shipped_name(kind: str, network: str, variant: str = "") -> str:
@@ -170,18 +170,18 @@ def trained_target_rows(meta: dict) -> range:
 
 def build_router(model_cfg: dict):
     """A fresh (untrained) router with the architecture a sidecar describes."""
-    from qnn.router import Router
+    from qnn.models.router import Router
 
     cfg = dict(model_cfg)
     kind = cfg.get("kind")
     feats = cfg["features"]
     if kind == "qnn":
-        from qnn.quantum import QNNCore
+        from qnn.models.quantum import QNNCore
         core = QNNCore(k=cfg["k"], n_features=len(feats), n_qubits=cfg["n_qubits"],
                        n_layers=cfg["n_layers"], entangler=cfg.get("entangler", "crx"),
                        out_bias=cfg.get("out_bias", False))
     elif kind == "mlp":
-        from qnn.mlp import MLPCore
+        from qnn.models.mlp import MLPCore
         core = MLPCore(k=cfg["k"], n_features=len(feats), hidden=cfg["hidden"],
                        n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0))
     else:

@@ -17,7 +17,7 @@ import numpy as np
 from qnn.baselines import LinkRouting
 from qnn.loads import churn, link_loads, mlu, stretch
 from qnn.lp import path_lp
-from qnn.methods import DecisionContext, LinkLoads, create_method
+from qnn.bench.methods import DecisionContext, LinkLoads, create_method
 from qnn.network import Network
 from qnn.paths import PathSet
 

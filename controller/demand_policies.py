@@ -1,6 +1,6 @@
 """The controller's demand-aware routing policies: each flow's path from measured flow rates.
 
-The controller hands over what it knows (see :mod:`qnn.policy`): the live switch graph with link
+The controller hands over what it knows (see :mod:`controller.policy`): the live switch graph with link
 capacities and OSPF weights, the flows as (ingress switch, egress switch) pairs, the paths in
 place, and each flow's measured rate. :class:`CandidatePathPolicy` turns that into a routing
 problem over candidate paths:
@@ -33,7 +33,7 @@ import numpy as np
 
 from qnn.network import Network
 from qnn.paths import PathSet, candidate_paths
-from qnn.policy import Flow, SwitchPath
+from controller.policy import Flow, SwitchPath
 
 FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
 
@@ -136,7 +136,7 @@ class LearnedPolicy(CandidatePathPolicy):
     """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
 
     def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
-        from qnn.checkpoint import CheckpointError, load_checkpoint
+        from qnn.models.checkpoint import CheckpointError, load_checkpoint
 
         router, meta = load_checkpoint(checkpoint, device=device)
         history = int(meta.get("history", 1))
@@ -154,7 +154,7 @@ class LearnedPolicy(CandidatePathPolicy):
                             f"trained on {trained_on}")
 
     def prepare(self, pathset):
-        from qnn.router import PathTensors
+        from qnn.models.router import PathTensors
 
         return PathTensors(pathset, device=self.device)
 

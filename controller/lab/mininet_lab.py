@@ -33,7 +33,7 @@ from mininet.node import OVSSwitch, RemoteController
 mininet.node.getincrementaldecoder = partial(codecs.getincrementaldecoder("utf-8"),
                                              errors="replace")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 OVS_START = REPO_ROOT / "scripts" / "ovs-start"
 
 

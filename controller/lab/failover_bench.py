@@ -1,6 +1,6 @@
 """Failover benchmark: outage of a 100 pps ping stream when a link on its path fails.
 
-    sudo .venv/bin/python -m controller.failover_bench --trials 5 --seed 1 --json out.json
+    sudo .venv/bin/python -m controller.lab.failover_bench --trials 5 --seed 1 --json out.json
 
 Each trial picks a host pair (seeded), starts the stream, takes the first link of its path
 down, measures the longest run of lost replies, then restores the link and waits for it to be
@@ -13,7 +13,7 @@ import json
 import random
 import sys
 
-from controller.mininet_lab import MininetLab, clean_mininet, measure_failover
+from controller.lab.mininet_lab import MininetLab, clean_mininet, measure_failover
 from topologies.mininet_topos import topos
 
 

@@ -1,6 +1,6 @@
 """Live comparison in Mininet: the same real traffic routed by OSPF, the QNN, the MLP and the MILP.
 
-    python -m controller.live_compare [--policies shortest-path,qnn,mlp,milp] [--seconds 20] [--trials N] [--json F]
+    python -m controller.lab.live_compare [--policies shortest-path,qnn,mlp,milp] [--seconds 20] [--trials N] [--json F]
 
 For each policy, Abilene starts in Mininet under a fresh controller (``topology = abilene``, so
 the controller knows capacities and OSPF weights), every host is made known (pingAll), and the
@@ -27,44 +27,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
-from controller.mininet_lab import MininetLab, clean_mininet
+from controller.lab.mininet_lab import MininetLab, clean_mininet
 from controller.settings import CHOICES, LEARNED_POLICIES, SettingsError, parse_settings
-from qnn.live_workload import Workload, build_workload
+from controller.lab.workload import PolicyRun, Workload, build_workload, format_table
 from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 
 POLICIES = CHOICES["policy"]
-
-
-@dataclass
-class PolicyRun:
-    policy: str
-    offered_mbps: float = 0.0    # of the flows with a receiver report
-    delivered_mbps: float = 0.0
-    loss_percent: list[float] = field(default_factory=list)
-    max_utilisation: float = float("nan")
-    flows_moved: int = 0
-    failed_flows: int = 0            # flows without a receiver report
-    unreported_mbps: float = 0.0     # their offered rate
-    decision_failures: int = 0       # learned decisions that raised (shortest-path fallback)
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        loss = np.array(self.loss_percent)
-        return {"policy": self.policy, "offered_mbps": round(self.offered_mbps, 2),
-                "delivered_mbps": round(self.delivered_mbps, 2),
-                "delivered_share": round(self.delivered_mbps / self.offered_mbps, 4) if self.offered_mbps else None,
-                "delivered_share_unreported_as_lost": round(
-                    self.delivered_mbps / (self.offered_mbps + self.unreported_mbps), 4)
-                if self.offered_mbps + self.unreported_mbps else None,
-                "loss_percent_mean": round(float(loss.mean()), 2) if loss.size else None,
-                "loss_percent_worst": round(float(loss.max()), 2) if loss.size else None,
-                "max_link_utilisation": round(self.max_utilisation, 3) if np.isfinite(self.max_utilisation) else None,
-                "flows_moved": self.flows_moved, "failed_flows": self.failed_flows,
-                "decision_failures": self.decision_failures, "errors": self.errors}
 
 
 def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, started: float) -> float:
@@ -139,36 +111,6 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
         lab.stop()
         clean_mininet()
     return result
-
-
-def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
-    """One row per policy: the mean over its trials, with the range when there are several."""
-    lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
-             f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
-             f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the best single path per flow "
-             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x.", "",
-             "| policy | trials | delivered % | mean flow loss % | worst flow loss % | max link utilisation (steady) "
-             "| flows moved | flows without report | failed decisions |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    by_policy: dict[str, list[dict]] = {}
-    for run in runs:
-        by_policy.setdefault(run.policy, []).append(run.summary())
-
-    def cell(summaries, key, pattern, scale=1.0):
-        values = [s[key] * scale for s in summaries if s[key] is not None]
-        if not values:
-            return "–"
-        text = pattern.format(float(np.mean(values)))
-        if len(values) > 1:
-            text += f" ({pattern.format(min(values))}–{pattern.format(max(values))})"
-        return text
-
-    for policy, summaries in by_policy.items():
-        lines.append(f"| {policy} | {len(summaries)} | {cell(summaries, 'delivered_share', '{:.1f}', 100)} | "
-                     f"{cell(summaries, 'loss_percent_mean', '{:.1f}')} | {cell(summaries, 'loss_percent_worst', '{:.1f}')} | "
-                     f"{cell(summaries, 'max_link_utilisation', '{:.3f}')} | {cell(summaries, 'flows_moved', '{:.0f}')} | "
-                     f"{cell(summaries, 'failed_flows', '{:.1f}')} | {cell(summaries, 'decision_failures', '{:.0f}')} |")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

@@ -16,163 +16,27 @@ import math
 import pathlib
 import shlex
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from qnn.argtypes import nonnegative_float, open_fraction, positive_float, positive_int, writable_output
-from qnn.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, sha256_file, topology_fingerprint
-from qnn.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
-from topologies.abilene import ABILENE_TM
-from topologies.errors import DataFormatError
-
-TOPOLOGIES = ("abilene", "geant")
-DEFAULT_TM = {"abilene": ABILENE_TM, "geant": ("geant", "tm-dev.hist")}
-
-
-@dataclass
-class Dataset:
-    network: object
-    pathset: object
-    demands: np.ndarray  # (T, D)
-    opt: np.ndarray  # (T,) LP-optimal MLU per matrix (splittable, same candidate paths)
-    files: dict = field(default_factory=dict)  # path -> sha256
-    path_rule: str = ""
-    traffic_file: str = ""
-
-
-def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
-    """Per-matrix path-LP optimum via the core's baselines (cached next to ``cache`` if given)."""
-    if cache is not None and cache.exists():
-        try:
-            vals = np.load(cache)
-        except (OSError, ValueError, EOFError):
-            vals = None  # a damaged cache (an interrupted write) is solved again and replaced
-        if vals is not None and vals.shape == (demands.shape[0],) and np.all(np.isfinite(vals)):
-            return vals
-    from qnn.lp import path_lp
-
-    vals = np.array([path_lp(pathset, d).mlu for d in demands], dtype=float)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".partial", delete=False) as handle:
-            np.save(handle, vals)
-        pathlib.Path(handle.name).replace(cache)  # whole or not at all
-    return vals
-
-
-def _check_first_optimum(pathset, demands: np.ndarray, opt: np.ndarray, opt_file: pathlib.Path) -> None:
-    """The optima file must be the LP optimum of its matrices: checked on the first one (one LP),
-    since every loss and ratio divides by these values."""
-    from qnn.lp import path_lp
-
-    if len(opt) and len(demands):
-        solved = path_lp(pathset, demands[0]).mlu
-        if not math.isclose(solved, opt[0], rel_tol=1e-6):
-            raise DataFormatError(opt_file, 1, f"{opt[0]:g} is not the path-LP optimum of the first "
-                                               f"matrix over these tunnels ({solved:g})")
-
-
-def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Dataset:
-    """Network, candidate paths, demands and LP optima for ``topology``.
-
-    GEANT: the given 3 tunnels per pair; LP optima from the ``.opt`` file next to the matrices.
-    Abilene: the k shortest loop-free paths by OSPF weight; LP optima solved by
-    ``qnn.baselines`` (cached under ``runs/cache/``)."""
-    from qnn.paths import from_tunnels, k_shortest_paths
-    from topologies.datadir import data_dir as default_data_dir
-    from topologies.traffic import load_traffic_matrices, load_values
-
-    root = pathlib.Path(data_dir) if data_dir else default_data_dir()
-    if tm_file is None:
-        tm_file = root.joinpath(*DEFAULT_TM[topology])
-    tm_file = pathlib.Path(tm_file)
-    files = {}
-    opt_from_file = None  # the optima file read, checked once the traffic is known to fit the paths
-    if topology == "geant":
-        from topologies.geant import load_geant, load_tunnels
-
-        net = load_geant(data_dir=root)
-        tunnels = load_tunnels(net, data_dir=root)
-        ps = from_tunnels(net, tunnels, k=k)
-        tms = load_traffic_matrices(tm_file, net.n_nodes)
-        dem = ps.demand_vector(tms)
-        opt_file = tm_file.with_suffix(".opt")
-        if opt_file.exists():
-            opt = load_values(opt_file, positive=True)
-            files[str(opt_file)] = sha256_file(opt_file)
-            opt_from_file = opt_file
-        else:
-            opt = _lp_optimum(ps, dem)
-        files[str(root / "geant" / "GEANT.json")] = sha256_file(root / "geant" / "GEANT.json")
-        files[str(root / "geant" / "tunnels.txt")] = sha256_file(root / "geant" / "tunnels.txt")
-        rule = f"GEANT tunnels.txt ({k} per pair)"
-    elif topology == "abilene":
-        from topologies.abilene import load_abilene
-
-        net = load_abilene()
-        ps = k_shortest_paths(net, k, weight="weight")
-        tms = load_traffic_matrices(tm_file, net.n_nodes)
-        dem = ps.demand_vector(tms)
-        digest = sha256_file(tm_file)
-        cache = pathlib.Path(__file__).resolve().parent.parent / "runs" / "cache" / \
-            f"lpopt-abilene-k{k}-{digest[:16]}.npy"
-        opt = _lp_optimum(ps, dem, cache)
-        rule = f"k={k} shortest loop-free paths by OSPF weight"
-    else:
-        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
-    ps.check_covers(tms, str(tm_file))
-    if opt_from_file:
-        _check_first_optimum(ps, dem, opt, opt_from_file)
-    files[str(tm_file)] = sha256_file(tm_file)
-    if opt.shape[0] != dem.shape[0]:
-        raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
-    return Dataset(net, ps, dem, opt, files, rule, str(tm_file))
-
-
-def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:
-    """Decision inputs (T, D): row t reduces matrices t-history+1..t (fewer at the start)
-    with ``HISTORY_REDUCERS[reduce]``."""
-    if history <= 1:
-        return demands
-    fn = HISTORY_REDUCERS[reduce]
-    return np.stack([fn(demands[max(0, t - history + 1): t + 1], axis=0) for t in range(len(demands))])
-
-
-def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_reduce: str = "mean"):
-    """(inputs, targets, opt) arrays for the setting, in time order.
-
-    Predictive: decide on the ``history`` matrices up to t-1 (reduced by ``history_reduce``),
-    scored on matrix t."""
-    if setting not in TARGET_LAG:
-        raise ValueError("setting must be predictive or oracle")
-    lag = TARGET_LAG[setting]
-    inputs = history_input(ds.demands, history, history_reduce) if setting == "predictive" else ds.demands
-    return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
-
-
-def time_split(n: int, val_fraction: float):
-    """Indices of the first (train) and last (validation) pairs; each part gets at least one."""
-    n_val = max(1, int(round(n * val_fraction)))
-    if n - n_val < 1:
-        raise ValueError(f"{n} (decision, scored) matrix pair(s) cannot be split {1 - val_fraction:g} / "
-                         f"{val_fraction:g} into training and validation: too few traffic matrices")
-    return np.arange(n - n_val), np.arange(n - n_val, n)
+from qnn.models.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, topology_fingerprint
+from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
+from qnn.models.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
                 entangler: str, update: str, seed: int, match_params: int | None = None):
-    from qnn.quantum import QNNCore, n_params
+    from qnn.models.quantum import QNNCore, n_params
 
     torch.manual_seed(seed)
     if kind == "qnn":
         core = QNNCore(k=k, n_features=len(features), n_qubits=n_qubits, n_layers=n_layers,
                        entangler=entangler, seed=seed)
     elif kind == "mlp":
-        from qnn.mlp import matched_mlp
+        from qnn.models.mlp import matched_mlp
 
         if match_params is None:  # same count as the QNN of this configuration
             match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
@@ -337,7 +201,7 @@ def run(args) -> int:
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
                          args.entangler, args.update, args.seed, args.match_params).to(args.device)
-    from qnn.quantum import n_params
+    from qnn.models.quantum import n_params
 
     empty = np.flatnonzero(O <= 0) + TARGET_LAG[args.setting]
     if len(empty):

@@ -32,7 +32,7 @@ from qnn.network import Network
 from qnn.paths import PathSet
 
 # Modules that register more methods (e.g. the QNN and MLP policies) when imported.
-PLUGIN_MODULES: list[str] = ["qnn.learned"]
+PLUGIN_MODULES: list[str] = ["qnn.bench.learned_methods"]
 
 
 @dataclass

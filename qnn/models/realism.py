@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qnn.quantum import QNNCore
+from qnn.models.quantum import QNNCore
 
 _PAULI = {
     "x": torch.tensor([[0, 1], [1, 0]], dtype=torch.complex64),
@@ -101,7 +101,7 @@ def noisy_core_fn(core: QNNCore, shots: int | None = None, depolarising: float =
 @torch.no_grad()
 def evaluate_realism(router, pt, inputs, targets, opt, shots=None, depolarising=0.0, seed=0,
                      batch=16, single_path=False) -> np.ndarray:
-    from qnn.router import evaluate
+    from qnn.models.router import evaluate
 
     gen = torch.Generator().manual_seed(seed)
     fn = noisy_core_fn(router.core, shots, depolarising, gen)
@@ -143,14 +143,14 @@ def format_rows(rows) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m qnn.realism --checkpoint qnn-geant``: the realism table on the validation pairs."""
+    """``python -m qnn.models.realism --checkpoint qnn-geant``: the realism table on the validation pairs."""
     import argparse
 
-    from qnn.checkpoint import history_reduce, load_checkpoint
-    from qnn.router import PathTensors
-    from qnn.train import load_dataset, pairs, time_split
+    from qnn.models.checkpoint import history_reduce, load_checkpoint
+    from qnn.models.router import PathTensors
+    from qnn.models.dataset import load_dataset, pairs, time_split
 
-    p = argparse.ArgumentParser(prog="python -m qnn.realism", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m qnn.models.realism", description=main.__doc__)
     p.add_argument("--checkpoint", default="qnn-geant")
     p.add_argument("--shots", default="256,1024,8192")
     p.add_argument("--noise", default="0.001,0.01,0.05", help="depolarising p per qubit per step")

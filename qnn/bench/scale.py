@@ -1,6 +1,6 @@
 """Decision time against number of flows, for every baseline, on a large topohub graph.
 
-    python -m qnn.scale_bench --out BENCH_DIR [--topology gabriel/175/0] [--sizes 100,...,25000]
+    python -m qnn.bench.scale --out BENCH_DIR [--topology gabriel/175/0] [--sizes 100,...,25000]
 
 Demands are nested random subsets of all ordered node pairs (seeded); traffic is the gravity
 model restricted to those pairs. Candidate paths (k shortest by weight) are computed once for
@@ -152,7 +152,7 @@ def format_scale_table(doc: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qnn.scale_bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m qnn.bench.scale", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output directory (scale.json, scale.png)")
     p.add_argument("--topology", default="gabriel/175/0", help="topohub key (default gabriel/175/0: 30,450 pairs)")
     p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))

@@ -12,7 +12,7 @@ network is used: ``{kind}-{network}-single.pt`` for single-path methods,
 ``{kind}-{network}.pt``.
 
 The decision sees the visible matrix only (predictive: matrix t-1): the router simulates the
-link loads its own splits would cause on it, round by round (see :mod:`qnn.router`).
+link loads its own splits would cause on it, round by round (see :mod:`qnn.models.router`).
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ import pathlib
 import numpy as np
 import torch
 
-from qnn.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, history_reduce, load_checkpoint,
+from qnn.models.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, history_reduce, load_checkpoint,
                             read_sidecar, resolve, sha256_file, shipped_name, trained_target_rows)
-from qnn.methods import register_method
-from qnn.router import PathTensors, hard_split
+from qnn.bench.methods import register_method
+from qnn.models.router import PathTensors, hard_split
 
 
 def _candidates(spec) -> list[pathlib.Path]:

@@ -3,7 +3,7 @@
 Flows are GEANT's 462 origin-destination demands replicated (many flows per pair, each with the
 pair's 3 tunnels) and given random volumes, so every flow count runs on the same 72-link network.
 One decision = all coordination rounds for all flows of one matrix, from demand vector to split,
-without autograd. Run: ``python -m qnn.speed --checkpoint qnn-geant [--device cpu]``.
+without autograd. Run: ``python -m qnn.bench.speed --checkpoint qnn-geant [--device cpu]``.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _time(fn, repeat: int) -> float:
 def measure(router, mlp, base, flow_counts, device="cpu", repeat=5, lp_max_flows=5000, device_path_max=2000,
             seed=0):
     from qnn.lp import path_lp
-    from qnn.router import PathTensors
+    from qnn.models.router import PathTensors
 
     rng = np.random.default_rng(seed)
     rows = []
@@ -81,13 +81,13 @@ def static_mode_check(core, n_flows: int = 462, seed: int = 0, repeat: int = 3) 
 
 
 def host_join_times(checkpoint: str, network, repeat: int = 5, seed: int = 0) -> dict:
-    """The controller's decision (:class:`qnn.demand_policies.LearnedPolicy`) on ``network`` with
+    """The controller's decision (:class:`controller.demand_policies.LearnedPolicy`) on ``network`` with
     a host on every switch, in ms: ``cold`` searches every pair's candidate paths (first decision,
     or after a topology change), ``join`` after a host appears on the one switch that had none
     (only the new pairs are searched), ``steady`` the same flows again (paths cached)."""
     import networkx as nx
 
-    from qnn.demand_policies import LearnedPolicy
+    from controller.demand_policies import LearnedPolicy
 
     graph = nx.DiGraph()
     for (u, v), capacity, weight in zip(network.links, network.capacity, network.weight):
@@ -127,11 +127,11 @@ def format_rows(rows) -> str:
 
 
 def main(argv=None) -> int:
-    from qnn.checkpoint import load_checkpoint
-    from qnn.train import load_dataset
+    from qnn.models.checkpoint import load_checkpoint
+    from qnn.models.dataset import load_dataset
     from topologies.abilene import load_abilene
 
-    p = argparse.ArgumentParser(prog="python -m qnn.speed", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m qnn.bench.speed", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="qnn-geant")
     p.add_argument("--mlp-checkpoint", default="mlp-geant")
     p.add_argument("--join-checkpoint", default="qnn-abilene-single",
