@@ -136,7 +136,7 @@ class QNNCore(tq.QuantumModule):
         """Per-(layer, qubit) 2x2 encoding unitaries (B, n_layers, n_qubits, 2, 2).
 
         Closed-form products of the tq gate matrices (RX/RY/RZ with TorchQuantum's conventions,
-        ``R(t) = exp(-i t P / 2)``), vectorised: ~4x faster than chaining ``tqf.*_matrix`` calls;
+        ``R(t) = exp(-i t P / 2)``), vectorised rather than chaining ``tqf.*_matrix`` calls;
         :meth:`encoding_matrices_tq` is the reference and a test checks they agree."""
         B, L, n, F = ang.shape
         half = ang.reshape(-1, F) * 0.5
