@@ -1,28 +1,11 @@
 """The controller's demand-aware routing policies: each flow's path from measured flow rates.
 
-The controller hands over what it knows (see :mod:`controller.policy`): the live switch graph with link
-capacities and OSPF weights, the flows as (ingress switch, egress switch) pairs, the paths in
-place, and each flow's measured rate. :class:`CandidatePathPolicy` turns that into a routing
-problem over candidate paths:
-
-* the live graph becomes a :class:`qnn.network.Network` (switches renumbered 0..N-1), so failed
-  links are simply absent and their flows' candidates avoid them;
-* each switch pair gets the k shortest loop-free paths by OSPF weight (the rule the shipped
-  Abilene checkpoints were trained with); they are cached per pair until the topology changes,
-  so a host joining costs the search for its new pairs only;
-* the pair's demand is the sum of its flows' measured rates; a flow not measured yet (or
-  measured idle) counts with a floor of ``FLOOR_SHARE`` of the largest measured rate (1 bit/s
-  when nothing is measured yet), so it is present but negligible.
-
-Two policies solve it. :class:`LearnedPolicy` runs a trained router (the QNN or its MLP control):
-its split ratios become one path per pair (OpenFlow per-flow rules carry one path), the largest
-share, except that a pair keeps its installed candidate while that one's share is within
-``keep_margin`` of the largest (fewer flows moved for no gain). Its features are ratios, so only
-relative rates matter; parameters are shared across flows and the features do not depend on the
-topology, so a checkpoint runs on any network with the same k (a live network with a failed link
-is already "another topology"); the network it was trained on is named in ``description``.
-:class:`OptimalPolicy` solves the single-path MILP on the measured rates: the classical optimum
-the learned policies are measured against in Mininet.
+:class:`CandidatePathPolicy` turns what the controller knows (:mod:`controller.policy`: the live
+graph without its failed links, the flows as switch pairs, the installed paths, the measured rates)
+into a routing problem over each pair's k shortest loop-free paths by OSPF weight, the rule the
+shipped checkpoints were trained with, and back into one path per pair, because OpenFlow per-flow
+rules carry one path. :class:`LearnedPolicy` scores the candidates with a trained router (the QNN
+or its MLP control); :class:`OptimalPolicy` solves the single-path MILP, the classical yardstick.
 """
 from __future__ import annotations
 

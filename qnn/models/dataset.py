@@ -29,7 +29,7 @@ class Dataset:
 
 
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
-    """Per-matrix path-LP optimum via the core's baselines (cached next to ``cache`` if given)."""
+    """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp`), cached in ``cache`` if given."""
     if cache is not None and cache.exists():
         try:
             vals = np.load(cache)
@@ -64,8 +64,8 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
     """Network, candidate paths, demands and LP optima for ``topology``.
 
     GEANT: the given 3 tunnels per pair; LP optima from the ``.opt`` file next to the matrices.
-    Abilene: the k shortest loop-free paths by OSPF weight; LP optima solved by
-    ``qnn.baselines`` (cached under ``runs/cache/``)."""
+    Abilene: the k shortest loop-free paths by OSPF weight; LP optima solved with
+    :func:`qnn.lp.path_lp` (cached under ``runs/cache/``)."""
     from qnn.paths import from_tunnels, k_shortest_paths
     from topologies.datadir import data_dir as default_data_dir
     from topologies.traffic import load_traffic_matrices, load_values

@@ -2,9 +2,10 @@
 
 ``MLPCore`` maps a flow's path features ``(B, k, F)`` to logits ``(B, k)``: flatten -> Linear ->
 tanh -> Linear -> tanh, times a trainable output scale: the same bounded readout as the QNN's
-``scale * <Z>`` (an unbounded MLP readout saturated the softmax and stalled on Abilene). :func:`matched_mlp` picks the hidden width whose parameter count comes closest
-to a target from below and spends the remainder on trainable per-input gains (and, if needed,
-per-logit gains), so that the control has *exactly* the QNN's number of trainable parameters.
+``scale * <Z>``: the logits stay within the trainable scale, so one step cannot saturate the softmax.
+:func:`matched_mlp` picks the hidden width whose parameter count comes closest to a target from
+below and spends the remainder on trainable per-input gains (and, if needed, per-logit gains), so
+that the control has *exactly* the QNN's number of trainable parameters.
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ One circuit instance scores one flow: qubit ``q`` belongs to candidate path ``q`
 extra qubits are ancillas that only see trainable offsets). Every layer
 
 1. re-uploads the path features: for path/qubit ``q`` and feature ``j`` a rotation
-   ``R_j(scale[l,q,j] * x[q,j] + offset[l,q,j])`` with ``R_j`` cycling RY, RZ, RX (trainable input
-   scales and offsets, the DESIGN's calibration finding);
+   ``R_j(scale[l,q,j] * x[q,j] + offset[l,q,j])`` with ``R_j`` cycling RY, RZ, RX (the input
+   scales and offsets are trainable, so each layer learns how far each feature turns its qubit);
 2. applies a trainable block: ``tq.Rot`` on every wire, then a ring of trainable ``tq.CRX``
    entanglers (or fixed ``tq.CNOT``s with ``entangler="cnot"``).
 
@@ -20,8 +20,8 @@ Two numerically equivalent simulators are provided (``tests/test_qnn_quantum.py`
   forward from the same ``tq`` gate modules (``block_unitary``: the block is run on a device holding
   the identity basis, as ``QuantumModule.get_unitary`` does) and applies the data-dependent
   encoding gates (``tq.functional`` gate matrices, batched 2x2) and the block unitaries as batched
-  complex matmuls. For 3 qubits a whole decision is 5-11x faster than on the device path
-  (``python -m qnn.bench.speed``, BENCHMARKS.md).
+  complex matmuls: exact, and much faster than the device path for many flows (``qroute speed``
+  times both).
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ class QNNCore(tq.QuantumModule):
         """Per-(layer, qubit) 2x2 encoding unitaries (B, n_layers, n_qubits, 2, 2).
 
         Closed-form products of the tq gate matrices (RX/RY/RZ with TorchQuantum's conventions,
-        ``R(t) = exp(-i t P / 2)``), vectorised: ~4x faster than chaining ``tqf.*_matrix`` calls;
+        ``R(t) = exp(-i t P / 2)``), vectorised rather than chaining ``tqf.*_matrix`` calls;
         :meth:`encoding_matrices_tq` is the reference and a test checks they agree."""
         B, L, n, F = ang.shape
         half = ang.reshape(-1, F) * 0.5

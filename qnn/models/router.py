@@ -5,7 +5,7 @@ Everything here is torch and differentiable. One :class:`Router` wraps a per-flo
 logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for ``n_rounds``
 coordination rounds: each round re-reads the link loads the previous round's split would cause
 and re-scores every flow's paths. ``update="residual"`` accumulates the rounds' logits (each round
-corrects the last), ``"replace"`` uses only the last round's (the DESIGN's calibration loop).
+corrects the last), ``"replace"`` uses only the last round's (each round scores afresh).
 
 Features per (flow, path), all invariant to scaling the traffic:
 

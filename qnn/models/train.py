@@ -65,7 +65,6 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     dev = pt.device
     Xtr, Ytr, Otr = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in tr)
     Xva, Yva, Ova = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in va)
-    # traffic is scale-free for the features; normalise volumes to keep float32 comfortable
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(router.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs), eta_min=lr * 0.05)
