@@ -201,3 +201,36 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
                                                          "setting": "oracle"})
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == tmp_path / "qnn-tiny-oracle.pt"
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "predictive") == made[("qnn", False)]
+
+
+def test_model_config_sizes_the_mlp_to_the_asked_parameter_count():
+    from qnn.models.checkpoint import build_router, model_config
+    from qnn.models.router import n_params
+
+    cfg = model_config("mlp", 3, ("bottleneck", "share", "stretch", "split"), match_params=61)
+    # 61 = 12*3 + 3 + 3*3 + 3 + 1 (hidden 3: 52) + 9 per-input gains
+    assert (cfg["hidden"], cfg["n_in_gain"], cfg["n_out_gain"]) == (3, 9, 0)
+    assert n_params(build_router(cfg, seed=0)) == 61
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+def test_a_built_router_describes_itself_as_the_config_it_was_built_from(kind):
+    from qnn.models.checkpoint import build_router, model_config
+
+    cfg = model_config(kind, 3, ("bottleneck", "share", "split"), n_qubits=4, n_layers=2, n_rounds=5,
+                       entangler="cnot", update="replace")
+    assert build_router(cfg, seed=0).config() == cfg
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+def test_seeded_initial_weights_do_not_depend_on_the_global_rng(kind):
+    from qnn.models.checkpoint import build_router, model_config
+
+    cfg = model_config(kind, 3, ("bottleneck", "share", "stretch", "split"), n_layers=2, n_rounds=2)
+    states = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        states.append(build_router(cfg, seed=7).state_dict())
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
+    other = build_router(cfg, seed=8).state_dict()
+    assert not all(torch.equal(states[0][name], other[name]) for name in other)

@@ -168,8 +168,34 @@ def trained_target_rows(meta: dict) -> range:
     return range(first + lag, last + 1 + lag)
 
 
-def build_router(model_cfg: dict):
-    """A fresh (untrained) router with the architecture a sidecar describes."""
+def model_config(kind: str, k: int, features, n_qubits: int | None = None, n_layers: int = 3,
+                 n_rounds: int = 4, entangler: str = "crx", update: str = "residual",
+                 match_params: int | None = None) -> dict:
+    """The ``model`` section of a sidecar for a new router of this architecture (what
+    :func:`build_router` builds). The MLP is sized to ``match_params`` trainable parameters,
+    by default those of the QNN with the same k, features, qubits, layers and entangler."""
+    features = list(features)
+    common = {"n_rounds": n_rounds, "features": features, "update": update, "kind": kind, "k": k,
+              "n_features": len(features)}
+    if kind == "qnn":
+        return {**common, "n_qubits": n_qubits or k, "n_layers": n_layers, "entangler": entangler,
+                "out_bias": False}
+    if kind == "mlp":
+        from qnn.models.mlp import matched_sizes
+
+        if match_params is None:
+            from qnn.models.quantum import QNNCore
+            from qnn.models.router import n_params
+
+            match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
+                                            n_layers=n_layers, entangler=entangler))
+        return {**common, **matched_sizes(match_params, k=k, n_features=len(features))}
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def build_router(model_cfg: dict, seed: int | None = None):
+    """A fresh (untrained) router with the architecture a sidecar's ``model`` section describes;
+    ``seed`` makes its initial weights depend on nothing else."""
     from qnn.models.router import Router
 
     cfg = dict(model_cfg)
@@ -179,11 +205,11 @@ def build_router(model_cfg: dict):
         from qnn.models.quantum import QNNCore
         core = QNNCore(k=cfg["k"], n_features=len(feats), n_qubits=cfg["n_qubits"],
                        n_layers=cfg["n_layers"], entangler=cfg.get("entangler", "crx"),
-                       out_bias=cfg.get("out_bias", False))
+                       out_bias=cfg.get("out_bias", False), seed=seed)
     elif kind == "mlp":
         from qnn.models.mlp import MLPCore
         core = MLPCore(k=cfg["k"], n_features=len(feats), hidden=cfg["hidden"],
-                       n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0))
+                       n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0), seed=seed)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"))

@@ -82,6 +82,11 @@ class PathTensors:
         return padded[:, self.path_links].amax(-1).reshape(T, self.D, self.k)
 
 
+def n_params(module: nn.Module) -> int:
+    """Trainable parameters of any module (a router, a QNN or an MLP core)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
 def _mlu(pt: PathTensors, demand, split):
     return pt.utilisation(demand, split).amax(-1)
 
