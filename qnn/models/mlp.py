@@ -3,8 +3,9 @@
 ``MLPCore`` maps a flow's path features ``(B, k, F)`` to logits ``(B, k)``: flatten -> Linear ->
 tanh -> Linear -> tanh, times a trainable output scale: the same bounded readout as the QNN's
 ``scale * <Z>`` (an unbounded readout can saturate the softmax and stall training).
-:func:`matched_mlp` picks the hidden width whose parameter count comes closest to a target from below and spends the remainder on trainable per-input gains (and, if needed,
-per-logit gains), so that the control has *exactly* the QNN's number of trainable parameters.
+:func:`matched_mlp` picks the hidden width whose parameter count comes closest to a target from
+below and spends the remainder on trainable per-input gains (and, if needed, per-logit gains),
+so that the control has *exactly* the QNN's number of trainable parameters.
 """
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ from qnn.argtypes import nonnegative_float, open_fraction, positive_float, posit
 from qnn.models.checkpoint import (HISTORY_REDUCERS, TARGET_LAG, build_router, model_config, save_checkpoint,
                                    topology_fingerprint)
 from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
-from qnn.models.router import DEFAULT_FEATURES, PathTensors, evaluate, hard_split, n_params, smooth_mlu_ratio
+from qnn.models.router import (DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, n_params,
+                               smooth_mlu_ratio)
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
