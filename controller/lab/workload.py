@@ -19,6 +19,7 @@ from qnn.baselines import shortest_path_routing
 from qnn.lp import path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
+from qnn.tables import markdown_table
 from topologies.abilene import load_abilene, week_or_gravity
 
 
@@ -107,10 +108,7 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
     lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
              f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
              f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the best single path per flow "
-             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x.", "",
-             "| policy | trials | delivered % | mean flow loss % | worst flow loss % | max link utilisation (steady) "
-             "| flows moved | flows without report | failed decisions |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x."]
     by_policy: dict[str, list[dict]] = {}
     for run in runs:
         by_policy.setdefault(run.policy, []).append(run.summary())
@@ -124,9 +122,12 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
             text += f" ({pattern.format(min(values))}–{pattern.format(max(values))})"
         return text
 
-    for policy, summaries in by_policy.items():
-        lines.append(f"| {policy} | {len(summaries)} | {cell(summaries, 'delivered_share', '{:.1f}', 100)} | "
-                     f"{cell(summaries, 'loss_percent_mean', '{:.1f}')} | {cell(summaries, 'loss_percent_worst', '{:.1f}')} | "
-                     f"{cell(summaries, 'max_link_utilisation', '{:.3f}')} | {cell(summaries, 'flows_moved', '{:.0f}')} | "
-                     f"{cell(summaries, 'failed_flows', '{:.1f}')} | {cell(summaries, 'decision_failures', '{:.0f}')} |")
-    return "\n".join(lines)
+    header = ("policy", "trials", "delivered %", "mean flow loss %", "worst flow loss %",
+              "max link utilisation (steady)", "flows moved", "flows without report", "failed decisions")
+    columns = (("delivered_share", "{:.1f}", 100), ("loss_percent_mean", "{:.1f}", 1.0),
+               ("loss_percent_worst", "{:.1f}", 1.0), ("max_link_utilisation", "{:.3f}", 1.0),
+               ("flows_moved", "{:.0f}", 1.0), ("failed_flows", "{:.1f}", 1.0),
+               ("decision_failures", "{:.0f}", 1.0))
+    rows = [[policy, len(summaries), *(cell(summaries, key, pattern, scale) for key, pattern, scale in columns)]
+            for policy, summaries in by_policy.items()]
+    return "\n".join([*lines, "", markdown_table(header, rows, "l" + "r" * (len(header) - 1))])

@@ -25,6 +25,7 @@ from qnn.baselines import ecmp_routing, shortest_path_routing
 from qnn.loads import link_loads, mlu
 from qnn.lp import mcf_lp, path_lp, single_path_milp
 from qnn.paths import PathSet, all_pairs, candidate_paths
+from qnn.tables import markdown_table
 
 DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 25000)
 METHODS = ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf", "link-loads-eval")
@@ -138,17 +139,10 @@ def plot_scale(doc: dict, path) -> None:
 
 def format_scale_table(doc: dict) -> str:
     sizes = doc["sizes"]
-    lines = ["| method | " + " | ".join(f"{s} flows" for s in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
-    for name, r in doc["methods"].items():
-        cells = []
-        for s in sizes:
-            if s in r["flows"]:
-                cells.append(f"{r['decision_ms_mean'][r['flows'].index(s)]:.1f}")
-            else:
-                cells.append("skipped")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[name, *(f"{r['decision_ms_mean'][r['flows'].index(s)]:.1f}" if s in r["flows"] else "skipped"
+                     for s in sizes)]
+            for name, r in doc["methods"].items()]
+    return markdown_table(["method", *(f"{s} flows" for s in sizes)], rows, "l" + "r" * len(sizes))
 
 
 def main(argv=None) -> int:

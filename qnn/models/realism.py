@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from qnn.models.quantum import QNNCore
+from qnn.summary import ratio_summary
+from qnn.tables import markdown_table
 
 _PAULI = {
     "x": torch.tensor([[0, 1], [1, 0]], dtype=torch.complex64),
@@ -114,10 +116,9 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
     rows = []
 
     def add(label, shots, p):
-        r = evaluate_realism(router, pt, inputs, targets, opt, shots, p, seed)
+        summary = ratio_summary(evaluate_realism(router, pt, inputs, targets, opt, shots, p, seed))
         rows.append({"condition": label, "shots": shots, "depolarising": p,
-                     "mean": float(r.mean()), "p90": float(np.percentile(r, 90)),
-                     "p99": float(np.percentile(r, 99))})
+                     **{key: summary[key] for key in ("mean", "p90", "p99")}})
 
     add("exact (statevector)", None, 0.0)
     for s in shots_list:
@@ -135,11 +136,10 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
 
 
 def format_rows(rows) -> str:
-    out = ["| condition | MLU/opt mean | p90 | p99 | mean degradation |", "|---|---:|---:|---:|---:|"]
-    for r in rows:
-        out.append(f"| {r['condition']} | {r['mean']:.4f} | {r['p90']:.4f} | {r['p99']:.4f} | "
-                   f"{100 * r['degradation']:+.2f}% |")
-    return "\n".join(out)
+    header = ("condition", "MLU/opt mean", "p90", "p99", "mean degradation")
+    cells = [[r["condition"], f"{r['mean']:.4f}", f"{r['p90']:.4f}", f"{r['p99']:.4f}",
+              f"{100 * r['degradation']:+.2f}%"] for r in rows]
+    return markdown_table(header, cells, "lrrrr", tight_rule=True)
 
 
 def main(argv=None) -> int:

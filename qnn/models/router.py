@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from qnn.summary import ratio_summary
+
 FEATURES = ("bottleneck", "share", "stretch", "split", "bottleneck_wo")
 DEFAULT_FEATURES = ("bottleneck", "share", "stretch", "split")
 
@@ -189,9 +191,8 @@ class Evaluation:
 
     @property
     def summary(self) -> dict:
-        r = self.ratios
-        return {"mean": float(r.mean()), "p90": float(np.percentile(r, 90)),
-                "p99": float(np.percentile(r, 99)), "max": float(r.max()), "n": int(len(r))}
+        full = ratio_summary(self.ratios)
+        return {key: full[key] for key in ("mean", "p90", "p99", "max", "n")}
 
 
 @torch.no_grad()
