@@ -10,6 +10,8 @@ import configparser
 import re
 from dataclasses import dataclass, fields
 
+from topologies.catalog import MININET_CAPACITY_SCALE
+
 SECTION = "qroute"
 
 
@@ -30,7 +32,7 @@ class Settings:
     (the OSPF weights of `topology`)"""
     topology: str = ""
     """a known network the switches emulate (abilene): gives link capacities and OSPF weights"""
-    capacity_scale: float = 1e-3
+    capacity_scale: float = MININET_CAPACITY_SCALE
     """factor from the known network's capacities to the emulated links (Mininet: 1e-3)"""
     arp_flood_window: float = 1.0
     """seconds during which a repeated ARP request is not flooded again"""

@@ -14,4 +14,5 @@ def ratio_summary(ratios) -> dict:
     if not r.size:
         return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan, "max": math.nan, "n": 0}
     p50, p90, p99 = (float(np.percentile(r, q)) for q in (50, 90, 99))
-    return {"mean": float(r.mean()), "p50": p50, "p90": p90, "p99": p99, "max": float(r.max()), "n": int(r.size)}
+    return {"mean": float(r.mean()), "p50": p50, "p90": p90, "p99": p99, "max": float(r.max()),
+            "n": int(r.size)}

@@ -21,6 +21,7 @@ from qnn.network import Network
 from qnn.paths import k_shortest_paths
 from qnn.tables import markdown_table
 from topologies.abilene import load_abilene, week_or_gravity
+from topologies.catalog import MININET_CAPACITY_SCALE
 
 
 
@@ -45,7 +46,8 @@ class Workload:
     single_path_mlu: float               # single-path MILP optimum (or best found in 10 s)
 
 
-def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: float = 1e-3) -> Workload:
+def build_workload(n_flows: int, overload: float, seed: int,
+                   capacity_scale: float = MININET_CAPACITY_SCALE) -> Workload:
     network = load_abilene()
     matrices, source, real = week_or_gravity(n_synthetic=1, seed=seed)
     if real:
