@@ -187,6 +187,6 @@ def default_checkpoint(settings: Settings) -> str:
     checkpoint of the configured network (abilene when none is configured)."""
     if settings.checkpoint:
         return settings.checkpoint
-    from qnn.models.checkpoint import shipped_name
+    from qnn.models.checkpoint import shipped_checkpoint
 
-    return shipped_name(settings.policy, settings.topology or "abilene", "single")
+    return shipped_checkpoint(settings.policy, settings.topology or "abilene", single_path=True)

@@ -234,3 +234,28 @@ def test_seeded_initial_weights_do_not_depend_on_the_global_rng(kind):
     assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
     other = build_router(cfg, seed=8).state_dict()
     assert not all(torch.equal(states[0][name], other[name]) for name in other)
+
+
+@pytest.mark.parametrize("args, names", [
+    (("qnn", "abilene", True), ["qnn-abilene-single", "qnn-abilene"]),
+    (("qnn", "abilene", True, "oracle"), ["qnn-abilene-single", "qnn-abilene"]),
+    (("mlp", "geant", False, "oracle"), ["mlp-geant-oracle", "mlp-geant"]),
+    (("mlp", "geant", False), ["mlp-geant"]),
+])
+def test_shipped_candidates_prefer_the_variant_trained_for_how_the_router_is_used(args, names):
+    from qnn.models.checkpoint import shipped_candidates, shipped_checkpoint
+
+    assert shipped_candidates(*args) == names
+    assert shipped_checkpoint(*args) == names[0]
+
+
+def test_every_shipped_checkpoint_is_what_its_name_says():
+    from qnn.models.checkpoint import SHIPPED_DIR, read_sidecar, shipped_candidates
+
+    shipped = sorted(SHIPPED_DIR.glob("*.pt"))
+    assert shipped
+    for path in shipped:
+        meta = read_sidecar(path)
+        single, setting = bool(meta.get("single_path")), meta.get("setting", "predictive")
+        kind, network = meta["model"]["kind"], meta["topology"]["name"]
+        assert path.stem == shipped_candidates(kind, network, single, setting)[0], path.name

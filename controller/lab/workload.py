@@ -28,9 +28,10 @@ from topologies.catalog import MININET_CAPACITY_SCALE
 def first_unseen_matrix(checkpoint: str | None = None) -> int:
     """The first Abilene matrix the shipped checkpoints were not trained to score (from the
     sidecar's time split; default: the controller's ``qnn`` checkpoint)."""
-    from qnn.models.checkpoint import CheckpointError, read_sidecar, resolve, shipped_name, trained_target_rows
+    from qnn.models.checkpoint import (CheckpointError, read_sidecar, resolve, shipped_checkpoint,
+                                       trained_target_rows)
 
-    path = resolve(checkpoint or shipped_name("qnn", "abilene", "single"))
+    path = resolve(checkpoint or shipped_checkpoint("qnn", "abilene", single_path=True))
     rows = trained_target_rows(read_sidecar(path))
     if not rows:  # without it every matrix would count as unseen, training ones included
         raise CheckpointError(path, "sidecar records no training split (split.train_pairs)")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qnn.models.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, history_reduce, load_checkpoint,
-                            read_sidecar, resolve, sha256_file, shipped_name, trained_target_rows)
+                            read_sidecar, resolve, sha256_file, shipped_candidates, trained_target_rows)
 from qnn.bench.methods import register_method
 from qnn.models.router import PathTensors, hard_split
 
@@ -72,10 +72,7 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
     ``{kind}-{network}-oracle.pt``) is preferred to one trained for the other setting."""
     cands = _candidates(spec)
     if not cands:
-        variants = ["single"] if single_path else []
-        if setting == "oracle" and not single_path:
-            variants.append("oracle")
-        cands = [SHIPPED_DIR / f"{shipped_name(kind, network_name, v)}.pt" for v in (*variants, "")]
+        cands = [SHIPPED_DIR / f"{name}.pt" for name in shipped_candidates(kind, network_name, single_path, setting)]
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
             return cands[0]

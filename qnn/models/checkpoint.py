@@ -32,6 +32,19 @@ def shipped_name(kind: str, network: str, variant: str = "") -> str:
     return f"{kind}-{network}-{variant}" if variant else f"{kind}-{network}"
 
 
+def shipped_candidates(kind: str, network: str, single_path: bool, setting: str = "predictive") -> list[str]:
+    """Names of the shipped checkpoints that may serve a ``kind`` router on ``network``, preferred
+    first: one trained for one path per flow when the router routes that way, else one trained
+    in the oracle setting when it decides in that setting; the plain ``{kind}-{network}`` last."""
+    preferred = "single" if single_path else "oracle" if setting == "oracle" else None
+    return [shipped_name(kind, network, variant) for variant in (preferred, "") if variant is not None]
+
+
+def shipped_checkpoint(kind: str, network: str, single_path: bool, setting: str = "predictive") -> str:
+    """The name of the shipped checkpoint a ``kind`` router on ``network`` means by default."""
+    return shipped_candidates(kind, network, single_path, setting)[0]
+
+
 # what a sidecar's "history_reduce" may name: how a decision sees its last H matrices (their
 # mean, or each flow's peak among them, a hedge)
 HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
