@@ -137,7 +137,7 @@ def test_learned_routing_decides_on_the_history_reduction_its_checkpoint_names(r
                                    "history": 2, "history_reduce": reduce})
     learned = LearnedRouting(ps, net, {"checkpoint": str(ckpt)}, "mlp", single_path=False)
     seen = []
-    monkeypatch.setattr(learned, "router", lambda pt, demand: seen.append(demand.numpy()) or
+    monkeypatch.setattr(learned.loaded, "router", lambda pt, demand: seen.append(demand.numpy()) or
                         torch.full((1, ps.n_demands, 3), 1 / 3))
     tms = np.zeros((2, 6, 6))
     (a, b), (c, d) = ps.demands[:2]
