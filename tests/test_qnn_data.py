@@ -29,12 +29,13 @@ def test_shipped_checkpoint_reproduces_its_validation_figures(name):
     """Every shipped checkpoint: its validation pairs come after every training target, and
     re-evaluating it on them gives the figures its sidecar (and the README) report."""
     from qnn.models.router import PathTensors, evaluate
-    from qnn.models.dataset import DEFAULT_TM, load_dataset, pairs, time_split
+    from qnn.models.dataset import load_dataset, pairs, time_split
+    from qnn.problems import DEFAULT_TRAFFIC
 
     path = SHIPPED_DIR / f"{name}.pt"
     router, meta = load_checkpoint(path)
     topo = meta["topology"]["name"]
-    require_data_or_skip(*DEFAULT_TM[topo])
+    require_data_or_skip(*DEFAULT_TRAFFIC[topo])
     if topo not in _DATASETS:
         _DATASETS[topo] = load_dataset(topo, k=meta["k"])
     ds = _DATASETS[topo]
