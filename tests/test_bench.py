@@ -160,3 +160,18 @@ def test_geant_tunnels_refuse_another_k():
     require_data_or_skip("geant", "tunnels.txt")
     with pytest.raises(ValueError, match="3 paths per pair, not k=2"):
         load_scenario("geant", k=2)
+
+
+def test_scale_bench_times_each_registered_method_and_skips_above_its_limit():
+    from qnn.bench.scale import format_scale_table, run_scale_bench
+
+    doc = run_scale_bench("germany50", [10, 30], k=2, seed=0, repeats=2, milp_max_flows=10,
+                          milp_time_limit=5.0, mcf_max_flows=0, processes=1, log=lambda *_: None)
+    methods = doc["methods"]
+    assert methods["milp"]["flows"] == [10]
+    assert methods["milp"]["skipped"] == {"30": "above --milp-max-flows 10"}
+    assert methods["milp"]["status"] == {"10": ["optimal", "optimal"]}  # one status per timed solve
+    assert methods["mcf"]["flows"] == [] and set(methods["mcf"]["skipped"]) == {"10", "30"}
+    for name in ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "link-loads-eval"):
+        assert methods[name]["flows"] == [10, 30] and all(ms > 0 for ms in methods[name]["decision_ms_mean"])
+    assert "| mcf | skipped | skipped |" in format_scale_table(doc)
