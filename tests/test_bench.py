@@ -23,8 +23,9 @@ def small():
 def test_all_baselines_in_both_settings(small):
     net, ps, tms = small
     names = list(registry.DEFAULT_METHODS)
-    oracle = run_bench(net, ps, tms, names, "oracle", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
-    predictive = run_bench(net, ps, tms, names, "predictive", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
+    milp = {"milp_every": 2, "milp_time_limit": 0.3}
+    oracle = run_bench(net, ps, tms, names, "oracle", milp, progress=False)
+    predictive = run_bench(net, ps, tms, names, "predictive", milp, progress=False)
     for result in (oracle, predictive):
         s = result.summary()
         assert s["n_matrices"] == 8 and set(s["methods"]) == set(names)
@@ -74,7 +75,8 @@ def test_context_shows_only_what_the_setting_allows(small, setting, lag):
             assert ctx.prev_split is None and ctx.observed_loads is None
         else:
             assert ctx.prev_split[0, (ctx.t - 1) % 2] == 1
-            np.testing.assert_allclose(ctx.observed_loads, link_loads(ps, demand[ctx.t - 1], ctx.prev_split)[0])
+            np.testing.assert_allclose(ctx.observed_loads,
+                                       link_loads(ps, demand[ctx.t - 1], ctx.prev_split)[0])
     churn = np.array(result.traces["spy"].churn)
     # the first decision has nothing to move from and is left out; then every flow alternates paths
     assert np.isnan(churn[0]) and np.all(churn[1:] == 1)

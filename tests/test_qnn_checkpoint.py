@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from qnn.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path, topology_fingerprint
+from qnn.models.checkpoint import (CheckpointError, load_checkpoint, save_checkpoint, sidecar_path,
+                                   topology_fingerprint)
 from qnn.models.train import build_model
 from tests.qnn_helpers import t, tiny_network, tiny_setup
 
@@ -180,12 +181,14 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
     made = {}
     for kind in ("qnn", "mlp"):
         for single in (False, True):
-            r = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+            r = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx",
+                            "residual", seed=0)
             name = f"{kind}-tiny{'-single' if single else ''}.pt"
             save_checkpoint(tmp_path / name, r, {"topology": topology_fingerprint(net), "k": 3,
                                                   "single_path": single})
             made[(kind, single)] = tmp_path / name
-    other = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    other = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual",
+                        seed=0)
     save_checkpoint(tmp_path / "qnn-aaa.pt", other, {"topology": {"name": "aaa"}, "k": 3})
     for kind in ("qnn", "mlp"):
         for single in (False, True):
@@ -193,10 +196,12 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
     # a single file of the other kind: its sibling with the kind swapped in the name
     assert choose_checkpoint(str(made[("qnn", False)]), "mlp", "tiny") == made[("mlp", False)]
     # only split checkpoints given: single-path methods fall back to their argmax
-    assert choose_checkpoint(f"{made[('qnn', False)]},{made[('mlp', False)]}", "qnn", "tiny", True) == made[("qnn", False)]
+    both = f"{made[('qnn', False)]},{made[('mlp', False)]}"
+    assert choose_checkpoint(both, "qnn", "tiny", True) == made[("qnn", False)]
     # in the oracle setting an oracle-trained checkpoint wins; without one the predictive one serves
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == made[("qnn", False)]
-    r = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    r = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual",
+                    seed=0)
     save_checkpoint(tmp_path / "qnn-tiny-oracle.pt", r, {"topology": topology_fingerprint(net), "k": 3,
                                                          "setting": "oracle"})
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == tmp_path / "qnn-tiny-oracle.pt"

@@ -131,6 +131,7 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
                ("loss_percent_worst", "{:.1f}", 1.0), ("max_link_utilisation", "{:.3f}", 1.0),
                ("flows_moved", "{:.0f}", 1.0), ("failed_flows", "{:.1f}", 1.0),
                ("decision_failures", "{:.0f}", 1.0))
-    rows = [[policy, len(summaries), *(cell(summaries, key, pattern, scale) for key, pattern, scale in columns)]
+    rows = [[policy, len(summaries),
+             *(cell(summaries, key, pattern, factor) for key, pattern, factor in columns)]
             for policy, summaries in by_policy.items()]
     return "\n".join([*lines, "", markdown_table(header, rows, "l" + "r" * (len(header) - 1))])

@@ -70,7 +70,7 @@ def sha256_file(path) -> str:
 def topology_fingerprint(network) -> dict:
     """Name, sizes and a sha256 over the link list and capacities (what the weights assume)."""
     h = hashlib.sha256()
-    h.update(json.dumps([list(map(int, l)) for l in network.links]).encode())
+    h.update(json.dumps([list(map(int, link)) for link in network.links]).encode())
     h.update(np.asarray(network.capacity, dtype=np.float64).tobytes())
     return {"name": network.name, "n_nodes": int(network.n_nodes), "n_links": int(network.n_links),
             "sha256": h.hexdigest()}
@@ -116,7 +116,8 @@ def read_sidecar(path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(side, f"sidecar is not valid JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(side, f"not a qroute router checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(side, f"not a qroute router checkpoint (format {found!r}, expected {FORMAT!r})")
     for key in ("model", "topology", "weights_sha256"):
         if key not in meta:
             raise CheckpointError(side, f"sidecar lacks {key!r}")
@@ -250,9 +251,10 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         want, have = meta["topology"], topology_fingerprint(network)
         if want.get("name") != have["name"] or want.get("n_links") != have["n_links"] \
                 or want.get("n_nodes") != have["n_nodes"]:
-            raise CheckpointError(path, f"trained on topology {want.get('name')!r} ({want.get('n_nodes')} nodes, "
-                                        f"{want.get('n_links')} links), asked to route {have['name']!r} "
-                                        f"({have['n_nodes']} nodes, {have['n_links']} links)")
+            raise CheckpointError(path, f"trained on topology {want.get('name')!r} ({want.get('n_nodes')} "
+                                        f"nodes, {want.get('n_links')} links), asked to route "
+                                        f"{have['name']!r} ({have['n_nodes']} nodes, "
+                                        f"{have['n_links']} links)")
         if want.get("sha256") != have["sha256"]:
             raise CheckpointError(path, f"topology {have['name']!r} differs from the one trained on "
                                         f"(links or capacities changed)")

@@ -125,10 +125,9 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
         add(f"{s} shots", s, 0.0)
     for p in noise_list:
         add(f"depolarising p={p}", None, p)
-    if shots_list and noise_list:
-        add(f"{shots_list[1] if len(shots_list) > 1 else shots_list[0]} shots + p={noise_list[1] if len(noise_list) > 1 else noise_list[0]}",
-            shots_list[1] if len(shots_list) > 1 else shots_list[0],
-            noise_list[1] if len(noise_list) > 1 else noise_list[0])
+    if shots_list and noise_list:  # the second of each (the first when there is one)
+        shots, p = shots_list[min(1, len(shots_list) - 1)], noise_list[min(1, len(noise_list) - 1)]
+        add(f"{shots} shots + p={p}", shots, p)
     base = rows[0]["mean"]
     for r in rows:
         r["degradation"] = r["mean"] / base - 1.0

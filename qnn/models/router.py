@@ -1,8 +1,8 @@
 """The learned router: per-flow path features -> a shared per-flow model (QNN or MLP) -> splits.
 
 Everything here is torch and differentiable. One :class:`Router` wraps a per-flow *core*
-(:class:`qnn.models.quantum.QNNCore` or :class:`qnn.models.mlp.MLPCore`, both mapping features ``(B, k, F)`` to
-logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for ``n_rounds``
+(:class:`qnn.models.quantum.QNNCore` or :class:`qnn.models.mlp.MLPCore`, both mapping features
+``(B, k, F)`` to logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for ``n_rounds``
 coordination rounds: each round re-reads the link loads the previous round's split would cause
 and re-scores every flow's paths. ``update="residual"`` accumulates the rounds' logits (each round
 corrects the last), ``"replace"`` uses only the last round's (the DESIGN's calibration loop).
