@@ -119,35 +119,26 @@ class LearnedPolicy(CandidatePathPolicy):
     """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
 
     def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
-        from qnn.models.checkpoint import CheckpointError, load_checkpoint
+        from qnn.models.checkpoint import CheckpointError
+        from qnn.models.loaded import LoadedRouter
 
-        router, meta = load_checkpoint(checkpoint, device=device)
-        history = int(meta.get("history", 1))
-        if meta.get("setting", "predictive") == "predictive" and history > 1:
-            raise CheckpointError(checkpoint, f"trained to decide on the last {history} traffic matrices; "
-                                  "the controller decides on one period's measured rates (train with "
-                                  "--history 1)")
-        super().__init__(k=int(meta["model"]["k"]), keep_margin=keep_margin)
-        self.router, self.meta = router.eval(), meta
-        self.kind = meta["model"]["kind"]
-        self.device = device
-        self.name = self.kind
-        trained_on = meta.get("topology", {}).get("name", "?")
-        self.description = (f"{self.kind} router, k={self.k}, {meta.get('n_params', '?')} parameters, "
+        loaded = LoadedRouter(checkpoint, device=device)
+        if loaded.setting == "predictive" and loaded.history > 1:
+            raise CheckpointError(checkpoint, f"trained to decide on the last {loaded.history} traffic "
+                                  "matrices; the controller decides on one period's measured rates (train "
+                                  "with --history 1)")
+        super().__init__(k=loaded.k, keep_margin=keep_margin)
+        self.loaded, self.meta = loaded, loaded.meta
+        self.kind = self.name = loaded.kind
+        trained_on = self.meta.get("topology", {}).get("name", "?")
+        self.description = (f"{self.kind} router, k={self.k}, {self.meta.get('n_params', '?')} parameters, "
                             f"trained on {trained_on}")
 
     def prepare(self, pathset):
-        from qnn.models.router import PathTensors
-
-        return PathTensors(pathset, device=self.device)
+        return self.loaded.path_tensors(pathset)
 
     def shares(self, pathset, prepared, demand):
-        import torch
-
-        with torch.no_grad():
-            split = self.router(prepared, torch.as_tensor(demand[None], dtype=torch.float32,
-                                                          device=self.device))
-        return split[0].cpu().numpy()
+        return self.loaded.decide(prepared, demand)
 
 
 class OptimalPolicy(CandidatePathPolicy):

@@ -10,6 +10,8 @@ import configparser
 import re
 from dataclasses import dataclass, fields
 
+from topologies.catalog import MININET_CAPACITY_SCALE
+
 SECTION = "qroute"
 
 
@@ -19,34 +21,21 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """The `[qroute]` options with their defaults. What each one means is documented once, in
+    `controller/qroute.conf.example` (tests/test_settings_docs.py keeps the two in step)."""
+
     stats_interval: float = 2.0
-    """seconds between port-statistics polls"""
     reoptimize_interval: float = 5.0
-    """seconds between periodic re-optimisations of all paths"""
     link_capacity_mbps: float = 10.0
-    """capacity assumed for every link, for utilisation (Mbit/s)"""
     routing_weight: str = "hops"
-    """shortest-path metric: hops, utilisation (1 + 10 x measured utilisation), or ospf
-    (the OSPF weights of `topology`)"""
     topology: str = ""
-    """a known network the switches emulate (abilene): gives link capacities and OSPF weights"""
-    capacity_scale: float = 1e-3
-    """factor from the known network's capacities to the emulated links (Mininet: 1e-3)"""
+    capacity_scale: float = MININET_CAPACITY_SCALE
     arp_flood_window: float = 1.0
-    """seconds during which a repeated ARP request is not flooded again"""
     rest_api: bool = True
-    """serve the read-only REST API under /qroute/v1 on ryu's --wsapi-host/--wsapi-port"""
     metrics_port: int = 0
-    """port of the Prometheus metrics endpoint on 127.0.0.1 (0: off)"""
     policy: str = "shortest-path"
-    """who picks each flow's path: shortest-path (by routing_weight); a trained router fed with
-    measured flow rates, qnn (the TorchQuantum circuit) or mlp (its classical control); or milp,
-    the single-path optimum on the measured rates (the classical yardstick)"""
     checkpoint: str = ""
-    """router checkpoint for policy qnn/mlp: a .pt path or a shipped name (default: the shipped
-    one-path-per-flow checkpoint of `topology`, else of abilene)"""
     keep_margin: float = 0.1
-    """policy qnn/mlp: a flow stays on its path while that path's share is within this of the best"""
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -60,7 +49,7 @@ OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 SHORTEST_PERIOD_S = {"stats_interval": 0.1, "reoptimize_interval": 0.1}
 
 
-def _convert(name: str, kind: type, text: str):
+def _convert(kind: type, text: str):
     text = text.strip()
     if kind is bool:
         lowered = text.lower()
@@ -95,7 +84,7 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             continue
         kind = type(known[name].default)
         try:
-            value = _convert(name, kind, str(text))
+            value = _convert(kind, str(text))
         except ValueError as error:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: {error}")
             continue
@@ -185,6 +174,6 @@ def default_checkpoint(settings: Settings) -> str:
     checkpoint of the configured network (abilene when none is configured)."""
     if settings.checkpoint:
         return settings.checkpoint
-    from qnn.models.checkpoint import shipped_name
+    from qnn.models.checkpoint import shipped_checkpoint
 
-    return shipped_name(settings.policy, settings.topology or "abilene", "single")
+    return shipped_checkpoint(settings.policy, settings.topology or "abilene", single_path=True)

@@ -23,8 +23,9 @@ def small():
 def test_all_baselines_in_both_settings(small):
     net, ps, tms = small
     names = list(registry.DEFAULT_METHODS)
-    oracle = run_bench(net, ps, tms, names, "oracle", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
-    predictive = run_bench(net, ps, tms, names, "predictive", {"milp_every": 2, "milp_time_limit": 0.3}, progress=False)
+    milp = {"milp_every": 2, "milp_time_limit": 0.3}
+    oracle = run_bench(net, ps, tms, names, "oracle", milp, progress=False)
+    predictive = run_bench(net, ps, tms, names, "predictive", milp, progress=False)
     for result in (oracle, predictive):
         s = result.summary()
         assert s["n_matrices"] == 8 and set(s["methods"]) == set(names)
@@ -74,7 +75,8 @@ def test_context_shows_only_what_the_setting_allows(small, setting, lag):
             assert ctx.prev_split is None and ctx.observed_loads is None
         else:
             assert ctx.prev_split[0, (ctx.t - 1) % 2] == 1
-            np.testing.assert_allclose(ctx.observed_loads, link_loads(ps, demand[ctx.t - 1], ctx.prev_split)[0])
+            np.testing.assert_allclose(ctx.observed_loads,
+                                       link_loads(ps, demand[ctx.t - 1], ctx.prev_split)[0])
     churn = np.array(result.traces["spy"].churn)
     # the first decision has nothing to move from and is left out; then every flow alternates paths
     assert np.isnan(churn[0]) and np.all(churn[1:] == 1)
@@ -160,3 +162,18 @@ def test_geant_tunnels_refuse_another_k():
     require_data_or_skip("geant", "tunnels.txt")
     with pytest.raises(ValueError, match="3 paths per pair, not k=2"):
         load_scenario("geant", k=2)
+
+
+def test_scale_bench_times_each_registered_method_and_skips_above_its_limit():
+    from qnn.bench.scale import format_scale_table, run_scale_bench
+
+    doc = run_scale_bench("germany50", [10, 30], k=2, seed=0, repeats=2, milp_max_flows=10,
+                          milp_time_limit=5.0, mcf_max_flows=0, processes=1, log=lambda *_: None)
+    methods = doc["methods"]
+    assert methods["milp"]["flows"] == [10]
+    assert methods["milp"]["skipped"] == {"30": "above --milp-max-flows 10"}
+    assert methods["milp"]["status"] == {"10": ["optimal", "optimal"]}  # one status per timed solve
+    assert methods["mcf"]["flows"] == [] and set(methods["mcf"]["skipped"]) == {"10", "30"}
+    for name in ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "link-loads-eval"):
+        assert methods[name]["flows"] == [10, 30] and all(ms > 0 for ms in methods[name]["decision_ms_mean"])
+    assert "| mcf | skipped | skipped |" in format_scale_table(doc)

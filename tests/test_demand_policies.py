@@ -137,9 +137,10 @@ def test_a_checkpoint_trained_on_several_past_matrices_is_refused(tmp_path):
     from qnn.models.checkpoint import CheckpointError, save_checkpoint
     from qnn.models.train import build_model
 
-    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 2, "crx", "residual", seed=0)
-    save_checkpoint(tmp_path / "qnn-x.pt", router, {"topology": {"name": "x"}, "k": 3, "setting": "predictive",
-                                                    "history": 6, "history_reduce": "max"})
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 2, "crx", "residual",
+                         seed=0)
+    meta = {"topology": {"name": "x"}, "k": 3, "setting": "predictive", "history": 6, "history_reduce": "max"}
+    save_checkpoint(tmp_path / "qnn-x.pt", router, meta)
     with pytest.raises(CheckpointError, match="last 6 traffic matrices"):
         LearnedPolicy(tmp_path / "qnn-x.pt")
 

@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from qnn.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path, topology_fingerprint
+from qnn.models.checkpoint import (CheckpointError, load_checkpoint, save_checkpoint, sidecar_path,
+                                   topology_fingerprint)
 from qnn.models.train import build_model
 from tests.qnn_helpers import t, tiny_network, tiny_setup
 
@@ -180,12 +181,14 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
     made = {}
     for kind in ("qnn", "mlp"):
         for single in (False, True):
-            r = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+            r = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx",
+                            "residual", seed=0)
             name = f"{kind}-tiny{'-single' if single else ''}.pt"
             save_checkpoint(tmp_path / name, r, {"topology": topology_fingerprint(net), "k": 3,
                                                   "single_path": single})
             made[(kind, single)] = tmp_path / name
-    other = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    other = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual",
+                        seed=0)
     save_checkpoint(tmp_path / "qnn-aaa.pt", other, {"topology": {"name": "aaa"}, "k": 3})
     for kind in ("qnn", "mlp"):
         for single in (False, True):
@@ -193,11 +196,71 @@ def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny)
     # a single file of the other kind: its sibling with the kind swapped in the name
     assert choose_checkpoint(str(made[("qnn", False)]), "mlp", "tiny") == made[("mlp", False)]
     # only split checkpoints given: single-path methods fall back to their argmax
-    assert choose_checkpoint(f"{made[('qnn', False)]},{made[('mlp', False)]}", "qnn", "tiny", True) == made[("qnn", False)]
+    both = f"{made[('qnn', False)]},{made[('mlp', False)]}"
+    assert choose_checkpoint(both, "qnn", "tiny", True) == made[("qnn", False)]
     # in the oracle setting an oracle-trained checkpoint wins; without one the predictive one serves
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == made[("qnn", False)]
-    r = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual", seed=0)
+    r = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx", "residual",
+                    seed=0)
     save_checkpoint(tmp_path / "qnn-tiny-oracle.pt", r, {"topology": topology_fingerprint(net), "k": 3,
                                                          "setting": "oracle"})
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "oracle") == tmp_path / "qnn-tiny-oracle.pt"
     assert choose_checkpoint(str(tmp_path), "qnn", "tiny", False, "predictive") == made[("qnn", False)]
+
+
+def test_model_config_sizes_the_mlp_to_the_asked_parameter_count():
+    from qnn.models.checkpoint import build_router, model_config
+    from qnn.models.router import n_params
+
+    cfg = model_config("mlp", 3, ("bottleneck", "share", "stretch", "split"), match_params=61)
+    # 61 = 12*3 + 3 + 3*3 + 3 + 1 (hidden 3: 52) + 9 per-input gains
+    assert (cfg["hidden"], cfg["n_in_gain"], cfg["n_out_gain"]) == (3, 9, 0)
+    assert n_params(build_router(cfg, seed=0)) == 61
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+def test_a_built_router_describes_itself_as_the_config_it_was_built_from(kind):
+    from qnn.models.checkpoint import build_router, model_config
+
+    cfg = model_config(kind, 3, ("bottleneck", "share", "split"), n_qubits=4, n_layers=2, n_rounds=5,
+                       entangler="cnot", update="replace")
+    assert build_router(cfg, seed=0).config() == cfg
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+def test_seeded_initial_weights_do_not_depend_on_the_global_rng(kind):
+    from qnn.models.checkpoint import build_router, model_config
+
+    cfg = model_config(kind, 3, ("bottleneck", "share", "stretch", "split"), n_layers=2, n_rounds=2)
+    states = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        states.append(build_router(cfg, seed=7).state_dict())
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
+    other = build_router(cfg, seed=8).state_dict()
+    assert not all(torch.equal(states[0][name], other[name]) for name in other)
+
+
+@pytest.mark.parametrize("args, names", [
+    (("qnn", "abilene", True), ["qnn-abilene-single", "qnn-abilene"]),
+    (("qnn", "abilene", True, "oracle"), ["qnn-abilene-single", "qnn-abilene"]),
+    (("mlp", "geant", False, "oracle"), ["mlp-geant-oracle", "mlp-geant"]),
+    (("mlp", "geant", False), ["mlp-geant"]),
+])
+def test_shipped_candidates_prefer_the_variant_trained_for_how_the_router_is_used(args, names):
+    from qnn.models.checkpoint import shipped_candidates, shipped_checkpoint
+
+    assert shipped_candidates(*args) == names
+    assert shipped_checkpoint(*args) == names[0]
+
+
+def test_every_shipped_checkpoint_is_what_its_name_says():
+    from qnn.models.checkpoint import SHIPPED_DIR, read_sidecar, shipped_candidates
+
+    shipped = sorted(SHIPPED_DIR.glob("*.pt"))
+    assert shipped
+    for path in shipped:
+        meta = read_sidecar(path)
+        single, setting = bool(meta.get("single_path")), meta.get("setting", "predictive")
+        kind, network = meta["model"]["kind"], meta["topology"]["name"]
+        assert path.stem == shipped_candidates(kind, network, single, setting)[0], path.name

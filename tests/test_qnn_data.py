@@ -1,7 +1,6 @@
 """The shipped checkpoints against the real data, and the bench methods (need the data dir)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -23,30 +22,31 @@ SHIPPED = sorted(p.stem for p in SHIPPED_DIR.glob("*.pt"))
 _DATASETS: dict = {}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("qnn-abilene") else n
-                                  for n in SHIPPED])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("qnn-abilene")
+                                  else n for n in SHIPPED])
 def test_shipped_checkpoint_reproduces_its_validation_figures(name):
     """Every shipped checkpoint: its validation pairs come after every training target, and
     re-evaluating it on them gives the figures its sidecar (and the README) report."""
     from qnn.models.router import PathTensors, evaluate
-    from qnn.models.dataset import DEFAULT_TM, load_dataset, pairs, time_split
+    from qnn.models.dataset import load_dataset, pairs, time_split
+    from qnn.problems import DEFAULT_TRAFFIC
 
     path = SHIPPED_DIR / f"{name}.pt"
     router, meta = load_checkpoint(path)
     topo = meta["topology"]["name"]
-    require_data_or_skip(*DEFAULT_TM[topo])
+    require_data_or_skip(*DEFAULT_TRAFFIC[topo])
     if topo not in _DATASETS:
         _DATASETS[topo] = load_dataset(topo, k=meta["k"])
     ds = _DATASETS[topo]
     load_checkpoint(path, network=ds.network, k=meta["k"])  # fingerprint matches the data's topology
-    X, Y, O = pairs(ds, meta["setting"], meta.get("history", 1), history_reduce(meta))
+    X, Y, optima = pairs(ds, meta["setting"], meta.get("history", 1), history_reduce(meta))
     tr, va = time_split(len(X), meta["split"]["val_fraction"])
     assert [int(tr[0]), int(tr[-1])] == meta["split"]["train_pairs"]
     assert [int(va[0]), int(va[-1])] == meta["split"]["val_pairs"]
     lag = TARGET_LAG[meta["setting"]]
     assert tr[-1] + lag < va[0] + lag and va[-1] + lag == len(ds.demands) - 1  # targets: train < validation
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-    val = evaluate(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(O[va]),
+    val = evaluate(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(optima[va]),
                    single_path=bool(meta.get("single_path", False))).summary
     assert val["n"] == meta["validation"]["n"] == len(va)
     for key in ("mean", "p90", "max"):

@@ -16,18 +16,18 @@ from tests.qnn_helpers import t, tiny_setup
 def test_tiny_training_lowers_loss(kind):
     torch.manual_seed(0)
     net, ps, pt, dem, opt = tiny_setup(n_tms=24)
-    X, Y, O = dem[:-1], dem[1:], opt[1:]
+    X, Y, optima = dem[:-1], dem[1:], opt[1:]
     tr, va = time_split(len(X), 0.25)
     router = build_model(kind, 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
                          "residual", seed=0)
 
     def loss():
         with torch.no_grad():
-            return float(smooth_mlu_ratio(pt, t(Y[tr]), router(pt, t(X[tr])), t(O[tr])).mean())
+            return float(smooth_mlu_ratio(pt, t(Y[tr]), router(pt, t(X[tr])), t(optima[tr])).mean())
 
     before = loss()
-    before_val = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va])).summary["mean"]
-    best, hist = fit(router, pt, (X[tr], Y[tr], O[tr]), (X[va], Y[va], O[va]), epochs=6, lr=0.05,
+    before_val = evaluate(router, pt, t(X[va]), t(Y[va]), t(optima[va])).summary["mean"]
+    best, hist = fit(router, pt, (X[tr], Y[tr], optima[tr]), (X[va], Y[va], optima[va]), epochs=6, lr=0.05,
                      batch=4, patience=6, seed=0, progress=False)
     assert loss() < before - 1e-3
     assert hist[0]["train_loss"] > hist[-1]["train_loss"]
@@ -39,11 +39,11 @@ def test_tiny_training_lowers_loss(kind):
 def test_single_path_training_improves_the_argmax_routing(anneal, monkeypatch):
     torch.manual_seed(0)
     net, ps, pt, dem, opt = tiny_setup(n_tms=24)
-    X, Y, O = dem[:-1], dem[1:], opt[1:]
+    X, Y, optima = dem[:-1], dem[1:], opt[1:]
     tr, va = time_split(len(X), 0.25)
     router = build_model("mlp", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx",
                          "residual", seed=0)
-    before = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
+    before = evaluate(router, pt, t(X[va]), t(Y[va]), t(optima[va]), single_path=True).summary["mean"]
     trained_at, forward = [], type(router).forward
 
     def recording_forward(self, *args, temperature=1.0, **kwargs):
@@ -52,9 +52,9 @@ def test_single_path_training_improves_the_argmax_routing(anneal, monkeypatch):
         return forward(self, *args, temperature=temperature, **kwargs)
 
     monkeypatch.setattr(type(router), "forward", recording_forward)
-    best, _ = fit(router, pt, (X[tr], Y[tr], O[tr]), (X[va], Y[va], O[va]), epochs=8, lr=0.05,
+    best, _ = fit(router, pt, (X[tr], Y[tr], optima[tr]), (X[va], Y[va], optima[va]), epochs=8, lr=0.05,
                   batch=4, patience=8, seed=0, progress=False, single_path=True, anneal=anneal)
-    after = evaluate(router, pt, t(X[va]), t(Y[va]), t(O[va]), single_path=True).summary["mean"]
+    after = evaluate(router, pt, t(X[va]), t(Y[va]), t(optima[va]), single_path=True).summary["mean"]
     assert after == pytest.approx(best["mean"])  # the best epoch's weights are the ones kept
     assert after < before - 1e-3
     if anneal is None:
@@ -137,7 +137,7 @@ def test_learned_routing_decides_on_the_history_reduction_its_checkpoint_names(r
                                    "history": 2, "history_reduce": reduce})
     learned = LearnedRouting(ps, net, {"checkpoint": str(ckpt)}, "mlp", single_path=False)
     seen = []
-    monkeypatch.setattr(learned, "router", lambda pt, demand: seen.append(demand.numpy()) or
+    monkeypatch.setattr(learned.loaded, "router", lambda pt, demand: seen.append(demand.numpy()) or
                         torch.full((1, ps.n_demands, 3), 1 / 3))
     tms = np.zeros((2, 6, 6))
     (a, b), (c, d) = ps.demands[:2]

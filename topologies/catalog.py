@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from topologies.abilene import ABILENE_LINKS
 
+# The emulated links carry the real capacities times this (Abilene's 10 Gbit/s become 10 Mbit/s):
+# Open vSwitch's userspace datapath forwards a few hundred Mbit/s in total, and only ratios
+# between links matter for routing.
+MININET_CAPACITY_SCALE = 1e-3
+
 
 def abilene_links(scale: float):
     """(src_dpid, dst_dpid, capacity bit/s x scale, OSPF weight) for each directed link."""

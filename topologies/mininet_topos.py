@@ -22,10 +22,7 @@ if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 
 from topologies.abilene import ABILENE_LINKS, ABILENE_NODES  # noqa: E402
-
-# Abilene's 10 Gbit/s links become 10 Mbit/s: the userspace datapath forwards a few hundred
-# Mbit/s in total, and only ratios between links matter for routing.
-ABILENE_SCALE = 1e-3
+from topologies.catalog import MININET_CAPACITY_SCALE as ABILENE_SCALE  # noqa: E402
 
 
 def host_of(node: int) -> str:

@@ -19,16 +19,19 @@ from qnn.baselines import shortest_path_routing
 from qnn.lp import path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
+from qnn.tables import markdown_table
 from topologies.abilene import load_abilene, week_or_gravity
+from topologies.catalog import MININET_CAPACITY_SCALE
 
 
 
 def first_unseen_matrix(checkpoint: str | None = None) -> int:
     """The first Abilene matrix the shipped checkpoints were not trained to score (from the
     sidecar's time split; default: the controller's ``qnn`` checkpoint)."""
-    from qnn.models.checkpoint import CheckpointError, read_sidecar, resolve, shipped_name, trained_target_rows
+    from qnn.models.checkpoint import (CheckpointError, read_sidecar, resolve, shipped_checkpoint,
+                                       trained_target_rows)
 
-    path = resolve(checkpoint or shipped_name("qnn", "abilene", "single"))
+    path = resolve(checkpoint or shipped_checkpoint("qnn", "abilene", single_path=True))
     rows = trained_target_rows(read_sidecar(path))
     if not rows:  # without it every matrix would count as unseen, training ones included
         raise CheckpointError(path, "sidecar records no training split (split.train_pairs)")
@@ -44,7 +47,8 @@ class Workload:
     single_path_mlu: float               # single-path MILP optimum (or best found in 10 s)
 
 
-def build_workload(n_flows: int, overload: float, seed: int, capacity_scale: float = 1e-3) -> Workload:
+def build_workload(n_flows: int, overload: float, seed: int,
+                   capacity_scale: float = MININET_CAPACITY_SCALE) -> Workload:
     network = load_abilene()
     matrices, source, real = week_or_gravity(n_synthetic=1, seed=seed)
     if real:
@@ -107,10 +111,7 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
     lines = [f"Traffic: {len(workload.flows)} largest demands of {workload.source}, "
              f"{sum(f[2] for f in workload.flows):.1f} Mbit/s offered; OSPF shortest paths would load "
              f"their busiest link to {workload.ospf_mlu:.2f}x capacity, the best single path per flow "
-             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x.", "",
-             "| policy | trials | delivered % | mean flow loss % | worst flow loss % | max link utilisation (steady) "
-             "| flows moved | flows without report | failed decisions |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"(MILP) to {workload.single_path_mlu:.2f}x, the split-routing LP to {workload.lp_mlu:.2f}x."]
     by_policy: dict[str, list[dict]] = {}
     for run in runs:
         by_policy.setdefault(run.policy, []).append(run.summary())
@@ -124,9 +125,13 @@ def format_table(workload: Workload, runs: list[PolicyRun]) -> str:
             text += f" ({pattern.format(min(values))}–{pattern.format(max(values))})"
         return text
 
-    for policy, summaries in by_policy.items():
-        lines.append(f"| {policy} | {len(summaries)} | {cell(summaries, 'delivered_share', '{:.1f}', 100)} | "
-                     f"{cell(summaries, 'loss_percent_mean', '{:.1f}')} | {cell(summaries, 'loss_percent_worst', '{:.1f}')} | "
-                     f"{cell(summaries, 'max_link_utilisation', '{:.3f}')} | {cell(summaries, 'flows_moved', '{:.0f}')} | "
-                     f"{cell(summaries, 'failed_flows', '{:.1f}')} | {cell(summaries, 'decision_failures', '{:.0f}')} |")
-    return "\n".join(lines)
+    header = ("policy", "trials", "delivered %", "mean flow loss %", "worst flow loss %",
+              "max link utilisation (steady)", "flows moved", "flows without report", "failed decisions")
+    columns = (("delivered_share", "{:.1f}", 100), ("loss_percent_mean", "{:.1f}", 1.0),
+               ("loss_percent_worst", "{:.1f}", 1.0), ("max_link_utilisation", "{:.3f}", 1.0),
+               ("flows_moved", "{:.0f}", 1.0), ("failed_flows", "{:.1f}", 1.0),
+               ("decision_failures", "{:.0f}", 1.0))
+    rows = [[policy, len(summaries),
+             *(cell(summaries, key, pattern, factor) for key, pattern, factor in columns)]
+            for policy, summaries in by_policy.items()]
+    return "\n".join([*lines, "", markdown_table(header, rows, "l" + "r" * (len(header) - 1))])

@@ -20,6 +20,8 @@ from qnn.lp import path_lp
 from qnn.bench.methods import DecisionContext, LinkLoads, create_method
 from qnn.network import Network
 from qnn.paths import PathSet
+from qnn.summary import ratio_summary
+from qnn.tables import markdown_table
 
 SETTINGS = ("oracle", "predictive")
 
@@ -52,21 +54,15 @@ class BenchResult:
         methods = {}
         for name, tr in self.traces.items():
             r = np.array(tr.ratio, dtype=float)
-            r = r[np.isfinite(r)]
+            ratios = ratio_summary(r[np.isfinite(r)])  # NaN: a step not scored
             ms = np.array(tr.decision_ms, dtype=float)
             methods[name] = {
-                "mlu_ratio": {
-                    "mean": _num(r.mean() if r.size else math.nan),
-                    "p50": _num(np.percentile(r, 50) if r.size else math.nan),
-                    "p90": _num(np.percentile(r, 90) if r.size else math.nan),
-                    "p99": _num(np.percentile(r, 99) if r.size else math.nan),
-                    "max": _num(r.max() if r.size else math.nan),
-                },
+                "mlu_ratio": {key: _num(ratios[key]) for key in ("mean", "p50", "p90", "p99", "max")},
                 "stretch_mean": _num(np.nanmean(tr.stretch) if np.isfinite(tr.stretch).any() else math.nan),
                 "churn_mean": _num(np.nanmean(tr.churn) if np.isfinite(tr.churn).any() else math.nan),
                 "decision_ms": {"mean": _num(ms.mean() if ms.size else math.nan),
                                 "p90": _num(np.percentile(ms, 90) if ms.size else math.nan)},
-                "n_scored": int(r.size),
+                "n_scored": ratios["n"],
                 "setup_ms": _num(tr.setup_ms),
             }
             if tr.oracle_only:
@@ -176,18 +172,19 @@ def _loads_of(decision, pathset: PathSet, demand: np.ndarray) -> np.ndarray:
 
 def format_table(summary: dict) -> str:
     """A plain-text (also Markdown) table of a :meth:`BenchResult.summary`."""
-    head = ("| method | MLU/opt mean | p50 | p90 | p99 | max | stretch | churn | ms mean | ms p90 | setup ms | n |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    lines = [head]
+    header = ("method", "MLU/opt mean", "p50", "p90", "p99", "max", "stretch", "churn", "ms mean", "ms p90",
+              "setup ms", "n")
+    rows = []
     for name, m in summary["methods"].items():
         r, ms = m["mlu_ratio"], m["decision_ms"]
         label = name + (" (bound, oracle)" if m.get("oracle_only") else "")
         unproven = sum(n for status, n in m.get("solver_status", {}).items() if status != "optimal")
         if unproven:
             label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal)"
-        lines.append(f"| {label} | {_f(r['mean'])} | {_f(r['p50'])} | {_f(r['p90'])} | {_f(r['p99'])} | {_f(r['max'])} | "
-                     f"{_f(m['stretch_mean'])} | {_f(m['churn_mean'])} | {_f(ms['mean'], 2)} | {_f(ms['p90'], 2)} | {_f(m['setup_ms'], 1)} | {m['n_scored']} |")
-    return "\n".join(lines)
+        rows.append([label, *(_f(r[key]) for key in ("mean", "p50", "p90", "p99", "max")),
+                     _f(m["stretch_mean"]), _f(m["churn_mean"]), _f(ms["mean"], 2), _f(ms["p90"], 2),
+                     _f(m["setup_ms"], 1), m["n_scored"]])
+    return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
 
 
 def _f(x, digits: int = 4) -> str:

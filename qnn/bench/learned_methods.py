@@ -19,12 +19,11 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
-import torch
 
-from qnn.models.checkpoint import (HISTORY_REDUCERS, SHIPPED_DIR, CheckpointError, history_reduce, load_checkpoint,
-                            read_sidecar, resolve, sha256_file, shipped_name, trained_target_rows)
 from qnn.bench.methods import register_method
-from qnn.models.router import PathTensors, hard_split
+from qnn.models.checkpoint import (SHIPPED_DIR, CheckpointError, read_sidecar, resolve, sha256_file,
+                                   shipped_candidates, trained_target_rows)
+from qnn.models.loaded import LoadedRouter
 
 
 def _candidates(spec) -> list[pathlib.Path]:
@@ -72,10 +71,8 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
     ``{kind}-{network}-oracle.pt``) is preferred to one trained for the other setting."""
     cands = _candidates(spec)
     if not cands:
-        variants = ["single"] if single_path else []
-        if setting == "oracle" and not single_path:
-            variants.append("oracle")
-        cands = [SHIPPED_DIR / f"{shipped_name(kind, network_name, v)}.pt" for v in (*variants, "")]
+        names = shipped_candidates(kind, network_name, single_path, setting)
+        cands = [SHIPPED_DIR / f"{name}.pt" for name in names]
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
             return cands[0]
@@ -100,13 +97,11 @@ class LearnedRouting:
     def __init__(self, pathset, network, options: dict, kind: str, single_path: bool):
         path = choose_checkpoint(options.get("checkpoint"), kind, network.name, single_path,
                                  options.get("setting", "predictive"))
-        device = options.get("device") or "cpu"
-        self.router, self.meta = load_checkpoint(path, network=network, k=pathset.k, kind=kind, device=device)
-        self.pt = PathTensors(pathset, device=device)
+        self.loaded = LoadedRouter(path, network=network, k=pathset.k, kind=kind,
+                                   device=options.get("device") or "cpu")
+        self.meta = self.loaded.meta
+        self.pt = self.loaded.path_tensors(pathset)
         self.single_path = single_path
-        self.device = device
-        self.history = int(self.meta.get("history", 1))
-        self.reduce_history = HISTORY_REDUCERS[history_reduce(self.meta)]  # checked on load
 
     def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
@@ -117,17 +112,12 @@ class LearnedRouting:
             return range(0)
         return trained_target_rows(self.meta)
 
-    @torch.no_grad()
     def decide(self, ctx) -> np.ndarray:
-        demand = np.asarray(ctx.visible_demand, dtype=float)
-        if self.history > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
-            recent = ctx.history_tms[-self.history:]
-            demand = self.reduce_history(ctx.pathset.demand_vector(recent), axis=0)
-        d = torch.as_tensor(demand.astype(np.float32), device=self.device)[None]
-        split = self.router(self.pt, d)
-        if self.single_path:
-            split = hard_split(split, self.pt.mask)
-        return split[0].double().cpu().numpy()
+        demand = ctx.visible_demand
+        if self.loaded.history > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
+            recent = ctx.history_tms[-self.loaded.history:]
+            demand = self.loaded.decision_demand(ctx.pathset.demand_vector(recent))
+        return self.loaded.decide(self.pt, demand, self.single_path).astype(float)
 
 
 register_method("qnn", lambda ps, net, o: LearnedRouting(ps, net, o, "qnn", True),

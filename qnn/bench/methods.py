@@ -102,8 +102,8 @@ def _load_plugins() -> None:
     for module in PLUGIN_MODULES:
         try:
             importlib.import_module(module)
-        except Exception as err:  # a broken plugin must not take the baselines down
-            warnings.warn(f"could not load routing methods from {module}: {err}")
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the baselines down
+            warnings.warn(f"could not load routing methods from {module}: {err}", stacklevel=2)
 
 
 def available_methods() -> dict[str, MethodInfo]:
@@ -117,7 +117,8 @@ def is_method(name: str) -> bool:
     return name in _REGISTRY or name in available_methods()
 
 
-def create_method(name: str, pathset: PathSet, network: Network, options: dict[str, Any] | None = None) -> Method:
+def create_method(name: str, pathset: PathSet, network: Network,
+                  options: dict[str, Any] | None = None) -> Method:
     if not is_method(name):
         raise KeyError(f"unknown method {name!r}; available: {', '.join(available_methods())}")
     return _REGISTRY[name].factory(pathset, network, dict(options or {}))
@@ -209,9 +210,11 @@ register_method("lp", lambda ps, net, o: PathLP(), "path-form LP optimum (splitt
 register_method("stale-lp", lambda ps, net, o: StaleLP(), "path LP solved on the previous matrix")
 register_method("robust-lp", lambda ps, net, o: RobustLP(int(o.get("robust_window", 12))),
                 "one LP split minimising the worst MLU ratio over the last robust_window visible matrices")
-register_method("milp", lambda ps, net, o: SinglePathMILP(int(o.get("milp_every", 8)), float(o.get("milp_time_limit", 2.0)),
+register_method("milp", lambda ps, net, o: SinglePathMILP(int(o.get("milp_every", 8)),
+                                                          float(o.get("milp_time_limit", 2.0)),
                                                           float(o.get("milp_gap", 1e-3))),
                 "single-path optimum (MILP) on the visible matrix, every milp_every-th matrix")
-register_method("mcf", lambda ps, net, o: MCFBound(), "edge-form multicommodity-flow LP: lower bound (oracle)")
+register_method("mcf", lambda ps, net, o: MCFBound(),
+                "edge-form multicommodity-flow LP: lower bound (oracle)")
 
 DEFAULT_METHODS = ["spf", "spf-hops", "ecmp", "lp", "stale-lp", "robust-lp", "milp", "mcf"]

@@ -21,13 +21,16 @@ import time
 
 import numpy as np
 
-from qnn.baselines import ecmp_routing, shortest_path_routing
-from qnn.loads import link_loads, mlu
-from qnn.lp import mcf_lp, path_lp, single_path_milp
+from qnn.bench.methods import DecisionContext, create_method
+from qnn.loads import path_mlu
 from qnn.paths import PathSet, all_pairs, candidate_paths
+from qnn.tables import markdown_table
 
 DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 25000)
-METHODS = ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "milp", "mcf", "link-loads-eval")
+STATIC_METHODS = ("spf", "spf-hops", "ecmp")
+# the registry's methods timed here, and the evaluation of a split's MLU (what every method's
+# score costs)
+METHODS = (*STATIC_METHODS, "lp", "stale-lp", "milp", "mcf", "link-loads-eval")
 
 
 def _paths_chunk(args):
@@ -44,6 +47,13 @@ def parallel_candidate_paths(network, demands, k: int, processes: int) -> list:
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.map(_paths_chunk, jobs)
     return [slot for part in parts for slot in part]
+
+
+def _context(network, pathset, tms, demand, t: int) -> DecisionContext:
+    """A decision on matrix ``t`` that sees it (the oracle setting)."""
+    return DecisionContext(t=t, setting="oracle", visible_index=t, visible_tm=tms[t],
+                           visible_demand=demand[t], history_tms=tms[:t + 1], prev_split=None,
+                           observed_loads=None, network=network, pathset=pathset)
 
 
 def _timed(fn, *args, **kwargs):
@@ -68,7 +78,8 @@ def run_scale_bench(topology: str, sizes, k: int, seed: int, repeats: int, milp_
     paths_s = time.perf_counter() - start
     log(f"{network.name}: {network.n_nodes} nodes, {network.n_links} links; {k} shortest paths for "
         f"{len(demands)} demands in {paths_s:.1f} s on {processes} process(es)")
-    results = {m: {"flows": [], "decision_ms_mean": [], "decision_ms_max": [], "skipped": {}} for m in METHODS}
+    results = {m: {"flows": [], "decision_ms_mean": [], "decision_ms_max": [], "skipped": {}}
+               for m in METHODS}
 
     def record(method, n, times):
         r = results[method]
@@ -80,39 +91,39 @@ def run_scale_bench(topology: str, sizes, k: int, seed: int, repeats: int, milp_
         ps = PathSet(network, demands[:n], paths[:n], k)
         tms = gravity_traffic(network, repeats + 1, seed=seed + n, pairs=demands[:n])
         dv = ps.demand_vector(tms)
-        for method, weight in (("spf", "weight"), ("spf-hops", "hops")):
-            _, ms = _timed(shortest_path_routing, network, ps.demands, weight)
+        for method in STATIC_METHODS:  # their decision is the routing their factory computes
+            _, ms = _timed(create_method, method, ps, network)
             record(method, n, [ms])
-        _, ms = _timed(ecmp_routing, network, ps.demands)
-        record("ecmp", n, [ms])
-        lp_times = []
-        for t in range(repeats + 1):  # solve on matrices 0..R: lp decides on 1..R, stale-lp on 0..R-1
-            _, ms = _timed(path_lp, ps, dv[t])
-            lp_times.append(ms)
+        lp = create_method("lp", ps, network)
+        # decided on matrices 0..R: lp scores on 1..R; stale-lp's decision on matrix t is the
+        # same LP, solved one matrix earlier, so it is timed by the solves on 0..R-1
+        lp_times = [_timed(lp.decide, _context(network, ps, tms, dv, t))[1] for t in range(repeats + 1)]
         record("lp", n, lp_times[1:])
         record("stale-lp", n, lp_times[:-1])
         split = ps.uniform_split()
-        eval_times = [_timed(lambda d: mlu(link_loads(ps, d, split), network.capacity), dv[t])[1] for t in range(repeats)]
+        eval_times = [_timed(path_mlu, ps, dv[t], split)[1] for t in range(repeats)]
         record("link-loads-eval", n, eval_times)
         if n <= milp_max_flows:
+            milp = create_method("milp", ps, network, {"milp_every": 1, "milp_time_limit": milp_time_limit})
             times, statuses = [], []
             for t in range(1, repeats + 1):
-                res, ms = _timed(single_path_milp, ps, dv[t], milp_time_limit)
-                times.append(ms)
-                statuses.append(res.status)
+                before = dict(milp.statuses)
+                times.append(_timed(milp.decide, _context(network, ps, tms, dv, t))[1])
+                statuses.extend(status for status, count in milp.statuses.items()
+                                if count > before.get(status, 0))
             record("milp", n, times)
             results["milp"].setdefault("status", {})[str(n)] = statuses
         else:
             results["milp"]["skipped"][str(n)] = f"above --milp-max-flows {milp_max_flows}"
         if n <= mcf_max_flows:
-            _, ms = _timed(mcf_lp, network, tms[1])
-            record("mcf", n, [ms])
+            mcf = create_method("mcf", ps, network)
+            record("mcf", n, [_timed(mcf.decide, _context(network, ps, tms, dv, 1))[1]])
         else:
             results["mcf"]["skipped"][str(n)] = f"above --mcf-max-flows {mcf_max_flows}"
-        log(f"{n:6d} flows: " + ", ".join(
-            f"{m} {results[m]['decision_ms_mean'][-1]:.1f} ms" for m in METHODS if results[m]["flows"] and results[m]["flows"][-1] == n))
-    return {"topology": network.name, "n_nodes": network.n_nodes, "n_links": network.n_links, "k": k, "seed": seed,
-            "repeats": repeats, "sizes": sizes, "paths_s": paths_s, "processes": processes,
+        log(f"{n:6d} flows: " + ", ".join(f"{m} {results[m]['decision_ms_mean'][-1]:.1f} ms" for m in METHODS
+                                          if results[m]["flows"] and results[m]["flows"][-1] == n))
+    return {"topology": network.name, "n_nodes": network.n_nodes, "n_links": network.n_links, "k": k,
+            "seed": seed, "repeats": repeats, "sizes": sizes, "paths_s": paths_s, "processes": processes,
             "milp_time_limit_s": milp_time_limit, "methods": results}
 
 
@@ -138,17 +149,10 @@ def plot_scale(doc: dict, path) -> None:
 
 def format_scale_table(doc: dict) -> str:
     sizes = doc["sizes"]
-    lines = ["| method | " + " | ".join(f"{s} flows" for s in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
-    for name, r in doc["methods"].items():
-        cells = []
-        for s in sizes:
-            if s in r["flows"]:
-                cells.append(f"{r['decision_ms_mean'][r['flows'].index(s)]:.1f}")
-            else:
-                cells.append("skipped")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[name, *(f"{r['decision_ms_mean'][r['flows'].index(s)]:.1f}" if s in r["flows"] else "skipped"
+                     for s in sizes)]
+            for name, r in doc["methods"].items()]
+    return markdown_table(["method", *(f"{s} flows" for s in sizes)], rows, "l" + "r" * len(sizes))
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,8 @@ import time
 import numpy as np
 import torch
 
+from qnn.tables import markdown_table
+
 
 def replicated_pathset(base, n_flows: int):
     from qnn.paths import PathSet
@@ -118,12 +120,9 @@ def host_join_times(checkpoint: str, network, repeat: int = 5, seed: int = 0) ->
 
 def format_rows(rows) -> str:
     cols = ["flows", "qnn_ms", "qnn_gate_by_gate_ms", "mlp_ms", "lp_ms"]
-    head = "| flows | QNN fused (ms) | QNN gate-by-gate (ms) | MLP (ms) | path LP (ms) |"
-    out = [head, "|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        out.append("| " + " | ".join(
-            (f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "—"))) for c in cols) + " |")
-    return "\n".join(out)
+    header = ("flows", "QNN fused (ms)", "QNN gate-by-gate (ms)", "MLP (ms)", "path LP (ms)")
+    cells = [[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "—")) for c in cols] for r in rows]
+    return markdown_table(header, cells, "r" * len(cols), tight_rule=True)
 
 
 def main(argv=None) -> int:

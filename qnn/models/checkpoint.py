@@ -32,6 +32,19 @@ def shipped_name(kind: str, network: str, variant: str = "") -> str:
     return f"{kind}-{network}-{variant}" if variant else f"{kind}-{network}"
 
 
+def shipped_candidates(kind: str, network: str, single_path: bool, setting: str = "predictive") -> list[str]:
+    """Names of the shipped checkpoints that may serve a ``kind`` router on ``network``, preferred
+    first: one trained for one path per flow when the router routes that way, else one trained
+    in the oracle setting when it decides in that setting; the plain ``{kind}-{network}`` last."""
+    preferred = "single" if single_path else "oracle" if setting == "oracle" else None
+    return [shipped_name(kind, network, variant) for variant in (preferred, "") if variant is not None]
+
+
+def shipped_checkpoint(kind: str, network: str, single_path: bool, setting: str = "predictive") -> str:
+    """The name of the shipped checkpoint a ``kind`` router on ``network`` means by default."""
+    return shipped_candidates(kind, network, single_path, setting)[0]
+
+
 # what a sidecar's "history_reduce" may name: how a decision sees its last H matrices (their
 # mean, or each flow's peak among them, a hedge)
 HISTORY_REDUCERS = {"mean": np.mean, "max": np.max}
@@ -57,7 +70,7 @@ def sha256_file(path) -> str:
 def topology_fingerprint(network) -> dict:
     """Name, sizes and a sha256 over the link list and capacities (what the weights assume)."""
     h = hashlib.sha256()
-    h.update(json.dumps([list(map(int, l)) for l in network.links]).encode())
+    h.update(json.dumps([list(map(int, link)) for link in network.links]).encode())
     h.update(np.asarray(network.capacity, dtype=np.float64).tobytes())
     return {"name": network.name, "n_nodes": int(network.n_nodes), "n_links": int(network.n_links),
             "sha256": h.hexdigest()}
@@ -103,7 +116,8 @@ def read_sidecar(path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(side, f"sidecar is not valid JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(side, f"not a qroute router checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(side, f"not a qroute router checkpoint (format {found!r}, expected {FORMAT!r})")
     for key in ("model", "topology", "weights_sha256"):
         if key not in meta:
             raise CheckpointError(side, f"sidecar lacks {key!r}")
@@ -168,8 +182,34 @@ def trained_target_rows(meta: dict) -> range:
     return range(first + lag, last + 1 + lag)
 
 
-def build_router(model_cfg: dict):
-    """A fresh (untrained) router with the architecture a sidecar describes."""
+def model_config(kind: str, k: int, features, n_qubits: int | None = None, n_layers: int = 3,
+                 n_rounds: int = 4, entangler: str = "crx", update: str = "residual",
+                 match_params: int | None = None) -> dict:
+    """The ``model`` section of a sidecar for a new router of this architecture (what
+    :func:`build_router` builds). The MLP is sized to ``match_params`` trainable parameters,
+    by default those of the QNN with the same k, features, qubits, layers and entangler."""
+    features = list(features)
+    common = {"n_rounds": n_rounds, "features": features, "update": update, "kind": kind, "k": k,
+              "n_features": len(features)}
+    if kind == "qnn":
+        return {**common, "n_qubits": n_qubits or k, "n_layers": n_layers, "entangler": entangler,
+                "out_bias": False}
+    if kind == "mlp":
+        from qnn.models.mlp import matched_sizes
+
+        if match_params is None:
+            from qnn.models.quantum import QNNCore
+            from qnn.models.router import n_params
+
+            match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
+                                            n_layers=n_layers, entangler=entangler))
+        return {**common, **matched_sizes(match_params, k=k, n_features=len(features))}
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def build_router(model_cfg: dict, seed: int | None = None):
+    """A fresh (untrained) router with the architecture a sidecar's ``model`` section describes;
+    ``seed`` makes its initial weights depend on nothing else."""
     from qnn.models.router import Router
 
     cfg = dict(model_cfg)
@@ -179,11 +219,11 @@ def build_router(model_cfg: dict):
         from qnn.models.quantum import QNNCore
         core = QNNCore(k=cfg["k"], n_features=len(feats), n_qubits=cfg["n_qubits"],
                        n_layers=cfg["n_layers"], entangler=cfg.get("entangler", "crx"),
-                       out_bias=cfg.get("out_bias", False))
+                       out_bias=cfg.get("out_bias", False), seed=seed)
     elif kind == "mlp":
         from qnn.models.mlp import MLPCore
         core = MLPCore(k=cfg["k"], n_features=len(feats), hidden=cfg["hidden"],
-                       n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0))
+                       n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0), seed=seed)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"))
@@ -211,9 +251,10 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
         want, have = meta["topology"], topology_fingerprint(network)
         if want.get("name") != have["name"] or want.get("n_links") != have["n_links"] \
                 or want.get("n_nodes") != have["n_nodes"]:
-            raise CheckpointError(path, f"trained on topology {want.get('name')!r} ({want.get('n_nodes')} nodes, "
-                                        f"{want.get('n_links')} links), asked to route {have['name']!r} "
-                                        f"({have['n_nodes']} nodes, {have['n_links']} links)")
+            raise CheckpointError(path, f"trained on topology {want.get('name')!r} ({want.get('n_nodes')} "
+                                        f"nodes, {want.get('n_links')} links), asked to route "
+                                        f"{have['name']!r} ({have['n_nodes']} nodes, "
+                                        f"{have['n_links']} links)")
         if want.get("sha256") != have["sha256"]:
             raise CheckpointError(path, f"topology {have['name']!r} differs from the one trained on "
                                         f"(links or capacities changed)")

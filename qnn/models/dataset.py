@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qnn.models.checkpoint import HISTORY_REDUCERS, TARGET_LAG, sha256_file
-from topologies.abilene import ABILENE_TM
+from qnn.problems import DEFAULT_TRAFFIC, candidate_pathset, default_traffic_file, load_network
 from topologies.errors import DataFormatError
 
-TOPOLOGIES = ("abilene", "geant")
-DEFAULT_TM = {"abilene": ABILENE_TM, "geant": ("geant", "tm-dev.hist")}
+TOPOLOGIES = tuple(DEFAULT_TRAFFIC)  # the networks with real traffic to train on
 
 
 @dataclass
@@ -29,7 +28,7 @@ class Dataset:
 
 
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
-    """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp`), cached in ``cache`` if given."""
+    """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp`), cached in the file ``cache`` if given."""
     if cache is not None and cache.exists():
         try:
             vals = np.load(cache)
@@ -61,29 +60,25 @@ def _check_first_optimum(pathset, demands: np.ndarray, opt: np.ndarray, opt_file
 
 
 def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Dataset:
-    """Network, candidate paths, demands and LP optima for ``topology``.
+    """Network, candidate paths (:func:`qnn.problems.candidate_pathset`), demands and LP optima
+    for ``topology``, from its real matrices unless ``tm_file`` is given.
 
-    GEANT: the given 3 tunnels per pair; LP optima from the ``.opt`` file next to the matrices.
-    Abilene: the k shortest loop-free paths by OSPF weight; LP optima solved with
-    :func:`qnn.lp.path_lp` (cached under ``runs/cache/``)."""
-    from qnn.paths import from_tunnels, k_shortest_paths
+    GEANT: LP optima from the ``.opt`` file next to the matrices when there is one. Abilene: LP
+    optima solved by :func:`qnn.lp.path_lp` (cached under ``runs/cache/``)."""
     from topologies.datadir import data_dir as default_data_dir
     from topologies.traffic import load_traffic_matrices, load_values
 
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
     root = pathlib.Path(data_dir) if data_dir else default_data_dir()
-    if tm_file is None:
-        tm_file = root.joinpath(*DEFAULT_TM[topology])
-    tm_file = pathlib.Path(tm_file)
+    tm_file = pathlib.Path(tm_file) if tm_file is not None else default_traffic_file(topology, data_dir)
     files = {}
     opt_from_file = None  # the optima file read, checked once the traffic is known to fit the paths
+    net = load_network(topology, data_dir=root)
+    ps, rule = candidate_pathset(topology, net, k, "weight", data_dir=root)
+    tms = load_traffic_matrices(tm_file, net.n_nodes)
+    dem = ps.demand_vector(tms)
     if topology == "geant":
-        from topologies.geant import load_geant, load_tunnels
-
-        net = load_geant(data_dir=root)
-        tunnels = load_tunnels(net, data_dir=root)
-        ps = from_tunnels(net, tunnels, k=k)
-        tms = load_traffic_matrices(tm_file, net.n_nodes)
-        dem = ps.demand_vector(tms)
         opt_file = tm_file.with_suffix(".opt")
         if opt_file.exists():
             opt = load_values(opt_file, positive=True)
@@ -93,21 +88,11 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
             opt = _lp_optimum(ps, dem)
         files[str(root / "geant" / "GEANT.json")] = sha256_file(root / "geant" / "GEANT.json")
         files[str(root / "geant" / "tunnels.txt")] = sha256_file(root / "geant" / "tunnels.txt")
-        rule = f"GEANT tunnels.txt ({k} per pair)"
-    elif topology == "abilene":
-        from topologies.abilene import load_abilene
-
-        net = load_abilene()
-        ps = k_shortest_paths(net, k, weight="weight")
-        tms = load_traffic_matrices(tm_file, net.n_nodes)
-        dem = ps.demand_vector(tms)
+    else:
         digest = sha256_file(tm_file)
         cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
             f"lpopt-abilene-k{k}-{digest[:16]}.npy"
         opt = _lp_optimum(ps, dem, cache)
-        rule = f"k={k} shortest loop-free paths by OSPF weight"
-    else:
-        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
     ps.check_covers(tms, str(tm_file))
     if opt_from_file:
         _check_first_optimum(ps, dem, opt, opt_from_file)

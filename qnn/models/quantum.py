@@ -233,7 +233,3 @@ class QNNCore(tq.QuantumModule):
         return {"kind": self.kind, "k": self.k, "n_features": self.n_features,
                 "n_qubits": self.n_wires, "n_layers": self.n_layers, "entangler": self.entangler,
                 "out_bias": self.out_bias is not None}
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

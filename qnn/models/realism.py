@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from qnn.models.quantum import QNNCore
+from qnn.summary import ratio_summary
+from qnn.tables import markdown_table
 
 _PAULI = {
     "x": torch.tensor([[0, 1], [1, 0]], dtype=torch.complex64),
@@ -114,20 +116,18 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
     rows = []
 
     def add(label, shots, p):
-        r = evaluate_realism(router, pt, inputs, targets, opt, shots, p, seed)
+        summary = ratio_summary(evaluate_realism(router, pt, inputs, targets, opt, shots, p, seed))
         rows.append({"condition": label, "shots": shots, "depolarising": p,
-                     "mean": float(r.mean()), "p90": float(np.percentile(r, 90)),
-                     "p99": float(np.percentile(r, 99))})
+                     **{key: summary[key] for key in ("mean", "p90", "p99")}})
 
     add("exact (statevector)", None, 0.0)
     for s in shots_list:
         add(f"{s} shots", s, 0.0)
     for p in noise_list:
         add(f"depolarising p={p}", None, p)
-    if shots_list and noise_list:
-        add(f"{shots_list[1] if len(shots_list) > 1 else shots_list[0]} shots + p={noise_list[1] if len(noise_list) > 1 else noise_list[0]}",
-            shots_list[1] if len(shots_list) > 1 else shots_list[0],
-            noise_list[1] if len(noise_list) > 1 else noise_list[0])
+    if shots_list and noise_list:  # the second of each (the first when there is one)
+        shots, p = shots_list[min(1, len(shots_list) - 1)], noise_list[min(1, len(noise_list) - 1)]
+        add(f"{shots} shots + p={p}", shots, p)
     base = rows[0]["mean"]
     for r in rows:
         r["degradation"] = r["mean"] / base - 1.0
@@ -135,11 +135,10 @@ def realism_table(router, pt, inputs, targets, opt, shots_list=(256, 1024, 8192)
 
 
 def format_rows(rows) -> str:
-    out = ["| condition | MLU/opt mean | p90 | p99 | mean degradation |", "|---|---:|---:|---:|---:|"]
-    for r in rows:
-        out.append(f"| {r['condition']} | {r['mean']:.4f} | {r['p90']:.4f} | {r['p99']:.4f} | "
-                   f"{100 * r['degradation']:+.2f}% |")
-    return "\n".join(out)
+    header = ("condition", "MLU/opt mean", "p90", "p99", "mean degradation")
+    cells = [[r["condition"], f"{r['mean']:.4f}", f"{r['p90']:.4f}", f"{r['p99']:.4f}",
+              f"{100 * r['degradation']:+.2f}%"] for r in rows]
+    return markdown_table(header, cells, "lrrrr", tight_rule=True)
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,8 @@
 """The learned router: per-flow path features -> a shared per-flow model (QNN or MLP) -> splits.
 
 Everything here is torch and differentiable. One :class:`Router` wraps a per-flow *core*
-(:class:`qnn.models.quantum.QNNCore` or :class:`qnn.models.mlp.MLPCore`, both mapping features ``(B, k, F)`` to
-logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for ``n_rounds``
+(:class:`qnn.models.quantum.QNNCore` or :class:`qnn.models.mlp.MLPCore`, both mapping features
+``(B, k, F)`` to logits ``(B, k)``) and runs it for all flows of all matrices as one batch, for ``n_rounds``
 coordination rounds: each round re-reads the link loads the previous round's split would cause
 and re-scores every flow's paths. ``update="residual"`` accumulates the rounds' logits (each round
 corrects the last), ``"replace"`` uses only the last round's (each round scores afresh).
@@ -23,6 +23,8 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from qnn.summary import ratio_summary
 
 FEATURES = ("bottleneck", "share", "stretch", "split", "bottleneck_wo")
 DEFAULT_FEATURES = ("bottleneck", "share", "stretch", "split")
@@ -80,6 +82,11 @@ class PathTensors:
         T = link_values.shape[0]
         padded = torch.cat([link_values, link_values.new_zeros(T, 1)], dim=1)
         return padded[:, self.path_links].amax(-1).reshape(T, self.D, self.k)
+
+
+def n_params(module: nn.Module) -> int:
+    """Trainable parameters of any module (a router, a QNN or an MLP core)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _mlu(pt: PathTensors, demand, split):
@@ -184,9 +191,8 @@ class Evaluation:
 
     @property
     def summary(self) -> dict:
-        r = self.ratios
-        return {"mean": float(r.mean()), "p90": float(np.percentile(r, 90)),
-                "p99": float(np.percentile(r, 99)), "max": float(r.max()), "n": int(len(r))}
+        full = ratio_summary(self.ratios)
+        return {key: full[key] for key in ("mean", "p90", "p99", "max", "n")}
 
 
 @torch.no_grad()

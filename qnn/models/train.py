@@ -22,29 +22,18 @@ import numpy as np
 import torch
 
 from qnn.argtypes import nonnegative_float, open_fraction, positive_float, positive_int, writable_output
-from qnn.models.checkpoint import HISTORY_REDUCERS, TARGET_LAG, save_checkpoint, topology_fingerprint
+from qnn.models.checkpoint import (HISTORY_REDUCERS, TARGET_LAG, build_router, model_config, save_checkpoint,
+                                   topology_fingerprint)
 from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
-from qnn.models.router import DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, smooth_mlu_ratio
+from qnn.models.router import (DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, n_params,
+                               smooth_mlu_ratio)
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
                 entangler: str, update: str, seed: int, match_params: int | None = None):
-    from qnn.models.quantum import QNNCore, n_params
-
-    torch.manual_seed(seed)
-    if kind == "qnn":
-        core = QNNCore(k=k, n_features=len(features), n_qubits=n_qubits, n_layers=n_layers,
-                       entangler=entangler, seed=seed)
-    elif kind == "mlp":
-        from qnn.models.mlp import matched_mlp
-
-        if match_params is None:  # same count as the QNN of this configuration
-            match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
-                                            n_layers=n_layers, entangler=entangler))
-        core = matched_mlp(match_params, k=k, n_features=len(features), seed=seed)
-    else:
-        raise ValueError(f"unknown model kind {kind!r}")
-    return Router(core, n_rounds=n_rounds, features=features, update=update)
+    """A new router to train: the architecture of :func:`model_config`, weights from ``seed``."""
+    return build_router(model_config(kind, k, features, n_qubits, n_layers, n_rounds, entangler, update,
+                                     match_params), seed=seed)
 
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
@@ -200,7 +189,6 @@ def run(args) -> int:
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
                          args.entangler, args.update, args.seed, args.match_params).to(args.device)
-    from qnn.models.quantum import n_params
 
     empty = np.flatnonzero(O <= 0) + TARGET_LAG[args.setting]
     if len(empty):
