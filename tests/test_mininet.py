@@ -1,6 +1,6 @@
 """Integration tier: the real ryu-manager, Open vSwitch (userspace datapath) and Mininet hosts.
 
-Slow (about three minutes) and root-only: `pytest -m "not mininet"` runs everything else.
+Slow (about two minutes) and root-only: `pytest -m "not mininet"` runs everything else.
 These assert forwarding behaviour (ping, iperf3, installed flows), not message text.
 Without root or Mininet every test here skips (and fails when CI=true, see conftest.py).
 """
