@@ -1,8 +1,8 @@
-"""Classical routings to compare against: shortest path, ECMP, and the optimisation baselines.
+"""Classical routings to compare against: shortest path and ECMP.
 
-Path-form baselines return a split ``(D, k)`` over a PathSet's candidates (see :mod:`qnn.lp`).
-Shortest path and ECMP do not need candidate paths; they return a :class:`LinkRouting`, the
-fraction of each demand on each link, from which loads for any demand vector follow.
+They do not need candidate paths; they return a :class:`LinkRouting`, the fraction of each demand
+on each link, from which loads for any demand vector follow. The optimisation baselines (path LP,
+single-path MILP, multicommodity flow) are in :mod:`qnn.lp`.
 """
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from qnn.lp import path_lp
 from qnn.network import Network
-from qnn.paths import PathSet
 
 
 @dataclass
@@ -41,11 +39,13 @@ def shortest_path_routing(network: Network, demands, weight: str = "weight") -> 
     by_source: dict[int, dict] = {}
     for d, (s, t) in enumerate(demands):
         if s not in by_source:
-            by_source[s] = nx.single_source_dijkstra_path(g, s, weight=attr) if attr else nx.single_source_shortest_path(g, s)
+            by_source[s] = (nx.single_source_dijkstra_path(g, s, weight=attr) if attr
+                            else nx.single_source_shortest_path(g, s))
         links = network.path_links(by_source[s][t])
         rows.extend([d] * len(links))
         cols.extend(links)
-    return LinkRouting(sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(demands), network.n_links)))
+    fractions = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(demands), network.n_links))
+    return LinkRouting(fractions)
 
 
 def ecmp_routing(network: Network, demands, rel_tol: float = 1e-9) -> LinkRouting:
@@ -74,7 +74,8 @@ def ecmp_routing(network: Network, demands, rel_tol: float = 1e-9) -> LinkRoutin
                 continue
             hops = [i for i in out_links[u]
                     if network.links[i][1] in dist
-                    and abs(dist[u] - network.weight[i] - dist[network.links[i][1]]) <= rel_tol * max(1.0, dist[u])]
+                    and abs(dist[u] - network.weight[i] - dist[network.links[i][1]])
+                    <= rel_tol * max(1.0, dist[u])]
             share = reach[:, u] / len(hops)
             nz = np.flatnonzero(share)
             if len(nz) == 0:
@@ -85,8 +86,3 @@ def ecmp_routing(network: Network, demands, rel_tol: float = 1e-9) -> LinkRoutin
                 cols.extend([i] * len(nz))
                 vals.extend(share[nz])
     return LinkRouting(sp.csr_matrix((vals, (rows, cols)), shape=(len(demands), network.n_links)))
-
-
-def stale_lp(pathset: PathSet, previous_demand: np.ndarray) -> np.ndarray:
-    """The LP-optimal split for the previous matrix, to be applied to the current one."""
-    return path_lp(pathset, previous_demand).split

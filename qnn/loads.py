@@ -42,11 +42,6 @@ def mlu(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return utilisation(loads, capacity).max(axis=-1)
 
 
-def path_mlu(pathset: PathSet, demand: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """``mlu(link_loads(...), capacity)`` of the pathset's network, ``(T,)``."""
-    return mlu(link_loads(pathset, demand, split), pathset.network.capacity)
-
-
 def stretch(pathset: PathSet, split: np.ndarray) -> np.ndarray:
     """Per-flow stretch ``(D,)`` (or ``(T, D)``): expected hop count over the shortest hop count.
 

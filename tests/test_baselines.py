@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qnn.baselines import ecmp_routing, shortest_path_routing, stale_lp
+from qnn.baselines import ecmp_routing, shortest_path_routing
 from qnn.loads import link_loads, mlu
 from qnn.lp import mcf_lp, path_lp, single_path_milp
 from qnn.network import Network
@@ -60,7 +60,8 @@ def random_instance(seed: int, n_nodes: int, n_demands: int, k: int):
     return net, ps, demand
 
 
-instances = st.builds(random_instance, st.integers(0, 10_000), st.integers(4, 6), st.integers(1, 3), st.just(2))
+instances = st.builds(random_instance, st.integers(0, 10_000), st.integers(4, 6), st.integers(1, 3),
+                      st.just(2))
 
 
 @settings(max_examples=30, deadline=None)
@@ -144,11 +145,6 @@ def test_mcf_finds_paths_outside_the_candidates():
     tm[0, 3] = 30.0
     assert path_lp(ps, np.array([30.0])).mlu == pytest.approx(3.0)  # one 2-hop path, capacity 10
     assert mcf_lp(net, tm).mlu == pytest.approx(1.0)  # three disjoint paths share 30
-
-
-def test_stale_lp_is_the_lp_of_the_previous_matrix():
-    net, ps, demand = random_instance(3, 5, 3, 2)
-    np.testing.assert_allclose(stale_lp(ps, demand), path_lp(ps, demand).split)
 
 
 @settings(max_examples=25, deadline=None)

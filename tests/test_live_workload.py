@@ -1,4 +1,7 @@
 """The live comparison's traffic: largest demands, scaled to the requested OSPF overload."""
+import json
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -27,12 +30,34 @@ def test_synthetic_workload_without_data(monkeypatch, tmp_path):
     assert 0 < workload.lp_mlu <= workload.single_path_mlu + 1e-9 <= 1.3 + 2e-9
 
 
+SHIPPED = pathlib.Path(__file__).resolve().parents[1] / "qnn" / "checkpoints"
+
+
+def _first_untrained_target(sidecar: pathlib.Path) -> int:
+    """Read straight from the sidecar: predictive pair i is scored on matrix i + 1, oracle pair
+    i on matrix i, so the first matrix no training pair scored is train_pairs[1] + lag + 1."""
+    meta = json.loads(sidecar.read_text())
+    lag = {"predictive": 1, "oracle": 0}[meta["setting"]]
+    return meta["split"]["train_pairs"][1] + lag + 1
+
+
+@pytest.mark.parametrize("name", ["qnn-abilene-single", "qnn-abilene", "mlp-abilene-single",
+                                  "qnn-abilene-oracle", "mlp-abilene-oracle"])
+def test_first_unseen_matrix_follows_each_sidecars_training_split(name):
+    assert first_unseen_matrix(name) == _first_untrained_target(SHIPPED / f"{name}.json")
+
+
 @pytest.mark.data
 def test_real_workload_comes_from_the_validation_part():
-    require_data_or_skip("abilene", "tm-week1.txt")
+    from topologies.traffic import load_traffic_matrices
+
+    path = require_data_or_skip("abilene", "tm-week1.txt")
     workload = build_workload(20, 1.3, seed=0)
     index = int(workload.source.split("matrix ")[1].split()[0])
-    assert index >= first_unseen_matrix() == 1512
+    first = _first_untrained_target(SHIPPED / "qnn-abilene-single.json")  # the controller's checkpoint
+    assert first_unseen_matrix() == first
+    totals = load_traffic_matrices(path, 12).sum(axis=(1, 2))
+    assert index >= first and totals[index] == totals[first:].max()  # the busiest unseen matrix
     assert _ospf_mlu(workload) == pytest.approx(1.3)
     # split routing could carry it all; one path per flow cannot quite (its optimum is ~1.01)
     assert workload.lp_mlu < 1.0 and workload.lp_mlu <= workload.single_path_mlu < 1.3
@@ -40,10 +65,12 @@ def test_real_workload_comes_from_the_validation_part():
 
 def test_live_table_averages_trials_and_shows_their_range():
     workload = Workload("test traffic", [(0, 1, 6.0), (1, 2, 4.0)], 1.3, 0.9, 1.0)
-    runs = [PolicyRun("qnn", offered_mbps=10, delivered_mbps=8, loss_percent=[10.0, 30.0], max_utilisation=0.9),
-            PolicyRun("qnn", offered_mbps=10, delivered_mbps=9, loss_percent=[10.0, 10.0], max_utilisation=0.95),
+    runs = [PolicyRun("qnn", offered_mbps=10, delivered_mbps=8, loss_percent=[10.0, 30.0],
+                      max_utilisation=0.9),
+            PolicyRun("qnn", offered_mbps=10, delivered_mbps=9, loss_percent=[10.0, 10.0],
+                      max_utilisation=0.95),
             PolicyRun("shortest-path", offered_mbps=6, delivered_mbps=3, loss_percent=[50.0],
-                           failed_flows=1, unreported_mbps=4.0)]
+                      failed_flows=1, unreported_mbps=4.0)]
     table = format_table(workload, runs)
     assert "| qnn | 2 | 85.0 (80.0–90.0) | 15.0 (10.0–20.0) | 20.0 (10.0–30.0) |" in table
     assert "| shortest-path | 1 | 50.0 | 50.0 | 50.0 |" in table

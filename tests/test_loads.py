@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from qnn.loads import churn, link_loads, mlu, one_hot, path_mlu, stretch, utilisation
+from qnn.loads import churn, link_loads, mlu, one_hot, stretch, utilisation
 from qnn.paths import k_shortest_paths
 from tests.test_paths import square
 
@@ -27,7 +27,6 @@ def test_loads_and_mlu_by_hand(ps):
     np.testing.assert_allclose(loads[0], expected)
     np.testing.assert_allclose(utilisation(loads, net.capacity)[0], expected / 10)
     assert mlu(loads, net.capacity)[0] == pytest.approx(0.7)
-    assert path_mlu(ps, np.array([6.0, 3.0]), split)[0] == pytest.approx(0.7)
 
 
 def test_batched_loads_equal_per_matrix_loads(ps):

@@ -2,6 +2,7 @@
 
 Slow (about two minutes) and root-only: `pytest -m "not mininet"` runs everything else.
 These assert forwarding behaviour (ping, iperf3, installed flows), not message text.
+Without root or Mininet every test here skips (and fails when CI=true, see conftest.py).
 """
 import os
 import re
@@ -12,19 +13,27 @@ import pytest
 
 pytestmark = pytest.mark.mininet
 
-if os.geteuid() != 0:
-    pytest.skip("Mininet tests need root (Open vSwitch, network namespaces)",
-                allow_module_level=True)
-mininet_lab = pytest.importorskip("controller.lab.mininet_lab",
-                                  reason="Debian's mininet package is not importable")
-from topologies.mininet_topos import AbileneTopo, RingTopo  # noqa: E402
+# The failover figures BENCHMARKS.md claims ("Failover outage", Abilene, 5 trials): median 30 ms,
+# worst 80 ms; its target, an outage under 1 s, is the ceiling no trial may reach. Of 5 trials at
+# least 3 must be within the claimed median and 4 within the claimed worst (one outlier allowed
+# on a busy machine).
+CLAIMED_MEDIAN_OUTAGE_S, CLAIMED_WORST_OUTAGE_S = 0.030, 0.080
+OUTAGE_CEILING_S = 1.0
+FAILOVER_TRIALS, WITHIN_MEDIAN_AT_LEAST, WITHIN_WORST_AT_LEAST = 5, 3, 4
 
-MininetLab = mininet_lab.MininetLab
+
+@pytest.fixture(scope="module")
+def mininet_lab():
+    """controller.lab.mininet_lab, or a skip saying what this machine lacks."""
+    if os.geteuid() != 0:
+        pytest.skip("Mininet tests need root (Open vSwitch, network namespaces)")
+    return pytest.importorskip("controller.lab.mininet_lab",
+                               reason="Debian's mininet package is not importable")
 
 
-def _lab(topo, request, **settings):
+def _lab(mininet_lab, topo, request, **settings):
     mininet_lab.clean_mininet()
-    lab = MininetLab(topo, settings=settings)
+    lab = mininet_lab.MininetLab(topo, settings=settings)
     try:
         lab.start()
         lab.wait_until_ready()
@@ -40,13 +49,17 @@ def _lab(topo, request, **settings):
 
 
 @pytest.fixture(scope="class")
-def ring(request):
-    yield from _lab(RingTopo(n=4), request, metrics_port=mininet_lab.free_port())
+def ring(mininet_lab, request):
+    from topologies.mininet_topos import RingTopo
+
+    yield from _lab(mininet_lab, RingTopo(n=4), request, metrics_port=mininet_lab.free_port())
 
 
 @pytest.fixture(scope="class")
-def abilene(request):
-    yield from _lab(AbileneTopo(), request)
+def abilene(mininet_lab, request):
+    from topologies.mininet_topos import AbileneTopo
+
+    yield from _lab(mininet_lab, AbileneTopo(), request)
 
 
 def _switch_tx_packets(lab) -> int:
@@ -87,21 +100,32 @@ class TestRing:
         assert re.search(r"^qroute_flows_installed 12\.0$", text, re.M)
         assert len(re.findall(r"^qroute_link_utilisation\{", text, re.M)) == 8
 
-    def test_ring_link_failure_reroutes_and_restore_uses_link_again(self, ring):
-        result = mininet_lab.measure_failover(ring, "h1", "h2", before_s=1.5, after_s=2.5)
-        try:
-            assert result.path_before == [1, 2]
-            assert result.path_after == [1, 4, 3, 2]
-            # traffic resumed: the last second of the stream came back
-            tail = range(result.stream.sent - 100, result.stream.sent + 1)
-            assert sum(seq in result.stream.received for seq in tail) >= 90
-            assert result.outage_s < 3.0
-        finally:
-            ring.set_link(1, 2, up=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and ring.path_between("h1", "h2") != [1, 2]:
-            time.sleep(0.25)
-        assert ring.path_between("h1", "h2") == [1, 2]
+    def test_ring_failover_outage_within_the_claimed_figure_and_restore_uses_the_link_again(
+            self, ring, mininet_lab):
+        assert ring.ping_all() == 0.0  # installs h1 -> h2 when this test runs alone
+        outages = []
+        for _ in range(FAILOVER_TRIALS):
+            result = mininet_lab.measure_failover(ring, "h1", "h2", before_s=1.0, after_s=1.5)
+            try:
+                assert result.path_before == [1, 2]
+                assert result.path_after == [1, 4, 3, 2]
+                # traffic resumed: the last second of the stream came back
+                tail = range(result.stream.sent - 100, result.stream.sent + 1)
+                assert sum(seq in result.stream.received for seq in tail) >= 90
+                outages.append(result.outage_s)
+            finally:
+                ring.set_link(1, 2, up=True)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and ring.path_between("h1", "h2") != [1, 2]:
+                time.sleep(0.25)
+            assert ring.path_between("h1", "h2") == [1, 2]
+        shown = f"outages {', '.join(f'{outage * 1000:.0f}' for outage in outages)} ms"
+        for claim, at_least in ((CLAIMED_MEDIAN_OUTAGE_S, WITHIN_MEDIAN_AT_LEAST),
+                                (CLAIMED_WORST_OUTAGE_S, WITHIN_WORST_AT_LEAST)):
+            within = sum(outage <= claim + 1e-9 for outage in outages)  # multiples of the 10 ms ping
+            assert within >= at_least, f"{shown}: {within} of {len(outages)} within {claim * 1000:.0f} ms"
+        assert max(outages) < OUTAGE_CEILING_S, f"{shown}: one reached {OUTAGE_CEILING_S:g} s"
+        print(shown)
         assert ring.ping_all() == 0.0
 
 
@@ -127,9 +151,12 @@ class TestAbilene:
 
 def _assert_failover_keeps_traffic_flowing(lab, src, dst):
     """The first link of src -> dst fails under a ping stream: the flow takes a path without
-    it, and the stream's last 100 pings mostly arrive. The link is restored afterwards."""
+    it, the outage stays under the ceiling and the stream's last 100 pings mostly arrive. The
+    link is restored afterwards."""
+    from controller.lab.mininet_lab import measure_failover
+
     lab.ping_all()
-    result = mininet_lab.measure_failover(lab, src, dst)
+    result = measure_failover(lab, src, dst)
     try:
         assert result.path_after and result.path_after != result.path_before
         failed = result.failed_link
@@ -137,13 +164,17 @@ def _assert_failover_keeps_traffic_flowing(lab, src, dst):
         assert failed not in hops and failed[::-1] not in hops
         tail = range(result.stream.sent - 100, result.stream.sent + 1)
         assert sum(seq in result.stream.received for seq in tail) >= 90
+        assert result.outage_s < OUTAGE_CEILING_S
     finally:
         lab.set_link(*result.failed_link, up=True)
 
 
 @pytest.fixture(scope="class")
-def abilene_qnn(request):
-    yield from _lab(AbileneTopo(), request, topology="abilene", policy="qnn", reoptimize_interval="2.0")
+def abilene_qnn(mininet_lab, request):
+    from topologies.mininet_topos import AbileneTopo
+
+    yield from _lab(mininet_lab, AbileneTopo(), request, topology="abilene", policy="qnn",
+                    reoptimize_interval="2.0")
 
 
 class TestAbileneQNN:

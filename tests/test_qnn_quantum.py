@@ -141,12 +141,15 @@ def test_realism_noise_free_limits_and_sampling():
         assert (big - exact).abs().max() < 0.01
 
 
-def test_static_mode_check_reports_and_leaves_the_core_dynamic():
+def test_static_mode_check_finds_the_wrong_expectation_values_and_leaves_the_core_dynamic():
     from qnn.bench.speed import static_mode_check
 
     core = QNNCore(k=3, n_features=4, seed=1)
     x = torch.rand(5, 3, 4)
     before = core.expval_z(x, "device").detach()
     check = static_mode_check(core, n_flows=20, repeat=1)
-    assert set(check) == {"flows", "dynamic_ms", "static_ms", "max_abs_error"} and check["flows"] == 20
+    # Static mode drops the per-flow tq.functional encodings, so <Z> is off by order 1 (why it is
+    # not used, BENCHMARKS "Simulation"), far above float32 rounding (1e-6); two <Z> in [-1, 1]
+    # differ by at most 2. A TorchQuantum that captured the encodings would fail the lower bound.
+    assert 0.1 < check["max_abs_error"] <= 2.0
     torch.testing.assert_close(core.expval_z(x, "device").detach(), before)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import require_data_or_skip
-from topologies.abilene import ABILENE_LINKS, ABILENE_NODES, load_abilene, parse_topology_tsv
+from topologies.abilene import ABILENE_LINKS, ABILENE_NODES, load_abilene, read_topology_tsv
 from topologies.geant import load_geant, load_tunnels
 from topologies.traffic import load_traffic_matrices, load_values
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.data
 
 def test_abilene_facts_equal_topology_tsv():
     path = require_data_or_skip("abilene", "topology.tsv")
-    assert parse_topology_tsv(path) == list(ABILENE_LINKS)
+    assert read_topology_tsv(path) == (12, list(ABILENE_LINKS))
     from_file, from_facts = load_abilene(path), load_abilene()
     assert from_file.links == from_facts.links
     np.testing.assert_array_equal(from_file.capacity, from_facts.capacity)
@@ -35,7 +35,7 @@ def test_geant_network_and_tunnels(data_dir):
     assert all(len(p) == 3 for p in tunnels.values())
 
 
-def test_geant_matrices_match_their_opt_files(data_dir):
+def test_geant_hist_and_opt_files_hold_one_optimum_per_matrix(data_dir):
     for stem, count in (("tm-dev", 400), ("tm-train-small", 16)):
         tms = load_traffic_matrices(data_dir / "geant" / f"{stem}.hist", 22)
         opt = load_values(data_dir / "geant" / f"{stem}.opt")

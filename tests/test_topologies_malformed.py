@@ -2,7 +2,7 @@
 import pytest
 
 from qnn.network import Network
-from topologies.abilene import load_abilene, parse_topology_tsv
+from topologies.abilene import load_abilene
 from topologies.errors import DataFormatError
 from topologies.geant import load_tunnels
 from topologies.traffic import load_traffic_matrices, load_values
@@ -109,7 +109,7 @@ TSV_HEAD = "Node_num: 3\tEdge_num: 2\nLink_index\tSource\tDestination\tOSPF\tCap
 ])
 def test_topology_tsv_errors(tmp_path, body, line, words):
     path = _write(tmp_path, "topology.tsv", TSV_HEAD + body)
-    _expect(path, line, words, lambda: parse_topology_tsv(path))
+    _expect(path, line, words, lambda: load_abilene(path))
 
 
 @pytest.mark.parametrize("head, words", [
@@ -118,7 +118,7 @@ def test_topology_tsv_errors(tmp_path, body, line, words):
 ])
 def test_topology_tsv_header_errors(tmp_path, head, words):
     path = _write(tmp_path, "topology.tsv", head + "\n0\t0\t1\t1\t100\n")
-    _expect(path, 1, words, lambda: parse_topology_tsv(path))
+    _expect(path, 1, words, lambda: load_abilene(path))
 
 
 def test_topology_tsv_node_without_links_still_counts(tmp_path):
@@ -143,7 +143,8 @@ def test_geant_json_errors_name_the_file(tmp_path, mutate, words):
     from topologies.geant import load_geant
 
     doc = {"nodes": [{"id": 0}, {"id": 1}],
-           "links": [{"source": 0, "target": 1, "capacity": 1e9}, {"source": 1, "target": 0, "capacity": 1e9}]}
+           "links": [{"source": 0, "target": 1, "capacity": 1e9},
+                     {"source": 1, "target": 0, "capacity": 1e9}]}
     doc = mutate(doc) or doc
     path = _write(tmp_path, "GEANT.json", json.dumps(doc))
     with pytest.raises(DataFormatError, match=words) as info:

@@ -62,11 +62,22 @@ def test_abilene_traffic_falls_back_to_seeded_gravity_without_the_data(tmp_path,
 
 @pytest.mark.data
 def test_abilene_traffic_is_the_scaled_week_when_the_data_is_there():
+    from qnn.baselines import shortest_path_routing
     from tests.conftest import require_data_or_skip
-    from topologies.abilene import ABILENE_TM_SCALE, week_or_gravity
-    from topologies.traffic import load_traffic_matrices
+    from topologies.abilene import load_abilene, week_or_gravity
 
     path = require_data_or_skip("abilene", "tm-week1.txt")
     matrices, source, real = week_or_gravity(n_synthetic=5, seed=3)
     assert real and source == str(path) and matrices.shape == (2016, 12, 12)
-    assert np.allclose(matrices, load_traffic_matrices(path, 12) * ABILENE_TM_SCALE)
+    lines = path.read_text().splitlines()
+    for t, src, dst in ((0, 0, 1), (0, 1, 2), (1000, 3, 7), (2015, 11, 10)):
+        raw = float(lines[t].split()[src * 12 + dst])  # row-major 12x12, one matrix a line
+        assert matrices[t, src, dst] == pytest.approx(raw * 8.0)  # the documented scale, x8
+    assert np.all(matrices[:, np.arange(12), np.arange(12)] == 0)
+    # the scale's documented purpose: the week's OSPF shortest-path MLU has mean 0.22, peak 0.96
+    net = load_abilene()
+    pairs = all_pairs(net)
+    demand = matrices[:, [s for s, _ in pairs], [d for _, d in pairs]]
+    utilisation = shortest_path_routing(net, pairs).loads(demand) / net.capacity
+    assert utilisation.max(axis=1).mean() == pytest.approx(0.22, abs=0.005)
+    assert utilisation.max() == pytest.approx(0.96, abs=0.005)

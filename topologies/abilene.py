@@ -85,11 +85,6 @@ ABILENE_TM_SCALE = 8.0
 ABILENE_TM = ("abilene", "tm-week1.txt")  # the week of real matrices, under the data directory
 
 
-def parse_topology_tsv(path: str | pathlib.Path) -> list[LinkFact]:
-    """The links of a CFR-RL style ``topology.tsv`` (see :func:`read_topology_tsv`)."""
-    return read_topology_tsv(path)[1]
-
-
 def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
     """Parse a CFR-RL style ``topology.tsv`` into its node count (the header's ``Node_num``:
     nodes without links still count) and its links; raises :class:`DataFormatError` naming

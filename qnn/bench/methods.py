@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from qnn.baselines import LinkRouting, ecmp_routing, shortest_path_routing, stale_lp
+from qnn.baselines import LinkRouting, ecmp_routing, shortest_path_routing
 from qnn.lp import PathOptimum, mcf_lp, path_lp, robust_path_lp, single_path_milp
 from qnn.network import Network
 from qnn.paths import PathSet
@@ -149,7 +149,7 @@ class StaleLP:
     def decide(self, ctx: DecisionContext) -> np.ndarray | None:
         if ctx.t < 1:
             return None
-        return stale_lp(ctx.pathset, ctx.pathset.demand_vector(ctx.history_tms[ctx.t - 1]))
+        return path_lp(ctx.pathset, ctx.pathset.demand_vector(ctx.history_tms[ctx.t - 1])).split
 
 
 class RobustLP:
