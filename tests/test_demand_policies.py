@@ -117,9 +117,9 @@ def test_rates_scale_free(policy, unit):
 def test_policy_reports_what_it_runs(policy):
     from qnn.models.quantum import QNNCore
 
-    assert policy.kind == "qnn" and isinstance(policy.router.core, QNNCore)
-    assert policy.k == policy.router.k == 3
-    counted = sum(tensor.numel() for tensor in policy.router.parameters())  # the loaded model's own
+    assert policy.kind == "qnn" and isinstance(policy.loaded.router.core, QNNCore)
+    assert policy.k == policy.loaded.router.k == 3
+    counted = sum(tensor.numel() for tensor in policy.loaded.router.parameters())  # the loaded model's own
     assert f" {counted} parameters" in policy.description and "trained on abilene" in policy.description
 
 
