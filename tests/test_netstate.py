@@ -172,8 +172,8 @@ def test_link_facts_give_capacities_and_ospf_weights_to_the_graph():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3)),
-                max_size=40))
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3),
+                          st.integers(1, 3)), max_size=40))
 def test_port_index_matches_a_scan_after_any_adds_moves_and_removals(ops):
     state = NetworkState()
     for add, src, dst, src_port, dst_port in ops:
@@ -186,7 +186,8 @@ def test_port_index_matches_a_scan_after_any_adds_moves_and_removals(ops):
     for dpid in range(1, 5):
         for port in range(1, 4):
             scan = sorted(link for link, p in state.links.items()
-                          if (link[0] == dpid and p.src_port == port) or (link[1] == dpid and p.dst_port == port))
+                          if (link[0] == dpid and p.src_port == port)
+                          or (link[1] == dpid and p.dst_port == port))
             assert state.links_at_port(dpid, port) == scan
             leaving = [link for link in scan if link[0] == dpid and state.links[link].src_port == port]
             assert state.link_at_port(dpid, port) in (leaving or [None])
