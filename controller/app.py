@@ -31,13 +31,10 @@ from ryu.controller import ofp_event  # noqa: E402
 from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,  # noqa: E402
                                     MAIN_DISPATCHER, set_ev_cls)
 from ryu.lib import hub  # noqa: E402
-from ryu.lib.packet import arp, ethernet, ipv4, packet  # noqa: E402
-from ryu.ofproto import ether  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
 from controller import arp_proxy, ofmsgs  # noqa: E402
-from controller.arp_proxy import FloodGuard  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.planner import Plan  # noqa: E402
@@ -45,7 +42,7 @@ from controller.policy import keep_intact_else, make_policy  # noqa: E402
 from controller.rest import ControllerStatus, describe, register_rest_api  # noqa: E402
 from controller.routes import Change, InstalledRoutes  # noqa: E402
 from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
-from controller.stats import FlowRates, PortRates  # noqa: E402
+from controller.stats import FlowRates, PortRates, poll_requests  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
 CONF = cfg.CONF
@@ -54,31 +51,28 @@ CONF.set_default("echo_request_interval", 2.0)
 CONF.set_default("maximum_unreplied_echo_requests", 3)
 
 
-def _config_files() -> list[str]:
-    """ryu-manager's --config-file list; empty when no command line was parsed (an app built
-    outside ryu-manager, e.g. in tests), where oslo.config does not know the option yet."""
+def _ryu_options() -> tuple[list[str], dict[str, int]]:
+    """ryu-manager's --config-file list and the ports it listens on, by option; empty when no
+    command line was parsed (an app built outside ryu-manager, e.g. in tests), where
+    oslo.config does not know the options yet."""
     try:
-        return list(CONF.config_file or [])
+        config_files = list(CONF.config_file or [])
     except NoSuchOptError:
-        return []
-
-
-def _ryu_ports() -> dict[str, int]:
-    """The ports ryu-manager listens on, by option; empty when no command line was parsed
-    (see _config_files)."""
+        config_files = []
     ports = {}
     for option in ("wsapi_port", "ofp_tcp_listen_port", "ofp_ssl_listen_port"):
         try:
             ports["--" + option.replace("_", "-")] = int(getattr(CONF, option))
         except (NoSuchOptError, AttributeError, TypeError, ValueError):
             pass
-    return ports
+    return config_files, ports
 
 
 def load_settings() -> Settings:
+    config_files, ryu_ports = _ryu_options()
     try:
-        settings = read_settings(_config_files())
-        clash = [option for option, port in _ryu_ports().items() if port == settings.metrics_port]
+        settings = read_settings(config_files)
+        clash = [option for option, port in ryu_ports.items() if port == settings.metrics_port]
         if settings.metrics_port and clash:
             # ryu listens with SO_REUSEPORT: both servers would bind, each taking some connections
             raise SettingsError(f"[qroute] metrics_port = {settings.metrics_port} is also ryu's "
@@ -105,7 +99,7 @@ class QRouteController(app_manager.RyuApp):
         self.routes = InstalledRoutes()
         self.port_rates = PortRates(self.settings.stats_interval)
         self.flow_rates = FlowRates()
-        self.flood_guard = FloodGuard(self.settings.arp_flood_window)
+        self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
                                                                                    self.logger)
@@ -181,21 +175,17 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def port_status(self, ev):
         msg, ofp = ev.msg, ev.msg.datapath.ofproto
-        dpid, port = msg.datapath.id, msg.desc.port_no
-        if msg.reason == ofp.OFPPR_DELETE:
-            self.state.remove_port(dpid, port)
-        elif port <= ofp.OFPP_MAX:
-            self.state.add_port(dpid, port)
-        if (msg.reason == ofp.OFPPR_DELETE or msg.desc.state & ofp.OFPPS_LINK_DOWN
-                or msg.desc.config & ofp.OFPPC_PORT_DOWN):
-            # React to the port itself: LLDP would notice the dead link only seconds later.
-            removed = self.state.remove_links_at_port(dpid, port)
-            for link in removed:
-                self.metrics.forget_link(link)
-            if removed:
-                self.logger.warning("link down at %016x port %d: %s", dpid, port,
-                                    ", ".join(f"{a:016x}-{b:016x}" for a, b in removed))
-                self.request_reroute(f"link {removed[0][0]}-{removed[0][1]} down")
+        dpid, port, deleted = msg.datapath.id, msg.desc.port_no, msg.reason == ofp.OFPPR_DELETE
+        down = deleted or msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.desc.config & ofp.OFPPC_PORT_DOWN
+        # React to the port itself: LLDP would notice the dead link only seconds later.
+        removed = self.state.port_changed(dpid, port, present=not deleted and port <= ofp.OFPP_MAX,
+                                          down=bool(down))
+        for link in removed:
+            self.metrics.forget_link(link)
+        if removed:
+            self.logger.warning("link down at %016x port %d: %s", dpid, port,
+                                ", ".join(f"{a:016x}-{b:016x}" for a, b in removed))
+            self.request_reroute(f"link {removed[0][0]}-{removed[0][1]} down")
 
     # --- links (LLDP discovery by ryu.topology.switches) ----------------------------------
     @set_ev_cls(topo_event.EventLinkAdd)
@@ -217,35 +207,16 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
-        dpid, in_port = msg.datapath.id, msg.match["in_port"]
-        pkt = packet.Packet(msg.data)
-        eth = pkt.get_protocol(ethernet.ethernet)
-        if eth is None or eth.ethertype == ether.ETH_TYPE_LLDP:
-            return
-        arp_pkt, ip_pkt = pkt.get_protocol(arp.arp), pkt.get_protocol(ipv4.ipv4)
-        if arp_pkt is not None:
-            learned, messages = arp_proxy.handle(arp_pkt, msg.data, dpid, in_port, self.clock(),
-                                                 self.state, self.flood_guard, self.datapaths.keys())
-            mac = arp_pkt.src_mac
-        elif ip_pkt is not None:
-            learned = self.state.learn_host(eth.src, dpid, in_port, ip_pkt.src)
-            messages, mac = arp_proxy.deliver(eth.dst, msg.data, self.state, self.datapaths.keys()), eth.src
-        else:
-            return  # only ARP and IPv4 hosts are routed; other frames are dropped, never flooded
+        learned, messages = arp_proxy.handle_packet(msg.data, msg.datapath.id, msg.match["in_port"],
+                                                    self.clock(), self.state, self.flood_guard,
+                                                    self.datapaths.keys())
         if learned:
-            self.request_reroute(f"host {mac} seen")
+            self.request_reroute(f"host {learned} seen")
         self._send_all(messages)
 
     # --- statistics -----------------------------------------------------------------------
     def _poll_stats(self):
-        """Port counters (link loads) of every switch, and the counters of qroute's own rules
-        (flow rates) of the switches where hosts attach: a pair's rate is read at its ingress
-        switch, so the rules of a transit-only switch would be parsed for nothing."""
-        ingress = {host.dpid for host in self.state.hosts.values()}
-        for dpid, datapath in list(self.datapaths.items()):
-            self.send(datapath, ofmsgs.port_stats_request())
-            if dpid in ingress:
-                self.send(datapath, ofmsgs.ingress_flow_stats_request())
+        self._send_all(poll_requests(list(self.datapaths), self.state.hosts))
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ryu.lib.packet import arp, ethernet, packet
+from ryu.lib.packet import arp, ethernet, ipv4, packet
 from ryu.ofproto import ether
 
 from controller import ofmsgs
@@ -42,6 +42,27 @@ def arp_reply(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
                              dst_mac=dst_mac, dst_ip=dst_ip))
     pkt.serialize()
     return bytes(pkt.data)
+
+
+def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
+                  guard: FloodGuard, connected: Collection[int]) -> tuple[str | None, list[Message]]:
+    """A frame sent to the controller from (`dpid`, `in_port`), with `connected` the switches
+    messages can be sent to: the MAC of the host it taught (new or moved; None if none), and
+    the messages to send. ARP is answered or flooded (:func:`handle`); IPv4 teaches its sender
+    and is delivered; any other frame is dropped, never flooded."""
+    pkt = packet.Packet(data)
+    eth = pkt.get_protocol(ethernet.ethernet)
+    if eth is None or eth.ethertype == ether.ETH_TYPE_LLDP:
+        return None, []
+    arp_pkt = pkt.get_protocol(arp.arp)
+    if arp_pkt is not None:
+        learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected)
+        return (arp_pkt.src_mac if learned else None), messages
+    ip_pkt = pkt.get_protocol(ipv4.ipv4)
+    if ip_pkt is None:
+        return None, []
+    learned = state.learn_host(eth.src, dpid, in_port, ip_pkt.src)
+    return (eth.src if learned else None), deliver(eth.dst, data, state, connected)
 
 
 def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,

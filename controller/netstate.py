@@ -157,6 +157,15 @@ class NetworkState:
     def remove_port(self, dpid: int, port: int) -> None:
         self.ports.get(dpid, set()).discard(port)
 
+    def port_changed(self, dpid: int, port: int, present: bool, down: bool) -> list[tuple[int, int]]:
+        """A port-status report: the port is there or not, and up or down. A port going down
+        takes its link with it (both directions); returns the links removed."""
+        if present:
+            self.add_port(dpid, port)
+        else:
+            self.remove_port(dpid, port)
+        return self.remove_links_at_port(dpid, port) if down else []
+
     def edge_ports(self, dpid: int) -> list[int]:
         """The switch's ports without a link: where hosts may be, in port order."""
         return sorted(port for port in self.ports.get(dpid, ()) if not self.is_link_port(dpid, port))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 
+from controller import ofmsgs
 from controller.netstate import HostLocation, NetworkState, RateMeter
 
 FlowKey = tuple[str, str]
@@ -18,6 +19,19 @@ UNKNOWN_DURATION = 0xFFFFFFFF  # an OpenFlow 1.3 port-stats duration the switch 
 def counter_age(stat) -> float:
     """Seconds a flow-stats or port-stats entry's counters have been counting."""
     return stat.duration_sec + stat.duration_nsec * 1e-9
+
+
+def poll_requests(connected: Iterable[int], hosts: Mapping[str, HostLocation]) -> list[tuple[int, object]]:
+    """Port counters (link loads) of every connected switch, and the counters of qroute's own
+    ingress rules (flow rates) of the switches where hosts attach: a flow's rate is read at its
+    ingress switch, so the rules of a transit-only switch would be parsed for nothing."""
+    ingress = {host.dpid for host in hosts.values()}
+    requests = []
+    for dpid in connected:
+        requests.append((dpid, ofmsgs.port_stats_request()))
+        if dpid in ingress:
+            requests.append((dpid, ofmsgs.ingress_flow_stats_request()))
+    return requests
 
 
 class PortRates:
