@@ -1,9 +1,20 @@
 """ARP without broadcast storms: the controller answers for hosts it knows and floods a request
-only to edge ports, once per request within a time window."""
+only to edge ports, once per request within a time window. Also the delivery of packets that
+reach the controller before their flow's rules are in place.
+
+The functions here decide and return ``(dpid, message)`` lists; the app sends them.
+"""
 from __future__ import annotations
 
-from ryu.lib.packet import arp, ethernet, packet
+from collections.abc import Collection
+
+from ryu.lib.packet import arp, ethernet, ipv4, packet
 from ryu.ofproto import ether
+
+from controller import ofmsgs
+from controller.netstate import NetworkState
+
+Message = tuple[int, object]
 
 
 class FloodGuard:
@@ -31,3 +42,66 @@ def arp_reply(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
                              dst_mac=dst_mac, dst_ip=dst_ip))
     pkt.serialize()
     return bytes(pkt.data)
+
+
+def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
+                  guard: FloodGuard, connected: Collection[int]) -> tuple[str | None, list[Message]]:
+    """A frame sent to the controller from (`dpid`, `in_port`), with `connected` the switches
+    messages can be sent to: the MAC of the host it taught (new or moved; None if none), and
+    the messages to send. ARP is answered or flooded (:func:`handle`); IPv4 teaches its sender
+    and is delivered; any other frame is dropped, never flooded."""
+    pkt = packet.Packet(data)
+    eth = pkt.get_protocol(ethernet.ethernet)
+    if eth is None or eth.ethertype == ether.ETH_TYPE_LLDP:
+        return None, []
+    arp_pkt = pkt.get_protocol(arp.arp)
+    if arp_pkt is not None:
+        learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected)
+        return (arp_pkt.src_mac if learned else None), messages
+    ip_pkt = pkt.get_protocol(ipv4.ipv4)
+    if ip_pkt is None:
+        return None, []
+    learned = state.learn_host(eth.src, dpid, in_port, ip_pkt.src)
+    return (eth.src if learned else None), deliver(eth.dst, data, state, connected)
+
+
+def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
+           guard: FloodGuard, connected: Collection[int]) -> tuple[bool, list[Message]]:
+    """An ARP packet (`request`, the frame `data`) that came in at (`dpid`, `in_port`), with
+    `connected` the switches messages can be sent to: whether its sender was learned as a new
+    or moved host, and the messages to send. A request for a known host is answered; for an
+    unknown one it is flooded to edge ports once per window; a reply is delivered (flooded
+    when its target is unknown)."""
+    asking = request.opcode == arp.ARP_REQUEST
+    first = not asking or guard.first_time((request.src_mac, request.dst_ip), now)
+    if not first:
+        sender = state.hosts.get(request.src_mac)
+        if sender is None or (sender.dpid, sender.port) != (dpid, in_port):
+            return False, []  # a copy of a request already handled (e.g. our own flood coming back)
+        # else: the host itself asking again (its reply was lost): answer, don't flood
+    learned = state.learn_host(request.src_mac, dpid, in_port, request.src_ip)
+    if asking:
+        target = state.host_by_ip(request.dst_ip)
+        if target is not None:
+            reply = arp_reply(target.mac, target.ip, request.src_mac, request.src_ip)
+            return learned, [(dpid, ofmsgs.packet_out(reply, in_port))]
+        return learned, flood_to_edges(data, state, connected, (dpid, in_port)) if first else []
+    return learned, (deliver(request.dst_mac, data, state, connected)
+                     or flood_to_edges(data, state, connected, (dpid, in_port)))
+
+
+def deliver(dst_mac: str, data: bytes, state: NetworkState, connected: Collection[int]) -> list[Message]:
+    """The frame sent out of its destination host's port; nothing if the host or its switch is
+    not known."""
+    host = state.hosts.get(dst_mac)
+    if host is None or host.dpid not in connected:
+        return []
+    return [(host.dpid, ofmsgs.packet_out(data, host.port))]
+
+
+def flood_to_edges(data: bytes, state: NetworkState, connected: Collection[int],
+                   exclude: tuple[int, int]) -> list[Message]:
+    """The frame sent out of every edge port of the connected switches but `exclude`; never
+    out of a port that carries a link, so that loops in the topology never carry it."""
+    return [(dpid, ofmsgs.packet_out(data, port)) for dpid in connected
+            for port in state.edge_ports(dpid) if (dpid, port) != exclude]

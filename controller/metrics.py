@@ -1,31 +1,49 @@
-"""Prometheus metrics of the controller, served on 127.0.0.1:<[qroute] metrics_port>."""
+"""Prometheus metrics of the controller, served on 127.0.0.1:<[qroute] metrics_port>.
+
+Link loads and decision times are observed as they happen; the counts (reroutes, flows moved,
+policy failures, flows installed) are read from the controller's `ControllerStatus` when the
+metrics are scraped, so that they are kept in one place.
+"""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class _StatusCollector:
+    def __init__(self, status):
+        self.status = status
+
+    def collect(self):
+        status = self.status
+        reroutes = CounterMetricFamily(
+            "qroute_reroutes",
+            "route recomputations that changed rules, by what asked for them (one that answers "
+            "several kinds counts once under each; qroute_decision_seconds_count counts decisions)",
+            labels=["trigger"])
+        for trigger, count in sorted(status.reroutes_by_trigger.items()):
+            reroutes.add_metric([trigger], count)
+        yield reroutes
+        yield CounterMetricFamily("qroute_flows_moved", "flows moved to another path",
+                                  value=status.flows_moved)
+        yield CounterMetricFamily(
+            "qroute_policy_failures",
+            "learned decisions that raised (intact paths kept, the rest by shortest path)",
+            value=status.policy_failures)
+        yield GaugeMetricFamily("qroute_flows_installed", "host-pair flows with installed paths",
+                                value=status.flows_installed)
 
 
 class ControllerMetrics:
-    def __init__(self):
+    def __init__(self, status):
         self.registry = CollectorRegistry()
+        self.registry.register(_StatusCollector(status))
         self.link_utilisation = Gauge(
             "qroute_link_utilisation", "measured load / capacity of a directed link",
             ["src", "dst"], registry=self.registry)
         self.link_load = Gauge(
             "qroute_link_load_bits_per_second", "measured load of a directed link",
             ["src", "dst"], registry=self.registry)
-        self.flows = Gauge("qroute_flows_installed", "host-pair flows with installed paths",
-                           registry=self.registry)
-        self.reroutes = Counter(
-            "qroute_reroutes_total",
-            "route recomputations that changed rules, by what asked for them (one that answers "
-            "several kinds counts once under each; qroute_decision_seconds_count counts decisions)",
-            ["trigger"], registry=self.registry)
-        self.flows_moved = Counter("qroute_flows_moved_total", "flows moved to another path",
-                                   registry=self.registry)
-        self.policy_failures = Counter(
-            "qroute_policy_failures_total",
-            "learned decisions that raised (intact paths kept, the rest by shortest path)",
-            registry=self.registry)
         self.decision_seconds = Histogram(
             "qroute_decision_seconds", "time to compute and plan one routing decision",
             registry=self.registry, buckets=(.001, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))

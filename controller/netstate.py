@@ -71,6 +71,7 @@ class NetworkState:
     capacity_bps: dict[tuple[int, int], float] = field(default_factory=dict)
     ospf_weight: dict[tuple[int, int], float] = field(default_factory=dict)
     load_bps: dict[tuple[int, int], float] = field(default_factory=dict)
+    ports: dict[int, set[int]] = field(default_factory=dict)  # dpid -> its physical ports
     # (dpid, port) -> directed links with an end there; kept by add_link/remove_link so that
     # per-port lookups (one per port statistic) do not scan every link
     _at_port: dict[tuple[int, int], set[tuple[int, int]]] = field(default_factory=dict, repr=False)
@@ -87,6 +88,7 @@ class NetworkState:
 
     def remove_switch(self, dpid: int) -> list[tuple[int, int]]:
         self.switches.discard(dpid)
+        self.ports.pop(dpid, None)
         gone = [link for link in self.links if dpid in link]
         for link in gone:
             self.remove_link(*link)
@@ -118,6 +120,10 @@ class NetworkState:
         del self.links[(src, dst)]
         return True
 
+    def remove_links_at_port(self, dpid: int, port: int) -> list[tuple[int, int]]:
+        """Remove both directions of the link attached to (dpid, port); returns those removed."""
+        return [link for link in self.links_at_port(dpid, port) if self.remove_link(*link)]
+
     def _unindex(self, link: tuple[int, int]) -> None:
         ports = self.links[link]
         for end in ((link[0], ports.src_port), (link[1], ports.dst_port)):
@@ -141,6 +147,29 @@ class NetworkState:
     def is_link_port(self, dpid: int, port: int) -> bool:
         return (dpid, port) in self._at_port  # emptied entries are removed by _unindex
 
+    # --- ports ----------------------------------------------------------------------------
+    def set_ports(self, dpid: int, ports) -> None:
+        self.ports[dpid] = set(ports)
+
+    def add_port(self, dpid: int, port: int) -> None:
+        self.ports.setdefault(dpid, set()).add(port)
+
+    def remove_port(self, dpid: int, port: int) -> None:
+        self.ports.get(dpid, set()).discard(port)
+
+    def port_changed(self, dpid: int, port: int, present: bool, down: bool) -> list[tuple[int, int]]:
+        """A port-status report: the port is there or not, and up or down. A port going down
+        takes its link with it (both directions); returns the links removed."""
+        if present:
+            self.add_port(dpid, port)
+        else:
+            self.remove_port(dpid, port)
+        return self.remove_links_at_port(dpid, port) if down else []
+
+    def edge_ports(self, dpid: int) -> list[int]:
+        """The switch's ports without a link: where hosts may be, in port order."""
+        return sorted(port for port in self.ports.get(dpid, ()) if not self.is_link_port(dpid, port))
+
     # --- hosts ----------------------------------------------------------------------------
     def learn_host(self, mac: str, dpid: int, port: int, ip: str | None = None) -> bool:
         """Record where a host is; returns True when it is new or has moved."""
@@ -152,6 +181,11 @@ class NetworkState:
         self.hosts[mac] = new
         return old is None or (old.dpid, old.port) != (dpid, port)
 
+    def host_pairs(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Every ordered pair of known hosts, with the switches they attach to."""
+        return {(a, b): (self.hosts[a].dpid, self.hosts[b].dpid)
+                for a in self.hosts for b in self.hosts if a != b}
+
     def host_by_ip(self, ip: str) -> HostLocation | None:
         for host in self.hosts.values():
             if host.ip == ip:
@@ -161,6 +195,9 @@ class NetworkState:
     # --- load -----------------------------------------------------------------------------
     def capacity(self, link: tuple[int, int]) -> float:
         return self.capacity_bps.get(link, self.default_capacity_bps)
+
+    def set_load(self, link: tuple[int, int], bps: float) -> None:
+        self.load_bps[link] = bps
 
     def utilisation(self, link: tuple[int, int]) -> float:
         return self.load_bps.get(link, 0.0) / self.capacity(link)

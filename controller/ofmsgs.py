@@ -91,6 +91,14 @@ def port_stats_request():
     return parser.OFPPortStatsRequest(datapath=None, flags=0, port_no=ofp.OFPP_ANY)
 
 
+def port_desc_request():
+    return parser.OFPPortDescStatsRequest(datapath=None, flags=0)
+
+
+def barrier_request():
+    return parser.OFPBarrierRequest(datapath=None)
+
+
 def ingress_flow_stats_request():
     """Statistics of qroute's path rules at their flows' ingress switches only (cookie match),
     for per-flow rates: transit rules count the same bytes again."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from controller import ofmsgs
 from controller.netstate import HostLocation, LinkPorts
-
-from . import ofmsgs
 
 Hop = tuple[int, int]
 FlowKey = tuple[str, str]
@@ -65,9 +64,6 @@ class Plan:
     prepare: list[tuple[int, object]] = field(default_factory=list)
     commit: list[tuple[int, object]] = field(default_factory=list)
     cleanup: list[tuple[int, object]] = field(default_factory=list)
-
-    def messages(self) -> list[tuple[int, object]]:
-        return self.prepare + self.commit + self.cleanup
 
     @staticmethod
     def switches(phase) -> set[int]:

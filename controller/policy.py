@@ -3,15 +3,38 @@
 A policy sees a snapshot graph (see `NetworkState.graph`) whose edges carry `utilisation`,
 `capacity` and `load`, and the paths currently installed. It returns switch paths; the
 controller turns them into rules. Policies are pure and run off the event loop.
+:func:`make_policy` builds the one the settings ask for.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Protocol
 
 import networkx as nx
 
+from controller.settings import Settings, default_checkpoint
+from qnn.errors import CheckpointError
+
 Flow = Hashable
 SwitchPath = tuple[int, ...]
+# the graph edge attribute each [qroute] routing_weight means
+WEIGHT_ATTRIBUTE = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
+_WEIGHT_WORDS = {None: "hop count", "congestion": "congestion (1 + 10 x utilisation)",
+                 "ospf": "OSPF weight"}
+
+
+class Policy(Protocol):
+    name: str
+    """short name, as in the ``policy`` setting"""
+    description: str
+    """what it is, for people (the REST view, the log)"""
+
+    def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
+               current: Mapping[Flow, SwitchPath] | None = None,
+               demands_bps: Mapping[Flow, float] | None = None) -> dict[Flow, SwitchPath]:
+        """One switch path per flow it can route, from (ingress, egress) switches, the installed
+        paths and the measured rates."""
 
 
 def path_is_intact(graph: nx.DiGraph, path: Sequence[int]) -> bool:
@@ -33,6 +56,10 @@ class ShortestPathPolicy:
 
     def __init__(self, weight: str | None = None):
         self.weight = weight
+
+    @property
+    def description(self) -> str:
+        return f"shortest-path by {_WEIGHT_WORDS.get(self.weight, self.weight)}"
 
     def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
                current: Mapping[Flow, SwitchPath] | None = None,
@@ -83,3 +110,37 @@ def keep_intact_else(policy, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, 
             rest[flow] = ends
     decided.update(policy.decide(graph, rest, {}))
     return decided
+
+
+def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, ShortestPathPolicy, str]:
+    """The configured policy, the shortest-path policy to fall back on, and why the configured
+    one is not in use ("" when it is). A learned policy whose checkpoint cannot be used is
+    reported loudly (on `log`) and replaced by the fallback: the network keeps forwarding."""
+    fallback = ShortestPathPolicy(weight=WEIGHT_ATTRIBUTE[settings.routing_weight])
+    if settings.policy == "shortest-path":
+        return fallback, fallback, ""
+    if settings.policy == "milp":
+        from controller.demand_policies import OptimalPolicy
+
+        # a decision must not outlast half the interval between re-optimisations
+        policy = OptimalPolicy(time_limit=min(OptimalPolicy.DEFAULT_TIME_LIMIT_S,
+                                              0.5 * settings.reoptimize_interval))
+        log.info("policy %s", policy.description)
+        return policy, fallback, ""
+    checkpoint = default_checkpoint(settings)
+    try:
+        from controller.demand_policies import LearnedPolicy
+
+        policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin)
+    except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
+        expected = isinstance(error, (CheckpointError, OSError, ValueError, ImportError))
+        problem = f"policy {settings.policy} unavailable: " + (str(error) if expected else repr(error))
+        # an unexpected kind of failure also gets its traceback in the log
+        (log.error if expected else log.exception)("%s; routing by shortest path instead", problem)
+        return fallback, fallback, problem
+    if policy.kind != settings.policy:
+        problem = f"checkpoint {checkpoint} holds a {policy.kind} model, policy is {settings.policy}"
+        log.error("%s; routing by shortest path instead", problem)
+        return fallback, fallback, problem
+    log.info("policy %s", policy.description)
+    return policy, fallback, ""

@@ -1,10 +1,15 @@
 """Read-only REST API: GET /qroute/v1/{state,paths,links,hosts,switches} as JSON.
 
-Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise.
+Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise. The
+view itself (:func:`describe`) is built from the controller's parts, with its status counted
+once in a :class:`ControllerStatus` (the Prometheus metrics read the same one).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from controller.compat import patch_eventlet
 
@@ -13,6 +18,61 @@ patch_eventlet()  # ryu.app.wsgi needs it on the eventlet releases that run on P
 from ryu.app.wsgi import ControllerBase, Response, route  # noqa: E402
 
 APP_KEY = "qroute_app"
+
+
+@dataclasses.dataclass
+class ControllerStatus:
+    """What went wrong and what the controller has done, since start."""
+
+    policy_problem: str = ""       # why the configured policy is not in use, if it is not
+    metrics_problem: str = ""      # why the metrics endpoint is not served, if it is not
+    last_decision_error: str = ""  # the last time a learned decision raised, and what
+    reroutes: int = 0              # decisions that changed rules
+    reroutes_by_trigger: Counter = dataclasses.field(default_factory=Counter)
+    flows_moved: int = 0           # flows moved to another path
+    policy_failures: int = 0       # learned decisions that raised
+    flows_installed: int = 0
+
+    def policy_failed(self, error: str) -> None:
+        self.policy_failures += 1
+        self.last_decision_error = error
+
+    def rerouted(self, triggers: Iterable[str], moved: int, flows_installed: int) -> None:
+        """One decision that changed rules, answering `triggers` (reasons such as "link 2-3
+        down"): it counts once under each kind (first word) among them."""
+        self.reroutes += 1
+        self.reroutes_by_trigger.update({trigger.split()[0] for trigger in triggers})
+        self.flows_moved += moved
+        self.flows_installed = flows_installed
+
+
+def describe(state, routes, flow_rates_bps: Mapping, policy, status: ControllerStatus,
+             rerouting: bool, settings) -> dict:
+    """The REST view: the network as the controller sees it (a `NetworkState`), what it
+    installed (`InstalledRoutes`), the measured flow rates, the policy, and its status.
+    `rerouting`: a decision is asked for or running (paths may be about to change)."""
+    return {
+        "switches": sorted(state.switches),
+        "links": [{"src": s, "dst": d, "src_port": p.src_port, "dst_port": p.dst_port,
+                   "capacity_bps": state.capacity((s, d)),
+                   "load_bps": state.load_bps.get((s, d), 0.0),
+                   "utilisation": state.utilisation((s, d))}
+                  for (s, d), p in sorted(state.links.items())],
+        "hosts": [{"mac": h.mac, "ip": h.ip, "dpid": h.dpid, "port": h.port}
+                  for h in sorted(state.hosts.values(), key=lambda h: h.mac)],
+        "paths": [{"src": a, "dst": b, "path": list(p)} for (a, b), p in sorted(routes.paths.items())],
+        "flow_rates_bps": [{"src": a, "dst": b, "bps": r} for (a, b), r in sorted(flow_rates_bps.items())],
+        "policy": policy.description,
+        "policy_name": policy.name,
+        "policy_problem": status.policy_problem,
+        "metrics_problem": status.metrics_problem,
+        "last_decision_error": status.last_decision_error,
+        "epoch": routes.epoch,
+        "rerouting": rerouting,
+        "flows_moved": status.flows_moved,
+        "policy_failures": status.policy_failures,
+        "settings": dataclasses.asdict(settings),
+    }
 
 
 def _json(body) -> Response:

@@ -8,7 +8,6 @@ All datapaths of one `FakeNetwork` append to one log, so ordering across switche
 from __future__ import annotations
 
 import struct
-import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -67,6 +66,25 @@ def is_delete(msg) -> bool:
 def output_ports(flow_mod) -> list[int]:
     return [action.port for inst in flow_mod.instructions for action in inst.actions
             if isinstance(action, parser.OFPActionOutput)]
+
+
+def switch_tables(log) -> dict[int, dict[tuple[str, str], int]]:
+    """{dpid: {(src, dst): out_port}}: the path rules each switch holds, replaying every
+    flow-mod in a `FakeNetwork` log (a delete-all on connect wipes the switch). Needs the
+    whole log, from the switches' first connection on."""
+    tables = {}
+    for dpid, msg in log:
+        if not is_flow_mod(msg):
+            continue
+        table = tables.setdefault(dpid, {})
+        pair = (msg.match.get("eth_src"), msg.match.get("eth_dst"))
+        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
+            table[pair] = output_ports(msg)[0]
+        elif is_delete(msg) and pair[0] is None:
+            table.clear()
+        elif is_delete(msg):
+            table.pop(pair, None)
+    return {dpid: table for dpid, table in tables.items() if table}
 
 
 def mac(n: int) -> str:
@@ -160,11 +178,11 @@ class FakeNetwork:
 
     def port_stats(self, dpid: int, tx_bytes_by_port: dict[int, int], age_s: float | None = None,
                    age_known: bool = True):
-        """A port-stats reply; every port is ``age_s`` old (default: the app's clock, which
-        the tests move forward, as a switch's port ages with time). ``age_known=False``: the
-        switch reports the durations as unknown (all ones)."""
+        """A port-stats reply; every port is ``age_s`` old (default: the time the app hands its
+        pure code, which the tests move forward, as a switch's port ages with time).
+        ``age_known=False``: the switch reports the durations as unknown (all ones)."""
         if age_s is None:
-            age_s = sys.modules["controller.app"].time.monotonic()
+            age_s = self.app.clock()
         seconds, nanoseconds = (int(age_s), int(age_s % 1 * 1e9)) if age_known else (0xFFFFFFFF,) * 2
         dp = self.datapaths[dpid]
         body = [parser.OFPPortStats(port_no=p, rx_packets=0, tx_packets=0, rx_bytes=0,
@@ -184,7 +202,8 @@ class FakeNetwork:
                                     cookie=ofmsgs.cookie(0), packet_count=0, byte_count=b,
                                     match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
                 for (src, dst), b in bytes_by_pair.items()]
-        self._handle(self.app.flow_stats, ofp_event.EventOFPFlowStatsReply(parser.OFPFlowStatsReply(dp, body=body)))
+        reply = parser.OFPFlowStatsReply(dp, body=body)
+        self._handle(self.app.flow_stats, ofp_event.EventOFPFlowStatsReply(reply))
 
     # --- links ----------------------------------------------------------------------------
     @staticmethod

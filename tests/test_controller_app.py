@@ -19,8 +19,9 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 import controller.app as app_module
 from controller import ofmsgs
-from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip,
-                         ipv4_frame, is_add, is_delete, is_flow_mod, mac, output_ports, reparse)
+from controller.planner import hops_for_path
+from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
+                         is_add, is_delete, mac, output_ports, reparse, switch_tables)
 
 # the fixtures below replace these; a test that needs the real ones takes them from here
 REAL_SPAWN = app_module.hub.spawn
@@ -44,10 +45,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(app_module, "time", clock)
-    return clock
+def clock():
+    return Clock()
 
 
 @pytest.fixture
@@ -69,7 +68,9 @@ def wsgi():
 
 @pytest.fixture
 def app(spawned, clock, wsgi):
-    return app_module.QRouteController(wsgi=wsgi)
+    app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
+    return app
 
 
 @pytest.fixture
@@ -98,28 +99,10 @@ def path_rules(net):
     return rules
 
 
-def switch_tables(net):
-    """{dpid: {(src, dst): out_port}}: the path rules each switch holds, replaying every
-    flow-mod sent (a delete-all on connect wipes the switch). Needs the whole log."""
-    tables = {}
-    for dpid, msg in net.log:
-        if not is_flow_mod(msg):
-            continue
-        table = tables.setdefault(dpid, {})
-        pair = (msg.match.get("eth_src"), msg.match.get("eth_dst"))
-        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
-            table[pair] = output_ports(msg)[0]
-        elif is_delete(msg) and pair[0] is None:
-            table.clear()
-        elif is_delete(msg):
-            table.pop(pair, None)
-    return {dpid: table for dpid, table in tables.items() if table}
-
-
 def tracked_tables(app):
-    """The same, as the app believes it installed them."""
+    """{dpid: {(src, dst): out_port}} as the app believes it installed them."""
     tables = {}
-    for pair, hops in app.installed.items():
+    for pair, hops in app.routes.hops.items():
         for dpid, out_port in hops:
             tables.setdefault(dpid, {})[pair] = out_port
     return tables
@@ -157,7 +140,7 @@ def test_metrics_on_the_rest_port_is_refused_at_start_up(tmp_path, monkeypatch, 
     assert exited.value.code == 2 and "--wsapi-port" in capsys.readouterr().err
 
 
-def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, clock, wsgi, tmp_path,
+def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, wsgi, tmp_path,
                                                                       monkeypatch, caplog):
     import socket
 
@@ -167,14 +150,14 @@ def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, c
         port = taken.getsockname()[1]
         with caplog.at_level(logging.ERROR):
             app = _app_with(f"[qroute]\nmetrics_port = {port}\n", tmp_path, monkeypatch, wsgi)
-    assert f"metrics_port {port} cannot be served" in app.metrics_problem
-    assert app.describe()["metrics_problem"] == app.metrics_problem
+    assert f"metrics_port {port} cannot be served" in app.status.metrics_problem
+    assert app.describe()["metrics_problem"] == app.status.metrics_problem
     assert any("metrics are off" in r.getMessage() for r in caplog.records)
     net = FakeNetwork(app, n=5)
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
 def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
@@ -207,7 +190,7 @@ def test_connect_deletes_stale_app_rules_then_installs_base_rules(app):
     assert all(m.cookie >> 32 == ofmsgs.APP_COOKIE for m in adds)
     assert isinstance(dp.sent[-1], parser.OFPPortDescStatsRequest)
     assert app.datapaths == {1: dp} and app.state.switches == {1}
-    assert app.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
+    assert app.state.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
 
 
 # --- ARP --------------------------------------------------------------------------------------
@@ -302,12 +285,12 @@ def test_two_hosts_get_shortest_path_rules_with_the_app_cookie(net, app):
         2: {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)},
         3: {(mac(1), mac(3), HOST_PORT), (mac(3), mac(1), PREV_PORT)},
     }
-    assert app.paths == {(mac(1), mac(3)): (1, 2, 3), (mac(3), mac(1)): (3, 2, 1)}
+    assert app.routes.paths == {(mac(1), mac(3)): (1, 2, 3), (mac(3), mac(1)): (3, 2, 1)}
     for dpid, msg in net.log:
         if is_add(msg):
             wire = reparse(net.datapaths[dpid], msg)
             assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
-            assert wire.cookie & ofmsgs.EPOCH_MASK == app.epoch
+            assert wire.cookie & ofmsgs.EPOCH_MASK == app.routes.epoch
             assert wire.priority == ofmsgs.PRIORITY_PATH
             assert wire.match["eth_src"] in (mac(1), mac(3))
             # flagged as ingress exactly on the source host's switch
@@ -352,8 +335,8 @@ def test_port_down_moves_the_flow_to_the_surviving_path(net, app):
     net.clear()
     net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)
     assert (2, 3) not in app.state.links and (3, 2) not in app.state.links
-    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
-    assert app.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert app.routes.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
     assert path_rules(net) == {
         4: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
         5: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
@@ -364,7 +347,7 @@ def test_port_down_moves_the_flow_to_the_surviving_path(net, app):
     _assert_make_before_break(net)
     order = [d for d, m in net.log if is_add(m) and m.match["eth_src"] == mac(1)]
     assert order == [4, 5, 1]  # egress side first; s3 keeps its unchanged last hop
-    assert app.reroutes == 2
+    assert app.status.reroutes == 2
 
 
 def test_path_change_waits_for_downstream_barriers_before_switching_ingress(net, app):
@@ -389,7 +372,7 @@ def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
     assert (1, 2) not in app.state.links and (2, 1) not in app.state.links
     net.port_status(4, PREV_PORT, ofp.OFPPR_DELETE)
     assert (4, 3) not in app.state.links and (3, 4) not in app.state.links
-    assert PREV_PORT not in app.ports[4]
+    assert PREV_PORT not in app.state.ports[4]
 
 
 def test_link_add_restores_the_shorter_path(net, app):
@@ -397,19 +380,19 @@ def test_link_add_restores_the_shorter_path(net, app):
     learn(net, 3)
     for src, dst in net.link_between(2, 3):
         net.link_delete(src, dst)
-    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
     (forward, backward) = net.link_between(2, 3)   # (2->3), (3->2)
     net.clear()
     net.link_add(*forward)      # 1->3 can take the short way again; 3->1 cannot yet
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
-    assert app.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
     assert path_rules(net) == {2: [(mac(1), mac(3), NEXT_PORT)],
                                1: [(mac(1), mac(3), NEXT_PORT)]}
     assert _deleted_on(net) == {4: {(mac(1), mac(3))}, 5: {(mac(1), mac(3))}}
     _assert_make_before_break(net)
     net.clear()
     net.link_add(*backward)
-    assert app.paths[(mac(3), mac(1))] == (3, 2, 1)
+    assert app.routes.paths[(mac(3), mac(1))] == (3, 2, 1)
     assert path_rules(net) == {2: [(mac(3), mac(1), PREV_PORT)],
                                3: [(mac(3), mac(1), PREV_PORT)]}
     assert _deleted_on(net) == {4: {(mac(3), mac(1))}, 5: {(mac(3), mac(1))}}
@@ -423,7 +406,7 @@ def test_a_link_event_off_the_path_sends_nothing(net, app):
     for src, dst in net.link_between(4, 5):
         net.link_delete(src, dst)
     assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
 def test_unreachable_pair_has_its_rules_deleted(net, app):
@@ -433,7 +416,7 @@ def test_unreachable_pair_has_its_rules_deleted(net, app):
     for a, b in ((4, 5), (2, 3)):  # the first cut is off the path
         for src, dst in net.link_between(a, b):
             net.link_delete(src, dst)
-    assert app.paths == {} and app.installed == {}
+    assert app.routes.paths == {} and app.routes.hops == {}
     assert set(_deleted_on(net)) == {1, 2, 3}
 
 
@@ -443,7 +426,7 @@ def test_switch_leaving_reroutes_around_it(net, app):
     net.clear()
     net.disconnect(2)
     assert 2 not in app.datapaths and 2 not in app.state.switches
-    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
     assert all(dpid != 2 for dpid, _ in net.log)  # nothing is sent to a dead switch
 
 
@@ -480,11 +463,11 @@ def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app):
     # however late the reply arrives
     net.flow_stats(1, {pair: 1_000 + 2_500_000, back: 7_000_000}, age_s=12.0)
     net.flow_stats(2, {pair: 9_000_000, back: 9_000_000}, age_s=12.0)  # transit switch: not counted
-    assert app.flow_rate_bps == {pair: pytest.approx(10e6)}
+    assert app.flow_rates.bps == {pair: pytest.approx(10e6)}
     net.flow_stats(1, {pair: 10}, age_s=1.0)  # rule replaced (younger, fresh counter): no rate
-    assert app.flow_rate_bps[pair] == pytest.approx(10e6)
+    assert app.flow_rates.bps[pair] == pytest.approx(10e6)
     net.flow_stats(1, {pair: 10 + 125_000}, age_s=2.0)  # measured again from the new rule
-    assert app.flow_rate_bps[pair] == pytest.approx(1e6)
+    assert app.flow_rates.bps[pair] == pytest.approx(1e6)
     assert {"src": mac(1), "dst": mac(3), "bps": pytest.approx(1e6)} in app.describe()["flow_rates_bps"]
 
 
@@ -496,7 +479,7 @@ def test_a_host_moving_to_another_switch_does_not_mix_counters(net, app):
     net.packet_in(4, HOST_PORT, ipv4_frame(1, 3))  # host 1 now sends from s4
     assert app.state.hosts[mac(1)].dpid == 4
     net.flow_stats(4, {pair: 6_000_000}, age_s=11.0)  # s4's rule: its first sample, no rate yet
-    assert pair not in app.flow_rate_bps
+    assert pair not in app.flow_rates.bps
 
 
 def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
@@ -507,7 +490,7 @@ def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
     net.port_stats(1, {NEXT_PORT: 1_000 + 2_500_000, HOST_PORT: 999, ofp.OFPP_LOCAL: 5})
     assert app.state.load_bps == {(1, 2): pytest.approx(10e6)}
     assert app.state.utilisation((1, 2)) == pytest.approx(1.0)
-    links = {(l["src"], l["dst"]): l for l in app.describe()["links"]}
+    links = {(link["src"], link["dst"]): link for link in app.describe()["links"]}
     assert links[(1, 2)]["utilisation"] == pytest.approx(1.0)
     assert links[(2, 1)]["utilisation"] == 0.0
     clock.now += 2.0
@@ -543,6 +526,7 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
     conf.write_text("[qroute]\nrouting_weight = utilisation\n")
     monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)]))
     app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
     net = FakeNetwork(app, n=4)  # s1 to s3: 1-2-3 or 1-4-3, equal hops
     net.start()
     net.port_stats(1, {NEXT_PORT: 0, PREV_PORT: 0})
@@ -550,7 +534,7 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
     net.port_stats(1, {NEXT_PORT: 0, PREV_PORT: 0, loaded_port: 1_250_000})  # 10 Mbit/s
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == expected
+    assert app.routes.paths[(mac(1), mac(3))] == expected
 
 
 def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
@@ -561,38 +545,39 @@ def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
 
 
 @pytest.mark.parametrize("kind", ["qnn", "mlp"])
-def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, clock, wsgi, tmp_path,
+def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, wsgi, tmp_path,
                                                               monkeypatch):
     app = _app_with(f"[qroute]\npolicy = {kind}\n", tmp_path, monkeypatch, wsgi)
-    assert app.policy.kind == kind and app.policy_problem == ""
+    assert app.policy.kind == kind and app.status.policy_problem == ""
     assert app.describe()["policy"].startswith(f"{kind} router, k=3")
     net = FakeNetwork(app, n=5)
     net.start()
     for n in range(1, 6):
         learn(net, n)
-    assert len(app.paths) == 20 and app.describe()["last_decision_error"] == ""
-    hosts = app.state.hosts
-    own = app.policy.decide(app.state.graph(), {f: (hosts[f[0]].dpid, hosts[f[1]].dpid) for f in app.paths},
-                            dict(app.paths), {})
-    assert own == app.paths  # what is installed is the learned policy's own decision
-    for (src, dst), path in app.paths.items():
+    assert len(app.routes.paths) == 20 and app.describe()["last_decision_error"] == ""
+    # what is installed is the learned policy's own decision: asked afresh, with nothing
+    # installed to keep and no margin for keeping it, it picks the same paths
+    monkeypatch.setattr(app.policy, "keep_margin", 0.0)
+    own = app.policy.decide(app.state.graph(), app.state.host_pairs(), {}, {})
+    assert own == app.routes.paths
+    for (src, dst), path in app.routes.paths.items():
         assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
         assert len(set(path)) == len(path)  # loop-free: the ring's short or long way round
 
 
-def test_milp_policy_routes_every_pair(spawned, clock, wsgi, tmp_path, monkeypatch):
+def test_milp_policy_routes_every_pair(spawned, wsgi, tmp_path, monkeypatch):
     app = _app_with("[qroute]\npolicy = milp\n", tmp_path, monkeypatch, wsgi)
-    assert app.describe()["policy_name"] == "milp" and app.policy_problem == ""
+    assert app.describe()["policy_name"] == "milp" and app.status.policy_problem == ""
     net = FakeNetwork(app, n=5)
     net.start()
     for n in range(1, 6):
         learn(net, n)
-    assert len(app.paths) == 20 and app.describe()["last_decision_error"] == ""
-    for (src, dst), path in app.paths.items():
+    assert len(app.routes.paths) == 20 and app.describe()["last_decision_error"] == ""
+    for (src, dst), path in app.routes.paths.items():
         assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
 
 
-def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spawned, clock, wsgi, tmp_path,
+def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spawned, wsgi, tmp_path,
                                                                             monkeypatch, caplog):
     import shutil
 
@@ -604,26 +589,26 @@ def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spaw
     with caplog.at_level(logging.ERROR):
         app = _app_with(f"[qroute]\npolicy = qnn\ncheckpoint = {broken}\n", tmp_path, monkeypatch, wsgi)
     assert app.policy.name == "shortest-path"
-    assert "policy qnn unavailable" in app.policy_problem and str(broken) in app.policy_problem
-    assert "checksum mismatch" in app.policy_problem
+    assert "policy qnn unavailable" in app.status.policy_problem and str(broken) in app.status.policy_problem
+    assert "checksum mismatch" in app.status.policy_problem
     assert any("routing by shortest path instead" in r.getMessage() for r in caplog.records)
-    assert app.describe()["policy_problem"] == app.policy_problem
+    assert app.describe()["policy_problem"] == app.status.policy_problem
     net = FakeNetwork(app, n=5)
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
-def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawned, clock, wsgi, tmp_path,
+def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawned, wsgi, tmp_path,
                                                                            monkeypatch, caplog):
     app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
     net = FakeNetwork(app, n=5)
     net.start()
     learn(net, 1)
     learn(net, 3)
-    app.paths[(mac(1), mac(3))] = (1, 5, 4, 3)  # as if the QNN had chosen the long way
-    app.installed[(mac(1), mac(3))] = app_module.hops_for_path((1, 5, 4, 3), app.state.hosts[mac(3)],
+    app.routes.paths[(mac(1), mac(3))] = (1, 5, 4, 3)  # as if the QNN had chosen the long way
+    app.routes.hops[(mac(1), mac(3))] = hops_for_path((1, 5, 4, 3), app.state.hosts[mac(3)],
                                                                app.state.links)
 
     def broken(*args, **kwargs):
@@ -632,16 +617,16 @@ def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawn
     monkeypatch.setattr(app.policy, "decide", broken)
     with caplog.at_level(logging.ERROR):
         learn(net, 2)  # a new host: a decision is needed, and it fails
-    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)  # intact: not moved
-    assert app.paths[(mac(1), mac(2))] == (1, 2) and app.paths[(mac(2), mac(3))] == (2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)  # intact: not moved
+    assert app.routes.paths[(mac(1), mac(2))] == (1, 2) and app.routes.paths[(mac(2), mac(3))] == (2, 3)
     assert any("policy qnn failed" in r.getMessage() for r in caplog.records)
     assert "inference failed" in app.describe()["last_decision_error"]
     assert app.describe()["policy_failures"] == 1
-    assert app.metrics.policy_failures._value.get() == 1
+    assert app.metrics.registry.get_sample_value("qroute_policy_failures_total") == 1
 
 
 def test_a_policy_that_fails_to_build_in_any_way_leaves_shortest_paths_forwarding(
-        spawned, clock, wsgi, tmp_path, monkeypatch, caplog):
+        spawned, wsgi, tmp_path, monkeypatch, caplog):
     import controller.demand_policies
 
     def unexpected(*args, **kwargs):
@@ -650,17 +635,17 @@ def test_a_policy_that_fails_to_build_in_any_way_leaves_shortest_paths_forwardin
     monkeypatch.setattr(controller.demand_policies, "LearnedPolicy", unexpected)
     with caplog.at_level(logging.ERROR):
         app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
-    assert app.policy.name == "shortest-path" and "AttributeError" in app.policy_problem
+    assert app.policy.name == "shortest-path" and "AttributeError" in app.status.policy_problem
     net = FakeNetwork(app, n=5)
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
 
 
-def test_checkpoint_of_the_other_kind_is_refused(spawned, clock, wsgi, tmp_path, monkeypatch):
+def test_checkpoint_of_the_other_kind_is_refused(spawned, wsgi, tmp_path, monkeypatch):
     app = _app_with("[qroute]\npolicy = qnn\ncheckpoint = mlp-abilene-single\n", tmp_path, monkeypatch, wsgi)
-    assert app.policy.name == "shortest-path" and "holds a mlp model" in app.policy_problem
+    assert app.policy.name == "shortest-path" and "holds a mlp model" in app.status.policy_problem
 
 
 # --- periodic work ----------------------------------------------------------------------------
@@ -706,11 +691,11 @@ def test_event_handlers_only_ask_for_a_decision(net, app, monkeypatch):
 def test_a_burst_of_events_costs_one_decision_covering_all_of_them(net, app):
     for n in (1, 2, 3, 4):
         app.packet_in(_ipv4_packet_in(net, n, 5))
-    assert app.reroutes == 0
+    assert app.status.reroutes == 0
     app.run_pending_reroutes()
-    assert app.reroutes == 1 and app.describe()["rerouting"] is False
-    assert len(app.paths) == 4 * 3
-    assert app.run_pending_reroutes() == 0 and app.reroutes == 1  # nothing asked since
+    assert app.status.reroutes == 1 and app.describe()["rerouting"] is False
+    assert len(app.routes.paths) == 4 * 3
+    assert app.run_pending_reroutes() == 0 and app.status.reroutes == 1  # nothing asked since
 
 
 def test_a_decision_answering_several_kinds_of_event_counts_under_each(net, app):
@@ -725,7 +710,7 @@ def test_a_decision_answering_several_kinds_of_event_counts_under_each(net, app)
     def count(trigger):
         return app.metrics.registry.get_sample_value("qroute_reroutes_total", {"trigger": trigger}) or 0
 
-    assert app.reroutes == 2
+    assert app.status.reroutes == 2
     assert (count("host"), count("periodic"), count("link")) == (2, 1, 1)
 
 
@@ -752,7 +737,7 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
 def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules(net, app, monkeypatch):
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
     decide = app.policy.decide
 
     def decided_before_the_failure(graph, flows, current, *rest):
@@ -767,7 +752,7 @@ def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules
     monkeypatch.setattr(app.policy, "decide", decided_before_the_failure)
     net.clear()
     app.reroute("periodic")
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
     assert _deleted_on(net) == {}
 
 
@@ -785,12 +770,12 @@ def test_a_host_moving_during_a_decision_gets_no_rules_towards_its_old_switch(ne
     monkeypatch.setattr(app.policy, "decide", decided_before_the_move)
     net.clear()
     app.reroute("periodic")
-    assert (mac(1), mac(3)) not in app.paths and (mac(3), mac(1)) not in app.paths
+    assert (mac(1), mac(3)) not in app.routes.paths and (mac(3), mac(1)) not in app.routes.paths
     assert all(dpid != 3 or dst != mac(3) for dpid, rules in path_rules(net).items()
                for _, dst, _ in rules)
     monkeypatch.setattr(app.policy, "decide", decide)
     app.reroute("host moved")  # the decision the move asked for
-    assert app.paths[(mac(1), mac(3))][-1] == 4 and app.paths[(mac(3), mac(1))][0] == 4
+    assert app.routes.paths[(mac(1), mac(3))][-1] == 4 and app.routes.paths[(mac(3), mac(1))][0] == 4
 
 
 def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_decision(net, app, monkeypatch):
@@ -806,18 +791,19 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
 
     monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
     net.clear()
-    assert app.reroute("periodic") == 0 and app.flows_moved == 0  # rules restored, no path moved
+    assert app.reroute("periodic") == 0 and app.status.flows_moved == 0  # rules restored, no path moved
     assert set(path_rules(net)[2]) == {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)}
     # so the decision the reconnection asked for has nothing left to install
     monkeypatch.setattr(app.policy, "decide", decide)
-    epoch = app.epoch
+    epoch = app.routes.epoch
     assert app.pending_reasons == ["switch 2 reconnected"]
     app.run_pending_reroutes()
-    assert app.epoch == epoch
+    assert app.routes.epoch == epoch
 
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
-def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(net, app, host_2_moves):
+def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(
+        net, app, host_2_moves):
     """Whatever a decision sent a switch before it reconnected is gone, what it sent after
     reached the new connection and stands; the follow-up decision (run by the fake loop)
     leaves every switch holding exactly what the app tracks, even when a host moved meanwhile."""
@@ -838,8 +824,8 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
     learn(net, 2)  # a new host: one decision, whose barrier wait sees s2 reconnect
     assert reconnected == [2] and app.state.hosts[mac(2)].dpid == (4 if host_2_moves else 2)
     assert app.pending_reasons == []
-    assert any(dpid == 2 for hops in app.installed.values() for dpid, _ in hops)
-    assert switch_tables(net) == tracked_tables(app)
+    assert any(dpid == 2 for hops in app.routes.hops.values() for dpid, _ in hops)
+    assert switch_tables(net.log) == tracked_tables(app)
 
 
 def test_a_flow_whose_ingress_switch_was_wiped_gets_a_flagged_ingress_rule_after_its_host_moves(net, app):
@@ -854,11 +840,11 @@ def test_a_flow_whose_ingress_switch_was_wiped_gets_a_flagged_ingress_rule_after
     net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))
     del net._handle
     app.run_pending_reroutes()
-    assert app.paths[(mac(1), mac(3))] == (2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (2, 3)
     flagged = [d for d, m in net.log if is_add(m) and m.priority == ofmsgs.PRIORITY_PATH
                and (m.match["eth_src"], m.match["eth_dst"]) == (mac(1), mac(3))
                and m.cookie & ofmsgs.INGRESS_FLAG]
-    assert flagged == [2] and app.unflagged == set()
+    assert flagged == [2] and app.routes.unflagged == set()
 
 
 def _ipv4_packet_in(net, src_n, dst_n):
@@ -903,7 +889,7 @@ def test_describe_reports_hosts_paths_and_settings(net, app):
     assert [h["mac"] for h in view["hosts"]] == [mac(1), mac(3)]
     assert {"src": mac(1), "dst": mac(3), "path": [1, 2, 3]} in view["paths"]
     assert view["settings"]["routing_weight"] == "hops"
-    assert view["epoch"] == app.epoch >= 1
+    assert view["epoch"] == app.routes.epoch >= 1
 
 
 # --- reconnects -------------------------------------------------------------------------------
@@ -923,7 +909,7 @@ def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net,
     net.clear()
     net.state_change(old, app_module.DEAD_DISPATCHER)
     assert app.datapaths[2] is new and 2 in app.state.switches
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
     assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
 
 
@@ -937,12 +923,12 @@ def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_flow_delete
     monkeypatch.setattr(app.policy, "decide", the_long_way)
     learn(net, 1)
     learn(net, 3)
-    assert app.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
     monkeypatch.setattr(app.policy, "decide", decide)
     net.clear()
     net.connect(5)  # wipes s5; the decision it asks for takes 1->3 the short way
-    assert app.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
     # the old path's rule on s4 (not wiped, not on the new path) is deleted, not left behind
     deleted_on_s4 = [reparse(net.datapaths[4], m).match for d, m in net.log if d == 4 and is_delete(m)]
     assert [(m["eth_src"], m["eth_dst"]) for m in deleted_on_s4] == [(mac(1), mac(3))]
-    assert app.flows_moved == 1
+    assert app.status.flows_moved == 1

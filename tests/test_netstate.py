@@ -172,8 +172,8 @@ def test_link_facts_give_capacities_and_ospf_weights_to_the_graph():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3)),
-                max_size=40))
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3),
+                          st.integers(1, 3)), max_size=40))
 def test_port_index_matches_a_scan_after_any_adds_moves_and_removals(ops):
     state = NetworkState()
     for add, src, dst, src_port, dst_port in ops:
@@ -186,7 +186,40 @@ def test_port_index_matches_a_scan_after_any_adds_moves_and_removals(ops):
     for dpid in range(1, 5):
         for port in range(1, 4):
             scan = sorted(link for link, p in state.links.items()
-                          if (link[0] == dpid and p.src_port == port) or (link[1] == dpid and p.dst_port == port))
+                          if (link[0] == dpid and p.src_port == port)
+                          or (link[1] == dpid and p.dst_port == port))
             assert state.links_at_port(dpid, port) == scan
             leaving = [link for link in scan if link[0] == dpid and state.links[link].src_port == port]
             assert state.link_at_port(dpid, port) in (leaving or [None])
+
+
+def test_edge_ports_are_the_ports_without_a_link_and_follow_port_changes():
+    state = line_state()
+    state.set_ports(2, {1, 2, 3, 4})
+    assert state.edge_ports(2) == [1, 4] and state.edge_ports(9) == []
+    assert state.port_changed(2, 5, present=True, down=False) == []
+    assert state.edge_ports(2) == [1, 4, 5]
+    # s2's port 2 goes down: its link goes, both ways, and the port is an edge port now
+    assert state.port_changed(2, 2, present=True, down=True) == [(2, 3), (3, 2)]
+    assert (2, 3) not in state.links and (3, 2) not in state.links and (2, 1) in state.links
+    assert state.edge_ports(2) == [1, 2, 4, 5]
+    state.port_changed(2, 4, present=False, down=True)  # deleted
+    assert state.edge_ports(2) == [1, 2, 5]
+    state.remove_switch(2)
+    assert state.edge_ports(2) == [] and 2 not in state.ports
+
+
+def test_host_pairs_are_every_ordered_pair_with_their_switches():
+    state = line_state()
+    state.learn_host("aa", 1, 1)
+    state.learn_host("bb", 3, 1)
+    state.learn_host("cc", 3, 4)
+    assert state.host_pairs() == {("aa", "bb"): (1, 3), ("aa", "cc"): (1, 3), ("bb", "aa"): (3, 1),
+                                  ("bb", "cc"): (3, 3), ("cc", "aa"): (3, 1), ("cc", "bb"): (3, 3)}
+
+
+def test_set_load_is_what_utilisation_and_the_graph_read():
+    state = line_state()
+    state.set_load((1, 2), 2.5e6)
+    assert state.utilisation((1, 2)) == pytest.approx(0.25)
+    assert state.graph()[1][2]["congestion"] == pytest.approx(3.5)

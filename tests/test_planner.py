@@ -12,8 +12,9 @@ A, B, C = "00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"
 
 
 def plan_changes(installed, desired, epoch=0):
-    """Every flow-mod of the plan in the order the controller sends them."""
-    return plan_phases(installed, desired, epoch).messages()
+    """Every flow-mod of the plan in the order the controller sends them: phase by phase."""
+    plan = plan_phases(installed, desired, epoch)
+    return plan.prepare + plan.commit + plan.cleanup
 
 
 def adds(plan):
@@ -143,6 +144,15 @@ def test_applying_the_plan_yields_exactly_the_desired_rules(old, new):
     assert tables == want
     if old == new:
         assert plan == []
+    # the phases: ingress rules (which switch traffic over) only in commit, deletes only last
+    phases = plan_phases(old, new)
+    assert all(m.command == ofp.OFPFC_ADD for _, m in phases.prepare + phases.commit)
+    assert all(m.command == ofp.OFPFC_DELETE_STRICT for _, m in phases.cleanup)
+    for phase, ingress in ((phases.prepare, False), (phases.commit, True)):
+        for dpid, mod in phase:
+            flow = (mod.match["eth_src"], mod.match["eth_dst"])
+            assert (dpid == new[flow][0][0]) == ingress
+            assert bool(mod.cookie & ofmsgs.INGRESS_FLAG) == ingress
 
 
 def test_without_switches_keeps_each_flows_other_hops_and_drops_emptied_flows():
@@ -160,5 +170,5 @@ def test_an_unflagged_flow_gets_its_ingress_rule_again_even_with_unchanged_hops(
     stripped = {(A, B): ((2, 3), (3, 1))}
     assert plan_changes(stripped, dict(stripped)) == []  # without knowing, nothing is sent
     plan = plan_phases(stripped, dict(stripped), epoch=6, unflagged={(A, B)})
-    assert [(dpid, m.cookie & ofmsgs.INGRESS_FLAG != 0) for dpid, m in plan.messages()] == [(2, True)]
+    assert [(dpid, m.cookie & ofmsgs.INGRESS_FLAG != 0) for dpid, m in plan.commit] == [(2, True)]
     assert plan.commit and not plan.prepare and not plan.cleanup

@@ -1,10 +1,13 @@
-"""ShortestPathPolicy: one shortest path per flow, stable while it stays shortest."""
+"""ShortestPathPolicy: one shortest path per flow, stable while it stays shortest; make_policy."""
 from __future__ import annotations
+
+import logging
 
 import networkx as nx
 import pytest
 
-from controller.policy import ShortestPathPolicy, path_cost, path_is_intact
+from controller.policy import ShortestPathPolicy, make_policy, path_cost, path_is_intact
+from controller.settings import Settings
 
 
 def ring(n):
@@ -105,3 +108,41 @@ def test_keep_intact_else_moves_only_new_and_broken_flows():
     assert decided["broken"] == (2, 3, 4, 5)         # its link is gone: rerouted
     assert decided["other-ends"] == (1, 2, 3)        # installed path has other endpoints
     assert decided["new"] == (4, 5)
+
+
+# --- make_policy ------------------------------------------------------------------------------
+def weighted_square(attribute):
+    """1 to 3 two hops either way; the way over 2 is the heavier by `attribute`."""
+    graph = ring(4)
+    for a, b in graph.edges:
+        graph[a][b].update(congestion=1.0, ospf=1.0)
+    graph[1][2][attribute] = 11.0
+    return graph
+
+
+def test_make_policy_gives_shortest_paths_by_the_configured_weight():
+    log = logging.getLogger("test")
+    policy, fallback, problem = make_policy(Settings(), log)
+    assert policy is fallback and problem == "" and policy.name == "shortest-path"
+    assert policy.description == "shortest-path by hop count"
+    for setting, attribute in (("utilisation", "congestion"), ("ospf", "ospf")):
+        policy, _, _ = make_policy(Settings(routing_weight=setting, topology="abilene"), log)
+        assert policy.decide(weighted_square(attribute), {"f": (1, 3)})["f"] == (1, 4, 3)
+        assert "hop count" not in policy.description
+
+
+def test_make_policy_bounds_the_milp_by_half_the_reoptimisation_interval():
+    policy, fallback, problem = make_policy(Settings(policy="milp", reoptimize_interval=1.0),
+                                            logging.getLogger("test"))
+    assert (policy.name, policy.time_limit, problem) == ("milp", 0.5, "")
+    assert fallback.name == "shortest-path"
+
+
+def test_make_policy_falls_back_to_shortest_paths_when_the_checkpoint_is_missing(tmp_path, caplog):
+    missing = tmp_path / "missing.pt"
+    with caplog.at_level(logging.ERROR):
+        policy, fallback, problem = make_policy(Settings(policy="qnn", checkpoint=str(missing)),
+                                                logging.getLogger("test"))
+    assert policy is fallback and policy.name == "shortest-path"
+    assert problem.startswith("policy qnn unavailable") and str(missing) in problem
+    assert [r.getMessage() for r in caplog.records] == [f"{problem}; routing by shortest path instead"]

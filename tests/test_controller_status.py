@@ -1,0 +1,37 @@
+"""ControllerStatus: the controller's counts, held once and exported to Prometheus from there."""
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from controller.metrics import ControllerMetrics
+from controller.rest import ControllerStatus
+
+
+def test_a_decision_counts_once_under_each_kind_of_reason_it_answers():
+    status = ControllerStatus()
+    status.rerouted(["host 00:00:00:00:00:01 seen", "host 00:00:00:00:00:02 seen", "link 1-2 down"],
+                    moved=2, flows_installed=6)
+    status.rerouted(["periodic"], moved=1, flows_installed=4)
+    assert (status.reroutes, status.flows_moved, status.flows_installed) == (2, 3, 4)
+    assert dict(status.reroutes_by_trigger) == {"host": 1, "link": 1, "periodic": 1}
+
+
+def test_prometheus_reads_the_counts_from_the_status():
+    status = ControllerStatus()
+    metrics = ControllerMetrics(status)
+
+    def sample(name, **labels):
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert sample("qroute_reroutes_total", trigger="host") is None  # nothing counted yet
+    assert (sample("qroute_flows_moved_total"), sample("qroute_policy_failures_total")) == (0, 0)
+    status.rerouted(["host 00:00:00:00:00:01 seen", "periodic"], moved=3, flows_installed=2)
+    status.policy_failed("reroute #2 (periodic): RuntimeError('boom')")
+    assert sample("qroute_reroutes_total", trigger="host") == 1
+    assert sample("qroute_reroutes_total", trigger="periodic") == 1
+    assert sample("qroute_flows_moved_total") == 3 and sample("qroute_flows_installed") == 2
+    assert sample("qroute_policy_failures_total") == 1
+    assert status.last_decision_error == "reroute #2 (periodic): RuntimeError('boom')"
+    exported = generate_latest(metrics.registry).decode()
+    assert "# TYPE qroute_reroutes_total counter" in exported
+    assert 'qroute_reroutes_total{trigger="host"} 1.0' in exported
