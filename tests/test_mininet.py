@@ -17,13 +17,14 @@ if os.geteuid() != 0:
                 allow_module_level=True)
 mininet_lab = pytest.importorskip("controller.lab.mininet_lab",
                                   reason="Debian's mininet package is not importable")
+import mininet.clean  # noqa: E402
 from topologies.mininet_topos import AbileneTopo, RingTopo  # noqa: E402
 
 MininetLab = mininet_lab.MininetLab
 
 
 def _lab(topo, request, **settings):
-    mininet_lab.clean_mininet()
+    mininet.clean.cleanup()
     lab = MininetLab(topo, settings=settings)
     try:
         lab.start()
@@ -36,7 +37,7 @@ def _lab(topo, request, **settings):
     if request.session.testsfailed:
         print(lab.controller_log()[-3000:])
     lab.stop()
-    mininet_lab.clean_mininet()
+    mininet.clean.cleanup()
 
 
 @pytest.fixture(scope="class")
