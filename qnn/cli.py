@@ -51,7 +51,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def _build(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The parser, and the chosen tool's own (the top one when ``argv`` chooses none)."""
-    parser = OneLineErrorParser(prog="qroute", description="qroute: QNN traffic engineering tools")
+    parser = OneLineErrorParser(prog="qroute", description="qroute: QNN traffic engineering tools",
+                                epilog="qroute TOOL --help shows a tool's options")
     return parser, _add_tools(parser, SUBCOMMANDS, argv, depth=0)
 
 
