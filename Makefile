@@ -68,7 +68,7 @@ mininet-clean: apt
 
 demo: install ovs-start
 	@$(MAKE) -s mininet-clean
-	status=0; $(PY) -m controller.lab.demo || status=$$?; $(MAKE) -s mininet-clean; exit $$status
+	status=0; $(PY) -m qnn.cli lab demo || status=$$?; $(MAKE) -s mininet-clean; exit $$status
 
 test: install
 	@./scripts/run-tests $(PYTEST_ARGS)
@@ -82,14 +82,14 @@ test-mininet: install
 
 bench: install
 	mkdir -p bench-out
-	$(PY) -m qnn.bench.scale --out bench-out
-	$(PY) -m qnn.bench.speed --threads 2 | tee bench-out/qnn-speed.txt
+	$(PY) -m qnn.cli scale --out bench-out
+	$(PY) -m qnn.cli speed --threads 2 | tee bench-out/qnn-speed.txt
 	@if [ "$$(id -u)" = 0 ]; then \
-	  ./scripts/ovs-start && $(PY) -m controller.lab.failover_bench --trials 5 --seed 1 \
+	  ./scripts/ovs-start && $(PY) -m qnn.cli lab failover --trials 5 --seed 1 \
 	    --json bench-out/failover-abilene.json \
-	  && $(PY) -m controller.lab.live_compare --trials 3 --json bench-out/live-compare-heavy.json \
+	  && $(PY) -m qnn.cli lab race --trials 3 --json bench-out/live-compare-heavy.json \
 	    | tee bench-out/live-compare-heavy.md \
-	  && $(PY) -m controller.lab.live_compare --overload 0.6 --policies shortest-path,qnn --json bench-out/live-compare-light.json \
+	  && $(PY) -m qnn.cli lab race --overload 0.6 --policies shortest-path,qnn --json bench-out/live-compare-light.json \
 	    | tee bench-out/live-compare-light.md; \
 	  status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
 	else echo "bench: skipping the Mininet benchmarks (need root)"; fi

@@ -89,7 +89,8 @@ def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
     np.savetxt(tms_file, gravity_traffic(net, 4, seed=3).reshape(4, -1))
     out, png = tmp_path / "out.json", tmp_path / "mlu.png"
     code = main(["bench", "--topology", "polska", "--tms", str(tms_file), "--setting", "predictive",
-                 "--methods", "spf,ecmp,lp,stale-lp", "--json", str(out), "--plot", str(png), "--no-progress"])
+                 "--methods", "spf,ecmp,lp,stale-lp", "--json", str(out), "--plot", str(png),
+                 "--no-progress"])
     assert code == 0
     doc = json.loads(out.read_text())
     assert {"topology", "setting", "n_matrices", "methods"} <= set(doc)
@@ -100,31 +101,47 @@ def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
 
 
 def test_cli_unknown_method_and_missing_plugin(capsys, monkeypatch):
-    assert main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "nope", "--no-progress"]) == 2
+    assert main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "nope",
+                 "--no-progress"]) == 2
+    assert "qroute bench: error: unknown method(s) nope; available: " in capsys.readouterr().err
     monkeypatch.setitem(__import__("qnn.cli").cli.SUBCOMMANDS, "train", ("qnn.does_not_exist", "x"))
     assert main(["train"]) == 2
     assert "not available" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--start", "-5"], "--start must be at least 0"),
-    (["--limit", "-3"], "--limit must be at least 2"),
-    (["--milp-every", "0"], "--milp-every must be at least 1"),
-    (["--k", "0"], "--k must be at least 1"),
-    (["--scale", "-1"], "--scale must be a positive number"),
-    (["--scale", "nan"], "--scale must be a positive number"),
-    (["--milp-time-limit", "-1"], "--milp-time-limit must be a positive number"),
-    (["--milp-time-limit", "nan"], "--milp-time-limit must be a positive number"),
+    (["--start", "-5"], "argument --start: must not be negative, not -5"),
+    (["--limit", "-3"], "argument --limit: must be at least 2, not -3"),
+    (["--milp-every", "0"], "argument --milp-every: must be at least 1, not 0"),
+    (["--k", "0"], "argument --k: must be at least 1, not 0"),
+    (["--scale", "-1"], "argument --scale: must be greater than 0, not -1"),
+    (["--scale", "nan"], "argument --scale: 'nan' is not a finite number"),
+    (["--milp-time-limit", "-1"], "argument --milp-time-limit: must be greater than 0, not -1"),
+    (["--milp-time-limit", "nan"], "argument --milp-time-limit: 'nan' is not a finite number"),
+    (["--n-synthetic", "1"], "argument --n-synthetic: must be at least 2, not 1"),
     (["--methods", ","], "--methods names no method"),
-    (["--json", "FILE/x.json"], "FILE is not a folder"),
-    (["--plot", "mlu.txt"], "must end in .eps or"),
+    (["--methods", "spf,nope"], "unknown method(s) nope; available: "),
+    (["--json", "FILE/x.json"], "--json FILE/x.json: FILE is not a folder"),
+    (["--plot", "mlu.txt"], "--plot mlu.txt: must end in .eps or"),
 ])
-def test_cli_bench_refuses_bad_options_before_any_work(capsys, argv, words, tmp_path):
+def test_cli_bench_refuses_bad_options_before_any_work(capsys, argv, words, tmp_path, monkeypatch):
+    import qnn.bench.scenario
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the scenario was loaded before the options were checked")
+
+    monkeypatch.setattr(qnn.bench.scenario, "load_scenario", must_not_run)
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     argv = [arg.replace("FILE", str(a_file)) for arg in argv]
-    code = main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "spf", "--no-progress", *argv])
-    assert code == 2 and words.replace("FILE", str(a_file)) in capsys.readouterr().err
+    try:
+        code = main(["bench", "--topology", "polska", "--n-synthetic", "3", "--methods", "spf",
+                     "--no-progress", *argv])
+    except SystemExit as exited:  # refused by the parser
+        code = exited.code
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("qroute bench: error: " + words.replace("FILE", str(a_file)))
 
 
 def test_cli_bench_names_bad_input_in_one_line_without_a_traceback(tmp_path, capsys):

@@ -32,7 +32,9 @@ def mininet_lab():
 
 
 def _lab(mininet_lab, topo, request, **settings):
-    mininet_lab.clean_mininet()
+    from mininet.clean import cleanup
+
+    cleanup()
     lab = mininet_lab.MininetLab(topo, settings=settings)
     try:
         lab.start()
@@ -45,7 +47,7 @@ def _lab(mininet_lab, topo, request, **settings):
     if request.session.testsfailed:
         print(lab.controller_log()[-3000:])
     lab.stop()
-    mininet_lab.clean_mininet()
+    cleanup()
 
 
 @pytest.fixture(scope="class")

@@ -12,10 +12,11 @@ def test_export_qasm_from_given_features(tmp_path, capsys):
     pytest.importorskip("qiskit")
     from qnn.cli import main
 
-    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx", "residual", seed=0)
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx", "residual",
+                         seed=0)
     ckpt = tmp_path / "qnn-tiny.pt"
-    save_checkpoint(ckpt, router, {"topology": topology_fingerprint(tiny_network()), "k": 3, "setting": "predictive",
-                                   "split": {"val_fraction": 0.25}})
+    save_checkpoint(ckpt, router, {"topology": topology_fingerprint(tiny_network()), "k": 3,
+                                   "setting": "predictive", "split": {"val_fraction": 0.25}})
     feats = ",".join(["0.5"] * 12)
     assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats, "--qasm", "2"]) == 0
     out = capsys.readouterr().out
@@ -24,20 +25,28 @@ def test_export_qasm_from_given_features(tmp_path, capsys):
     assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats, "--out", str(dest)]) == 0
     assert "OPENQASM 3" in dest.read_text()
     assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", "1,2"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "qroute export-qasm: error: --features needs 12 finite values (k=3 paths x 4 features: "
+        "bottleneck, share, stretch, split)"]
 
 
-def test_train_subcommand_registered():
+def test_train_subcommand_runs_the_train_module_with_the_options_given():
     from qnn.cli import build_parser
+    from qnn.models import train
 
-    args = build_parser("train").parse_args(["train", "--topology", "geant", "--out", "x.pt"])
-    assert args.model == "qnn" and args.layers == 3 and args.rounds == 4 and callable(args.run)
+    argv = ["train", "--topology", "geant", "--out", "x.pt",
+            "--layers", "5", "--rounds", "2", "--model", "mlp"]
+    args = build_parser(argv).parse_args(argv)
+    assert args.run is train.run
+    assert (args.topology, args.layers, args.rounds, args.model) == ("geant", 5, 2, "mlp")
 
 
 def test_export_qasm_refuses_rounds_features_and_indices_out_of_range(tmp_path, capsys):
     pytest.importorskip("qiskit")
     from qnn.cli import main
 
-    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx", "residual", seed=0)
+    router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 2, 3, "crx", "residual",
+                         seed=0)
     ckpt = tmp_path / "qnn-tiny.pt"
     save_checkpoint(ckpt, router, {"topology": topology_fingerprint(tiny_network()), "k": 3})
     feats = ",".join(["0.5"] * 12)
@@ -50,7 +59,8 @@ def test_export_qasm_refuses_rounds_features_and_indices_out_of_range(tmp_path, 
     assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats,
                  "--out", str(tmp_path / "new" / "c.qasm")]) == 0
     assert "OPENQASM 3" in (tmp_path / "new" / "c.qasm").read_text()
-    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats, "--out", str(ckpt / "c.qasm")]) == 2
+    assert main(["export-qasm", "--checkpoint", str(ckpt), "--features", feats,
+                 "--out", str(ckpt / "c.qasm")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export-qasm", "--checkpoint", str(ckpt), "--matrix", "-1"])
@@ -69,7 +79,9 @@ def test_train_refuses_numbers_out_of_range_by_option(argv, words, tmp_path, cap
 
     with pytest.raises(SystemExit) as exited:
         main(["train", "--topology", "abilene", "--out", str(tmp_path / "x.pt"), *argv])
-    assert exited.value.code == 2 and words in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"qroute train: error: argument {words}: ")
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -88,7 +100,7 @@ def test_train_refuses_contradictory_options_before_loading_anything(argv, words
         argv += ["--out", str(tmp_path / "x.pt")]
     assert main(["train", "--topology", "abilene", *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("qroute train: ") and words in err
+    assert len(err.splitlines()) == 1 and err.startswith("qroute train: error: ") and words in err
 
 
 def test_train_on_too_few_or_empty_matrices_says_so(tmp_path, capsys):

@@ -7,8 +7,8 @@ import torch
 
 from qnn.models.router import DEFAULT_FEATURES, evaluate, hard_split, smooth_mlu_ratio
 from qnn.models.dataset import history_input, time_split
+from qnn.cli import main as cli_main
 from qnn.models.train import anneal_temperature, build_model, fit
-from qnn.models.train import main as train_main
 from tests.qnn_helpers import t, tiny_setup
 
 
@@ -107,12 +107,13 @@ def test_anneal_schedule_runs_from_the_first_to_the_last_temperature():
 @pytest.mark.parametrize("text", ["0.5", "a,b", "0.5,0", "-1,0.1", "1,2,3", "inf,0.02", "nan,0.1"])
 def test_bad_anneal_option_is_refused_by_name(text, capsys):
     with pytest.raises(SystemExit):
-        train_main(["--topology", "abilene", "--single-path", "--anneal", text, "--out", "x.pt"])
+        cli_main(["train", "--topology", "abilene", "--single-path", "--anneal", text, "--out", "x.pt"])
     assert "--anneal" in capsys.readouterr().err
 
 
 def test_anneal_without_single_path_is_refused(tmp_path, capsys):
-    assert train_main(["--topology", "abilene", "--anneal", "0.5,0.02", "--out", str(tmp_path / "x.pt")]) == 2
+    argv = ["train", "--topology", "abilene", "--anneal", "0.5,0.02", "--out", str(tmp_path / "x.pt")]
+    assert cli_main(argv) == 2
     assert "needs --single-path" in capsys.readouterr().err
 
 

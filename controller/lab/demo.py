@@ -1,4 +1,4 @@
-"""Live rerouting demo (`make demo`): Abilene in Mininet under the qroute controller.
+"""``qroute lab demo`` (`make demo`): live rerouting, Abilene in Mininet under the qroute controller.
 
 Prints a timeline: topology up, hosts reachable, traffic flowing, link failed, traffic
 rerouted with the measured outage, link restored; then the same heavy UDP traffic (the largest
@@ -17,10 +17,9 @@ import time
 import numpy as np
 
 from controller.lab.live_compare import run_policy
-from controller.lab.mininet_lab import MininetLab, clean_mininet, measure_failover
 from controller.lab.workload import build_workload
+from qnn.argtypes import nonnegative_int
 from topologies.abilene import ABILENE_NODES, week_or_gravity
-from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
 
 
 class Timeline:
@@ -51,6 +50,8 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: float = 12.0) -> 
     """The product's claim, live: the same heavy UDP traffic under OSPF and under the QNN
     (each in a fresh network). Reported, not judged: a step fails only if its run broke (an
     exception, or no flow came back with a receiver report), not if the QNN loses."""
+    from topologies.mininet_topos import ABILENE_SCALE
+
     workload = build_workload(n_flows=20, overload=1.3, seed=seed, capacity_scale=ABILENE_SCALE)
     timeline.say("heavy traffic", f"{len(workload.flows)} largest demands of {workload.source} as UDP "
                  f"flows, {sum(f[2] for f in workload.flows):.0f} Mbit/s: OSPF would load its busiest "
@@ -69,11 +70,25 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: float = 12.0) -> 
                      ok=s["failed_flows"] < len(workload.flows))
 
 
-def run(seed: int) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=nonnegative_int, default=7, help="seed of the synthetic traffic")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_demo(args.seed)
+
+
+def run_demo(seed: int) -> int:
+    # Mininet is imported by the functions that build networks: --help works without it
+    import mininet.clean
+
+    from controller.lab.mininet_lab import MininetLab, measure_failover
+    from topologies.mininet_topos import AbileneTopo, host_of
+
     timeline = Timeline()
     src, dst, source = busiest_pair(seed)
     src_name, dst_name = ABILENE_NODES[src].city, ABILENE_NODES[dst].city
-    clean_mininet()
+    mininet.clean.cleanup()
     # The controller is told it runs Abilene: link capacities for utilisation, OSPF weights for
     # shortest paths (hop count would send traffic over the thin 2.5 Gbit/s Atlanta link).
     settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0"}
@@ -125,21 +140,10 @@ def run(seed: int) -> int:
         loss = lab.ping_all()
         timeline.say("hosts reachable", f"all-pairs ping after restore: {loss:.0f}% loss",
                      ok=loss == 0.0)
-    clean_mininet()
+    mininet.clean.cleanup()
     heavy_traffic_race(timeline, seed)
     if timeline.failures:
         print(f"demo: FAILED steps: {', '.join(timeline.failures)}", file=sys.stderr)
         return 1
     print("demo: all steps passed")
     return 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic traffic")
-    args = parser.parse_args(argv)
-    return run(args.seed)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""Failover benchmark: outage of a 100 pps ping stream when a link on its path fails.
+"""``qroute lab failover``: outage of a 100 pps ping stream when a link on its path fails.
 
-    sudo .venv/bin/python -m controller.lab.failover_bench --trials 5 --seed 1 --json out.json
+    sudo .venv/bin/qroute lab failover --trials 5 --seed 1 --json out.json
 
 Each trial picks a host pair (seeded), starts the stream, takes the first link of its path
 down, measures the longest run of lost replies, then restores the link and waits for it to be
@@ -11,18 +11,24 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 
-from controller.lab.mininet_lab import MininetLab, clean_mininet, measure_failover
-from topologies.mininet_topos import topos
+from qnn.argtypes import nonnegative_int, positive_int, writable_output
+
+# the names of topologies.mininet_topos.topos, which imports Mininet (--help works without it)
+TOPOLOGIES = ("abilene", "diamond", "ring")
 
 
-def run(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
+def run_trials(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
+    import mininet.clean
+
+    from controller.lab.mininet_lab import MininetLab, measure_failover
+    from topologies.mininet_topos import topos
+
     rng = random.Random(seed)
     topo = topos[topology]()
     hosts = sorted(topo.hosts(), key=lambda name: int(name[1:]))
     results = []
-    clean_mininet()
+    mininet.clean.cleanup()
     with MininetLab(topo) as lab:
         lab.wait_until_ready()
         lab.ping_all()
@@ -45,29 +51,28 @@ def run(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
                   f"({row['lost']}/{row['sent']} lost), {row['path_before']} -> "
                   f"{row['path_after']}", flush=True)
             lab.wait_for_all_links()
-    clean_mininet()
+    mininet.clean.cleanup()
     under_1s = sum(r["outage_ms"] < 1000 for r in results)
     outages = sorted(r["outage_ms"] for r in results)
     return {"topology": topology, "trials": trials, "seed": seed, "rate_pps": rate_pps,
             "outage_ms": outages, "under_1s": under_1s, "results": results}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--topology", default="abilene", choices=sorted(topos))
-    parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rate-pps", type=int, default=100)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", default="abilene", choices=TOPOLOGIES)
+    parser.add_argument("--trials", type=positive_int, default=5)
+    parser.add_argument("--seed", type=nonnegative_int, default=1)
+    parser.add_argument("--rate-pps", type=positive_int, default=100)
     parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args(argv)
-    summary = run(args.topology, args.trials, args.seed, args.rate_pps)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        writable_output(args.json, "json", (".json",))
+    summary = run_trials(args.topology, args.trials, args.seed, args.rate_pps)
     print(f"outage under 1 s in {summary['under_1s']} of {summary['trials']} trials; "
           f"outages (ms): {summary['outage_ms']}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=1)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""Live comparison in Mininet: the same real traffic routed by OSPF, the QNN, the MLP and the MILP.
+"""``qroute lab race``: the same real traffic routed live in Mininet by OSPF, the QNN, the MLP, the MILP.
 
-    python -m controller.lab.live_compare [--policies shortest-path,qnn,mlp,milp] [--seconds 20] [--trials N] [--json F]
+    qroute lab race [--policies shortest-path,qnn,mlp,milp] [--seconds 20] [--trials N] [--json F]
 
 For each policy, Abilene starts in Mininet under a fresh controller (``topology = abilene``, so
 the controller knows capacities and OSPF weights), every host is made known (pingAll), and the
@@ -23,18 +23,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from controller.lab.mininet_lab import MininetLab, clean_mininet
-from controller.settings import CHOICES, LEARNED_POLICIES, SettingsError, parse_settings
 from controller.lab.workload import PolicyRun, Workload, build_workload, format_table
-from topologies.mininet_topos import ABILENE_SCALE, AbileneTopo, host_of
+from controller.settings import CHOICES, LEARNED_POLICIES, SettingsError, parse_settings
+from qnn.argtypes import at_least, names_from, nonnegative_int, positive_float, positive_int, writable_output
+
+if TYPE_CHECKING:
+    from controller.lab.mininet_lab import MininetLab
 
 POLICIES = CHOICES["policy"]
 
@@ -50,7 +54,14 @@ def _steady_max_utilisation(lab: MininetLab, start_s: float, stop_s: float, star
     return max((float(np.mean(v)) for v in samples.values()), default=float("nan"))
 
 
-def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: float | None = None) -> PolicyRun:
+def run_policy(policy: str, workload: Workload, seconds: float,
+               keep_margin: float | None = None) -> PolicyRun:
+    # Mininet is imported by the functions that build networks: --help works without it
+    import mininet.clean
+
+    from controller.lab.mininet_lab import MininetLab
+    from topologies.mininet_topos import AbileneTopo, host_of
+
     settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "policy": policy}
     if keep_margin is not None and policy in LEARNED_POLICIES:
@@ -62,12 +73,13 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
         lab.wait_until_ready()
         state = lab.rest("state")
         if state["policy_problem"] or state["policy_name"] != policy:
-            raise RuntimeError(f"policy {policy} is not running: {state['policy_problem'] or state['policy']}")
+            raise RuntimeError(f"policy {policy} is not running: "
+                               f"{state['policy_problem'] or state['policy']}")
         lab.ping_all()
         before = lab.rest("state")  # count only what moves once traffic runs
         servers, clients = [], []
         ports = [5301 + i for i in range(len(workload.flows))]  # one iperf3 server per flow
-        for port, (src, dst, mbps) in zip(ports, workload.flows):
+        for port, (_src, dst, _mbps) in zip(ports, workload.flows):
             servers.append(lab.start_iperf3_server(host_of(dst), port))
         time.sleep(1.0)
         started = time.monotonic()
@@ -89,7 +101,8 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
                 process.kill()
                 reason = f"iperf3 client still running {seconds + 30:.0f} s after start"
             except (ValueError, KeyError, TypeError):
-                reason = (report.get("error") if isinstance(report, dict) else None) or err.strip() or out[-200:]
+                reported = report.get("error") if isinstance(report, dict) else None
+                reason = reported or err.strip() or out[-200:]
             if reason:
                 # no receiver report (e.g. iperf3's TCP control connection lost on a congested
                 # path): the flow's loss is unknown, so it is counted apart, not guessed
@@ -109,43 +122,46 @@ def run_policy(policy: str, workload: Workload, seconds: float, keep_margin: flo
             server.terminate()
     finally:
         lab.stop()
-        clean_mininet()
+        mininet.clean.cleanup()
     return result
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policies", default=",".join(POLICIES))
-    parser.add_argument("--flows", type=int, default=20, help="largest demands to send")
-    parser.add_argument("--overload", type=float, default=1.3,
+def _keep_margin(text: str) -> float:
+    """The learned policies' keep_margin, refused by the controller's own rule."""
+    try:
+        return parse_settings({"keep_margin": text}, source="controller settings").keep_margin
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policies", type=names_from(POLICIES), default=",".join(POLICIES),
+                        help=f"comma-separated, from {', '.join(POLICIES)} (default: all)")
+    parser.add_argument("--flows", type=positive_int, default=20, help="largest demands to send")
+    parser.add_argument("--overload", type=positive_float, default=1.3,
                         help="OSPF's busiest link load / capacity the rates are scaled to")
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--seed", type=int, default=0, help="gravity traffic seed (no data directory)")
-    parser.add_argument("--trials", type=int, default=1,
+    parser.add_argument("--seconds", type=at_least(5, float), default=20.0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="gravity traffic seed (no data directory)")
+    parser.add_argument("--trials", type=positive_int, default=1,
                         help="repeat every policy; trials interleave the policies so drift hits all alike")
-    parser.add_argument("--keep-margin", type=float, default=None,
+    parser.add_argument("--keep-margin", type=_keep_margin, default=None,
                         help="the learned policies' keep_margin (default: the controller's)")
     parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args(argv)
-    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    for policy in policies:
-        if policy not in POLICIES:
-            parser.error(f"unknown policy {policy!r} ({', '.join(POLICIES)})")
-    if args.flows < 1 or args.seconds < 5 or args.overload <= 0 or args.trials < 1:
-        parser.error("need --flows >= 1, --seconds >= 5, --overload > 0 and --trials >= 1")
-    if args.keep_margin is not None:
-        try:  # the controller's own check, before any network is built
-            parse_settings({"keep_margin": str(args.keep_margin)}, source="--keep-margin")
-        except SettingsError as error:
-            parser.error(str(error))
-    try:
-        workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
-    except ValueError as error:
-        parser.error(str(error))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        writable_output(args.json, "json", (".json",))
+    import mininet.clean
+
+    from topologies.mininet_topos import ABILENE_SCALE
+
+    workload = build_workload(args.flows, args.overload, args.seed, capacity_scale=ABILENE_SCALE)
     runs = []
-    clean_mininet()  # each run cleans up after itself
+    mininet.clean.cleanup()  # each run cleans up after itself
     for trial in range(1, args.trials + 1):
-        for policy in policies:
+        for policy in args.policies:
             print(f"trial {trial}/{args.trials}: {policy} ...", file=sys.stderr, flush=True)
             runs.append(run_policy(policy, workload, args.seconds, args.keep_margin))
     print(format_table(workload, runs))
@@ -153,10 +169,6 @@ def main(argv=None) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"workload": asdict(workload), "trials": args.trials, "keep_margin": args.keep_margin,
                        "runs": [r.summary() for r in runs],
-                       "command": " ".join(sys.argv)}, f, indent=2)
+                       "command": shlex.join(["qroute", *sys.argv[1:]])}, f, indent=2)
             f.write("\n")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

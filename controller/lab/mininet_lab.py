@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 
 import mininet.node
-from mininet.clean import cleanup as mininet_cleanup
 from mininet.link import TCLink
 from mininet.log import setLogLevel
 from mininet.net import Mininet
@@ -273,11 +272,6 @@ class MininetLab:
     def dump_flows(self, switch: str) -> str:
         return subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch],
                               capture_output=True, text=True, check=True).stdout
-
-
-def clean_mininet() -> None:
-    """Remove what an interrupted Mininet run left behind (`mn -c`)."""
-    mininet_cleanup()
 
 
 @dataclass

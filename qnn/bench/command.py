@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
-from qnn.argtypes import writable_output
+from qnn.argtypes import at_least, nonnegative_int, positive_float, positive_int, writable_output
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--topology", required=True, help="abilene, geant, or a topohub name (germany50, topozoo/Abilene, ...)")
-    p.add_argument("--tms", help="traffic matrices, one flattened N x N matrix a line (default: the topology's data)")
+    p.add_argument("--topology", required=True,
+                   help="abilene, geant, or a topohub name (germany50, topozoo/Abilene, ...)")
+    p.add_argument("--tms",
+                   help="traffic matrices, one flattened N x N matrix a line (default: the topology's data)")
     p.add_argument("--setting", choices=["oracle", "predictive"], default="oracle",
                    help="oracle: decide on the scored matrix; predictive: decide on the one before")
     p.add_argument("--methods", default=None,
@@ -19,18 +20,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT", help="write the summary as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot MLU over time per method")
     p.add_argument("--checkpoint", help="model checkpoint, passed to learned methods")
-    p.add_argument("--k", type=int, default=3, help="candidate paths per demand (default 3)")
+    p.add_argument("--k", type=positive_int, default=3, help="candidate paths per demand (default 3)")
     p.add_argument("--paths", default="weight", choices=["weight", "hops", "disjoint", "tunnels"],
-                   help="candidate paths: k shortest by OSPF weight (default; GEANT: its tunnels), by hops, edge-disjoint")
-    p.add_argument("--scale", type=float, default=None, help="multiply every matrix (default: abilene x8, others x1)")
-    p.add_argument("--start", type=int, default=0, help="first matrix to use")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many matrices")
-    p.add_argument("--milp-every", type=int, default=8, help="single-path MILP on every n-th matrix only (default 8)")
-    p.add_argument("--milp-time-limit", type=float, default=2.0, help="seconds per MILP solve (default 2)")
-    p.add_argument("--robust-window", type=int, default=12,
+                   help="candidate paths: k shortest by OSPF weight (default; GEANT: its tunnels), "
+                        "by hops, edge-disjoint")
+    p.add_argument("--scale", type=positive_float, default=None,
+                   help="multiply every matrix (default: abilene x8, others x1)")
+    p.add_argument("--start", type=nonnegative_int, default=0, help="first matrix to use")
+    p.add_argument("--limit", type=at_least(2), default=None, help="use at most this many matrices")
+    p.add_argument("--milp-every", type=positive_int, default=8,
+                   help="single-path MILP on every n-th matrix only (default 8)")
+    p.add_argument("--milp-time-limit", type=positive_float, default=2.0,
+                   help="seconds per MILP solve (default 2)")
+    p.add_argument("--robust-window", type=positive_int, default=12,
                    help="robust-lp: hedge over this many latest visible matrices (default 12)")
-    p.add_argument("--seed", type=int, default=0, help="seed for synthetic traffic and learned methods")
-    p.add_argument("--n-synthetic", type=int, default=200, help="synthetic matrices for topohub graphs")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed for synthetic traffic and learned methods")
+    p.add_argument("--n-synthetic", type=at_least(2), default=200,
+                   help="synthetic matrices for topohub graphs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -44,17 +51,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from qnn.bench.scenario import load_scenario
 
-    problems = [f"--{name} must be at least {low}, not {value}" for name, value, low in
-                (("start", args.start, 0), ("limit", args.limit, 2), ("k", args.k, 1),
-                 ("milp-every", args.milp_every, 1), ("n-synthetic", args.n_synthetic, 2),
-                 ("robust-window", args.robust_window, 1))
-                if value is not None and value < low]
-    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
-        problems.append(f"--scale must be a positive number, not {args.scale}")
-    if not (math.isfinite(args.milp_time_limit) and args.milp_time_limit > 0):
-        problems.append(f"--milp-time-limit must be a positive number of seconds, not {args.milp_time_limit}")
-    if args.methods and not [m for m in args.methods.split(",") if m.strip()]:
+    methods = ([m.strip() for m in args.methods.split(",") if m.strip()] if args.methods
+               else list(DEFAULT_METHODS))
+    problems = []
+    if not methods:
         problems.append("--methods names no method (see --list-methods)")
+    unknown = [m for m in methods if not is_method(m)]
+    if unknown:
+        problems.append(f"unknown method(s) {', '.join(unknown)}; "
+                        f"available: {', '.join(available_methods())}")
     for option in ("json", "plot"):
         if getattr(args, option):
             try:
@@ -63,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
             except ValueError as error:
                 problems.append(str(error))
     if problems:
-        print("qroute bench: " + "; ".join(problems), file=sys.stderr)
-        return 2
+        raise ValueError("; ".join(problems))
     scenario = load_scenario(args.topology, args.tms, k=args.k, paths=args.paths, scale=args.scale,
                              n_synthetic=args.n_synthetic, seed=args.seed)
     tms = scenario.tms[args.start:]
@@ -73,11 +77,6 @@ def run(args: argparse.Namespace) -> int:
     if len(tms) >= 2 and not tms[1:].any():
         raise ValueError(f"{scenario.traffic_source}: none of the {len(tms) - 1} matrices to score carries "
                          f"traffic (the first one is history only)")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
-    unknown = [m for m in methods if not is_method(m)]
-    if unknown:
-        print(f"unknown method(s) {', '.join(unknown)}; available: {', '.join(available_methods())}", file=sys.stderr)
-        return 2
     options = {"checkpoint": args.checkpoint, "seed": args.seed, "milp_every": args.milp_every,
                "milp_time_limit": args.milp_time_limit, "robust_window": args.robust_window}
     result = run_bench(scenario.network, scenario.pathset, tms, methods, args.setting, options,

@@ -1,6 +1,6 @@
 """Decision time against number of flows, for every baseline, on a large topohub graph.
 
-    python -m qnn.bench.scale --out BENCH_DIR [--topology gabriel/175/0] [--sizes 100,...,25000]
+    qroute scale --out BENCH_DIR [--topology gabriel/175/0] [--sizes 100,...,25000]
 
 Demands are nested random subsets of all ordered node pairs (seeded); traffic is the gravity
 model restricted to those pairs. Candidate paths (k shortest by weight) are computed once for
@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from qnn.argtypes import comma_list, nonnegative_int, positive_float, positive_int, writable_folder
 from qnn.bench.methods import DecisionContext, create_method
 from qnn.loads import link_loads, mlu
 from qnn.paths import PathSet, all_pairs, candidate_paths
@@ -160,29 +161,29 @@ def format_scale_table(doc: dict) -> str:
     return markdown_table(["method", *(f"{s} flows" for s in sizes)], rows, "l" + "r" * len(sizes))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qnn.bench.scale", description=__doc__.split("\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory (scale.json, scale.png)")
-    p.add_argument("--topology", default="gabriel/175/0", help="topohub key (default gabriel/175/0: 30,450 pairs)")
-    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
-    p.add_argument("--k", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=2, help="matrices timed per size and method")
-    p.add_argument("--milp-max-flows", type=int, default=25000)
-    p.add_argument("--milp-time-limit", type=float, default=20.0)
-    p.add_argument("--mcf-max-flows", type=int, default=100)
-    p.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="for candidate paths")
-    args = p.parse_args(argv)
+    p.add_argument("--topology", default="gabriel/175/0",
+                   help="topohub key (default gabriel/175/0: 30,450 pairs)")
+    p.add_argument("--sizes", type=comma_list(positive_int), default=",".join(map(str, DEFAULT_SIZES)),
+                   help="comma-separated flow counts (sizes above the number of node pairs are left out)")
+    p.add_argument("--k", type=positive_int, default=3, help="candidate paths per demand")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--repeats", type=positive_int, default=2, help="matrices timed per size and method")
+    p.add_argument("--milp-max-flows", type=nonnegative_int, default=25000)
+    p.add_argument("--milp-time-limit", type=positive_float, default=20.0, help="seconds per MILP solve")
+    p.add_argument("--mcf-max-flows", type=nonnegative_int, default=100)
+    p.add_argument("--processes", type=positive_int, default=os.cpu_count() or 1, help="for candidate paths")
+
+
+def run(args: argparse.Namespace) -> int:
+    writable_folder(args.out, "out")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    doc = run_scale_bench(args.topology, [int(s) for s in args.sizes.split(",")], args.k, args.seed, args.repeats,
+    doc = run_scale_bench(args.topology, args.sizes, args.k, args.seed, args.repeats,
                           args.milp_max_flows, args.milp_time_limit, args.mcf_max_flows, args.processes)
     (out / "scale.json").write_text(json.dumps(doc, indent=2) + "\n")
     plot_scale(doc, out / "scale.png")
     print(format_scale_table(doc))
     print(f"wrote {out / 'scale.json'} and {out / 'scale.png'}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 Flows are GEANT's 462 origin-destination demands replicated (many flows per pair, each with the
 pair's 3 tunnels) and given random volumes, so every flow count runs on the same 72-link network.
 One decision = all coordination rounds for all flows of one matrix, from demand vector to split,
-without autograd. Run: ``python -m qnn.bench.speed --checkpoint qnn-geant [--device cpu]``.
+without autograd. Run: ``qroute speed --checkpoint qnn-geant [--device cpu]``.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 
+from qnn.argtypes import comma_list, nonnegative_int, positive_int
 from qnn.tables import markdown_table
 
 
@@ -125,29 +126,33 @@ def format_rows(rows) -> str:
     return markdown_table(header, cells, "r" * len(cols), tight_rule=True)
 
 
-def main(argv=None) -> int:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default="qnn-geant",
+                   help="the QNN timed (shipped name or .pt; default qnn-geant)")
+    p.add_argument("--mlp-checkpoint", default="mlp-geant", help="the MLP timed beside it ('': none)")
+    p.add_argument("--join-checkpoint", default="qnn-abilene-single",
+                   help="the controller's checkpoint for the host-join timing")
+    p.add_argument("--flows", type=comma_list(positive_int), default="100,462,1000,2500,5000,10000,25000",
+                   help="comma-separated flow counts")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--repeat", type=positive_int, default=7,
+                   help="timed runs per figure (the median is shown)")
+    p.add_argument("--lp-max-flows", type=nonnegative_int, default=25000,
+                   help="time the path LP only up to this many flows")
+
+
+def run(args: argparse.Namespace) -> int:
     from qnn.models.checkpoint import load_checkpoint
     from qnn.models.dataset import load_dataset
     from topologies.abilene import load_abilene
 
-    p = argparse.ArgumentParser(prog="python -m qnn.bench.speed", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", default="qnn-geant")
-    p.add_argument("--mlp-checkpoint", default="mlp-geant")
-    p.add_argument("--join-checkpoint", default="qnn-abilene-single",
-                   help="the controller's checkpoint for the host-join timing")
-    p.add_argument("--flows", default="100,462,1000,2500,5000,10000,25000")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--lp-max-flows", type=int, default=25000)
-    args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     router, _ = load_checkpoint(args.checkpoint, device=args.device)
     mlp = load_checkpoint(args.mlp_checkpoint, device=args.device)[0] if args.mlp_checkpoint else None
     base = load_dataset("geant", k=router.k).pathset
-    rows = measure(router, mlp, base, [int(x) for x in args.flows.split(",")], args.device, args.repeat,
-                   args.lp_max_flows)
+    rows = measure(router, mlp, base, args.flows, args.device, args.repeat, args.lp_max_flows)
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, rounds {router.n_rounds}")
     print(format_rows(rows))
     for name, network in (("Abilene", load_abilene()), ("GEANT", base.network)):
@@ -161,7 +166,3 @@ def main(argv=None) -> int:
           f"{check['static_ms']:.1f} ms vs {check['dynamic_ms']:.1f} ms dynamic, largest <Z> error "
           f"{check['max_abs_error']:.3g} ({'usable' if check['max_abs_error'] < 1e-4 else 'NOT usable'})")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

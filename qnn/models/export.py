@@ -84,11 +84,14 @@ def flow_features(router, pt, demand: np.ndarray, flow: int, round_index: int) -
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="QNN checkpoint (.pt with its .json), or a shipped name like qnn-geant")
+    p.add_argument("--checkpoint", required=True,
+                   help="QNN checkpoint (.pt with its .json), or a shipped name like qnn-geant")
     p.add_argument("--features", help="comma-separated k*F feature values, path by path")
-    p.add_argument("--matrix", type=nonnegative_int, default=0, help="traffic matrix to take features from (default 0)")
+    p.add_argument("--matrix", type=nonnegative_int, default=0,
+                   help="traffic matrix to take features from (default 0)")
     p.add_argument("--flow", type=nonnegative_int, default=0, help="demand index in the path set (default 0)")
-    p.add_argument("--round", type=nonnegative_int, default=0, help="coordination round (default 0: uniform split)")
+    p.add_argument("--round", type=nonnegative_int, default=0,
+                   help="coordination round (default 0: uniform split)")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
     p.add_argument("--qasm", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
     p.add_argument("--no-measure", action="store_true", help="leave out the final measurements")
@@ -110,9 +113,8 @@ def run(args) -> int:
         except ValueError:
             raise ValueError(f"--features {args.features!r}: not a comma-separated list of numbers") from None
         if len(vals) != core.k * core.n_features or not all(math.isfinite(v) for v in vals):
-            print(f"--features needs {core.k * core.n_features} finite values (k={core.k} paths x "
-                  f"{core.n_features} features: {', '.join(router.features)})", file=sys.stderr)
-            return 2
+            raise ValueError(f"--features needs {core.k * core.n_features} finite values (k={core.k} paths x "
+                             f"{core.n_features} features: {', '.join(router.features)})")
         feats = np.array(vals).reshape(core.k, core.n_features)
         where = "given features"
     else:

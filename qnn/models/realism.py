@@ -11,13 +11,15 @@
   replaced by the maximally mixed state). ``p`` is per qubit per step, so a 3-layer circuit has
   6 noisy steps per qubit. Shots can be combined with noise.
 
-:func:`realism_table` evaluates a router under these conditions with the predictive protocol.
+:func:`realism_table` evaluates a router under these conditions with the predictive protocol;
+``qroute realism --checkpoint qnn-geant`` prints it for a checkpoint's validation pairs.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from qnn.argtypes import comma_list, nonnegative_int, positive_int, probability
 from qnn.models.quantum import QNNCore
 from qnn.summary import ratio_summary
 from qnn.tables import markdown_table
@@ -141,23 +143,25 @@ def format_rows(rows) -> str:
     return markdown_table(header, cells, "lrrrr", tight_rule=True)
 
 
-def main(argv=None) -> int:
-    """``python -m qnn.models.realism --checkpoint qnn-geant``: the realism table on the validation pairs."""
-    import argparse
+def add_arguments(p) -> None:
+    p.add_argument("--checkpoint", default="qnn-geant",
+                   help="QNN checkpoint (shipped name or .pt; default qnn-geant)")
+    p.add_argument("--shots", type=comma_list(positive_int, allow_empty=True), default="256,1024,8192",
+                   help="comma-separated shot counts ('': no finite-shot rows)")
+    p.add_argument("--noise", type=comma_list(probability, allow_empty=True), default="0.001,0.01,0.05",
+                   help="depolarising p per qubit per step, comma-separated ('': no noise rows)")
+    p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
+    p.add_argument("--limit", type=positive_int, default=None, help="use only the first N validation pairs")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
 
+
+def run(args) -> int:
+    """The realism table on the checkpoint's validation pairs."""
     from qnn.models.checkpoint import history_reduce, load_checkpoint
     from qnn.models.router import PathTensors
     from qnn.models.dataset import load_dataset, pairs, time_split
 
-    p = argparse.ArgumentParser(prog="python -m qnn.models.realism", description=main.__doc__)
-    p.add_argument("--checkpoint", default="qnn-geant")
-    p.add_argument("--shots", default="256,1024,8192")
-    p.add_argument("--noise", default="0.001,0.01,0.05", help="depolarising p per qubit per step")
-    p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N validation pairs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
@@ -169,12 +173,7 @@ def main(argv=None) -> int:
         va = va[:args.limit]
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     rows = realism_table(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(O[va]),
-                         [int(s) for s in args.shots.split(",") if s],
-                         [float(x) for x in args.noise.split(",") if x], args.seed)
+                         args.shots, args.noise, args.seed)
     print(f"{meta['topology']['name']}, {args.setting}, {len(va)} validation matrices, split mode")
     print(format_rows(rows))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

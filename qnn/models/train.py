@@ -180,8 +180,7 @@ def run(args) -> int:
     except ValueError as error:
         problems.append(str(error))
     if problems:
-        print("qroute train: " + "; ".join(problems), file=sys.stderr)
-        return 2
+        raise ValueError("; ".join(problems))
     anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
     X, Y, O = pairs(ds, args.setting, args.history, args.history_reduce)
@@ -244,12 +243,3 @@ def _argv_for(args) -> list:
         out += [f"--{key.replace('_', '-')}", str(val)]
     return out
 
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="qroute train", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

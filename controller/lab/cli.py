@@ -1,0 +1,20 @@
+"""``qroute lab``: the tools that run qroute live in Mininet. They need root.
+
+Each tool module imports Mininet only inside ``run``, so ``--help`` works anywhere and the root
+check below comes before any Mininet import.
+"""
+from __future__ import annotations
+
+import os
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("controller.lab.demo", "rerouting live: Abilene, a failed link, a heavy-traffic race"),
+    "race": ("controller.lab.live_compare", "the same real traffic live under OSPF, QNN, MLP and MILP paths"),
+    "failover": ("controller.lab.failover_bench", "outage of a ping stream when a link on its path fails"),
+}
+
+
+def precondition(args) -> None:
+    """Refuse, before any network is built, unless running as root."""
+    if os.geteuid() != 0:
+        raise PermissionError("needs root (Mininet and Open vSwitch build the network); run it with sudo")
