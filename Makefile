@@ -1,7 +1,8 @@
 # qroute: every target sets itself up on a fresh Debian machine and is safe to re-run.
 #   make demo     live rerouting demo in Mininet (root)
-#   make test     the whole test suite (root for the Mininet tier)
+#   make test     lint, then the whole test suite (root for the Mininet tier)
 #   make test-fast   pure-logic and controller tests only (no root, no Mininet)
+#   make lint     ruff over the whole tree (its rules are in pyproject.toml)
 #   make test-mininet  the Mininet tier alone (root)
 #   make install  set-up only: apt packages, .venv, pinned Python packages
 #   make bench    scale, speed, failover and live benchmarks (see BENCHMARKS.md), results under bench-out/
@@ -24,10 +25,10 @@ STAMP := $(VENV)/.qroute-installed
 PYTEST_ARGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install apt demo test test-fast test-mininet bench clean ovs-start mininet-clean
+.PHONY: help install apt demo lint test test-fast test-mininet bench clean ovs-start mininet-clean
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 install: $(STAMP)
 
@@ -70,7 +71,10 @@ demo: install ovs-start
 	@$(MAKE) -s mininet-clean
 	status=0; $(PY) -m qnn.cli lab demo || status=$$?; $(MAKE) -s mininet-clean; exit $$status
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint
 	@./scripts/run-tests $(PYTEST_ARGS)
 
 test-fast: install

@@ -1,4 +1,7 @@
-import importlib.abc, importlib.machinery, sys, types
+import importlib.abc
+import importlib.machinery
+import sys
+import types
 class _F(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path=None, target=None):
         if name == "torchquantum.dataset":

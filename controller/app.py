@@ -253,7 +253,7 @@ class QRouteController(app_manager.RyuApp):
             self.reroute_wanted.clear()
             try:
                 self.run_pending_reroutes()
-            except Exception:  # noqa: BLE001 - a dead rerouter would freeze every path
+            except Exception:
                 self.logger.exception("rerouting failed; continuing")
 
     def reroute(self, reason: str, triggers: Sequence[str] = ()) -> int:
@@ -285,7 +285,7 @@ class QRouteController(app_manager.RyuApp):
         intact paths stay, new and broken ones get shortest paths."""
         try:
             return tpool.execute(self.policy.decide, graph, flows, current, dict(self.flow_rates.bps))
-        except Exception as error:  # noqa: BLE001 - a failed decision must not stop forwarding
+        except Exception as error:
             if self.policy is self.fallback_policy:
                 raise
             self.status.policy_failed(f"reroute #{self.routes.epoch + 1} ({reason}): {error!r}")
@@ -348,7 +348,7 @@ class QRouteController(app_manager.RyuApp):
             hub.sleep(interval * random.uniform(0.9, 1.1))
             try:
                 work()
-            except Exception:  # noqa: BLE001 - a dead loop would silently stop the controller
+            except Exception:
                 self.logger.exception("%s failed; continuing", name)
 
     def describe(self) -> dict:

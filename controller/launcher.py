@@ -58,7 +58,7 @@ def main(argv=None):
     from controller.compat import patch_eventlet
 
     patch_eventlet()
-    from ryu.cmd import manager  # noqa: E402  (after the patch, on purpose)
+    from ryu.cmd import manager  # after the patch, on purpose
 
     sys.argv = ["ryu-manager"] + _with_defaults(argv)
     return manager.main()

@@ -166,14 +166,16 @@ def mcf_lp(network: Network, tm: np.ndarray) -> FlowOptimum:
     heads = np.array([v for _, v in network.links])
     tails = np.array([u for u, _ in network.links])
     # node-link incidence: +1 where the link leaves the node, -1 where it enters
-    node_link = sp.csr_matrix((np.r_[np.ones(L), -np.ones(L)], (np.r_[tails, heads], np.r_[np.arange(L), np.arange(L)])), shape=(N, L))
+    node_link = sp.csr_matrix((np.r_[np.ones(L), -np.ones(L)],
+                               (np.r_[tails, heads], np.r_[np.arange(L), np.arange(L)])), shape=(N, L))
     a_eq = sp.hstack([sp.kron(sp.identity(S), node_link), sp.csr_matrix((S * N, 1))]).tocsr()
     supply = -tm_scaled[sources].copy()  # each destination absorbs its demand
     supply[np.arange(S), sources] = tm_scaled[sources].sum(axis=1)
     a_ub = sp.hstack([sp.kron(np.ones((1, S)), sp.identity(L)), -sp.csr_matrix(cap[:, None])]).tocsr()
     c = np.zeros(S * L + 1)
     c[-1] = 1.0
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(L), A_eq=a_eq, b_eq=supply.ravel(), bounds=(0, None), method="highs")
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(L), A_eq=a_eq, b_eq=supply.ravel(), bounds=(0, None),
+                  method="highs")
     if res.status != 0:
         raise RuntimeError(f"multicommodity-flow LP failed: {res.message}")
     loads = res.x[:-1].reshape(S, L).sum(axis=0) * scale

@@ -7,20 +7,21 @@ import pytest
 import webob
 
 from controller.rest import register_rest_api  # first: it patches eventlet for ryu.app.wsgi
-from ryu.app.wsgi import WSGIApplication  # noqa: I001
+from ryu.app.wsgi import WSGIApplication
 
 
 class DescribedApp:
     def describe(self):
-        return {"switches": [1, 2], "links": [], "hosts": [], "paths": [{"src": "a", "dst": "b", "path": [1, 2]}],
-                "policy": "shortest-path"}
+        return {"switches": [1, 2], "links": [], "hosts": [],
+                "paths": [{"src": "a", "dst": "b", "path": [1, 2]}], "policy": "shortest-path"}
 
 
 @pytest.fixture
 def api():
     wsgi = WSGIApplication()
     register_rest_api(wsgi, DescribedApp())
-    return lambda path, method="GET", body=b"": webob.Request.blank(path, method=method, body=body).get_response(wsgi)
+    return lambda path, method="GET", body=b"": \
+        webob.Request.blank(path, method=method, body=body).get_response(wsgi)
 
 
 def test_state_and_each_part_are_served_as_json(api):

@@ -101,14 +101,16 @@ def read_topology_tsv(path: str | pathlib.Path) -> tuple[int, list[LinkFact]]:
     except (IndexError, ValueError):
         raise DataFormatError(path, 1, f"expected 'Node_num: N  Edge_num: E', got {lines[0]!r}") from None
     if n_nodes < 2 or n_edges < 1:
-        raise DataFormatError(path, 1, f"need at least 2 nodes and 1 link, header says {n_nodes} and {n_edges}")
+        raise DataFormatError(path, 1, f"need at least 2 nodes and 1 link, header says {n_nodes} "
+                                       f"and {n_edges}")
     links: list[LinkFact] = []
     for lineno, line in enumerate(lines[1:], start=2):
         fields = line.split()
         if not fields or fields[0] == "Link_index":
             continue
         if len(fields) != 5:
-            raise DataFormatError(path, lineno, f"expected 5 values (index src dst ospf capacity), got {len(fields)}")
+            raise DataFormatError(path, lineno, f"expected 5 values (index src dst ospf capacity), "
+                                                f"got {len(fields)}")
         try:
             index, src, dst, ospf, cap = (int(x) for x in fields)
         except ValueError:

@@ -29,8 +29,9 @@ def load_geant(data_dir=None, json_path=None):
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataFormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("links"), list):
-        raise DataFormatError(path, None, "expected a networkx node-link object with 'nodes' and 'links' lists")
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(key), list) for key in ("nodes", "links")):
+        raise DataFormatError(path, None, "expected a networkx node-link object with 'nodes' and "
+                                          "'links' lists")
     if not all(isinstance(n, dict) and "id" in n for n in doc["nodes"]):
         raise DataFormatError(path, None, "every node needs an 'id'")
     node_ids = [n["id"] for n in doc["nodes"]]
@@ -43,7 +44,8 @@ def load_geant(data_dir=None, json_path=None):
         if not isinstance(link, dict):
             raise DataFormatError(path, None, f"link {i} is not an object")
         u, v, cap = link.get("source"), link.get("target"), link.get("capacity")
-        if type(u) is not int or type(v) is not int or u not in range(len(node_ids)) or v not in range(len(node_ids)):
+        known = range(len(node_ids))
+        if type(u) is not int or type(v) is not int or u not in known or v not in known:
             raise DataFormatError(path, None, f"link {i} ({u}->{v}) has an unknown node")
         if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
             raise DataFormatError(path, None, f"link {i} ({u}->{v}) has invalid capacity {cap!r}")
@@ -93,7 +95,8 @@ def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], lis
                 raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} visits a node twice")
             for u, v in zip(p[:-1], p[1:]):
                 if (u, v) not in network.link_index:
-                    raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
+                    raise DataFormatError(path, lineno,
+                                          f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
         if (src, dst) in tunnels:
             raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
         tunnels[(src, dst)] = paths

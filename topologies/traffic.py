@@ -25,7 +25,8 @@ def load_traffic_matrices(path, n_nodes: int, zero_diagonal: bool = True) -> np.
         if not fields:
             continue
         if len(fields) != expected:
-            raise DataFormatError(path, lineno, f"expected {expected} values ({n_nodes}x{n_nodes}), got {len(fields)}")
+            raise DataFormatError(path, lineno,
+                                  f"expected {expected} values ({n_nodes}x{n_nodes}), got {len(fields)}")
         try:
             row = np.array(fields, dtype=float)
         except ValueError:

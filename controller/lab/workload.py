@@ -95,13 +95,15 @@ class PolicyRun:
         loss = np.array(self.loss_percent)
         return {"policy": self.policy, "offered_mbps": round(self.offered_mbps, 2),
                 "delivered_mbps": round(self.delivered_mbps, 2),
-                "delivered_share": round(self.delivered_mbps / self.offered_mbps, 4) if self.offered_mbps else None,
+                "delivered_share": (round(self.delivered_mbps / self.offered_mbps, 4)
+                                    if self.offered_mbps else None),
                 "delivered_share_unreported_as_lost": round(
                     self.delivered_mbps / (self.offered_mbps + self.unreported_mbps), 4)
                 if self.offered_mbps + self.unreported_mbps else None,
                 "loss_percent_mean": round(float(loss.mean()), 2) if loss.size else None,
                 "loss_percent_worst": round(float(loss.max()), 2) if loss.size else None,
-                "max_link_utilisation": round(self.max_utilisation, 3) if np.isfinite(self.max_utilisation) else None,
+                "max_link_utilisation": (round(self.max_utilisation, 3)
+                                         if np.isfinite(self.max_utilisation) else None),
                 "flows_moved": self.flows_moved, "failed_flows": self.failed_flows,
                 "decision_failures": self.decision_failures, "errors": self.errors}
 

@@ -88,8 +88,8 @@ def _routing_churn(prev: LinkRouting, cur: LinkRouting) -> float:
     return float((np.asarray(diff.max(axis=1).todense()).ravel() > 1e-9).mean())
 
 
-def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list[str], setting: str = "oracle",
-              options: dict | None = None, progress: bool = True) -> BenchResult:
+def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list[str],
+              setting: str = "oracle", options: dict | None = None, progress: bool = True) -> BenchResult:
     """Decide and score every method on matrices 1..T-1 of ``tms`` ``(T, N, N)``."""
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, not {setting!r}")
@@ -123,7 +123,8 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
             v = t if (setting == "oracle" or tr.oracle_only) else t - 1
             prev = prev_decision[name]
             prev_split = prev if isinstance(prev, np.ndarray) else None
-            observed = _loads_of(prev, pathset, demand[t - 1]) if prev is not None and not isinstance(prev, LinkLoads) else None
+            observed = (_loads_of(prev, pathset, demand[t - 1])
+                        if prev is not None and not isinstance(prev, LinkLoads) else None)
             ctx = DecisionContext(t=int(t), setting=setting, visible_index=int(v), visible_tm=tms[v],
                                   visible_demand=demand[v], history_tms=tms[: v + 1], prev_split=prev_split,
                                   observed_loads=observed, network=network, pathset=pathset)
@@ -167,7 +168,8 @@ def _loads_of(decision, pathset: PathSet, demand: np.ndarray) -> np.ndarray:
         return decision.loads(demand)[0]
     if isinstance(decision, LinkLoads):
         return np.asarray(decision.loads)
-    raise TypeError(f"a decision must be a split array, LinkRouting, LinkLoads or None, not {type(decision).__name__}")
+    raise TypeError(f"a decision must be a split array, LinkRouting, LinkLoads or None, "
+                    f"not {type(decision).__name__}")
 
 
 def format_table(summary: dict) -> str:

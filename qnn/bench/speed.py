@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -37,31 +38,37 @@ def _time(fn, repeat: int) -> float:
     return statistics.median(ts) * 1000.0
 
 
+def _device_path(core, x):
+    """The core's logits through TorchQuantum's gate-by-gate device simulation."""
+    return core.readout(core.expval_z(x, "device"))
+
+
 def measure(router, mlp, base, flow_counts, device="cpu", repeat=5, lp_max_flows=5000, device_path_max=2000,
             seed=0):
     from qnn.lp import path_lp
     from qnn.models.router import PathTensors
 
     rng = np.random.default_rng(seed)
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+
+    def synced(repeats, fn, *args, **kwargs):  # a GPU's work counts when it is done, not queued
+        return _time(lambda: (fn(*args, **kwargs), sync()), repeats)
+
     rows = []
     for n in flow_counts:
         ps = replicated_pathset(base, n)
         pt = PathTensors(ps, device=device)
         d = torch.as_tensor(rng.gamma(1.0, 1e8, size=(1, n)), dtype=torch.float32, device=device)
         row = {"flows": n}
-        sync = (lambda: torch.cuda.synchronize()) if str(device).startswith("cuda") else (lambda: None)
         with torch.no_grad():
-            row["qnn_ms"] = _time(lambda: (router(pt, d), sync()), repeat)
+            row["qnn_ms"] = synced(repeat, router, pt, d)
             if mlp is not None:
-                row["mlp_ms"] = _time(lambda: (mlp(pt, d), sync()), repeat)
+                row["mlp_ms"] = synced(repeat, mlp, pt, d)
             if n <= device_path_max:
-                core = router.core
-                row["qnn_gate_by_gate_ms"] = _time(
-                    lambda: (router(pt, d, core_fn=lambda x: core.readout(core.expval_z(x, "device"))), sync()),
-                    max(1, repeat // 2))
+                row["qnn_gate_by_gate_ms"] = synced(max(1, repeat // 2), router, pt, d,
+                                                    core_fn=partial(_device_path, router.core))
         if n <= lp_max_flows:
-            dn = d[0].cpu().numpy().astype(float)
-            row["lp_ms"] = _time(lambda: path_lp(ps, dn), max(1, repeat // 2))
+            row["lp_ms"] = _time(partial(path_lp, ps, d[0].cpu().numpy().astype(float)), max(1, repeat // 2))
         rows.append(row)
     return rows
 
@@ -122,7 +129,8 @@ def host_join_times(checkpoint: str, network, repeat: int = 5, seed: int = 0) ->
 def format_rows(rows) -> str:
     cols = ["flows", "qnn_ms", "qnn_gate_by_gate_ms", "mlp_ms", "lp_ms"]
     header = ("flows", "QNN fused (ms)", "QNN gate-by-gate (ms)", "MLP (ms)", "path LP (ms)")
-    cells = [[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "—")) for c in cols] for r in rows]
+    cells = [[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "—")) for c in cols]
+             for r in rows]
     return markdown_table(header, cells, "r" * len(cols), tight_rule=True)
 
 

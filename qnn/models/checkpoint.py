@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qnn.errors import CheckpointError  # noqa: F401 - raised here, imported from here by callers
+from qnn.errors import CheckpointError
 
 FORMAT = "qroute-router-checkpoint/1"
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"

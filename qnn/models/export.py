@@ -125,7 +125,8 @@ def run(args) -> int:
         for option, index, count in (("matrix", args.matrix, len(ds.demands)),
                                      ("flow", args.flow, ds.pathset.n_demands)):
             if index >= count:
-                raise ValueError(f"--{option} {index}: {meta['topology']['name']} has {count} (0..{count - 1})")
+                raise ValueError(f"--{option} {index}: {meta['topology']['name']} has {count} "
+                                 f"(0..{count - 1})")
         pt = PathTensors(ds.pathset)
         feats = flow_features(router, pt, ds.demands[args.matrix], args.flow, args.round)
         src, dst = ds.pathset.demands[args.flow]
@@ -133,7 +134,8 @@ def run(args) -> int:
     qc = build_circuit(core, feats, measure=not args.no_measure)
     header = (f"// qroute QNN circuit ({core.n_wires} qubits, {core.n_layers} layers) for {where}\n"
               f"// features (path x [{', '.join(router.features)}]): {np.round(feats, 6).tolist()}\n"
-              f"// logits = {float(core.out_scale.detach()):.6f} * <Z_q> for q < k; split = softmax over valid paths\n")
+              f"// logits = {float(core.out_scale.detach()):.6f} * <Z_q> for q < k; "
+              f"split = softmax over valid paths\n")
     text = header + to_qasm(qc, args.qasm)
     if args.out:
         pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)

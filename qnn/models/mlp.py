@@ -38,7 +38,7 @@ class MLPCore(nn.Module):
         self.out_gain = nn.Parameter(torch.ones(n_out_gain)) if n_out_gain else None
         self.out_scale = nn.Parameter(torch.tensor(3.0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.reshape(x.shape[0], -1)
         if self.in_gain is not None:
             g = torch.ones(h.shape[1], dtype=h.dtype, device=h.device)

@@ -63,7 +63,7 @@ class TrainableBlock(tq.QuantumModule):
         else:
             raise ValueError(f"unknown entangler {entangler!r} (crx or cnot)")
 
-    def forward(self, qdev: tq.QuantumDevice):  # noqa: D401
+    def forward(self, qdev: tq.QuantumDevice):
         for q, rot in enumerate(self.rots):
             rot(qdev, wires=q)
         for (a, b), ent in zip(self.pairs, self.ents):
@@ -226,7 +226,7 @@ class QNNCore(tq.QuantumModule):
         probs = psi.real ** 2 + psi.imag ** 2
         return probs @ self.zs
 
-    def forward(self, x: torch.Tensor, mode: str = "fast") -> torch.Tensor:  # noqa: D401
+    def forward(self, x: torch.Tensor, mode: str = "fast") -> torch.Tensor:
         return self.readout(self.expval_z(x, mode))
 
     def config(self) -> dict:

@@ -166,13 +166,13 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
     ds = load_dataset(meta["topology"]["name"], k=router.k)
-    X, Y, O = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1,
+    X, Y, optima = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1,
                     history_reduce(meta))
     _, va = time_split(len(X), meta["split"]["val_fraction"])
     if args.limit:
         va = va[:args.limit]
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-    rows = realism_table(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(O[va]),
+    rows = realism_table(router, PathTensors(ds.pathset), t(X[va]), t(Y[va]), t(optima[va]),
                          args.shots, args.noise, args.seed)
     print(f"{meta['topology']['name']}, {args.setting}, {len(va)} validation matrices, split mode")
     print(format_rows(rows))

@@ -131,7 +131,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
     p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
-    p.add_argument("--match-params", type=positive_int, help="MLP: parameter count to match (default: the QNN's)")
+    p.add_argument("--match-params", type=positive_int,
+                   help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
     p.add_argument("--history", type=positive_int, default=1,
                    help="predictive: decide on the last H matrices (default 1: the previous one)")
@@ -151,7 +152,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, default=16, help="traffic matrices per step")
     p.add_argument("--lr", type=positive_float, default=0.05)
     p.add_argument("--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping (0: off)")
-    p.add_argument("--beta", type=positive_float, default=50.0, help="log-sum-exp sharpness of the smooth max")
+    p.add_argument("--beta", type=positive_float, default=50.0,
+                   help="log-sum-exp sharpness of the smooth max")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
@@ -183,17 +185,18 @@ def run(args) -> int:
         raise ValueError("; ".join(problems))
     anneal = parse_anneal(args.anneal) if args.anneal else None
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
-    X, Y, O = pairs(ds, args.setting, args.history, args.history_reduce)
+    X, Y, optima = pairs(ds, args.setting, args.history, args.history_reduce)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
                          args.entangler, args.update, args.seed, args.match_params).to(args.device)
 
-    empty = np.flatnonzero(O <= 0) + TARGET_LAG[args.setting]
+    empty = np.flatnonzero(optima <= 0) + TARGET_LAG[args.setting]
     if len(empty):
-        raise ValueError(f"{ds.traffic_file}: {len(empty)} matrix(es) to score carry no traffic (LP optimum 0, "
-                         f"which every ratio divides by), e.g. matrix {empty[0]} (0-based); remove them")
-    best, history = fit(router, pt, (X[i_tr], Y[i_tr], O[i_tr]), (X[i_va], Y[i_va], O[i_va]),
+        raise ValueError(f"{ds.traffic_file}: {len(empty)} matrix(es) to score carry no traffic "
+                         f"(LP optimum 0, which every ratio divides by), e.g. matrix {empty[0]} "
+                         f"(0-based); remove them")
+    best, history = fit(router, pt, (X[i_tr], Y[i_tr], optima[i_tr]), (X[i_va], Y[i_va], optima[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         single_path=args.single_path,
@@ -213,8 +216,8 @@ def run(args) -> int:
         "data_files": {pathlib.Path(p).name: h for p, h in ds.files.items()},
         "split": {"train_pairs": [int(i_tr[0]), int(i_tr[-1])], "val_pairs": [int(i_va[0]), int(i_va[-1])],
                   "val_fraction": args.val_fraction},
-        "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr, "clip": args.clip,
-                     "batch": args.batch, "beta": args.beta, "patience": args.patience,
+        "training": {"epochs_run": len(history), "best_epoch": best["epoch"], "lr": args.lr,
+                     "clip": args.clip, "batch": args.batch, "beta": args.beta, "patience": args.patience,
                      "single_path_estimator": (None if not args.single_path else
                                                f"anneal {anneal[0]:g}->{anneal[1]:g}" if anneal else
                                                "straight-through"),
