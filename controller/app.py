@@ -10,7 +10,6 @@ pure code is handed the time (``self.clock()``) and returns ``(dpid, message)`` 
 from __future__ import annotations
 
 import random
-import sys
 import time
 from collections.abc import Sequence
 
@@ -22,8 +21,6 @@ harden_openflow13_parser()
 import eventlet  # noqa: E402
 import eventlet.wsgi  # noqa: E402
 from eventlet import tpool  # noqa: E402
-from oslo_config.cfg import NoSuchOptError  # noqa: E402
-from ryu import cfg  # noqa: E402
 from ryu.app.ofctl import api as ofctl_api  # noqa: E402  (loads ryu.app.ofctl.service)
 from ryu.app.wsgi import WSGIApplication  # noqa: E402
 from ryu.base import app_manager  # noqa: E402
@@ -41,47 +38,9 @@ from controller.planner import Plan  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
 from controller.rest import ControllerStatus, describe, register_rest_api  # noqa: E402
 from controller.routes import Change, InstalledRoutes  # noqa: E402
-from controller.settings import Settings, SettingsError, read_settings  # noqa: E402
+from controller.ryu_options import load_settings  # noqa: E402
 from controller.stats import FlowRates, PortRates, poll_requests  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
-
-CONF = cfg.CONF
-# Dead-switch detection is off in Ryu by default; a config file can still override these.
-CONF.set_default("echo_request_interval", 2.0)
-CONF.set_default("maximum_unreplied_echo_requests", 3)
-
-
-def _ryu_options() -> tuple[list[str], dict[str, int]]:
-    """ryu-manager's --config-file list and the ports it listens on, by option; empty when no
-    command line was parsed (an app built outside ryu-manager, e.g. in tests), where
-    oslo.config does not know the options yet."""
-    try:
-        config_files = list(CONF.config_file or [])
-    except NoSuchOptError:
-        config_files = []
-    ports = {}
-    for option in ("wsapi_port", "ofp_tcp_listen_port", "ofp_ssl_listen_port"):
-        try:
-            ports["--" + option.replace("_", "-")] = int(getattr(CONF, option))
-        except (NoSuchOptError, AttributeError, TypeError, ValueError):
-            pass
-    return config_files, ports
-
-
-def load_settings() -> Settings:
-    config_files, ryu_ports = _ryu_options()
-    try:
-        settings = read_settings(config_files)
-        clash = [option for option, port in ryu_ports.items() if port == settings.metrics_port]
-        if settings.metrics_port and clash:
-            # ryu listens with SO_REUSEPORT: both servers would bind, each taking some connections
-            raise SettingsError(f"[qroute] metrics_port = {settings.metrics_port} is also ryu's "
-                                f"{clash[0]}; give the metrics another port")
-        return settings
-    except SettingsError as error:
-        print(f"qroute: invalid configuration:\n{error}", file=sys.stderr)
-        raise SystemExit(2) from error
-
 
 class QRouteController(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]

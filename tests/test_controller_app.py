@@ -18,8 +18,9 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 import controller.app as app_module
-from controller import ofmsgs
+from controller import ofmsgs, ryu_options
 from controller.planner import hops_for_path
+from controller.settings import Settings
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
                          is_add, is_delete, mac, output_ports, reparse, switch_tables)
 
@@ -114,7 +115,7 @@ def packet_outs(net):
 
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
-    assert app.settings == app_module.Settings()
+    assert app.settings == Settings()
     assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation"]
     assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
@@ -123,9 +124,9 @@ def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi
 def test_load_settings_exits_naming_the_bad_option(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "bad.conf"
     bad.write_text("[qroute]\nrouting_weight = fastest\n")
-    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(bad)]))
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(bad)]))
     with pytest.raises(SystemExit) as exited:
-        app_module.load_settings()
+        ryu_options.load_settings()
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "routing_weight" in err and str(bad) in err
@@ -134,9 +135,9 @@ def test_load_settings_exits_naming_the_bad_option(tmp_path, monkeypatch, capsys
 def test_metrics_on_the_rest_port_is_refused_at_start_up(tmp_path, monkeypatch, capsys):
     conf = tmp_path / "clash.conf"
     conf.write_text("[qroute]\nmetrics_port = 18099\n")
-    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)], wsapi_port=18099))
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)], wsapi_port=18099))
     with pytest.raises(SystemExit) as exited:
-        app_module.load_settings()
+        ryu_options.load_settings()
     assert exited.value.code == 2 and "--wsapi-port" in capsys.readouterr().err
 
 
@@ -163,8 +164,8 @@ def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, w
 def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
     good = tmp_path / "good.conf"
     good.write_text("[qroute]\nstats_interval = 0.5\nrest_api = off\n")
-    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(good)]))
-    settings = app_module.load_settings()
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(good)]))
+    settings = ryu_options.load_settings()
     assert settings.stats_interval == 0.5 and settings.rest_api is False
 
 
@@ -524,7 +525,7 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
                                                         wsgi, tmp_path, monkeypatch):
     conf = tmp_path / "q.conf"
     conf.write_text("[qroute]\nrouting_weight = utilisation\n")
-    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
     app = app_module.QRouteController(wsgi=wsgi)
     app.clock = clock.monotonic
     net = FakeNetwork(app, n=4)  # s1 to s3: 1-2-3 or 1-4-3, equal hops
@@ -540,7 +541,7 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
 def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
     conf = tmp_path / "q.conf"
     conf.write_text(conf_text)
-    monkeypatch.setattr(app_module, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
     return app_module.QRouteController(wsgi=wsgi)
 
 
