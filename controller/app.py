@@ -221,7 +221,7 @@ class QRouteController(app_manager.RyuApp):
         ``triggers``: every reason this decision answers (default: ``reason`` alone); the
         reroute counter counts the decision once under each kind among them."""
         with self.route_lock:
-            started = time.monotonic()
+            started = self.clock()
             graph, flows, current = self.state.graph(), self.state.host_pairs(), dict(self.routes.paths)
             decided = self._decide(graph, flows, current, reason)
             desired = self.routes.resolve(decided, self.state)
@@ -229,14 +229,14 @@ class QRouteController(app_manager.RyuApp):
             if not change:
                 return 0
             plan = self.routes.plan(desired)
-            decided_in = time.monotonic() - started
+            decided_in = self.clock() - started
             self._send_phases(plan)
             wiped = sorted(self.routes.wiped)
             self._send_all(self.routes.commit(desired))
             if wiped:
                 self.request_reroute(f"switch {wiped[0]} reconnected during a decision")
             self.flow_rates.keep_only(self.routes.hops)
-            self._record(reason, triggers or [reason], change, decided_in, time.monotonic() - started)
+            self._record(reason, triggers or [reason], change, decided_in, self.clock() - started)
             return len(change.moved)
 
     def _decide(self, graph, flows, current, reason):

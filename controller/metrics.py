@@ -6,6 +6,8 @@ metrics are scraped, so that they are kept in one place.
 """
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -13,23 +15,24 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 class _StatusCollector:
     def __init__(self, status):
         self.status = status
+        self.created = time.time()  # the counts start at 0 with the controller (``*_created``)
 
     def collect(self):
-        status = self.status
+        status, created = self.status, self.created
         reroutes = CounterMetricFamily(
             "qroute_reroutes",
             "route recomputations that changed rules, by what asked for them (one that answers "
             "several kinds counts once under each; qroute_decision_seconds_count counts decisions)",
             labels=["trigger"])
         for trigger, count in sorted(status.reroutes_by_trigger.items()):
-            reroutes.add_metric([trigger], count)
+            reroutes.add_metric([trigger], count, created=created)
         yield reroutes
         yield CounterMetricFamily("qroute_flows_moved", "flows moved to another path",
-                                  value=status.flows_moved)
+                                  value=status.flows_moved, created=created)
         yield CounterMetricFamily(
             "qroute_policy_failures",
             "learned decisions that raised (intact paths kept, the rest by shortest path)",
-            value=status.policy_failures)
+            value=status.policy_failures, created=created)
         yield GaugeMetricFamily("qroute_flows_installed", "host-pair flows with installed paths",
                                 value=status.flows_installed)
 

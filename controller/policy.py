@@ -20,8 +20,6 @@ Flow = Hashable
 SwitchPath = tuple[int, ...]
 # the graph edge attribute each [qroute] routing_weight means
 WEIGHT_ATTRIBUTE = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
-_WEIGHT_WORDS = {None: "hop count", "congestion": "congestion (1 + 10 x utilisation)",
-                 "ospf": "OSPF weight"}
 
 
 class Policy(Protocol):
@@ -53,13 +51,10 @@ class ShortestPathPolicy:
     are still shortest so that a change elsewhere does not move unaffected flows."""
 
     name = "shortest-path"
+    description = name  # the weight it goes by is the routing_weight setting, shown beside it
 
     def __init__(self, weight: str | None = None):
         self.weight = weight
-
-    @property
-    def description(self) -> str:
-        return f"shortest-path by {_WEIGHT_WORDS.get(self.weight, self.weight)}"
 
     def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
                current: Mapping[Flow, SwitchPath] | None = None,

@@ -891,6 +891,8 @@ def test_describe_reports_hosts_paths_and_settings(net, app):
     assert {"src": mac(1), "dst": mac(3), "path": [1, 2, 3]} in view["paths"]
     assert view["settings"]["routing_weight"] == "hops"
     assert view["epoch"] == app.routes.epoch >= 1
+    assert (view["policy_name"], view["policy"], view["policy_problem"]) == \
+        ("shortest-path", "shortest-path", "")
 
 
 # --- reconnects -------------------------------------------------------------------------------

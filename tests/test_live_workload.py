@@ -34,11 +34,12 @@ SHIPPED = pathlib.Path(__file__).resolve().parents[1] / "qnn" / "checkpoints"
 
 
 def _first_untrained_target(sidecar: pathlib.Path) -> int:
-    """Read straight from the sidecar: predictive pair i is scored on matrix i + 1, oracle pair
-    i on matrix i, so the first matrix no training pair scored is train_pairs[1] + lag + 1."""
+    """Read straight from the sidecar: the matrix the first validation pair is scored on
+    (predictive pair i is scored on matrix i + 1, oracle pair i on matrix i), since the time
+    split puts every validation pair after every training pair."""
     meta = json.loads(sidecar.read_text())
     lag = {"predictive": 1, "oracle": 0}[meta["setting"]]
-    return meta["split"]["train_pairs"][1] + lag + 1
+    return meta["split"]["val_pairs"][0] + lag
 
 
 @pytest.mark.parametrize("name", ["qnn-abilene-single", "qnn-abilene", "mlp-abilene-single",

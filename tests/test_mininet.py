@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = pytest.mark.mininet
 
-# The failover figures BENCHMARKS.md claims ("Failover outage", Abilene, 5 trials): median 30 ms,
+# The failover figures BENCHMARKS.md claims ("Failover", Abilene, 5 trials): median 30 ms,
 # worst 80 ms; its target, an outage under 1 s, is the ceiling no trial may reach. Of 5 trials at
 # least 3 must be within the claimed median and 4 within the claimed worst (one outlier allowed
 # on a busy machine).
@@ -102,32 +102,19 @@ class TestRing:
         assert re.search(r"^qroute_flows_installed 12\.0$", text, re.M)
         assert len(re.findall(r"^qroute_link_utilisation\{", text, re.M)) == 8
 
-    def test_ring_failover_outage_within_the_claimed_figure_and_restore_uses_the_link_again(
-            self, ring, mininet_lab):
+    def test_ring_failover_takes_the_other_way_and_restore_uses_the_link_again(self, ring, mininet_lab):
         assert ring.ping_all() == 0.0  # installs h1 -> h2 when this test runs alone
-        outages = []
-        for _ in range(FAILOVER_TRIALS):
-            result = mininet_lab.measure_failover(ring, "h1", "h2", before_s=1.0, after_s=1.5)
-            try:
-                assert result.path_before == [1, 2]
-                assert result.path_after == [1, 4, 3, 2]
-                # traffic resumed: the last second of the stream came back
-                tail = range(result.stream.sent - 100, result.stream.sent + 1)
-                assert sum(seq in result.stream.received for seq in tail) >= 90
-                outages.append(result.outage_s)
-            finally:
-                ring.set_link(1, 2, up=True)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and ring.path_between("h1", "h2") != [1, 2]:
-                time.sleep(0.25)
-            assert ring.path_between("h1", "h2") == [1, 2]
-        shown = f"outages {', '.join(f'{outage * 1000:.0f}' for outage in outages)} ms"
-        for claim, at_least in ((CLAIMED_MEDIAN_OUTAGE_S, WITHIN_MEDIAN_AT_LEAST),
-                                (CLAIMED_WORST_OUTAGE_S, WITHIN_WORST_AT_LEAST)):
-            within = sum(outage <= claim + 1e-9 for outage in outages)  # multiples of the 10 ms ping
-            assert within >= at_least, f"{shown}: {within} of {len(outages)} within {claim * 1000:.0f} ms"
-        assert max(outages) < OUTAGE_CEILING_S, f"{shown}: one reached {OUTAGE_CEILING_S:g} s"
-        print(shown)
+        result = mininet_lab.measure_failover(ring, "h1", "h2", before_s=1.0, after_s=1.5)
+        try:
+            assert result.path_before == [1, 2]
+            assert result.path_after == [1, 4, 3, 2]
+            # traffic resumed: the last second of the stream came back
+            tail = range(result.stream.sent - 100, result.stream.sent + 1)
+            assert sum(seq in result.stream.received for seq in tail) >= 90
+            assert result.outage_s < OUTAGE_CEILING_S
+        finally:
+            ring.set_link(1, 2, up=True)
+        assert _path_comes_back(ring, "h1", "h2", [1, 2])
         assert ring.ping_all() == 0.0
 
 
@@ -147,18 +134,38 @@ class TestAbilene:
         assert received > 2e6, f"TCP got only {received / 1e6:.2f} Mbit/s"
 
 
-    def test_abilene_failover_keeps_traffic_flowing(self, abilene):
-        _assert_failover_keeps_traffic_flowing(abilene, "h11", "h8")  # Seattle -> Los Angeles
+    def test_abilene_failover_outage_within_the_claimed_figures(self, abilene):
+        """The scenario BENCHMARKS.md's figures describe, held to them by a k-of-n rule."""
+        abilene.ping_all()
+        path = abilene.wait_for_path("h11", "h8")  # Seattle -> Los Angeles
+        outages = []
+        for _ in range(FAILOVER_TRIALS):
+            outages.append(_assert_failover_keeps_traffic_flowing(abilene, "h11", "h8"))
+            assert _path_comes_back(abilene, "h11", "h8", path), "the restored link is not used again"
+        shown = f"outages {', '.join(f'{outage * 1000:.0f}' for outage in outages)} ms"
+        for claim, at_least in ((CLAIMED_MEDIAN_OUTAGE_S, WITHIN_MEDIAN_AT_LEAST),
+                                (CLAIMED_WORST_OUTAGE_S, WITHIN_WORST_AT_LEAST)):
+            within = sum(outage <= claim + 1e-9 for outage in outages)  # multiples of the 10 ms ping
+            assert within >= at_least, f"{shown}: {within} of {len(outages)} within {claim * 1000:.0f} ms"
+        print(shown)
 
 
-def _assert_failover_keeps_traffic_flowing(lab, src, dst):
+def _path_comes_back(lab, src, dst, path, timeout_s: float = 15.0) -> bool:
+    """Whether src -> dst returns to `path` once its link is restored (LLDP rediscovers it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and lab.path_between(src, dst) != path:
+        time.sleep(0.25)
+    return lab.path_between(src, dst) == path
+
+
+def _assert_failover_keeps_traffic_flowing(lab, src, dst) -> float:
     """The first link of src -> dst fails under a ping stream: the flow takes a path without
     it, the outage stays under the ceiling and the stream's last 100 pings mostly arrive. The
-    link is restored afterwards."""
+    link is restored afterwards. Returns the outage (s)."""
     from controller.lab.mininet_lab import measure_failover
 
     lab.ping_all()
-    result = measure_failover(lab, src, dst)
+    result = measure_failover(lab, src, dst, before_s=1.0, after_s=1.5)
     try:
         assert result.path_after and result.path_after != result.path_before
         failed = result.failed_link
@@ -169,6 +176,7 @@ def _assert_failover_keeps_traffic_flowing(lab, src, dst):
         assert result.outage_s < OUTAGE_CEILING_S
     finally:
         lab.set_link(*result.failed_link, up=True)
+    return result.outage_s
 
 
 @pytest.fixture(scope="class")

@@ -124,11 +124,10 @@ def test_make_policy_gives_shortest_paths_by_the_configured_weight():
     log = logging.getLogger("test")
     policy, fallback, problem = make_policy(Settings(), log)
     assert policy is fallback and problem == "" and policy.name == "shortest-path"
-    assert policy.description == "shortest-path by hop count"
+    assert policy.description == "shortest-path"  # the REST view's "policy", as ever
     for setting, attribute in (("utilisation", "congestion"), ("ospf", "ospf")):
         policy, _, _ = make_policy(Settings(routing_weight=setting, topology="abilene"), log)
         assert policy.decide(weighted_square(attribute), {"f": (1, 3)})["f"] == (1, 4, 3)
-        assert "hop count" not in policy.description
 
 
 def test_make_policy_bounds_the_milp_by_half_the_reoptimisation_interval():

@@ -10,6 +10,9 @@ from topologies.abilene import ABILENE_LINKS
 # Open vSwitch's userspace datapath forwards a few hundred Mbit/s in total, and only ratios
 # between links matter for routing.
 MININET_CAPACITY_SCALE = 1e-3
+# The names `mn --topo` and the lab tools know (topologies.mininet_topos.topos, which imports
+# Mininet: this list lets a tool's --help name them without it).
+MININET_TOPOLOGIES = ("abilene", "diamond", "ring")
 
 
 def abilene_links(scale: float):

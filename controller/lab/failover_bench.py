@@ -13,9 +13,7 @@ import json
 import random
 
 from qnn.argtypes import nonnegative_int, positive_int, writable_output
-
-# the names of topologies.mininet_topos.topos, which imports Mininet (--help works without it)
-TOPOLOGIES = ("abilene", "diamond", "ring")
+from topologies.catalog import MININET_TOPOLOGIES
 
 
 def run_trials(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
@@ -59,7 +57,7 @@ def run_trials(topology: str, trials: int, seed: int, rate_pps: int) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--topology", default="abilene", choices=TOPOLOGIES)
+    parser.add_argument("--topology", default="abilene", choices=MININET_TOPOLOGIES)
     parser.add_argument("--trials", type=positive_int, default=5)
     parser.add_argument("--seed", type=nonnegative_int, default=1)
     parser.add_argument("--rate-pps", type=positive_int, default=100)
