@@ -14,7 +14,7 @@ A method may set ``oracle_only = True`` (a bound, not a controller): it then alw
 scored matrix, also in the predictive setting, and the table marks it.
 
 To add methods from another module, call :func:`register_method` at its import time and list
-the module in ``PLUGIN_MODULES`` below (one line); a module that fails to import is skipped
+the module in ``LAZY_METHOD_MODULES`` below (one line); a module that fails to import is skipped
 with a warning so the classical baselines keep working.
 """
 from __future__ import annotations
@@ -31,8 +31,9 @@ from qnn.lp import PathOptimum, mcf_lp, path_lp, robust_path_lp, single_path_mil
 from qnn.network import Network
 from qnn.paths import PathSet
 
-# Modules that register more methods (e.g. the QNN and MLP policies) when imported.
-PLUGIN_MODULES: list[str] = ["qnn.bench.learned_methods"]
+# Modules that register more methods (the learned ones) when imported: imported when the
+# registry is first asked for its methods, not with it (importing the registry loads no torch).
+LAZY_METHOD_MODULES: list[str] = ["qnn.bench.learned_methods"]
 
 
 @dataclass
@@ -86,7 +87,7 @@ class MethodInfo:
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
-_plugins_loaded = False
+_lazy_modules_loaded = False
 
 
 def register_method(name: str, factory: Factory, description: str = "") -> None:
@@ -94,20 +95,20 @@ def register_method(name: str, factory: Factory, description: str = "") -> None:
     _REGISTRY[name] = MethodInfo(name, factory, description)
 
 
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
+def _load_lazy_method_modules() -> None:
+    global _lazy_modules_loaded
+    if _lazy_modules_loaded:
         return
-    _plugins_loaded = True
-    for module in PLUGIN_MODULES:
+    _lazy_modules_loaded = True
+    for module in LAZY_METHOD_MODULES:
         try:
             importlib.import_module(module)
-        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the baselines down
+        except Exception as err:  # noqa: BLE001 - a broken module must not take the baselines down
             warnings.warn(f"could not load routing methods from {module}: {err}", stacklevel=2)
 
 
 def available_methods() -> dict[str, MethodInfo]:
-    _load_plugins()
+    _load_lazy_method_modules()
     return dict(_REGISTRY)
 
 
