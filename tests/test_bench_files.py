@@ -60,9 +60,9 @@ def test_geant_file_gives_the_named_networks_paths_and_figures(data_dir):
 @pytest.mark.data
 def test_geant_file_through_the_command_line(data_dir, capsys):
     geant = data_dir / "geant"
-    code, out, _ = _run(["bench", "--topology", str(geant / "GEANT.json"), "--tunnels", str(geant / "tunnels.txt"),
-                         "--tms", str(geant / "tm-dev.hist"), "--setting", "oracle", "--methods", "lp",
-                         "--limit", "6", "--no-progress"], capsys)
+    code, out, _ = _run(["bench", "--topology", str(geant / "GEANT.json"),
+                         "--tunnels", str(geant / "tunnels.txt"), "--tms", str(geant / "tm-dev.hist"),
+                         "--setting", "oracle", "--methods", "lp", "--limit", "6", "--no-progress"], capsys)
     assert code == 0
     assert "22 nodes, 72 directed links" in out and "capacities: from the file" in out
     assert "tunnels from tunnels.txt (3 per pair)" in out
@@ -122,7 +122,8 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys):
     code, _, err = _run(["train", "--topology", str(unknown), "--traffic", str(tms), "--out",
                          str(tmp_path / "x.pt"), "--quiet"], capsys)
     assert code == 2 and "unknown topology format" in err
-    code, _, err = _run(["train", "--topology", str(path), "--out", str(tmp_path / "x.pt"), "--quiet"], capsys)
+    code, _, err = _run(["train", "--topology", str(path), "--out", str(tmp_path / "x.pt"), "--quiet"],
+                        capsys)
     assert code == 2 and "needs its traffic (--traffic FILE" in err
 
 
