@@ -187,3 +187,10 @@ def test_topohub_files_through_train(tmp_path, capsys, make):
     assert sidecar["topology"]["n_nodes"] == read_topology(path).network.n_nodes
     assert path.name in sidecar["data_files"] and traffic.name in sidecar["data_files"]
     assert "--topology" in sidecar["command"] and str(path) in sidecar["command"]
+    # the model trained on the file routes it in the bench
+    code, out, err = _run(["bench", "--topology", str(path), "--tms", str(traffic), "--start", "8",
+                           "--setting", "predictive", "--methods", "qnn-split,lp",
+                           "--checkpoint", str(out_pt), "--no-progress"], capsys)
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("| qnn-split |"))
+    assert float(row.split("|")[2]) >= 1 - 1e-6
