@@ -34,15 +34,19 @@ def open_topology(topology, data_dir=None, capacity_rule: str = "uniform"):
 
         topology_file = read_topology(topology, capacity_rule=capacity_rule)
         return topology_file.network, topology_file
-    return load_network(topology, data_dir=data_dir), None
+    return load_network(topology, data_dir=data_dir, capacity_rule=capacity_rule), None
 
 
-def load_network(topology: str, data_dir=None) -> Network:
+def load_network(topology: str, data_dir=None, capacity_rule: str = "uniform") -> Network:
     """``abilene``, ``geant`` (from ``data_dir``, else the data directory), a topohub name, or a
-    topology file (:func:`open_topology`)."""
+    topology file (:func:`open_topology`). ``capacity_rule`` (:func:`topologies.zoo.rule_capacity`)
+    is for networks without capacities: topohub graphs and files that lack them."""
     if is_topology_path(topology):
-        return open_topology(topology)[0]
+        return open_topology(topology, capacity_rule=capacity_rule)[0]
     name = topology.lower()
+    if name in DEFAULT_TRAFFIC and capacity_rule != "uniform":
+        raise ValueError(f"{topology} has its own capacities; a capacity rule ({capacity_rule!r}) is for "
+                         f"networks without them (topohub graphs, topology files)")
     if name == "abilene":
         from topologies.abilene import load_abilene
 
@@ -53,7 +57,7 @@ def load_network(topology: str, data_dir=None) -> Network:
         return load_geant(data_dir=data_dir)
     from topologies.zoo import load_topohub
 
-    return load_topohub(topology)
+    return load_topohub(topology, capacity_rule=capacity_rule)
 
 
 def default_traffic_file(topology: str, data_dir=None) -> pathlib.Path | None:

@@ -194,3 +194,14 @@ def test_topohub_files_through_train(tmp_path, capsys, make):
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("| qnn-split |"))
     assert float(row.split("|")[2]) >= 1 - 1e-6
+
+
+def test_capacity_rule_reaches_topohub_names_and_not_networks_with_capacities():
+    pytest.importorskip("topohub")
+    from topologies.zoo import load_topohub
+
+    scenario = load_scenario("topozoo/Abilene", capacity_rule="degree", n_synthetic=4)
+    assert np.array_equal(scenario.network.capacity, load_topohub("topozoo/Abilene", "degree").capacity)
+    assert scenario.network.capacity.max() > 10e9
+    with pytest.raises(ValueError, match="has its own capacities"):
+        load_scenario("abilene", capacity_rule="degree")

@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="candidate paths, 'src dst:a-b-c,a-d-c,...' a line in the topology's own node ids "
                         "(default: k shortest paths, see --paths)")
     p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
-                   help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
+                   help="links without a capacity (topohub graphs, topology files): 10 Gbit/s each "
+                        "(default) or by degree")
     p.add_argument("--setting", choices=["oracle", "predictive"], default="oracle",
                    help="oracle: decide on the scored matrix; predictive: decide on the one before")
     p.add_argument("--methods", default=None,
