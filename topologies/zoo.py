@@ -16,6 +16,21 @@ from __future__ import annotations
 import math
 
 
+CAPACITY_RULES = ("uniform", "degree")
+UNIFORM_CAPACITY_BPS = 10e9
+
+
+def rule_capacity(capacity_rule: str, degree_u: int, degree_v: int,
+                  capacity_bps: float = UNIFORM_CAPACITY_BPS) -> float:
+    """The capacity (bit/s) of a link whose ends have these degrees under ``capacity_rule``
+    (see the module docstring)."""
+    if capacity_rule == "uniform":
+        return capacity_bps
+    if capacity_rule == "degree":
+        return capacity_bps * min(8, 2 ** math.ceil(math.log2(max(1, min(degree_u, degree_v)))))
+    raise ValueError(f"unknown capacity_rule {capacity_rule!r} ({', '.join(CAPACITY_RULES)})")
+
+
 class UnknownTopologyError(KeyError, ValueError):
     """No topology of that name (a KeyError for lookups, a ValueError for bad input)."""
 
@@ -39,7 +54,8 @@ def find_topohub(name: str) -> tuple[str, dict]:
                                f"(abilene, geant, or try 'sndlib/<name>' or 'topozoo/<Name>')")
 
 
-def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float = 10e9, weight: str = "dist"):
+def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float = UNIFORM_CAPACITY_BPS,
+                 weight: str = "dist"):
     """A topohub topology as a :class:`qnn.network.Network` (see the module docstring for the rules)."""
     from qnn.network import Network
 
@@ -63,12 +79,7 @@ def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float 
         dist[(relabel[e["target"]], relabel[e["source"]])] = d
     links, capacity, weights = [], [], []
     for u, v in edges:
-        if capacity_rule == "uniform":
-            cap = capacity_bps
-        elif capacity_rule == "degree":
-            cap = capacity_bps * min(8, 2 ** math.ceil(math.log2(max(1, min(degree[u], degree[v])))))
-        else:
-            raise ValueError(f"unknown capacity_rule {capacity_rule!r} (uniform, degree)")
+        cap = rule_capacity(capacity_rule, degree[u], degree[v], capacity_bps)
         if weight == "dist" and dist.get((u, v)) is not None:
             w = max(1.0, math.ceil(float(dist[(u, v)])))
         elif weight in ("dist", "hops"):

@@ -1,0 +1,231 @@
+"""Topology files of every format load into the same Network; bad input names file:line: problem."""
+import json
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from topologies.errors import DataFormatError
+from topologies.files import detect_format, id_sort_key, is_topology_file, read_topology
+
+# a triangle a-b-c plus a tail c-d: 4 nodes, 4 undirected edges
+TRIANGLE_JSON = {
+    "directed": False, "multigraph": False, "graph": {"name": "tri"},
+    "nodes": [{"id": "c", "lat": 1.5, "lon": 2.5}, {"id": "a"}, {"id": "b"}, {"id": "d"}],
+    "links": [{"source": "a", "target": "b", "capacity": 1e9, "weight": 5},
+              {"source": "b", "target": "c", "capacity": 2e9},
+              {"source": "c", "target": "a", "capacity": 4e9},
+              {"source": "c", "target": "d", "capacity": 1e10, "cost": 7}],
+}
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text if isinstance(text, str) else json.dumps(text))
+    return path
+
+
+def _expect(path, line, words, call):
+    with pytest.raises(DataFormatError) as info:
+        call()
+    message = str(info.value)
+    where = f"{path}:{line}:" if line is not None else f"{path}:"
+    assert message.startswith(where), message
+    assert info.value.line == line
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def _links(tf):
+    """{(file id u, file id v): (capacity, weight)} of a loaded file, in the file's own ids."""
+    net, ids = tf.network, tf.node_ids
+    return {(ids[u], ids[v]): (net.capacity[i], net.weight[i]) for i, (u, v) in enumerate(net.links)}
+
+
+def test_node_link_json_undirected_becomes_two_directed_links(tmp_path):
+    tf = read_topology(_write(tmp_path, "net.txt", TRIANGLE_JSON))  # the suffix says nothing
+    assert tf.format == "node-link JSON"
+    assert tf.node_ids == ["a", "b", "c", "d"]  # sorted ids: node i is the i-th
+    assert tf.network.name == "tri"
+    assert _links(tf) == {("a", "b"): (1e9, 5), ("b", "a"): (1e9, 5),
+                          ("b", "c"): (2e9, 5), ("c", "b"): (2e9, 5),  # 10G / 2G
+                          ("c", "a"): (4e9, 2), ("a", "c"): (4e9, 2),  # round(2.5) = 2
+                          ("c", "d"): (1e10, 7), ("d", "c"): (1e10, 7)}
+    assert tf.coordinates == {2: (1.5, 2.5)}
+    assert tf.capacity_rule == "from the file"
+    assert "from the file" in tf.weight_rule and "inverse capacity" in tf.weight_rule
+    assert tf.demands is None
+
+
+def test_node_link_json_directed_with_edges_key_and_integer_ids(tmp_path):
+    doc = {"directed": True, "nodes": [{"id": 10}, {"id": 2}, {"id": 7}],
+           "edges": [{"source": 2, "target": 7, "capacity": 1e10},
+                     {"source": 7, "target": 10, "capacity": 1e10},
+                     {"source": 10, "target": 2, "capacity": 5e9}]}
+    tf = read_topology(_write(tmp_path, "ring.json", doc))
+    assert tf.node_ids == [2, 7, 10]  # numbers in numeric order
+    assert tf.network.links == [(0, 1), (1, 2), (2, 0)]
+    assert list(tf.network.weight) == [1, 1, 2]
+
+
+def test_missing_capacities_take_the_named_rule(tmp_path):
+    # a star with centre 0 (degree 3) and a leaf pair 1-2 (degree 2 each)
+    doc = {"nodes": [{"id": i} for i in range(4)],
+           "links": [{"source": 0, "target": 1}, {"source": 0, "target": 2}, {"source": 0, "target": 3},
+                     {"source": 1, "target": 2}]}
+    path = _write(tmp_path, "star.json", doc)
+    uniform = read_topology(path)
+    assert set(uniform.network.capacity) == {10e9} and "uniform 10 Gbit/s" in uniform.capacity_rule
+    assert set(uniform.network.weight) == {1.0}
+    degree = read_topology(path, capacity_rule="degree")
+    caps = _links(degree)
+    # min end degree: 0-3 -> 1 -> 1x; 0-1 -> 2 -> 2x; 1-2 -> 2 -> 2x
+    assert caps[(0, 3)][0] == 10e9 and caps[(0, 1)][0] == 20e9 and caps[(1, 2)][0] == 20e9
+    assert "degree" in degree.capacity_rule
+    with pytest.raises(ValueError, match="capacity_rule"):
+        read_topology(path, capacity_rule="median")
+
+
+def test_partial_capacities_say_how_many_came_from_the_rule(tmp_path):
+    doc = {"nodes": [{"id": i} for i in range(3)],
+           "links": [{"source": 0, "target": 1, "capacity": 1e9}, {"source": 1, "target": 2}]}
+    tf = read_topology(_write(tmp_path, "p.json", doc))
+    assert "for 1 of 2 links" in tf.capacity_rule and "for the other 1" in tf.capacity_rule
+    assert _links(tf)[(1, 2)][0] == 10e9
+
+
+def test_topohub_document_loads_as_the_topohub_name_does(tmp_path):
+    topohub = pytest.importorskip("topohub")
+    from topologies.zoo import load_topohub
+
+    tf = read_topology(_write(tmp_path, "abilene.json", topohub.get("topozoo/Abilene")))
+    named = load_topohub("topozoo/Abilene")
+    assert tf.network.links == named.links
+    assert np.array_equal(tf.network.capacity, named.capacity)
+    assert np.array_equal(tf.network.weight, named.weight)
+    assert tf.network.node_names == named.node_names
+    assert tf.coordinates[0] == (40.71, -74.01)  # New York, from topohub's [lon, lat]
+    assert tf.weight_rule == "link length dist in km, rounded up"
+
+
+def test_mixed_id_types_sort_numbers_before_strings():
+    assert sorted(["b", 3, "a", 1.5, 10], key=id_sort_key) == [1.5, 3, 10, "a", "b"]
+
+
+def test_summary_names_rules_and_mapping(tmp_path):
+    text = read_topology(_write(tmp_path, "t.json", TRIANGLE_JSON)).summary()
+    assert "4 nodes, 8 directed links" in text
+    assert "'a'->0, 'b'->1, 'c'->2, 'd'->3" in text
+    big = {"nodes": [{"id": i} for i in range(30)],
+           "links": [{"source": i, "target": i + 1} for i in range(29)]}
+    text = read_topology(_write(tmp_path, "line.json", big)).summary()
+    assert "9->9, ..., 29->29" in text and "15->15" not in text
+
+
+def test_is_topology_file(tmp_path):
+    path = _write(tmp_path, "anything", TRIANGLE_JSON)
+    assert is_topology_file(path) and is_topology_file("missing/net.graphml")
+    assert not is_topology_file("geant") and not is_topology_file("topozoo/Abilene")
+
+
+# ---- bad input ------------------------------------------------------------------------------------
+
+def test_unknown_format(tmp_path):
+    path = _write(tmp_path, "net.json", "hello world\n")
+    _expect(path, None, ["unknown topology format"], lambda: read_topology(path))
+    assert detect_format("[1, 2]") is None
+
+
+def test_json_syntax_error_names_its_line(tmp_path):
+    path = _write(tmp_path, "net.json", '{"nodes": [],\n "links": [,]}\n')
+    _expect(path, 2, ["invalid JSON"], lambda: read_topology(path))
+
+
+def _with_links(links, directed=False, **extra):
+    return {"directed": directed, "nodes": [{"id": i} for i in range(3)], "links": links, **extra}
+
+
+RING = [{"source": 0, "target": 1, "capacity": 1e9}, {"source": 1, "target": 2, "capacity": 1e9},
+        {"source": 2, "target": 0, "capacity": 1e9}]
+
+
+def test_link_to_a_missing_node(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING + [{"source": 2, "target": 9}]))
+    _expect(path, None, ["link 3", "node 9", "not a node"], lambda: read_topology(path))
+
+
+@pytest.mark.parametrize("capacity", [-1e9, 0, "nan", float("nan"), "fast"])
+def test_negative_zero_or_nan_capacity(tmp_path, capacity):
+    bad = {"source": 2, "target": 0, "capacity": capacity}
+    path = _write(tmp_path, "n.json", _with_links(RING[:2] + [bad]))
+    _expect(path, None, ["link 2", "capacity", "not a positive number"], lambda: read_topology(path))
+
+
+def test_duplicate_link_with_another_capacity_is_an_error(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING + [{"source": 1, "target": 0, "capacity": 2e9}]))
+    _expect(path, None, ["link 3", "repeats link 0", "different capacity"], lambda: read_topology(path))
+
+
+def test_duplicate_link_with_the_same_capacity_is_one_link(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING + [{"source": 1, "target": 0, "capacity": 1e9}]))
+    assert read_topology(path).network.n_links == 6
+
+
+def test_multigraph_parallel_links_are_one_bundle(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING + [{"source": 1, "target": 0, "capacity": 2e9}],
+                                                  multigraph=True))
+    tf = read_topology(path)
+    assert tf.network.n_links == 6 and _links(tf)[(0, 1)][0] == 3e9
+
+
+def test_directed_links_both_ways_are_two_links(tmp_path):
+    links = RING + [{"source": 1, "target": 0, "capacity": 2e9}, {"source": 2, "target": 1, "capacity": 1e9},
+                    {"source": 0, "target": 2, "capacity": 1e9}]
+    tf = read_topology(_write(tmp_path, "n.json", _with_links(links, directed=True)))
+    assert _links(tf)[(1, 0)][0] == 2e9 and _links(tf)[(0, 1)][0] == 1e9
+
+
+def test_disconnected_graph_names_pairs_without_a_path(tmp_path):
+    doc = {"nodes": [{"id": i} for i in range(4)],
+           "links": [{"source": 0, "target": 1}, {"source": 2, "target": 3}]}
+    path = _write(tmp_path, "n.json", doc)
+    message = _expect(path, None, ["not connected", "8 ordered pair(s) have no path"],
+                      lambda: read_topology(path))
+    assert "0->2" in message
+
+
+def test_directed_graph_one_way_is_not_connected(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING[:2], directed=True))
+    _expect(path, None, ["3 ordered pair(s)", "1->0"], lambda: read_topology(path))
+
+
+def test_self_loop_and_bad_weight(tmp_path):
+    path = _write(tmp_path, "n.json", _with_links(RING + [{"source": 1, "target": 1}]))
+    _expect(path, None, ["link 3", "loop"], lambda: read_topology(path))
+    path = _write(tmp_path, "w.json", _with_links(RING[:2] + [{"source": 2, "target": 0, "weight": -3}]))
+    _expect(path, None, ["link 2", "weight -3"], lambda: read_topology(path))
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.json"
+    _expect(missing, None, ["no such topology file"], lambda: read_topology(missing))
+
+
+def test_label_speeds_parse():
+    from topologies.files import _label_capacity
+
+    assert _label_capacity("10 Gbps") == 10e9
+    assert _label_capacity("2.5Gb/s") == 2.5e9
+    assert _label_capacity("100 Mbps link") == 100e6
+    assert math.isclose(_label_capacity("OC-192"), 192 * 51.84e6)
+    assert _label_capacity("fibre") is None
+
+
+def test_networkx_written_node_link_loads(tmp_path):
+    graph = nx.cycle_graph(5)
+    nx.set_edge_attributes(graph, 1e9, "capacity")
+    doc = nx.node_link_data(graph, edges="links")
+    tf = read_topology(_write(tmp_path, "c5.json", doc))
+    assert tf.network.n_links == 10 and set(tf.network.capacity) == {1e9}
