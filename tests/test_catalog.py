@@ -48,8 +48,8 @@ def test_geant_facts_come_from_its_file_with_inverse_capacity_weights():
     doc = json.loads(path.read_text())
     # Cisco's rule, 10 Gbit/s reference: 10 Gbit/s -> 1, 2.4 Gbit/s -> 4, 155 Mbit/s -> 65
     weight_of = {10e9: 1.0, 2.4e9: 4.0, 155e6: 65.0}
-    expected = {(link["source"] + 1, link["target"] + 1): (round(link["capacity"] / 1e3), weight_of[link["capacity"]])
-                for link in doc["links"]}
+    expected = {(link["source"] + 1, link["target"] + 1):
+                (round(link["capacity"] / 1e3), weight_of[link["capacity"]]) for link in doc["links"]}
     facts = link_facts("geant", 1e-3)
     assert {(src, dst): (round(bps), weight) for src, dst, bps, weight in facts} == expected
     assert len(facts) == 72 and {dpid for fact in facts for dpid in fact[:2]} == set(range(1, 23))
