@@ -118,7 +118,7 @@ class GraphTopo(Topo):
     ``scale`` (TCLink's bw on the sending side), clamped into MININET_BW_RANGE_MBPS; the
     clamped links are in ``clamped`` and named in a warning."""
 
-    def build(self, path="geant", scale=ABILENE_SCALE, shaped=True):
+    def build(self, path, scale=ABILENE_SCALE, shaped=True):
         facts = _link_facts(str(path))
         capacity = {(src, dst): bps for src, dst, bps, _ in facts}
         _add_host_per_switch(self, max(max(src, dst) for src, dst in capacity))
