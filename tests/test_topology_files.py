@@ -229,3 +229,243 @@ def test_networkx_written_node_link_loads(tmp_path):
     doc = nx.node_link_data(graph, edges="links")
     tf = read_topology(_write(tmp_path, "c5.json", doc))
     assert tf.network.n_links == 10 and set(tf.network.capacity) == {1e9}
+
+
+# ---- GraphML, GML, SNDlib: literal files in each format's own syntax -----------------------------
+
+ZOO_GRAPHML = """<?xml version="1.0" encoding="utf-8"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+  <key attr.name="Latitude" attr.type="double" for="node" id="d1" />
+  <key attr.name="Longitude" attr.type="double" for="node" id="d2" />
+  <key attr.name="label" attr.type="string" for="node" id="d3" />
+  <key attr.name="LinkLabel" attr.type="string" for="edge" id="d4" />
+  <key attr.name="LinkSpeed" attr.type="string" for="edge" id="d5" />
+  <key attr.name="LinkSpeedUnits" attr.type="string" for="edge" id="d6" />
+  <key attr.name="LinkSpeedRaw" attr.type="double" for="edge" id="d7" />
+  <graph edgedefault="undirected">
+    <data key="d3">Tiny</data>
+    <node id="0"><data key="d1">52.37</data><data key="d2">4.89</data><data key="d3">Amsterdam</data></node>
+    <node id="1"><data key="d3">London</data></node>
+    <node id="2"><data key="d3">Paris</data></node>
+    <edge source="0" target="1"><data key="d5">10</data><data key="d6">G</data></edge>
+    <edge source="1" target="2"><data key="d4">2.5 Gbps</data></edge>
+    <edge source="2" target="0"><data key="d7">1000000000.0</data></edge>
+  </graph>
+</graphml>
+"""
+
+ZOO_GML = """Creator "Topology Zoo Toolset"
+graph [
+  directed 0
+  label "Tiny"
+  node [
+    id 0
+    label "Amsterdam"
+    Latitude 52.37
+    Longitude 4.89
+  ]
+  node [ id 1 label "London" ]
+  node [ id 2 label "Paris" ]
+  edge [ source 0 target 1 LinkSpeed "10" LinkSpeedUnits "G" ]
+  edge [ source 1 target 2 LinkLabel "2.5 Gbps" ]
+  edge [
+    source 2
+    target 0
+    LinkSpeedRaw 1000000000.0
+  ]
+]
+"""
+
+SNDLIB_NATIVE = """?SNDlib native format; type: network; version: 1.0
+# network tiny
+
+# NODE SECTION
+#
+# <node_id> [(<longitude>, <latitude>)]
+
+NODES (
+  AMS ( 4.89 52.37 )
+  LON ( -0.12 51.51 )
+  PAR ( 2.35 48.86 )
+)
+
+# LINK SECTION
+#
+# <link_id> ( <source> <target> ) <pre_installed_capacity> <pre_installed_capacity_cost> <routing_cost> \
+<setup_cost> ( {<module_capacity> <module_cost>}* )
+
+LINKS (
+  L1 ( AMS LON ) 10000.00 0.00 0.00 0.00 ( 40000.00 1.00 )
+  L2 ( LON PAR ) 0.00 0.00 0.00 0.00 ( 622.00 1.00 2500.00 3.00 )
+  L3 ( PAR AMS ) 1000.00 0.00 0.00 0.00 ( )
+)
+
+# DEMAND SECTION
+#
+# <demand_id> ( <source> <target> ) <routing_unit> <demand_value> <max_path_length>
+
+DEMANDS (
+  D1 ( AMS PAR ) 1 120.50 UNLIMITED
+  D2 ( PAR LON ) 1 30.00 UNLIMITED
+)
+
+# ADMISSIBLE PATHS SECTION
+#
+# <demand_id> ( {<path_id> ( <link_id>+ )}+ )
+
+ADMISSIBLE_PATHS (
+)
+"""
+
+SNDLIB_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<network xmlns="http://sndlib.zib.de/network" version="1.0">
+ <meta><granularity>STATIC</granularity><unit>MBITPERSEC</unit></meta>
+ <networkStructure>
+  <nodes coordinatesType="geographical">
+   <node id="AMS"><coordinates><x>4.89</x><y>52.37</y></coordinates></node>
+   <node id="LON"><coordinates><x>-0.12</x><y>51.51</y></coordinates></node>
+   <node id="PAR"><coordinates><x>2.35</x><y>48.86</y></coordinates></node>
+  </nodes>
+  <links>
+   <link id="L1"><source>AMS</source><target>LON</target>
+    <preInstalledModule><capacity>10000.0</capacity><cost>0.0</cost></preInstalledModule>
+    <additionalModules><addModule><capacity>40000.0</capacity><cost>1.0</cost></addModule></additionalModules>
+   </link>
+   <link id="L2"><source>LON</source><target>PAR</target>
+    <additionalModules>
+     <addModule><capacity>622.0</capacity><cost>1.0</cost></addModule>
+     <addModule><capacity>2500.0</capacity><cost>3.0</cost></addModule>
+    </additionalModules>
+   </link>
+   <link id="L3"><source>PAR</source><target>AMS</target>
+    <preInstalledModule><capacity>1000.0</capacity><cost>0.0</cost></preInstalledModule>
+   </link>
+  </links>
+ </networkStructure>
+ <demands>
+  <demand id="D1"><source>AMS</source><target>PAR</target><demandValue>120.5</demandValue></demand>
+  <demand id="D2"><source>PAR</source><target>LON</target><demandValue>30.0</demandValue></demand>
+ </demands>
+</network>
+"""
+
+
+@pytest.mark.parametrize("text, fmt", [(ZOO_GRAPHML, "GraphML"), (ZOO_GML, "GML")])
+def test_topology_zoo_speeds_and_coordinates(tmp_path, text, fmt):
+    tf = read_topology(_write(tmp_path, "tiny.dat", text))
+    assert tf.format == fmt and tf.network.name == "Tiny"
+    ids = tf.node_ids
+    assert tf.network.node_names == ["Amsterdam", "London", "Paris"]
+    caps = {(ids[u], ids[v]): c for (u, v), c in zip(tf.network.links, tf.network.capacity)}
+    first = ids[0]  # "0" (GraphML: a string) or 0 (GML: a number)
+    second, third = ids[1], ids[2]
+    assert caps[(first, second)] == caps[(second, first)] == 10e9   # LinkSpeed 10 G
+    assert caps[(second, third)] == 2.5e9                           # LinkLabel "2.5 Gbps"
+    assert caps[(third, first)] == 1e9                              # LinkSpeedRaw
+    assert tf.coordinates == {0: (52.37, 4.89)}
+    assert tf.capacity_rule.startswith("from the file")
+
+
+@pytest.mark.parametrize("text, fmt", [(SNDLIB_NATIVE, "SNDlib native"), (SNDLIB_XML, "SNDlib XML")])
+def test_sndlib_capacities_modules_and_demands(tmp_path, text, fmt):
+    tf = read_topology(_write(tmp_path, "tiny.txt", text))
+    assert tf.format == fmt and tf.node_ids == ["AMS", "LON", "PAR"]
+    caps = _links(tf)
+    assert caps[("AMS", "LON")][0] == caps[("LON", "AMS")][0] == 10e9   # pre-installed, Mbit/s
+    assert caps[("LON", "PAR")][0] == 2.5e9                            # no pre-installed: largest module
+    assert caps[("PAR", "AMS")][0] == 1e9
+    expected = np.zeros((3, 3))
+    expected[0, 2], expected[2, 1] = 120.5e6, 30e6
+    assert np.array_equal(tf.demands, expected)
+    assert tf.coordinates[1] == (51.51, -0.12)
+    assert "Mbit/s" in tf.capacity_rule
+
+
+def test_graphml_bad_xml_and_missing_node_name_their_line(tmp_path):
+    path = _write(tmp_path, "bad.graphml", ZOO_GRAPHML.replace("</graph>", "</grap>"))
+    _expect(path, 18, ["invalid XML"], lambda: read_topology(path))
+    text = ZOO_GRAPHML.replace('source="2" target="0"', 'source="2" target="9"')
+    path = _write(tmp_path, "miss.graphml", text)
+    _expect(path, 17, ["edge 2", "node '9'", "not a node"], lambda: read_topology(path))
+
+
+def test_gml_errors_name_their_line(tmp_path):
+    path = _write(tmp_path, "bad.gml", ZOO_GML.replace("LinkSpeedRaw 1000000000.0", "LinkSpeedRaw -5"))
+    _expect(path, 15, ["LinkSpeedRaw -5", "not a positive number"], lambda: read_topology(path))
+    text = ZOO_GML.replace("]\n]\n", "]\n  edge [ source 1 target 0 LinkSpeedRaw 5.0 ]\n]\n")
+    path = _write(tmp_path, "dup.gml", text)
+    _expect(path, 20, ["repeats edge at line 13", "different capacity"], lambda: read_topology(path))
+    path = _write(tmp_path, "open.gml", ZOO_GML.rstrip().rstrip("]"))
+    _expect(path, 19, ["ends inside a list"], lambda: read_topology(path))
+
+
+def test_sndlib_errors_name_their_line(tmp_path):
+    text = SNDLIB_NATIVE.replace("L3 ( PAR AMS ) 1000.00", "L3 ( PAR AMS ) -1000.00")
+    path = _write(tmp_path, "bad.txt", text)
+    _expect(path, 21, ["link L3", "negative capacity"], lambda: read_topology(path))
+    path = _write(tmp_path, "miss.txt", SNDLIB_NATIVE.replace("D2 ( PAR LON )", "D2 ( PAR BER )"))
+    _expect(path, 30, ["demand 'PAR'->'BER'", "not a node"], lambda: read_topology(path))
+    path = _write(tmp_path, "miss.xml", SNDLIB_XML.replace("<target>AMS</target>", "<target>ROM</target>"))
+    _expect(path, 21, ["link L3", "node 'ROM'"], lambda: read_topology(path))
+
+
+def _topohub_graph(key):
+    """A topohub topology as a networkx graph with Topology Zoo's attribute names."""
+    topohub = pytest.importorskip("topohub")
+    doc = topohub.get(key)
+    graph = nx.node_link_graph(doc, edges="edges")
+    graph.graph.clear()
+    for _, attrs in graph.nodes(data=True):
+        lon, lat = attrs.pop("pos")
+        attrs.update(Latitude=lat, Longitude=lon)
+    for _, _, attrs in graph.edges(data=True):
+        attrs.pop("ecmp_fwd", None)
+        attrs.pop("ecmp_bwd", None)
+    return graph, doc
+
+
+def test_topology_zoo_graphml_and_gml_written_by_networkx(tmp_path):
+    graph, _ = _topohub_graph("topozoo/Abilene")
+    for i, (_, _, attrs) in enumerate(graph.edges(data=True)):
+        attrs["LinkLabel"] = "10 Gbps" if i % 2 else "OC-48"
+    nx.write_graphml(graph, tmp_path / "abilene.graphml")
+    nx.write_gml(graph, tmp_path / "abilene.gml")
+    graphml, gml = read_topology(tmp_path / "abilene.graphml"), read_topology(tmp_path / "abilene.gml")
+    from topologies.zoo import load_topohub
+
+    named = load_topohub("topozoo/Abilene")
+    assert graphml.network.links == named.links  # string ids sort as topohub's do
+    assert np.array_equal(graphml.network.weight, named.weight)
+    for tf in (graphml, gml):
+        assert tf.network.n_nodes == graph.number_of_nodes()
+        assert tf.network.n_links == 2 * graph.number_of_edges()
+        assert set(tf.network.capacity) == {10e9, 48 * 51.84e6}
+        new_york = tf.node_ids.index("0" if tf is graphml else 0)
+        assert tf.coordinates[new_york] == (40.71, -74.01)
+
+
+def sndlib_native_text(doc, capacity_mbps: float = 10000.0) -> str:
+    """An SNDlib native file for a topohub document: its nodes, its demands and links of
+    ``capacity_mbps``."""
+    lines = ["?SNDlib native format; type: network; version: 1.0", "NODES ("]
+    lines += [f"  N{n['id']} ( {n['pos'][0]} {n['pos'][1]} )" for n in doc["nodes"]]
+    lines += [")", "LINKS ("]
+    lines += [f"  L{i} ( N{e['source']} N{e['target']} ) {capacity_mbps:.2f} 0.00 0.00 0.00 ( )"
+              for i, e in enumerate(doc["edges"])]
+    lines += [")", "DEMANDS ("]
+    for src, row in sorted(doc["graph"].get("demands", {}).items()):
+        for dst, value in sorted(row.items()):
+            lines.append(f"  D{src}_{dst} ( N{src} N{dst} ) 1 {value:.2f} UNLIMITED")
+    lines += [")"]
+    return "\n".join(lines) + "\n"
+
+
+def test_sndlib_native_written_from_topohub(tmp_path):
+    topohub = pytest.importorskip("topohub")
+    doc = topohub.get("sndlib/abilene")
+    tf = read_topology(_write(tmp_path, "abilene.txt", sndlib_native_text(doc)))
+    assert tf.network.n_nodes == len(doc["nodes"]) and tf.network.n_links == 2 * len(doc["edges"])
+    index = {node_id: i for i, node_id in enumerate(tf.node_ids)}
+    src, row = next(iter(doc["graph"]["demands"].items()))
+    dst, value = next(iter(row.items()))
+    assert math.isclose(tf.demands[index[f"N{src}"], index[f"N{dst}"]], round(value, 2) * 1e6)

@@ -1,4 +1,5 @@
-"""GEANT (22 nodes, 72 directed links) and its 3 given tunnels per ordered pair.
+"""GEANT (22 nodes, 72 directed links) and its 3 given tunnels per ordered pair; the tunnels
+reader serves any network (:func:`load_tunnels` with ``node_ids``).
 
 The data has capacities but no routing weights; shortest-path routing uses inverse-capacity
 weights (``reference_bps / capacity``, Cisco's default OSPF cost rule, 10 Gbit/s reference).
@@ -58,14 +59,43 @@ def load_geant(data_dir=None, json_path=None):
         raise DataFormatError(path, None, str(err)) from None
 
 
-def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], list[tuple[int, ...]]]:
-    """Parse ``tunnels.txt`` (``src dst:a-b-c,a-d-c,...``) into ``{(src, dst): [node paths]}``.
+def load_tunnels(network, path=None, data_dir=None,
+                 node_ids=None) -> dict[tuple[int, int], list[tuple[int, ...]]]:
+    """Parse a tunnels file (``src dst:a-b-c,a-d-c,...``, GEANT's ``tunnels.txt`` by default) into
+    ``{(src, dst): [node paths]}`` in node indices.
 
-    Every tunnel must start at src, end at dst and use only links of ``network``.
+    Without ``node_ids`` the file's ids are the indices ``0..N-1`` (as GEANT's). With
+    ``node_ids`` (``node_ids[i]`` = the topology file's id of node i, see
+    :mod:`topologies.files`) the file names nodes by those ids, written as ``str(id)``, and they
+    map to indices by that list. Every tunnel must start at src, end at dst and use only links of
+    ``network``.
     """
     path = pathlib.Path(path) if path else _geant_dir(data_dir) / "tunnels.txt"
-    tunnels: dict[tuple[int, int], list[tuple[int, ...]]] = {}
     n = network.n_nodes
+    if node_ids is None:
+        def index_of(token: str, lineno: int) -> int:
+            try:
+                node = int(token)
+            except ValueError:
+                raise DataFormatError(path, lineno, "non-integer node id") from None
+            if not 0 <= node < n:
+                raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
+            return node
+
+        def label(node: int) -> str:
+            return str(node)
+    else:
+        by_text = {str(node_id): i for i, node_id in enumerate(node_ids)}
+
+        def index_of(token: str, lineno: int) -> int:
+            if token not in by_text:
+                raise DataFormatError(path, lineno,
+                                      f"unknown node {token!r}: not a node id of {network.name}")
+            return by_text[token]
+
+        def label(node: int) -> str:
+            return str(node_ids[node])
+    tunnels: dict[tuple[int, int], list[tuple[int, ...]]] = {}
     for lineno, line in numbered_lines(path):
         line = line.strip()
         if not line:
@@ -74,31 +104,30 @@ def load_tunnels(network, path=None, data_dir=None) -> dict[tuple[int, int], lis
         ends = pair.split()
         if not sep or len(ends) != 2:
             raise DataFormatError(path, lineno, "expected 'src dst:a-b-c,a-d-c,...'")
-        try:
-            src, dst = int(ends[0]), int(ends[1])
-            paths = [tuple(int(x) for x in p.split("-")) for p in rest.split(",") if p.strip()]
-        except ValueError:
-            raise DataFormatError(path, lineno, "non-integer node id") from None
-        for node in (src, dst, *(x for p in paths for x in p)):
-            if not 0 <= node < n:
-                raise DataFormatError(path, lineno, f"unknown node {node} ({network.name} has {n} nodes)")
+        src, dst = (index_of(token.strip(), lineno) for token in ends)
+        paths = [tuple(index_of(x.strip(), lineno) for x in p.strip().split("-"))
+                 for p in rest.split(",") if p.strip()]
+        s_name, d_name = label(src), label(dst)
+
+        def spelled(p) -> str:
+            return "-".join(label(x) for x in p)
         if not paths:
-            raise DataFormatError(path, lineno, f"no tunnel given for {src}->{dst}")
+            raise DataFormatError(path, lineno, f"no tunnel given for {s_name}->{d_name}")
         if src == dst:
-            raise DataFormatError(path, lineno, f"tunnels from node {src} to itself")
+            raise DataFormatError(path, lineno, f"tunnels from node {s_name} to itself")
         if len(set(paths)) != len(paths):
-            raise DataFormatError(path, lineno, f"the same tunnel is listed twice for {src}->{dst}")
+            raise DataFormatError(path, lineno, f"the same tunnel is listed twice for {s_name}->{d_name}")
         for p in paths:
             if p[0] != src or p[-1] != dst:
-                raise DataFormatError(path, lineno, f"tunnel {p} does not join {src} to {dst}")
+                raise DataFormatError(path, lineno, f"tunnel {spelled(p)} does not join {s_name} to {d_name}")
             if len(set(p)) != len(p):
-                raise DataFormatError(path, lineno, f"tunnel {'-'.join(map(str, p))} visits a node twice")
+                raise DataFormatError(path, lineno, f"tunnel {spelled(p)} visits a node twice")
             for u, v in zip(p[:-1], p[1:]):
                 if (u, v) not in network.link_index:
                     raise DataFormatError(path, lineno,
-                                          f"tunnel {'-'.join(map(str, p))} uses missing link {u}->{v}")
+                                          f"tunnel {spelled(p)} uses missing link {label(u)}->{label(v)}")
         if (src, dst) in tunnels:
-            raise DataFormatError(path, lineno, f"pair {src}->{dst} listed twice")
+            raise DataFormatError(path, lineno, f"pair {s_name}->{d_name} listed twice")
         tunnels[(src, dst)] = paths
     if not tunnels:
         raise DataFormatError(path, None, "no tunnels in file")

@@ -71,7 +71,7 @@ def load_values(path, positive: bool = False) -> np.ndarray:
 
 def gravity_traffic(network, n_matrices: int, seed: int, load: float = 0.3, noise: float = 0.1,
                     burst_probability: float = 0.02, burst_factor: float = 4.0, burst_length: int = 3,
-                    period: int = 288, pairs=None) -> np.ndarray:
+                    period: int = 288, pairs=None, base=None) -> np.ndarray:
     """Synthetic traffic ``(n_matrices, N, N)`` from a gravity model with a daily cycle and bursts.
 
     * node mass = its total outgoing capacity times a lognormal factor (sigma 0.5), so well
@@ -82,7 +82,9 @@ def gravity_traffic(network, n_matrices: int, seed: int, load: float = 0.3, nois
       volume for ``burst_length`` steps (the surprises a predictive controller must absorb);
     * volumes are scaled so that the mean total demand equals ``load`` x total capacity /
       mean hop count, i.e. links would be ~``load`` utilised on average under perfect spreading;
-    * ``pairs`` (optional list of (src, dst)) restricts traffic to those pairs, others are 0.
+    * ``pairs`` (optional list of (src, dst)) restricts traffic to those pairs, others are 0;
+    * ``base`` (optional ``N x N`` matrix, e.g. a topology file's SNDlib demands) replaces the
+      gravity model's who-sends-to-whom: its shape is kept, its volume scaled as above.
     """
     import networkx as nx
 
@@ -90,9 +92,16 @@ def gravity_traffic(network, n_matrices: int, seed: int, load: float = 0.3, nois
     n = network.n_nodes
     out_capacity = np.zeros(n)
     np.add.at(out_capacity, [u for u, _ in network.links], network.capacity)
-    mass = out_capacity * rng.lognormal(0.0, 0.5, size=n)
-    base = np.outer(mass, mass)
+    if base is None:
+        mass = out_capacity * rng.lognormal(0.0, 0.5, size=n)
+        base = np.outer(mass, mass)
+    else:
+        base = np.array(base, dtype=float)
+        if base.shape != (n, n) or not np.all(np.isfinite(base)) or (base < 0).any():
+            raise ValueError(f"the base traffic must be a finite non-negative {n} x {n} matrix")
     np.fill_diagonal(base, 0.0)
+    if not base.any():
+        raise ValueError("the base traffic carries no demand off the diagonal")
     if pairs is not None:
         keep = np.zeros((n, n), dtype=bool)
         src, dst = zip(*pairs) if len(pairs) else ((), ())

@@ -9,9 +9,16 @@ from qnn.argtypes import at_least, nonnegative_int, positive_float, positive_int
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", required=True,
-                   help="abilene, geant, or a topohub name (germany50, topozoo/Abilene, ...)")
+                   help="abilene, geant, a topohub name (germany50, topozoo/Abilene, ...), or a topology "
+                        "file: node-link JSON, GraphML, GML, SNDlib native or XML (docs/topology-files.md)")
     p.add_argument("--tms",
-                   help="traffic matrices, one flattened N x N matrix a line (default: the topology's data)")
+                   help="traffic matrices, one flattened N x N matrix a line, rows and columns in the node "
+                        "index order (default: the topology's data; for a file, synthetic)")
+    p.add_argument("--tunnels", metavar="FILE",
+                   help="candidate paths, 'src dst:a-b-c,a-d-c,...' a line in the topology's own node ids "
+                        "(default: k shortest paths, see --paths)")
+    p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
+                   help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
     p.add_argument("--setting", choices=["oracle", "predictive"], default="oracle",
                    help="oracle: decide on the scored matrix; predictive: decide on the one before")
     p.add_argument("--methods", default=None,
@@ -37,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed for synthetic traffic and learned methods")
     p.add_argument("--n-synthetic", type=at_least(2), default=200,
-                   help="synthetic matrices for topohub graphs")
+                   help="synthetic matrices for topohub graphs and topology files without --tms")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -70,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise ValueError("; ".join(problems))
     scenario = load_scenario(args.topology, args.tms, k=args.k, paths=args.paths, scale=args.scale,
-                             n_synthetic=args.n_synthetic, seed=args.seed)
+                             n_synthetic=args.n_synthetic, seed=args.seed, tunnels=args.tunnels,
+                             capacity_rule=args.capacity_rule)
+    if scenario.topology_file is not None:
+        print(scenario.topology_file.summary())
+        print(f"  candidate paths: {scenario.path_rule}")
     tms = scenario.tms[args.start:]
     if args.limit is not None:
         tms = tms[: args.limit]

@@ -2,7 +2,6 @@
 (decision, scored) matrix pairs of each setting in time order."""
 from __future__ import annotations
 
-import math
 import pathlib
 import tempfile
 from dataclasses import dataclass, field
@@ -10,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qnn.models.checkpoint import HISTORY_REDUCERS, TARGET_LAG, sha256_file
-from qnn.problems import DEFAULT_TRAFFIC, candidate_pathset, default_traffic_file, load_network
-from topologies.errors import DataFormatError
+from qnn.problems import (DEFAULT_TRAFFIC, candidate_pathset, check_first_optimum, default_traffic_file,
+                          is_topology_path, load_network, open_topology)
 
 TOPOLOGIES = tuple(DEFAULT_TRAFFIC)  # the networks with real traffic to train on
 
@@ -25,6 +24,7 @@ class Dataset:
     files: dict = field(default_factory=dict)  # path -> sha256
     path_rule: str = ""
     traffic_file: str = ""
+    topology_file: object = None  # topologies.files.TopologyFile for a network given as a file
 
 
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
@@ -47,35 +47,32 @@ def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None)
     return vals
 
 
-def _check_first_optimum(pathset, demands: np.ndarray, opt: np.ndarray, opt_file: pathlib.Path) -> None:
-    """The optima file must be the LP optimum of its matrices: checked on the first one (one LP),
-    since every loss and ratio divides by these values."""
-    from qnn.lp import path_lp
 
-    if len(opt) and len(demands):
-        solved = path_lp(pathset, demands[0]).mlu
-        if not math.isclose(solved, opt[0], rel_tol=1e-6):
-            raise DataFormatError(opt_file, 1, f"{opt[0]:g} is not the path-LP optimum of the first "
-                                               f"matrix over these tunnels ({solved:g})")
-
-
-def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Dataset:
+def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None, tunnels=None,
+                 capacity_rule: str = "uniform") -> Dataset:
     """Network, candidate paths (:func:`qnn.problems.candidate_pathset`), demands and LP optima
     for ``topology``, from its real matrices unless ``tm_file`` is given.
 
     GEANT: LP optima from the ``.opt`` file next to the matrices when there is one. Abilene: LP
-    optima solved by :func:`qnn.lp.path_lp` (cached under ``runs/cache/``)."""
+    optima solved by :func:`qnn.lp.path_lp` (cached under ``runs/cache/``). A topology file
+    (:mod:`topologies.files`, read with ``capacity_rule`` where it has no capacities) needs
+    ``tm_file``; its paths are ``tunnels`` where given, else the k shortest by OSPF weight, and
+    its optima come from the ``.opt`` file next to the matrices (checked on the first) or are
+    solved and cached."""
     from topologies.datadir import data_dir as default_data_dir
     from topologies.traffic import load_traffic_matrices, load_values
 
+    if is_topology_path(topology):
+        return _load_file_dataset(topology, tm_file, k, tunnels, capacity_rule)
     if topology not in TOPOLOGIES:
-        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)})")
+        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)}, "
+                         f"or give a topology file)")
     root = pathlib.Path(data_dir) if data_dir else default_data_dir()
     tm_file = pathlib.Path(tm_file) if tm_file is not None else default_traffic_file(topology, data_dir)
     files = {}
     opt_from_file = None  # the optima file read, checked once the traffic is known to fit the paths
     net = load_network(topology, data_dir=root)
-    ps, rule = candidate_pathset(topology, net, k, "weight", data_dir=root)
+    ps, rule = candidate_pathset(topology, net, k, "weight", data_dir=root, tunnels=tunnels)
     tms = load_traffic_matrices(tm_file, net.n_nodes)
     dem = ps.demand_vector(tms)
     if topology == "geant":
@@ -95,11 +92,40 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None) -> Data
         opt = _lp_optimum(ps, dem, cache)
     ps.check_covers(tms, str(tm_file))
     if opt_from_file:
-        _check_first_optimum(ps, dem, opt, opt_from_file)
+        check_first_optimum(ps, dem, opt, opt_from_file)
     files[str(tm_file)] = sha256_file(tm_file)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{tm_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
     return Dataset(net, ps, dem, opt, files, rule, str(tm_file))
+
+
+def _load_file_dataset(topology, tm_file, k: int, tunnels, capacity_rule: str) -> Dataset:
+    from topologies.traffic import load_traffic_matrices, load_values
+
+    if tm_file is None:
+        raise ValueError(f"{topology}: a topology file needs its traffic (--traffic FILE: one flattened "
+                         f"N x N matrix a line, rows and columns in the node index order)")
+    net, topology_file = open_topology(topology, capacity_rule=capacity_rule)
+    ps, rule = candidate_pathset(topology, net, k, "weight", tunnels=tunnels, node_ids=topology_file.node_ids)
+    tm_file = pathlib.Path(tm_file)
+    tms = load_traffic_matrices(tm_file, net.n_nodes)
+    ps.check_covers(tms, str(tm_file))
+    dem = ps.demand_vector(tms)
+    inputs = [pathlib.Path(topology), tm_file] + ([pathlib.Path(tunnels)] if tunnels else [])
+    files = {str(p): sha256_file(p) for p in inputs}
+    opt_file = tm_file.with_suffix(".opt")
+    if opt_file.exists():
+        opt = load_values(opt_file, positive=True)
+        files[str(opt_file)] = sha256_file(opt_file)
+        check_first_optimum(ps, dem, opt, opt_file)
+    else:
+        key = "-".join(files[str(p)][:12] for p in inputs)
+        cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
+            f"lpopt-{pathlib.Path(topology).stem}-{capacity_rule}-k{k}-{key}.npy"
+        opt = _lp_optimum(ps, dem, cache)
+    if opt.shape[0] != dem.shape[0]:
+        raise ValueError(f"{opt_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
+    return Dataset(net, ps, dem, opt, files, rule, str(tm_file), topology_file)
 
 
 def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:
