@@ -66,9 +66,16 @@ def test_geant_tunnels_become_dpid_paths():
 
 def test_tunnels_over_a_missing_link_are_refused(tmp_path):
     tunnels = tmp_path / "tunnels.txt"
-    tunnels.write_text("0 1:0-1\n0 2:0-2\n")  # A-C is not a link of the ring
-    with pytest.raises(ValueError, match=r"tunnels.txt:2: .*missing link 0->2"):
+    tunnels.write_text("A B:A-B\nA C:A-C\n")  # A-C is not a link of the ring
+    with pytest.raises(ValueError, match=r"tunnels.txt:2: .*missing link"):
         tunnel_paths(write_ring(tmp_path), str(tunnels))
+
+
+def test_a_files_tunnels_name_its_own_node_ids(tmp_path):
+    tunnels = tmp_path / "tunnels.txt"
+    tunnels.write_text("A C:A-B-C,A-E-D-C\nD B:D-C-B\n")
+    assert tunnel_paths(write_ring(tmp_path), str(tunnels)) == {(1, 3): [(1, 2, 3), (1, 5, 4, 3)],
+                                                                (4, 2): [(4, 3, 2)]}
 
 
 def test_a_missing_file_or_unknown_name_is_refused(tmp_path):

@@ -83,7 +83,7 @@ RING5 = {"directed": False, "nodes": [{"id": name} for name in "EDCBA"],
                    {"source": "D", "target": "E", "capacity": 2e9},
                    {"source": "E", "target": "A", "capacity": 10e9}]}
 RING5_CAPACITY_BPS = {(1, 2): 10e6, (2, 3): 5e6, (3, 4): 10e6, (4, 5): 2e6, (5, 1): 10e6}  # x 1e-3
-RING5_TUNNELS = "0 2:0-4-3-2\n"
+RING5_TUNNELS = "A C:A-E-D-C\n"
 
 
 @pytest.fixture(scope="class")

@@ -38,23 +38,26 @@ def abilene_links(scale: float):
             for f in ABILENE_LINKS]
 
 
-def load_network(name: str):
-    """The :class:`qnn.network.Network` of ``abilene``, ``geant`` (from the data directory) or of
-    a topology file; raises DataFormatError for a malformed file, FileNotFoundError for a missing one."""
+def open_network(name: str):
+    """``(network, node_ids)``: the :class:`qnn.network.Network` of ``abilene``, ``geant`` (from
+    the data directory) or a topology file, and the file's node id of each index (None for a
+    named network, whose ids are its indices); DataFormatError for a malformed file,
+    FileNotFoundError for a missing one."""
     if name == "abilene":
         from topologies.abilene import load_abilene
 
-        return load_abilene()
+        return load_abilene(), None
     if name == "geant":
         from topologies.geant import load_geant
 
-        return load_geant()
+        return load_geant(), None
     if not os.path.isfile(name):
         raise FileNotFoundError(f"{name}: no such topology file (known names: "
                                 f"{', '.join(NAMED_TOPOLOGIES)})")
     from topologies.files import read_topology
 
-    return read_topology(name).network
+    topology_file = read_topology(name)
+    return topology_file.network, topology_file.node_ids
 
 
 def link_facts(name: str, scale: float):
@@ -62,18 +65,20 @@ def link_facts(name: str, scale: float):
     ``abilene``, ``geant`` or the topology file at path ``name`` (node index i is dpid i + 1)."""
     if name == "abilene":
         return abilene_links(scale)
-    network = load_network(name)
+    network, _ = open_network(name)
     return [(int(u) + 1, int(v) + 1, float(capacity) * scale, float(weight))
             for (u, v), capacity, weight in zip(network.links, network.capacity, network.weight)]
 
 
 def tunnel_paths(topology: str, tunnels_path: str) -> dict[tuple[int, int], list[tuple[int, ...]]]:
-    """The tunnels file at ``tunnels_path`` (``src dst:a-b-c,...``, node ids of ``topology``) as
+    """The tunnels file at ``tunnels_path`` (``src dst:a-b-c,...`` in the node ids of
+    ``topology``: a topology file's own ids, a named network's indices) as
     ``{(src_dpid, dst_dpid): [dpid paths]}``; DataFormatError for a malformed file or a tunnel
     over a link the network lacks."""
     from topologies.geant import load_tunnels
 
-    tunnels = load_tunnels(load_network(topology), tunnels_path)
+    network, node_ids = open_network(topology)
+    tunnels = load_tunnels(network, tunnels_path, node_ids=node_ids)
     return {(src + 1, dst + 1): [tuple(node + 1 for node in path) for path in paths]
             for (src, dst), paths in tunnels.items()}
 
