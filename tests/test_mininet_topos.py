@@ -3,6 +3,7 @@ Mininet starts it): switches, a host each, links and their shaped bandwidth per 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -51,6 +52,11 @@ def test_a_file_becomes_switches_hosts_and_links_shaped_per_direction(triangle):
     assert sorted(topo.clamped) == [(1, 3), (2, 3), (3, 1), (3, 2)]
 
 
+def test_graph_without_a_file_says_what_it_needs():
+    with pytest.raises(ValueError, match="needs a topology file: --topo graph,PATH"):
+        GraphTopo()
+
+
 def test_unshaped_links_carry_no_bandwidth(triangle):
     topo = GraphTopo(triangle, shaped=False)
     assert all("bw" not in info and "params1" not in info for _, _, info in topo.links(withInfo=True))
@@ -69,13 +75,15 @@ def test_geant_has_22_switches_and_its_capacities_scaled():
 
 @pytest.mark.skipif(not shutil.which("mn"), reason="Mininet's mn is not installed")
 def test_mn_custom_reads_a_file_under_debians_python(triangle):
-    """`mn --custom` runs this file under /usr/bin/python3 (no numpy), executed without __file__."""
+    """`mn --custom` runs this file under /usr/bin/python3 (no numpy), executed without __file__,
+    with the file's path relative to where mn runs."""
     script = ("import sys; customs = {}; path = sys.argv[1]\n"
               "exec(compile(open(path).read(), path, 'exec'), customs, customs)\n"
               "topo = customs['topos']['graph'](sys.argv[2])\n"
               "print(sorted(topo.switches()), len(topo.links()))\n")
     python = pathlib.Path(shutil.which("mn")).read_text().splitlines()[0].removeprefix("#!").split()[0]
-    done = subprocess.run([python, "-c", script, str(REPO / "topologies" / "mininet_topos.py"), triangle],
-                          cwd="/", capture_output=True, text=True, timeout=60)
+    folder, name = os.path.split(triangle)
+    done = subprocess.run([python, "-c", script, str(REPO / "topologies" / "mininet_topos.py"), name],
+                          cwd=folder, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['s1', 's2', 's3'] 6"

@@ -95,3 +95,13 @@ def test_a_malformed_topology_file_exits_2_at_start_up(files, tmp_path, monkeypa
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert str(conf) in err and f"{files['broken']}: link 0 (0->7) names node 7" in err
+
+
+def test_the_real_controller_exits_2_before_any_switch_on_a_malformed_topology_file(files, tmp_path):
+    from tests.test_launcher import _launch_with_config
+
+    conf = tmp_path / "q.conf"
+    conf.write_text(f"[DEFAULT]\nwsapi_port = 0\n[qroute]\ntopology = {files['broken']}\n")
+    result = _launch_with_config(conf)
+    assert result.returncode == 2
+    assert f"{files['broken']}: link 0 (0->7) names node 7" in result.stderr

@@ -98,6 +98,8 @@ def _link_facts(spec: str):
     every topology file is read by the one reader the controller uses."""
     from topologies.catalog import link_facts
 
+    if os.path.isfile(spec):
+        spec = os.path.abspath(spec)  # the .venv reader below runs in the repository root
     try:
         return link_facts(spec, 1.0)
     except ModuleNotFoundError as missing:
@@ -118,7 +120,9 @@ class GraphTopo(Topo):
     ``scale`` (TCLink's bw on the sending side), clamped into MININET_BW_RANGE_MBPS; the
     clamped links are in ``clamped`` and named in a warning."""
 
-    def build(self, path, scale=ABILENE_SCALE, shaped=True):
+    def build(self, path=None, scale=ABILENE_SCALE, shaped=True):
+        if path is None:
+            raise ValueError("the graph topology needs a topology file: --topo graph,PATH")
         facts = _link_facts(str(path))
         capacity = {(src, dst): bps for src, dst, bps, _ in facts}
         _add_host_per_switch(self, max(max(src, dst) for src, dst in capacity))
