@@ -116,25 +116,25 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("checkpoint") and policy not in LEARNED_POLICIES:
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
                         f"used by policy = qnn or mlp (policy is {policy})")
-    if values.get("tunnels") and policy not in CANDIDATE_PATH_POLICIES:
+    tunnels = values.get("tunnels", "")
+    if tunnels and policy not in CANDIDATE_PATH_POLICIES:
         problems.append(f"{(origins or {}).get('tunnels', source)}: [{SECTION}] tunnels are only "
                         f"used by policy = {', '.join(CANDIDATE_PATH_POLICIES)} (policy is {policy})")
-    elif values.get("tunnels") and not values.get("topology"):
+        tunnels = ""
+    elif tunnels and not values.get("topology"):
         problems.append(f"{(origins or {}).get('tunnels', source)}: [{SECTION}] tunnels needs topology = "
                         f"<the network whose node ids they use>")
-    elif not problems:
-        problems += _network_problems(values, origins or {}, source)
+    problems += _network_problems(values.get("topology", ""), tunnels, origins or {}, source)
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
 
 
-def _network_problems(values: dict, origins: dict[str, str], source: str) -> list[str]:
+def _network_problems(topology: str, tunnels: str, origins: dict[str, str], source: str) -> list[str]:
     """Reads the configured topology (and tunnels) as the controller will, so that a missing or
     malformed file stops it at start-up instead of leaving it without the facts it was given."""
     from topologies.catalog import link_facts, tunnel_paths
 
-    topology, tunnels = values.get("topology", ""), values.get("tunnels", "")
     if not topology:
         return []
     where = origins.get("topology", source)

@@ -105,3 +105,10 @@ def test_the_real_controller_exits_2_before_any_switch_on_a_malformed_topology_f
     result = _launch_with_config(conf)
     assert result.returncode == 2
     assert f"{files['broken']}: link 0 (0->7) names node 7" in result.stderr
+
+
+def test_a_missing_file_is_reported_beside_the_other_problems(files):
+    with pytest.raises(SettingsError) as error:
+        settings_of(files, topology="missing", stats_interval="0")
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2 and "stats_interval" in lines[0] and "no file there" in lines[1]
