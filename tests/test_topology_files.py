@@ -208,6 +208,15 @@ def test_self_loop_and_bad_weight(tmp_path):
     _expect(path, None, ["link 2", "weight -3"], lambda: read_topology(path))
 
 
+def test_a_node_listed_twice(tmp_path):
+    doc = _with_links(RING)
+    doc["nodes"].append({"id": 1})
+    path = _write(tmp_path, "n.json", doc)
+    _expect(path, None, ["node 3: node 1 is listed twice (first as node 1)"], lambda: read_topology(path))
+    path = _write(tmp_path, "n.gml", ZOO_GML.replace("node [ id 2", "node [ id 1"))
+    _expect(path, 12, ["node 1 is listed twice (first at line 11)"], lambda: read_topology(path))
+
+
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.json"
     _expect(missing, None, ["no such topology file"], lambda: read_topology(missing))
@@ -220,6 +229,7 @@ def test_label_speeds_parse():
     assert _label_capacity("2.5Gb/s") == 2.5e9
     assert _label_capacity("100 Mbps link") == 100e6
     assert math.isclose(_label_capacity("OC-192"), 192 * 51.84e6)
+    assert math.isclose(_label_capacity("STM-16"), 48 * 51.84e6)
     assert _label_capacity("fibre") is None
 
 

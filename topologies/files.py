@@ -185,10 +185,10 @@ def _label_capacity(label: str) -> float | None:
     match = re.search(r"(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*(?:bps|bit/s|b/s|bits?)\b", label)
     if match:
         return float(match.group(1)) * UNIT_BPS[match.group(2).upper()] or None
-    match = re.search(r"\b(?:OC|STM)-?(\d+)\b", label, re.I)
-    if match:
-        n = int(match.group(1))
-        return (n * OC1_BPS if label.upper().find("OC") >= 0 else n * 3 * OC1_BPS) or None
+    match = re.search(r"\b(OC|STM)-?(\d+)\b", label, re.I)
+    if match:  # SONET OC-n is n x 51.84 Mbit/s; SDH STM-n is OC-3n
+        per_unit = OC1_BPS if match.group(1).upper() == "OC" else 3 * OC1_BPS
+        return int(match.group(2)) * per_unit or None
     return None
 
 
@@ -220,20 +220,19 @@ def _build(path: pathlib.Path, fmt: str, parsed: _Parsed, capacity_rule: str) ->
     from qnn.network import Network
     from topologies.zoo import rule_capacity
 
-    first_line: dict = {}
-    for node_id, _, line in parsed.nodes:
-        if node_id in first_line:
-            raise DataFormatError(path, line, f"node {node_id!r} is listed twice"
-                                              + _also(first_line[node_id]))
-        first_line[node_id] = line
+    first_seen: dict = {}
+    for node_id, _, where in parsed.nodes:  # where: a line number, or "node 3" (JSON)
+        if node_id in first_seen:
+            before = first_seen[node_id]
+            line, prefix = (where, "") if isinstance(where, int) else (None, f"{where}: ")
+            also = f" (first at line {before})" if isinstance(before, int) else f" (first as {before})"
+            raise DataFormatError(path, line, f"{prefix}node {node_id!r} is listed twice{also}")
+        first_seen[node_id] = where
     if not parsed.nodes:
         raise DataFormatError(path, None, "no nodes")
     if not parsed.links:
         raise DataFormatError(path, None, "no links")
-    try:
-        node_ids = sorted(first_line, key=id_sort_key)
-    except TypeError:
-        node_ids = sorted(first_line, key=lambda x: (2, 0, repr(x)))
+    node_ids = sorted(first_seen, key=id_sort_key)
     index = {node_id: i for i, node_id in enumerate(node_ids)}
     attrs_of = {node_id: attrs for node_id, attrs, _ in parsed.nodes}
 
@@ -337,10 +336,6 @@ def _build(path: pathlib.Path, fmt: str, parsed: _Parsed, capacity_rule: str) ->
             demands[index[src], index[dst]] += value
     return TopologyFile(network, node_ids, coordinates, capacity_text, "; ".join(sorted(weight_sources)),
                         fmt, demands, str(path))
-
-
-def _also(line) -> str:
-    return f" (first at line {line})" if isinstance(line, int) else ""
 
 
 def _check_connected(path, network, node_ids) -> None:

@@ -119,9 +119,28 @@ def _anneal_option(text: str) -> str:
     return text  # kept as typed, so that the sidecar's command reads as it was given
 
 
+def _topology_option(text: str) -> str:
+    """A network with real traffic, or a topology file (checked for existence up front)."""
+    from qnn.problems import is_topology_path
+
+    if text in TOPOLOGIES or is_topology_path(text):
+        if text not in TOPOLOGIES and not pathlib.Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"{text}: no such topology file")
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(TOPOLOGIES)} nor a topology file")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--topology", choices=TOPOLOGIES, required=True)
-    p.add_argument("--traffic", help="traffic-matrix file (default: abilene/tm-week1.txt, geant/tm-dev.hist)")
+    p.add_argument("--topology", type=_topology_option, required=True,
+                   help=f"{', '.join(TOPOLOGIES)}, or a topology file (node-link JSON, GraphML, GML, SNDlib; "
+                        f"docs/topology-files.md)")
+    p.add_argument("--traffic", help="traffic-matrix file, one flattened N x N matrix a line (default: "
+                                     "abilene/tm-week1.txt, geant/tm-dev.hist; needed for a topology file)")
+    p.add_argument("--tunnels", metavar="FILE",
+                   help="candidate paths, 'src dst:a-b-c,...' a line in the topology's node ids "
+                        "(default: k shortest by OSPF weight; GEANT: its tunnels)")
+    p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
+                   help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
     p.add_argument("--model", choices=("qnn", "mlp"), default="qnn")
     p.add_argument("--k", type=positive_int, default=3, help="candidate paths per flow")
@@ -184,7 +203,11 @@ def run(args) -> int:
     if problems:
         raise ValueError("; ".join(problems))
     anneal = parse_anneal(args.anneal) if args.anneal else None
-    ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir)
+    ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir, tunnels=args.tunnels,
+                      capacity_rule=args.capacity_rule)
+    if ds.topology_file is not None:
+        print(ds.topology_file.summary())
+        print(f"  candidate paths: {ds.path_rule}")
     X, Y, optima = pairs(ds, args.setting, args.history, args.history_reduce)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
@@ -236,6 +259,8 @@ def run(args) -> int:
 def _argv_for(args) -> list:
     """Reconstruct the options that matter for reproduction (no device/threads/quiet)."""
     skip = {"device", "threads", "quiet", "func", "command", "cmd", "handler", "data_dir"}
+    if getattr(args, "topology", None) in TOPOLOGIES:
+        skip.add("capacity_rule")  # a named network has its capacities
     out = []
     for key, val in vars(args).items():
         if key in skip or val is None or callable(val) or val is False:
