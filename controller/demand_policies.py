@@ -2,10 +2,12 @@
 
 :class:`CandidatePathPolicy` turns what the controller knows (:mod:`controller.policy`: the live
 graph without its failed links, the flows as switch pairs, the installed paths, the measured rates)
-into a routing problem over each pair's k shortest loop-free paths by OSPF weight, the rule the
-shipped checkpoints were trained with, and back into one path per pair, because OpenFlow per-flow
-rules carry one path. :class:`LearnedPolicy` scores the candidates with a trained router (the QNN
-or its MLP control); :class:`OptimalPolicy` solves the single-path MILP, the classical yardstick.
+into a routing problem over each pair's candidate paths, and back into one path per pair, because
+OpenFlow per-flow rules carry one path. A pair's candidates are its given tunnels that are intact
+in the live graph (the first k), when tunnels are configured and cover it; otherwise its k
+shortest loop-free paths by OSPF weight, the rule the shipped checkpoints were trained with.
+:class:`LearnedPolicy` scores the candidates with a trained router (the QNN or its MLP control);
+:class:`OptimalPolicy` solves the single-path MILP, the classical yardstick.
 """
 from __future__ import annotations
 
@@ -27,14 +29,20 @@ class CandidatePathPolicy:
 
     name = "candidate-paths"
 
-    def __init__(self, k: int = 3, keep_margin: float = 0.0):
+    def __init__(self, k: int = 3, keep_margin: float = 0.0,
+                 tunnels: Mapping[tuple[int, int], list[tuple[int, ...]]] | None = None):
+        """``tunnels``: given switch paths per (src, dst) switch pair, in order of preference."""
         self.k = k
         self.keep_margin = float(keep_margin)
+        self.tunnels = {pair: [tuple(path) for path in paths] for pair, paths in (tunnels or {}).items()}
         self._paths_key = None
         self._paths = None
         self._graph_key = None
         self._live = None  # (Network, dpids, dpid -> node index) of the live graph
         self._pair_paths: dict[tuple[int, int], list[tuple[int, ...]]] = {}  # on that graph
+
+    def _tunnels_note(self) -> str:
+        return f", given tunnels for {len(self.tunnels)} switch pairs" if self.tunnels else ""
 
     def shares(self, pathset, prepared, demand: np.ndarray) -> np.ndarray:
         """(D, k) preference of each pair for each of its candidates (0 for missing ones)."""
@@ -63,6 +71,12 @@ class CandidatePathPolicy:
         if key != self._paths_key:
             network, dpids, index = self._live
             missing = [pair for pair in pairs if pair not in self._pair_paths]
+            for pair in missing:
+                intact = [path for path in self.tunnels.get(pair, ())
+                          if all(graph.has_edge(a, b) for a, b in zip(path, path[1:]))]
+                if intact:
+                    self._pair_paths[pair] = [tuple(index[d] for d in path) for path in intact[:self.k]]
+            missing = [pair for pair in missing if pair not in self._pair_paths]
             if missing:
                 found = candidate_paths(network, self.k, weight="weight",
                                         demands=[(index[s], index[t]) for s, t in missing])
@@ -118,7 +132,7 @@ class CandidatePathPolicy:
 class LearnedPolicy(CandidatePathPolicy):
     """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
 
-    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu"):
+    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu", tunnels=None):
         from qnn.models.checkpoint import CheckpointError
         from qnn.models.loaded import LoadedRouter
 
@@ -127,12 +141,12 @@ class LearnedPolicy(CandidatePathPolicy):
             raise CheckpointError(checkpoint, f"trained to decide on the last {loaded.history} traffic "
                                   "matrices; the controller decides on one period's measured rates (train "
                                   "with --history 1)")
-        super().__init__(k=loaded.k, keep_margin=keep_margin)
+        super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels)
         self.loaded, self.meta = loaded, loaded.meta
         self.kind = self.name = loaded.kind
         trained_on = self.meta.get("topology", {}).get("name", "?")
         self.description = (f"{self.kind} router, k={self.k}, {self.meta.get('n_params', '?')} parameters, "
-                            f"trained on {trained_on}")
+                            f"trained on {trained_on}{self._tunnels_note()}")
 
     def prepare(self, pathset):
         return self.loaded.path_tensors(pathset)
@@ -148,13 +162,24 @@ class OptimalPolicy(CandidatePathPolicy):
     kind = "milp"
     DEFAULT_TIME_LIMIT_S = 2.0
 
-    def __init__(self, k: int = 3, time_limit: float = DEFAULT_TIME_LIMIT_S, keep_margin: float = 0.0):
-        super().__init__(k=k, keep_margin=keep_margin)
+    def __init__(self, k: int = 3, time_limit: float = DEFAULT_TIME_LIMIT_S, keep_margin: float = 0.0,
+                 tunnels=None):
+        super().__init__(k=k, keep_margin=keep_margin, tunnels=tunnels)
         self.time_limit = time_limit
         self.name = "milp"
-        self.description = f"single-path MILP optimum on measured rates, k={k}, {time_limit:g} s limit"
+        self.description = (f"single-path MILP optimum on measured rates, k={k}, {time_limit:g} s limit"
+                            f"{self._tunnels_note()}")
 
     def shares(self, pathset, prepared, demand):
         from qnn.lp import single_path_milp
 
         return single_path_milp(pathset, demand, time_limit=self.time_limit).split
+
+
+def configured_tunnels(settings) -> dict[tuple[int, int], list[tuple[int, ...]]] | None:
+    """The ``[qroute] tunnels`` file as switch paths per switch pair (None when none is set)."""
+    if not settings.tunnels:
+        return None
+    from topologies.catalog import tunnel_paths
+
+    return tunnel_paths(settings.topology, settings.tunnels)

@@ -115,18 +115,20 @@ def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, Shorte
     if settings.policy == "shortest-path":
         return fallback, fallback, ""
     if settings.policy == "milp":
-        from controller.demand_policies import OptimalPolicy
+        from controller.demand_policies import OptimalPolicy, configured_tunnels
 
         # a decision must not outlast half the interval between re-optimisations
         policy = OptimalPolicy(time_limit=min(OptimalPolicy.DEFAULT_TIME_LIMIT_S,
-                                              0.5 * settings.reoptimize_interval))
+                                              0.5 * settings.reoptimize_interval),
+                               tunnels=configured_tunnels(settings))
         log.info("policy %s", policy.description)
         return policy, fallback, ""
     checkpoint = default_checkpoint(settings)
     try:
-        from controller.demand_policies import LearnedPolicy
+        from controller.demand_policies import LearnedPolicy, configured_tunnels
 
-        policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin)
+        policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin,
+                               tunnels=configured_tunnels(settings))
     except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
         expected = isinstance(error, (CheckpointError, OSError, ValueError, ImportError))
         problem = f"policy {settings.policy} unavailable: " + (str(error) if expected else repr(error))

@@ -7,10 +7,11 @@ config silently runs with defaults, so everything is checked here at start-up in
 from __future__ import annotations
 
 import configparser
+import os
 import re
 from dataclasses import dataclass, fields
 
-from topologies.catalog import MININET_CAPACITY_SCALE
+from topologies.catalog import MININET_CAPACITY_SCALE, NAMED_TOPOLOGIES
 
 SECTION = "qroute"
 
@@ -36,11 +37,13 @@ class Settings:
     policy: str = "shortest-path"
     checkpoint: str = ""
     keep_margin: float = 0.1
+    tunnels: str = ""
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
-CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"), "topology": ("", "abilene"),
-           "policy": ("shortest-path", *LEARNED_POLICIES, "milp")}
+CANDIDATE_PATH_POLICIES = (*LEARNED_POLICIES, "milp")  # the ones that choose among candidate paths
+CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
+           "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES)}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
@@ -97,7 +100,7 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             continue
         if name in CHOICES and value not in CHOICES[name]:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be one of "
-                            f"{', '.join(choice or '(empty)' for choice in CHOICES[name])}")
+                            f"{', '.join(CHOICES[name])}")
             continue
         if name == "keep_margin" and not 0 <= value <= 1:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be between 0 and 1")
@@ -106,15 +109,51 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")
             continue
         values[name] = value
+    policy = values.get("policy", "shortest-path")
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
         problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
-                        f"<a known network> to take the weights from")
-    if values.get("checkpoint") and values.get("policy", "shortest-path") not in LEARNED_POLICIES:
+                        f"{' | '.join(NAMED_TOPOLOGIES)} | <a topology file> to take the weights from")
+    if values.get("checkpoint") and policy not in LEARNED_POLICIES:
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
-                        f"used by policy = qnn or mlp (policy is {values.get('policy', 'shortest-path')})")
+                        f"used by policy = qnn or mlp (policy is {policy})")
+    tunnels = values.get("tunnels", "")
+    if tunnels and policy not in CANDIDATE_PATH_POLICIES:
+        problems.append(f"{(origins or {}).get('tunnels', source)}: [{SECTION}] tunnels are only "
+                        f"used by policy = {', '.join(CANDIDATE_PATH_POLICIES)} (policy is {policy})")
+        tunnels = ""
+    elif tunnels and not values.get("topology"):
+        problems.append(f"{(origins or {}).get('tunnels', source)}: [{SECTION}] tunnels needs topology = "
+                        f"<the network whose node ids they use>")
+    problems += _network_problems(values.get("topology", ""), tunnels, origins or {}, source)
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
+
+
+def _network_problems(topology: str, tunnels: str, origins: dict[str, str], source: str) -> list[str]:
+    """Reads the configured topology (and tunnels) as the controller will, so that a missing or
+    malformed file stops it at start-up instead of leaving it without the facts it was given."""
+    from topologies.catalog import link_facts, tunnel_paths
+
+    if not topology:
+        return []
+    where = origins.get("topology", source)
+    if topology not in NAMED_TOPOLOGIES and not os.path.isfile(topology):
+        return [f"{where}: [{SECTION}] topology = {topology!r}: must be one of "
+                f"{', '.join(NAMED_TOPOLOGIES)}, or an existing topology file (no file there)"]
+    try:
+        link_facts(topology, 1.0)
+    except (OSError, ValueError) as error:  # DataFormatError names the file and line
+        return [f"{where}: [{SECTION}] topology = {topology!r}: {error}"]
+    if tunnels:
+        where = origins.get("tunnels", source)
+        if not os.path.isfile(tunnels):
+            return [f"{where}: [{SECTION}] tunnels = {tunnels!r}: no such file"]
+        try:
+            tunnel_paths(topology, tunnels)
+        except (OSError, ValueError) as error:
+            return [f"{where}: [{SECTION}] tunnels = {tunnels!r}: {error}"]
+    return []
 
 
 def _read_config(path: str) -> configparser.ConfigParser:
@@ -171,9 +210,11 @@ def read_settings(config_files: list[str]) -> Settings:
 
 def default_checkpoint(settings: Settings) -> str:
     """The checkpoint a learned policy loads: the configured one, else the shipped one-path
-    checkpoint of the configured network (abilene when none is configured)."""
+    checkpoint of the configured network when it is a named one, else abilene's (the REST view's
+    policy then says which network it was trained on)."""
     if settings.checkpoint:
         return settings.checkpoint
     from qnn.models.checkpoint import shipped_checkpoint
 
-    return shipped_checkpoint(settings.policy, settings.topology or "abilene", single_path=True)
+    network = settings.topology if settings.topology in NAMED_TOPOLOGIES else "abilene"
+    return shipped_checkpoint(settings.policy, network, single_path=True)

@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import require_data_or_skip
+
 pytestmark = pytest.mark.mininet
 
 # The failover figures BENCHMARKS.md claims ("Failover", Abilene, 5 trials): median 30 ms,
@@ -62,6 +64,40 @@ def abilene(mininet_lab, request):
     from topologies.mininet_topos import AbileneTopo
 
     yield from _lab(mininet_lab, AbileneTopo(), request)
+
+
+@pytest.fixture(scope="class")
+def geant(mininet_lab, request):
+    from topologies.mininet_topos import GeantTopo
+
+    require_data_or_skip("geant", "GEANT.json")
+    yield from _lab(mininet_lab, GeantTopo(), request, topology="geant", routing_weight="ospf")
+
+
+# A five-node ring as a topology file (ids sorted: A..E are switches s1..s5), and a tunnel that
+# sends s1 -> s3 the long way round.
+RING5 = {"directed": False, "nodes": [{"id": name} for name in "EDCBA"],
+         "links": [{"source": "A", "target": "B", "capacity": 10e9},
+                   {"source": "B", "target": "C", "capacity": 5e9},
+                   {"source": "C", "target": "D", "capacity": 10e9},
+                   {"source": "D", "target": "E", "capacity": 2e9},
+                   {"source": "E", "target": "A", "capacity": 10e9}]}
+RING5_CAPACITY_BPS = {(1, 2): 10e6, (2, 3): 5e6, (3, 4): 10e6, (4, 5): 2e6, (5, 1): 10e6}  # x 1e-3
+RING5_TUNNELS = "A C:A-E-D-C\n"
+
+
+@pytest.fixture(scope="class")
+def ring_file(mininet_lab, request, tmp_path_factory):
+    import json
+
+    from topologies.mininet_topos import GraphTopo
+
+    folder = tmp_path_factory.mktemp("ring5")
+    topology, tunnels = folder / "ring5.json", folder / "tunnels.txt"
+    topology.write_text(json.dumps(RING5))
+    tunnels.write_text(RING5_TUNNELS)
+    yield from _lab(mininet_lab, GraphTopo(str(topology)), request, topology=str(topology),
+                    policy="milp", tunnels=str(tunnels))
 
 
 def _switch_tx_packets(lab) -> int:
@@ -219,3 +255,46 @@ class TestAbileneQNN:
 
     def test_qnn_failover_keeps_traffic_flowing(self, abilene_qnn):
         _assert_failover_keeps_traffic_flowing(abilene_qnn, "h3", "h8")  # Chicago -> Los Angeles
+
+
+class TestGeant:
+    """GEANT from the data directory: 22 switches, 36 links shaped to its capacities x 1e-3,
+    routed by its OSPF weights."""
+
+    def test_geant_all_pairs_reachable_and_capacities_known(self, geant):
+        assert len(geant.rest("switches")) == 22
+        assert geant.ping_all() == 0.0
+        assert len(geant.rest("paths")) == 22 * 21
+        capacity = {(link["src"], link["dst"]): link["capacity_bps"] for link in geant.rest("links")}
+        assert len(capacity) == 72
+        # GEANT.json: nodes 0-2 at 10 Gbit/s, 0-15 at 2.4 Gbit/s, 1-13 at 155 Mbit/s
+        assert (capacity[(1, 3)], capacity[(1, 16)], capacity[(2, 14)]) == (10e6, 2.4e6, 155e3)
+
+    def test_geant_iperf3_tcp(self, geant):
+        geant.ping_all()
+        assert geant.wait_for_path("h1", "h3") == [1, 3]  # one 10 Gbit/s hop, OSPF weight 1
+        result = geant.iperf3("h1", "h3", seconds=2)
+        assert "error" not in result, result.get("error")
+        received = result["end"]["sum_received"]["bits_per_second"]
+        assert received > 2e6, f"TCP got only {received / 1e6:.2f} Mbit/s on a 10 Mbit/s link"
+
+    def test_geant_failover_keeps_traffic_flowing(self, geant):
+        outage = _assert_failover_keeps_traffic_flowing(geant, "h1", "h3")
+        print(f"GEANT s1-s3 failover outage {outage * 1000:.0f} ms")
+        assert geant.wait_for_all_links() == 72
+
+
+class TestTopologyFile:
+    """A topology file the test writes: Mininet shapes its links and the controller knows its
+    capacities (`topology = PATH`), and its one tunnel is the candidate path of s1 -> s3."""
+
+    def test_file_capacities_reach_the_controller_and_all_pairs_reachable(self, ring_file):
+        assert ring_file.ping_all() == 0.0
+        capacity = {(link["src"], link["dst"]): link["capacity_bps"] for link in ring_file.rest("links")}
+        both_ways = {**RING5_CAPACITY_BPS, **{(b, a): bps for (a, b), bps in RING5_CAPACITY_BPS.items()}}
+        assert capacity == both_ways
+        assert ring_file.rest("state")["policy"].endswith("given tunnels for 1 switch pairs")
+
+    def test_the_tunnel_is_the_path_though_it_is_not_a_shortest_one(self, ring_file):
+        ring_file.ping_all()
+        assert ring_file.wait_for_path("h1", "h3") == [1, 5, 4, 3]

@@ -146,11 +146,6 @@ def test_a_config_file_that_is_not_utf8_is_reported(tmp_path):
         read_settings([str(binary)])
 
 
-def test_the_empty_choice_is_named_in_the_message():
-    with pytest.raises(SettingsError, match=r"must be one of \(empty\), abilene"):
-        parse_settings({"topology": "geant"}, source="x.conf")
-
-
 finite_positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False,
                             allow_infinity=False)
 

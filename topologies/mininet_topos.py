@@ -4,13 +4,20 @@
         --controller remote,ip=127.0.0.1,port=6653 \
         --switch ovs,protocols=OpenFlow13,datapath=user
 
+`--topo geant` builds GEANT from the data directory, `--topo graph,PATH` any topology file
+(`topologies.files`), each link shaped to its capacity times MININET_CAPACITY_SCALE as for
+Abilene (bandwidths outside MININET_BW_RANGE_MBPS are clamped, with a warning naming them).
+
 `datapath=user` selects Open vSwitch's userspace datapath, for kernels without the openvswitch
 module; drop it where the module is loaded. With the userspace datapath, turn checksum offload
 off on every host (`ethtool -K hX-eth0 tx off`), or TCP and UDP fail while ping still works.
 
-Switch sN has datapath id N; host hN hangs off switch sN with IP 10.0.0.N.
+Switch sN has datapath id N (network node N-1); host hN hangs off switch sN with IP 10.0.0.N
+(in 10.0.0.0/8 by N's bytes for networks of 255 switches or more).
 """
+import json
 import os
+import subprocess
 import sys
 
 from mininet.link import TCLink
@@ -22,6 +29,7 @@ if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 
 from topologies.abilene import ABILENE_LINKS, ABILENE_NODES  # noqa: E402
+from topologies.catalog import MININET_BW_RANGE_MBPS, mininet_bandwidth  # noqa: E402
 from topologies.catalog import MININET_CAPACITY_SCALE as ABILENE_SCALE  # noqa: E402
 
 
@@ -30,10 +38,17 @@ def host_of(node: int) -> str:
     return f"h{node + 1}"
 
 
+def _host_address(n: int, count: int) -> str:
+    if count < 255:
+        return f"10.0.0.{n}/24"
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}/8"
+
+
 def _add_host_per_switch(topo, count):
     for n in range(1, count + 1):
         switch = topo.addSwitch(f"s{n}", dpid=f"{n:016x}")
-        host = topo.addHost(f"h{n}", ip=f"10.0.0.{n}/24", mac=f"00:00:00:00:00:{n:02x}")
+        host = topo.addHost(f"h{n}", ip=_host_address(n, count),
+                            mac=f"00:00:00:00:{n >> 8 & 255:02x}:{n & 255:02x}")
         topo.addLink(host, switch)
 
 
@@ -77,8 +92,75 @@ class AbileneTopo(Topo):
             self.addLink(f"s{link.src + 1}", f"s{link.dst + 1}", **opts)
 
 
+def _link_facts(spec: str):
+    """topologies.catalog.link_facts(spec, 1.0). Under a Python without numpy (Debian's
+    /usr/bin/python3, which runs `mn`) the repository's .venv reads the file instead, so that
+    every topology file is read by the one reader the controller uses."""
+    from topologies.catalog import link_facts
+
+    if os.path.isfile(spec):
+        spec = os.path.abspath(spec)  # the .venv reader below runs in the repository root
+    try:
+        return link_facts(spec, 1.0)
+    except ModuleNotFoundError as missing:
+        venv = os.path.join(os.path.dirname(_HERE), ".venv")
+        venv_python = os.path.join(venv, "bin", "python")
+        if not os.path.exists(venv_python) or os.path.realpath(sys.prefix) == os.path.realpath(venv):
+            raise
+        found = subprocess.run([venv_python, "-m", "topologies.catalog", "link-facts", spec],
+                               cwd=os.path.dirname(_HERE), capture_output=True, text=True)
+        if found.returncode != 0:
+            raise ValueError(found.stderr.strip() or f"cannot read {spec}") from missing
+        return [tuple(fact) for fact in json.loads(found.stdout)]
+
+
+class GraphTopo(Topo):
+    """Any network: ``abilene``, ``geant`` or a topology file's path, a host per switch, node
+    index i on switch s<i+1>. Each direction of a link is shaped to its own capacity times
+    ``scale`` (TCLink's bw on the sending side), clamped into MININET_BW_RANGE_MBPS; the
+    clamped links are in ``clamped`` and named in a warning."""
+
+    def build(self, path=None, scale=ABILENE_SCALE, shaped=True):
+        if path is None:
+            raise ValueError("the graph topology needs a topology file: --topo graph,PATH")
+        facts = _link_facts(str(path))
+        capacity = {(src, dst): bps for src, dst, bps, _ in facts}
+        _add_host_per_switch(self, max(max(src, dst) for src, dst in capacity))
+        self.clamped = []
+        for src, dst in sorted(capacity):
+            if (dst, src) in capacity and dst < src:
+                continue  # added from the other direction
+            opts = {}
+            if shaped:
+                forward, forward_clamped = mininet_bandwidth(capacity[(src, dst)], scale)
+                # a link the file gives in one direction only carries that capacity both ways
+                back, back_clamped = mininet_bandwidth(capacity.get((dst, src), capacity[(src, dst)]),
+                                                       scale)
+                self.clamped += [pair for pair, was in (((src, dst), forward_clamped),
+                                                        ((dst, src), back_clamped)) if was]
+                opts = {"cls": TCLink, "params1": {"bw": forward}, "params2": {"bw": back}}
+            self.addLink(f"s{src}", f"s{dst}", **opts)
+        if self.clamped:
+            from mininet.log import warn
+
+            low, high = MININET_BW_RANGE_MBPS
+            warn(f"*** {path}: {len(self.clamped)} directed link(s) shaped outside {low:g}..{high:g} "
+                 f"Mbit/s at scale {scale:g}, clamped: "
+                 f"{', '.join(f's{a}->s{b}' for a, b in self.clamped)}\n")
+
+
+class GeantTopo(GraphTopo):
+    """GEANT from the data directory: 22 switches, 36 links of 10, 2.4 and 0.155 Mbit/s at the
+    default scale."""
+
+    def build(self, scale=ABILENE_SCALE, shaped=True):
+        super().build("geant", scale=scale, shaped=shaped)
+
+
 topos = {
     "ring": RingTopo,
     "diamond": DiamondTopo,
     "abilene": AbileneTopo,
+    "geant": GeantTopo,
+    "graph": GraphTopo,
 }
