@@ -101,7 +101,9 @@ def test_an_unknown_option_is_one_line_and_exit_2(tool, capsys):
      "argument --policies: unknown 'ospf' (choose from shortest-path, qnn, mlp, milp)"),
     ("lab race", ["--keep-margin", "2"],
      "argument --keep-margin: controller settings: [qroute] keep_margin = '2': must be between 0 and 1"),
-    ("lab failover", ["--topology", "nope"], "argument --topology: invalid choice: 'nope'"),
+    ("lab failover", ["--topology", "nope"],
+     "argument --topology: wants one of abilene, diamond, geant, ring or a topology file, not 'nope'"),
+    ("lab failover", ["--topology", "graph"], "argument --topology: wants one of"),
     ("lab failover", ["--rate-pps", "0"], "argument --rate-pps: must be at least 1, not 0"),
 ])
 def test_a_bad_value_is_one_line_naming_the_option(tool, argv, message, capsys):
