@@ -67,7 +67,13 @@ class BenchResult:
             }
             if tr.oracle_only:
                 methods[name]["oracle_only"] = True
-            statuses = getattr(self.method_objects.get(name), "statuses", None)
+            method = self.method_objects.get(name)
+            trained_on = getattr(method, "trained_on", None)
+            if trained_on is not None:  # a learned method: which network its checkpoint learned on
+                methods[name]["checkpoint"] = str(getattr(method, "checkpoint", ""))
+                methods[name]["checkpoint_trained_on"] = trained_on
+                methods[name]["checkpoint_transferred"] = bool(getattr(method, "transferred", False))
+            statuses = getattr(method, "statuses", None)
             if statuses:  # e.g. MILP solves that stopped at the time limit are not optima
                 methods[name]["solver_status"] = dict(sorted(statuses.items()))
         return {"topology": self.topology, "setting": self.setting, "n_matrices": int(len(self.steps)),
@@ -180,6 +186,8 @@ def format_table(summary: dict) -> str:
     for name, m in summary["methods"].items():
         r, ms = m["mlu_ratio"], m["decision_ms"]
         label = name + (" (bound, oracle)" if m.get("oracle_only") else "")
+        if m.get("checkpoint_transferred"):  # transfer is never silent
+            label += f" (trained on {m['checkpoint_trained_on']})"
         unproven = sum(n for status, n in m.get("solver_status", {}).items() if status != "optimal")
         if unproven:
             label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal)"
