@@ -221,3 +221,13 @@ def test_solves_stopped_at_the_time_limit_are_named_with_the_limit(small):
     assert summary["methods"]["stopped"]["time_limit_s"] == 0.5
     assert ("| stopped (3 of 3 solves not proven optimal, 3 LP-rounded: no integer solution within "
             "the 0.5 s limit) |") in format_table(summary)
+
+
+def test_a_multicommodity_flow_stopped_at_its_time_limit_is_not_scored_and_says_so(small):
+    net, ps, tms = small
+    summary = run_bench(net, ps, tms[:4], ["mcf"], "oracle", {"mcf_time_limit": 1e-9},
+                        progress=False).summary()
+    mcf = summary["methods"]["mcf"]
+    assert mcf["solver_status"] == {"time-limit": 3} and mcf["n_scored"] == 0
+    assert mcf["mlu_ratio"]["mean"] is None and mcf["time_limit_s"] == 1e-9
+    assert "| mcf (bound, oracle) (3 of 3 solves not proven optimal) | – |" in format_table(summary)
