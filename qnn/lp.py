@@ -7,6 +7,8 @@ HiGHS's absolute tolerances (1e-7) are relative to U.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,10 +146,14 @@ class FlowOptimum:
 
     mlu: float
     loads: np.ndarray
+    status: str = "optimal"   # "time-limit": stopped before the optimum, mlu and loads are NaN
 
 
-def mcf_lp(network: Network, tm: np.ndarray) -> FlowOptimum:
+def mcf_lp(network: Network, tm: np.ndarray, time_limit: float | None = None) -> FlowOptimum:
     """Min-MLU multicommodity flow over all paths of the network (a true lower bound).
+
+    ``time_limit`` (seconds): stop there; a point short of the optimum bounds nothing, so the
+    result is then NaN with status ``"time-limit"``.
 
     One commodity per source (flows to all its destinations aggregated), which has the same
     optimum as one commodity per pair: any source-rooted flow decomposes into per-destination
@@ -175,7 +181,9 @@ def mcf_lp(network: Network, tm: np.ndarray) -> FlowOptimum:
     c = np.zeros(S * L + 1)
     c[-1] = 1.0
     res = linprog(c, A_ub=a_ub, b_ub=np.zeros(L), A_eq=a_eq, b_eq=supply.ravel(), bounds=(0, None),
-                  method="highs")
+                  method="highs", options={} if time_limit is None else {"time_limit": time_limit})
+    if res.status == 1 and time_limit is not None:  # scipy's "iteration or time limit reached"
+        return FlowOptimum(math.nan, np.full(L, math.nan), "time-limit")
     if res.status != 0:
         raise RuntimeError(f"multicommodity-flow LP failed: {res.message}")
     loads = res.x[:-1].reshape(S, L).sum(axis=0) * scale

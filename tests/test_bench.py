@@ -194,3 +194,40 @@ def test_scale_bench_times_each_registered_method_and_skips_above_its_limit():
     for name in ("spf", "spf-hops", "ecmp", "lp", "stale-lp", "link-loads-eval"):
         assert methods[name]["flows"] == [10, 30] and all(ms > 0 for ms in methods[name]["decision_ms_mean"])
     assert "| mcf | skipped | skipped |" in format_scale_table(doc)
+
+
+class StoppedSolver(Spy):
+    """A solver whose every solve ended without an integer solution in its time limit."""
+
+    time_limit = 0.5
+
+    def __init__(self, pathset):
+        super().__init__(pathset)
+        self.statuses = {}
+
+    def decide(self, ctx):
+        self.statuses["lp-rounded"] = self.statuses.get("lp-rounded", 0) + 1
+        return super().decide(ctx)
+
+
+def test_solves_stopped_at_the_time_limit_are_named_with_the_limit(small):
+    net, ps, tms = small
+    registry.register_method("stopped", lambda p, n, o: StoppedSolver(p))
+    try:
+        summary = run_bench(net, ps, tms[:4], ["stopped"], "oracle", progress=False).summary()
+    finally:
+        registry._REGISTRY.pop("stopped")
+    assert summary["methods"]["stopped"]["solver_status"] == {"lp-rounded": 3}
+    assert summary["methods"]["stopped"]["time_limit_s"] == 0.5
+    assert ("| stopped (3 of 3 solves not proven optimal, 3 LP-rounded: no integer solution within "
+            "the 0.5 s limit) |") in format_table(summary)
+
+
+def test_a_multicommodity_flow_stopped_at_its_time_limit_is_not_scored_and_says_so(small):
+    net, ps, tms = small
+    summary = run_bench(net, ps, tms[:4], ["mcf"], "oracle", {"mcf_time_limit": 1e-9},
+                        progress=False).summary()
+    mcf = summary["methods"]["mcf"]
+    assert mcf["solver_status"] == {"time-limit": 3} and mcf["n_scored"] == 0
+    assert mcf["mlu_ratio"]["mean"] is None and mcf["time_limit_s"] == 1e-9
+    assert "| mcf (bound, oracle) (3 of 3 solves not proven optimal) | – |" in format_table(summary)

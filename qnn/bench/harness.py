@@ -67,9 +67,18 @@ class BenchResult:
             }
             if tr.oracle_only:
                 methods[name]["oracle_only"] = True
-            statuses = getattr(self.method_objects.get(name), "statuses", None)
+            method = self.method_objects.get(name)
+            trained_on = getattr(method, "trained_on", None)
+            if trained_on is not None:  # a learned method: which network its checkpoint learned on
+                methods[name]["checkpoint"] = str(getattr(method, "checkpoint", ""))
+                methods[name]["checkpoint_trained_on"] = trained_on
+                methods[name]["checkpoint_transferred"] = bool(getattr(method, "transferred", False))
+            statuses = getattr(method, "statuses", None)
             if statuses:  # e.g. MILP solves that stopped at the time limit are not optima
                 methods[name]["solver_status"] = dict(sorted(statuses.items()))
+            time_limit = getattr(method, "time_limit", None)
+            if time_limit is not None:
+                methods[name]["time_limit_s"] = _num(time_limit)
         return {"topology": self.topology, "setting": self.setting, "n_matrices": int(len(self.steps)),
                 "methods": methods}
 
@@ -115,10 +124,14 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
         from tqdm import tqdm
 
         iterator = tqdm(steps, desc=f"{network.name} {setting}", unit="TM", leave=False)
+    # on a large network one step takes minutes: the bar names the method deciding
+    show = iterator.set_postfix_str if progress else (lambda text: None)
     shortest = pathset.shortest_hops
     for i, t in enumerate(iterator):
+        show("path-LP optimum")
         optimum[i] = path_lp(pathset, demand[t]).mlu
         for name, method in objs.items():
+            show(name)
             tr = traces[name]
             v = t if (setting == "oracle" or tr.oracle_only) else t - 1
             prev = prev_decision[name]
@@ -180,13 +193,22 @@ def format_table(summary: dict) -> str:
     for name, m in summary["methods"].items():
         r, ms = m["mlu_ratio"], m["decision_ms"]
         label = name + (" (bound, oracle)" if m.get("oracle_only") else "")
+        if m.get("checkpoint_transferred"):  # transfer is never silent
+            label += f" (trained on {m['checkpoint_trained_on']})"
         unproven = sum(n for status, n in m.get("solver_status", {}).items() if status != "optimal")
         if unproven:
-            label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal)"
+            rounded = m["solver_status"].get("lp-rounded", 0)
+            detail = (f", {rounded} LP-rounded: no integer solution within the "
+                      f"{_limit(m.get('time_limit_s'))} limit" if rounded else "")
+            label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal{detail})"
         rows.append([label, *(_f(r[key]) for key in ("mean", "p50", "p90", "p99", "max")),
                      _f(m["stretch_mean"]), _f(m["churn_mean"]), _f(ms["mean"], 2), _f(ms["p90"], 2),
                      _f(m["setup_ms"], 1), m["n_scored"]])
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
+
+
+def _limit(seconds) -> str:
+    return "time" if seconds is None else f"{seconds:g} s"
 
 
 def _f(x, digits: int = 4) -> str:

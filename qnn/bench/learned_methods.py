@@ -9,7 +9,8 @@ file with the kind swapped
 in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped checkpoint for the
 network is used: ``{kind}-{network}-single.pt`` for single-path methods,
 ``{kind}-{network}-oracle.pt`` for split methods in the oracle setting when it exists, else
-``{kind}-{network}.pt``.
+``{kind}-{network}.pt``. A checkpoint given explicitly may come from another network with the
+same k (transfer); where several are given, one trained on the routed network is preferred.
 
 The decision sees the visible matrix only (predictive: matrix t-1): the router simulates the
 link loads its own splits would cause on it, round by round (see :mod:`qnn.models.router`).
@@ -77,11 +78,12 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
         if len(cands) == 1:
             return cands[0]
     metas = {p: _sidecar_or_none(p) for p in cands}  # each sidecar read once
-    for want in ((single_path, False) if single_path else (False, None)):
-        for wanted_setting in (setting, None):
-            for p in cands:
-                if _is(metas[p], kind, want, network_name, wanted_setting):
-                    return p
+    for wanted_network in (network_name, None):  # none trained on this network: transfer one
+        for want in ((single_path, False) if single_path else (False, None)):
+            for wanted_setting in (setting, None):
+                for p in cands:
+                    if _is(metas[p], kind, want, wanted_network, wanted_setting):
+                        return p
     for p in cands:
         if _is(metas[p], kind, None):
             return p
@@ -94,11 +96,18 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
 
 
 class LearnedRouting:
+    """A learned router as a bench method. A checkpoint named with ``options["checkpoint"]``
+    may have been trained on another network (same k): the bench then measures transfer, and
+    ``trained_on`` / ``transferred`` say so in its results. The default checkpoint, chosen by
+    the network's name, must match the network it routes."""
+
     def __init__(self, pathset, network, options: dict, kind: str, single_path: bool):
-        path = choose_checkpoint(options.get("checkpoint"), kind, network.name, single_path,
-                                 options.get("setting", "predictive"))
+        spec = options.get("checkpoint")
+        path = choose_checkpoint(spec, kind, network.name, single_path, options.get("setting", "predictive"))
         self.loaded = LoadedRouter(path, network=network, k=pathset.k, kind=kind,
-                                   device=options.get("device") or "cpu")
+                                   device=options.get("device") or "cpu", transfer=bool(spec))
+        self.checkpoint = path
+        self.trained_on, self.transferred = self.loaded.trained_on, self.loaded.transferred
         self.meta = self.loaded.meta
         self.pt = self.loaded.path_tensors(pathset)
         self.single_path = single_path

@@ -9,17 +9,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qnn.models.checkpoint import HISTORY_REDUCERS, history_reduce, load_checkpoint
+from qnn.models.checkpoint import HISTORY_REDUCERS, history_reduce, load_checkpoint, topology_fingerprint
 from qnn.models.router import PathTensors, hard_split
 
 
 class LoadedRouter:
     """``router`` and ``meta`` of a checkpoint; ``network`` / ``k`` / ``kind``, when given, must
-    match what it was trained for (see :func:`load_checkpoint`)."""
+    match what it was trained for (see :func:`load_checkpoint`).
+
+    ``transfer=True`` lets the checkpoint route a ``network`` other than the one it was trained
+    on (its features are ratios, so any network with the same k works; k is still checked);
+    ``trained_on`` names the network of the sidecar and ``transferred`` says whether ``network``
+    differs from it (other links or capacities, whatever the names)."""
 
     def __init__(self, checkpoint, network=None, k: int | None = None, kind: str | None = None,
-                 device: str = "cpu"):
-        self.router, self.meta = load_checkpoint(checkpoint, network=network, k=k, kind=kind, device=device)
+                 device: str = "cpu", transfer: bool = False):
+        self.router, self.meta = load_checkpoint(checkpoint, network=None if transfer else network, k=k,
+                                                 kind=kind, device=device)
+        trained = self.meta["topology"]
+        self.trained_on = str(trained.get("name", "?"))
+        self.transferred = (network is not None
+                            and trained.get("sha256") != topology_fingerprint(network)["sha256"])
         self.device = device
         self.kind = self.meta["model"]["kind"]
         self.k = int(self.meta["model"]["k"])
