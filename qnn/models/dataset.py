@@ -49,7 +49,7 @@ def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None)
 
 
 def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None, tunnels=None,
-                 capacity_rule: str = "uniform") -> Dataset:
+                 capacity_rule: str = "uniform", n_synthetic: int = 200, traffic_seed: int = 1) -> Dataset:
     """Network, candidate paths (:func:`qnn.problems.candidate_pathset`), demands and LP optima
     for ``topology``, from its real matrices unless ``tm_file`` is given.
 
@@ -65,8 +65,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None, tunnels
     if is_topology_path(topology):
         return _load_file_dataset(topology, tm_file, k, tunnels, capacity_rule)
     if topology not in TOPOLOGIES:
-        raise ValueError(f"unknown topology {topology!r} (choose from {', '.join(TOPOLOGIES)}, "
-                         f"or give a topology file)")
+        return _load_topohub_dataset(topology, tm_file, k, capacity_rule, n_synthetic, traffic_seed)
     root = pathlib.Path(data_dir) if data_dir else default_data_dir()
     tm_file = pathlib.Path(tm_file) if tm_file is not None else default_traffic_file(topology, data_dir)
     files = {}
@@ -126,6 +125,31 @@ def _load_file_dataset(topology, tm_file, k: int, tunnels, capacity_rule: str) -
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{opt_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
     return Dataset(net, ps, dem, opt, files, rule, str(tm_file), topology_file)
+
+
+def _load_topohub_dataset(topology: str, tm_file, k: int, capacity_rule: str, n_synthetic: int,
+                          traffic_seed: int) -> Dataset:
+    """A topohub graph (no real traffic): its matrices from ``tm_file``, else ``n_synthetic``
+    seeded gravity-model matrices. The bench draws its synthetic traffic with seed 0, so the
+    default ``traffic_seed`` 1 trains on matrices the bench does not score."""
+    from topologies.traffic import gravity_traffic, load_traffic_matrices
+
+    net = load_network(topology, capacity_rule=capacity_rule)
+    ps, rule = candidate_pathset(topology, net, k, "weight")
+    if tm_file is not None:
+        tm_file = pathlib.Path(tm_file)
+        tms = load_traffic_matrices(tm_file, net.n_nodes)
+        files, source = {str(tm_file): sha256_file(tm_file)}, str(tm_file)
+        key = files[source][:16]
+    else:
+        tms = gravity_traffic(net, n_synthetic, seed=traffic_seed)
+        files, source = {}, f"gravity model, {n_synthetic} matrices, seed {traffic_seed}"
+        key = f"gravity-{n_synthetic}-s{traffic_seed}"
+    ps.check_covers(tms, source)
+    dem = ps.demand_vector(tms)
+    cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
+        f"lpopt-{topology.replace('/', '-')}-{capacity_rule}-k{k}-{key}.npy"
+    return Dataset(net, ps, dem, _lp_optimum(ps, dem, cache), files, rule, source)
 
 
 def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np.ndarray:

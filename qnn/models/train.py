@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 
-from qnn.argtypes import nonnegative_float, open_fraction, positive_float, positive_int, writable_output
+from qnn.argtypes import (nonnegative_float, nonnegative_int, open_fraction, positive_float, positive_int,
+                          writable_output)
 from qnn.models.checkpoint import (HISTORY_REDUCERS, TARGET_LAG, build_router, model_config, save_checkpoint,
                                    topology_fingerprint)
 from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
@@ -120,25 +121,29 @@ def _anneal_option(text: str) -> str:
 
 
 def _topology_option(text: str) -> str:
-    """A network with real traffic, or a topology file (checked for existence up front)."""
+    """A network with real traffic, a topology file (checked for existence up front) or a
+    topohub name (checked when it is loaded)."""
     from qnn.problems import is_topology_path
 
-    if text in TOPOLOGIES or is_topology_path(text):
-        if text not in TOPOLOGIES and not pathlib.Path(text).is_file():
-            raise argparse.ArgumentTypeError(f"{text}: no such topology file")
-        return text
-    raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(TOPOLOGIES)} nor a topology file")
+    if text not in TOPOLOGIES and is_topology_path(text) and not pathlib.Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such topology file")
+    return text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", type=_topology_option, required=True,
-                   help=f"{', '.join(TOPOLOGIES)}, or a topology file (node-link JSON, GraphML, GML, SNDlib; "
-                        f"docs/topology-files.md)")
+                   help=f"{', '.join(TOPOLOGIES)}, a topology file (node-link JSON, GraphML, GML, SNDlib; "
+                        f"docs/topology-files.md) or a topohub name (sndlib/germany50, gabriel/150/0, ...)")
     p.add_argument("--traffic", help="traffic-matrix file, one flattened N x N matrix a line (default: "
                                      "abilene/tm-week1.txt, geant/tm-dev.hist; needed for a topology file)")
     p.add_argument("--tunnels", metavar="FILE",
                    help="candidate paths, 'src dst:a-b-c,...' a line in the topology's node ids "
                         "(default: k shortest by OSPF weight; GEANT: its tunnels)")
+    p.add_argument("--n-synthetic", type=positive_int, default=None,
+                   help="a topohub network without --traffic: this many seeded gravity matrices "
+                        "(default 200)")
+    p.add_argument("--traffic-seed", type=nonnegative_int, default=None,
+                   help="their seed (default 1: the bench scores seed 0's, so training never sees them)")
     p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
                    help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
@@ -203,8 +208,22 @@ def run(args) -> int:
     if problems:
         raise ValueError("; ".join(problems))
     anneal = parse_anneal(args.anneal) if args.anneal else None
+    from qnn.problems import is_topology_path
+
+    gravity = args.topology not in TOPOLOGIES and not is_topology_path(args.topology) and not args.traffic
+    if not gravity and (args.n_synthetic is not None or args.traffic_seed is not None):
+        raise ValueError("--n-synthetic and --traffic-seed draw traffic for a topohub network given "
+                         "without --traffic")
+    if gravity:  # stated in the sidecar's command, defaults included
+        args.n_synthetic = args.n_synthetic or 200
+        args.traffic_seed = 1 if args.traffic_seed is None else args.traffic_seed
+    synthetic = {"n_synthetic": args.n_synthetic or 200,
+                 "traffic_seed": 1 if args.traffic_seed is None else args.traffic_seed}
     ds = load_dataset(args.topology, args.traffic, k=args.k, data_dir=args.data_dir, tunnels=args.tunnels,
-                      capacity_rule=args.capacity_rule)
+                      capacity_rule=args.capacity_rule, **synthetic)
+    if args.topology not in TOPOLOGIES and ds.topology_file is None:
+        print(f"{args.topology}: {ds.network.n_nodes} nodes, {ds.network.n_links} directed links, "
+              f"{ds.pathset.n_demands} demands; traffic: {ds.traffic_file}; paths: {ds.path_rule}")
     if ds.topology_file is not None:
         print(ds.topology_file.summary())
         print(f"  candidate paths: {ds.path_rule}")
