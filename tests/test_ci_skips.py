@@ -17,7 +17,7 @@ import pytest
 
 
 def test_plain_passes():
-    pass
+    assert sum([1, 1]) == 2
 
 
 def test_plain_skip_is_allowed():
@@ -36,13 +36,13 @@ def lab():
 
 @pytest.mark.mininet
 def test_mininet_skips_in_its_fixture(lab):
-    pass
+    raise AssertionError("its fixture skips before the body runs")
 
 
 @pytest.mark.data
 @pytest.mark.skipif(True, reason="no GEANT files")
 def test_data_skipif():
-    pass
+    raise AssertionError("skipif skips before the body runs")
 
 
 @pytest.mark.data
@@ -59,7 +59,7 @@ pytest.skip("Mininet tests need root", allow_module_level=True)
 
 
 def test_never_collected():
-    pass
+    raise AssertionError("the module skips before its tests are collected")
 '''
 
 
