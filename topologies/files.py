@@ -38,10 +38,10 @@ import numpy as np
 
 from topologies.errors import DataFormatError
 from topologies.textfile import read_text
+from topologies.weights import inverse_capacity_weight, length_weight
 
 FORMATS = ("node-link JSON", "GraphML", "GML", "SNDlib native", "SNDlib XML")
 SUFFIXES = (".json", ".graphml", ".gml", ".xml", ".txt", ".sndlib")
-REFERENCE_BPS = 10e9  # inverse-capacity weights: Cisco's OSPF default reference, as GEANT
 SNDLIB_UNIT_BPS = 1e6  # SNDlib states no units; its capacities and demands are read as Mbit/s
 WEIGHT_KEYS = ("weight", "ospf", "ospf_weight", "cost", "metric", "igp_metric")
 UNIT_BPS = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
@@ -287,9 +287,9 @@ def _build(path: pathlib.Path, fmt: str, parsed: _Parsed, capacity_rule: str) ->
         if entry["weight"] is not None:
             weight, source = entry["weight"], "from the file"
         elif entry["dist"] is not None and entry["dist"] > 0:
-            weight, source = max(1.0, math.ceil(entry["dist"])), "link length dist in km, rounded up"
+            weight, source = length_weight(entry["dist"]), "link length dist in km, rounded up"
         else:
-            weight = max(1.0, round(REFERENCE_BPS / cap))
+            weight = inverse_capacity_weight(cap)
             source = "inverse capacity (10 Gbit/s / capacity, rounded, at least 1)"
         weight_sources.add(source)
         pairs = [(u, v)] if parsed.directed else [(u, v), (v, u)]

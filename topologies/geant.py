@@ -13,8 +13,8 @@ import pathlib
 from topologies.datadir import require_data
 from topologies.errors import DataFormatError
 from topologies.textfile import numbered_lines, read_text
+from topologies.weights import inverse_capacity_weight
 
-GEANT_REFERENCE_BPS = 10e9
 
 
 def _geant_dir(data_dir) -> pathlib.Path:
@@ -52,7 +52,7 @@ def load_geant(data_dir=None, json_path=None):
             raise DataFormatError(path, None, f"link {i} ({u}->{v}) has invalid capacity {cap!r}")
         links.append((u, v))
         capacity.append(float(cap))
-    weight = [max(1.0, round(GEANT_REFERENCE_BPS / c)) for c in capacity]
+    weight = [inverse_capacity_weight(c) for c in capacity]
     try:
         return Network("geant", node_ids, links, capacity, weight)
     except ValueError as err:  # a self-loop or a repeated link

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+from topologies.weights import length_weight
+
 
 CAPACITY_RULES = ("uniform", "degree")
 UNIFORM_CAPACITY_BPS = 10e9
@@ -81,7 +83,7 @@ def load_topohub(name: str, capacity_rule: str = "uniform", capacity_bps: float 
     for u, v in edges:
         cap = rule_capacity(capacity_rule, degree[u], degree[v], capacity_bps)
         if weight == "dist" and dist.get((u, v)) is not None:
-            w = max(1.0, math.ceil(float(dist[(u, v)])))
+            w = length_weight(dist[(u, v)])
         elif weight in ("dist", "hops"):
             w = 1.0
         else:

@@ -125,7 +125,7 @@ def run_bench(network: Network, pathset: PathSet, tms: np.ndarray, methods: list
 
         iterator = tqdm(steps, desc=f"{network.name} {setting}", unit="TM", leave=False)
     # on a large network one step takes minutes: the bar names the method deciding
-    show = iterator.set_postfix_str if progress else (lambda text: None)
+    show = (lambda text: iterator.set_postfix_str(text, refresh=False)) if progress else (lambda text: None)
     shortest = pathset.shortest_hops
     for i, t in enumerate(iterator):
         show("path-LP optimum")

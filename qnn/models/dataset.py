@@ -27,6 +27,10 @@ class Dataset:
     topology_file: object = None  # topologies.files.TopologyFile for a network given as a file
 
 
+# solved LP optima, kept between runs (the repository's runs/, ignored by git)
+LP_CACHE_DIR = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache"
+
+
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
     """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp`), cached in the file ``cache`` if given."""
     if cache is not None and cache.exists():
@@ -86,8 +90,7 @@ def load_dataset(topology: str, tm_file=None, k: int = 3, data_dir=None, tunnels
         files[str(root / "geant" / "tunnels.txt")] = sha256_file(root / "geant" / "tunnels.txt")
     else:
         digest = sha256_file(tm_file)
-        cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
-            f"lpopt-abilene-k{k}-{digest[:16]}.npy"
+        cache = LP_CACHE_DIR / f"lpopt-abilene-k{k}-{digest[:16]}.npy"
         opt = _lp_optimum(ps, dem, cache)
     ps.check_covers(tms, str(tm_file))
     if opt_from_file:
@@ -119,8 +122,7 @@ def _load_file_dataset(topology, tm_file, k: int, tunnels, capacity_rule: str) -
         check_first_optimum(ps, dem, opt, opt_file)
     else:
         key = "-".join(files[str(p)][:12] for p in inputs)
-        cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
-            f"lpopt-{pathlib.Path(topology).stem}-{capacity_rule}-k{k}-{key}.npy"
+        cache = LP_CACHE_DIR / f"lpopt-{pathlib.Path(topology).stem}-{capacity_rule}-k{k}-{key}.npy"
         opt = _lp_optimum(ps, dem, cache)
     if opt.shape[0] != dem.shape[0]:
         raise ValueError(f"{opt_file}: {dem.shape[0]} matrices but {opt.shape[0]} LP optima")
@@ -147,8 +149,7 @@ def _load_topohub_dataset(topology: str, tm_file, k: int, capacity_rule: str, n_
         key = f"gravity-{n_synthetic}-s{traffic_seed}"
     ps.check_covers(tms, source)
     dem = ps.demand_vector(tms)
-    cache = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache" / \
-        f"lpopt-{topology.replace('/', '-')}-{capacity_rule}-k{k}-{key}.npy"
+    cache = LP_CACHE_DIR / f"lpopt-{topology.replace('/', '-')}-{capacity_rule}-k{k}-{key}.npy"
     return Dataset(net, ps, dem, _lp_optimum(ps, dem, cache), files, rule, source)
 
 
