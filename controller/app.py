@@ -3,9 +3,11 @@
     ryu-manager controller/app.py [--config-file qroute.conf]
 
 Events update a `NetworkState` (switches, links, hosts, measured link load); a routing policy
-turns the state into one path per host pair, off the event loop; `InstalledRoutes` turns the
-difference from what is installed into make-before-break flow-mods, which are sent here. The
-pure code is handed the time (``self.clock()``) and returns ``(dpid, message)`` lists.
+turns the state and each switch pair's measured demand into a split over tunnels per pair, off the
+event loop; `InstalledTunnels` turns the difference from what is installed into phased tunnel
+rules and select-group changes (a bucket never points at a tunnel not yet in place), which are
+sent here. The pure code is handed the time (``self.clock()``) and returns ``(dpid, message)``
+lists.
 """
 from __future__ import annotations
 
@@ -34,12 +36,11 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import arp_proxy, ofmsgs  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
-from controller.planner import Plan  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
 from controller.rest import ControllerStatus, describe, register_rest_api  # noqa: E402
-from controller.routes import Change, InstalledRoutes  # noqa: E402
 from controller.ryu_options import load_settings  # noqa: E402
-from controller.stats import FlowRates, PortRates, poll_requests  # noqa: E402
+from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
+from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
 
 class QRouteController(app_manager.RyuApp):
@@ -55,9 +56,9 @@ class QRouteController(app_manager.RyuApp):
             self.state.apply_link_facts(
                 link_facts(self.settings.topology, self.settings.capacity_scale))
         self.datapaths = {}
-        self.routes = InstalledRoutes()
+        self.tunnels = InstalledTunnels()
         self.port_rates = PortRates(self.settings.stats_interval)
-        self.flow_rates = FlowRates()
+        self.pair_rates = PairRates()
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
@@ -92,7 +93,8 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         datapath = ev.msg.datapath
-        for message in [ofmsgs.delete_all_app_rules(), *ofmsgs.base_rules(), ofmsgs.port_desc_request()]:
+        for message in [ofmsgs.delete_all_app_rules(), ofmsgs.delete_all_groups(), *ofmsgs.base_rules(),
+                        ofmsgs.port_desc_request()]:
             self.send(datapath, message)
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
@@ -111,17 +113,17 @@ class QRouteController(app_manager.RyuApp):
         self.datapaths[dpid] = datapath
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
-        # switch_features deleted qroute's rules there; a switch can reconnect before its
-        # old connection is seen to die, so forget what was installed on it and put it back.
-        if self.routes.switch_wiped(dpid):
-            self.flow_rates.keep_only(self.routes.hops)
+        # switch_features deleted qroute's rules and groups there; a switch can reconnect before
+        # its old connection is seen to die, so forget what was installed on it and put it back.
+        if self.tunnels.switch_wiped(dpid):
+            self.pair_rates.forget_switch(dpid)
             self.request_reroute(f"switch {dpid} reconnected")
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
         self.state.remove_switch(dpid)
         self.port_rates.forget_switch(dpid)
-        self.flow_rates.forget_switch(dpid)
+        self.pair_rates.forget_switch(dpid)
         self.logger.warning("switch %016x disconnected", dpid)
         self.request_reroute(f"switch {dpid} left")
 
@@ -142,6 +144,9 @@ class QRouteController(app_manager.RyuApp):
         for link in removed:
             self.metrics.forget_link(link)
         if removed:
+            # the ingresses stop hashing traffic into tunnels over the dead link at once; the
+            # decision that follows re-optimises the pairs that lost a tunnel
+            self._send_all(self.tunnels.links_down(removed))
             self.logger.warning("link down at %016x port %d: %s", dpid, port,
                                 ", ".join(f"{a:016x}-{b:016x}" for a, b in removed))
             self.request_reroute(f"link {removed[0][0]}-{removed[0][1]} down")
@@ -159,6 +164,7 @@ class QRouteController(app_manager.RyuApp):
         src, dst = ev.link.src, ev.link.dst
         if self.state.remove_link(src.dpid, dst.dpid):
             self.metrics.forget_link((src.dpid, dst.dpid))
+            self._send_all(self.tunnels.links_down([(src.dpid, dst.dpid)]))
             self.logger.warning("link lost %016x-%016x", src.dpid, dst.dpid)
             self.request_reroute(f"link {src.dpid}-{dst.dpid} lost")
 
@@ -177,9 +183,10 @@ class QRouteController(app_manager.RyuApp):
     def _poll_stats(self):
         self._send_all(poll_requests(list(self.datapaths), self.state.hosts))
 
-    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
-    def flow_stats(self, ev):
-        self.flow_rates.update(ev.msg.datapath.id, ev.msg.body, self.state.hosts, self.routes.hops)
+    @set_ev_cls(ofp_event.EventOFPGroupStatsReply, MAIN_DISPATCHER)
+    def group_stats(self, ev):
+        self.pair_rates.update(ev.msg.datapath.id, ev.msg.body, self.tunnels.group_pair,
+                               self.tunnels.splits.get)
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
@@ -198,7 +205,7 @@ class QRouteController(app_manager.RyuApp):
 
     def run_pending_reroutes(self) -> int:
         """One decision for all reasons asked for since the last one (hosts learned during a
-        ping sweep cost one decision, not one each); returns flows moved."""
+        ping sweep cost one decision, not one each); returns switch pairs changed."""
         reasons, self.pending_reasons = self.pending_reasons, []
         if not reasons:
             return 0
@@ -216,59 +223,61 @@ class QRouteController(app_manager.RyuApp):
                 self.logger.exception("rerouting failed; continuing")
 
     def reroute(self, reason: str, triggers: Sequence[str] = ()) -> int:
-        """Recompute every host pair's path and install the difference; returns flows moved.
+        """Recompute every switch pair's split and install the difference; returns the pairs
+        whose paths or weights changed.
 
         ``triggers``: every reason this decision answers (default: ``reason`` alone); the
         reroute counter counts the decision once under each kind among them."""
         with self.route_lock:
             started = self.clock()
-            graph, flows, current = self.state.graph(), self.state.host_pairs(), dict(self.routes.paths)
-            decided = self._decide(graph, flows, current, reason)
-            desired = self.routes.resolve(decided, self.state)
-            change = self.routes.diff(desired)
+            graph, pairs, current = self.state.graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
+            decided = self._decide(graph, pairs, current, reason)
+            desired = self.tunnels.resolve(decided, self.state)
+            change = self.tunnels.diff(desired)
             if not change:
                 return 0
-            plan = self.routes.plan(desired)
+            plan = self.tunnels.plan(desired)
             decided_in = self.clock() - started
             self._send_phases(plan)
-            wiped = sorted(self.routes.wiped)
-            self._send_all(self.routes.commit(desired))
+            wiped = sorted(self.tunnels.wiped)
+            self._send_all(self.tunnels.commit(desired))
             if wiped:
                 self.request_reroute(f"switch {wiped[0]} reconnected during a decision")
-            self.flow_rates.keep_only(self.routes.hops)
+            self.pair_rates.keep_only(self.tunnels.splits)
             self._record(reason, triggers or [reason], change, decided_in, self.clock() - started)
-            return len(change.moved)
+            return len(change.rerouted) + len(change.reweighted)
 
-    def _decide(self, graph, flows, current, reason):
+    def _decide(self, graph, pairs, current, reason):
         """The policy's decision, off the event loop. One that raises is counted and replaced:
-        intact paths stay, new and broken ones get shortest paths."""
+        intact splits stay, new and broken pairs get shortest paths."""
         try:
-            return tpool.execute(self.policy.decide, graph, flows, current, dict(self.flow_rates.bps))
+            return tpool.execute(self.policy.decide, graph, pairs, current, dict(self.pair_rates.bps))
         except Exception as error:
             if self.policy is self.fallback_policy:
                 raise
-            self.status.policy_failed(f"reroute #{self.routes.epoch + 1} ({reason}): {error!r}")
-            self.logger.exception("policy %s failed (%r); intact paths stay, new and broken ones "
+            self.status.policy_failed(f"reroute #{self.tunnels.epoch + 1} ({reason}): {error!r}")
+            self.logger.exception("policy %s failed (%r); intact splits stay, new and broken pairs "
                                   "get shortest paths", self.policy.name, error)
-            return tpool.execute(keep_intact_else, self.fallback_policy, graph, flows, current)
+            return tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
 
     def _send_phases(self, plan: Plan) -> None:
         """Make before break: each phase is applied (barriers) before the next is sent."""
-        self._send_all(plan.prepare)
-        self.await_barriers(Plan.switches(plan.prepare))
-        self._send_all(plan.commit)
-        self.await_barriers(Plan.switches(plan.commit))
-        self._send_all(plan.cleanup)
+        for number, phase in enumerate(plan.phases):
+            self._send_all(phase)
+            if number < len(plan.phases) - 1:
+                self.await_barriers(Plan.switches(phase))
 
     def _record(self, reason: str, triggers: Sequence[str], change: Change, decided_in: float,
                 elapsed: float) -> None:
-        self.status.rerouted(triggers, len(change.moved), len(self.routes.hops))
+        self.status.rerouted(triggers, len(change.rerouted), len(change.reweighted),
+                             len(self.tunnels.splits), len(self.tunnels.labels))
         self.metrics.decision_seconds.observe(decided_in)
         self.logger.info(
-            "reroute #%d (%s): %d flows installed, %d new, %d moved, %d rewritten in place, "
+            "reroute #%d (%s): %d switch pairs over %d tunnels; %d new, %d rerouted, %d reweighted, "
             "%d removed; decided in %.1f ms, installed (with barriers) in %.1f ms",
-            self.routes.epoch, reason, len(self.routes.hops), len(change.new), len(change.moved),
-            len(change.rewritten), len(change.dropped), decided_in * 1000, (elapsed - decided_in) * 1000)
+            self.tunnels.epoch, reason, len(self.tunnels.splits), len(self.tunnels.labels),
+            len(change.new), len(change.rerouted), len(change.reweighted), len(change.dropped),
+            decided_in * 1000, (elapsed - decided_in) * 1000)
 
     # --- plumbing -------------------------------------------------------------------------
     def _send_all(self, messages):
@@ -278,8 +287,8 @@ class QRouteController(app_manager.RyuApp):
                 self.send(datapath, message)
 
     def await_barriers(self, dpids, timeout_s: float = 1.0):
-        """Wait until each switch has applied what it was sent (OpenFlow barrier), so that a
-        flow is never switched to a path whose downstream rules are not in place yet. All
+        """Wait until each switch has applied what it was sent (OpenFlow barrier), so that no
+        bucket points at a tunnel whose downstream rules are not in place yet. All
         switches are asked at once: the wait is the slowest reply, not the sum of them."""
         waiters = [hub.spawn(self._await_barrier, dpid, timeout_s) for dpid in sorted(dpids)
                    if dpid in self.datapaths]
@@ -313,5 +322,5 @@ class QRouteController(app_manager.RyuApp):
     def describe(self) -> dict:
         """The REST view (see :func:`controller.rest.describe`)."""
         rerouting = bool(self.pending_reasons) or self.route_lock.locked()
-        return describe(self.state, self.routes, self.flow_rates.bps, self.policy, self.status,
+        return describe(self.state, self.tunnels, self.pair_rates, self.policy, self.status,
                         rerouting, self.settings)

@@ -1,7 +1,7 @@
 """Prometheus metrics of the controller, served on 127.0.0.1:<[qroute] metrics_port>.
 
-Link loads and decision times are observed as they happen; the counts (reroutes, flows moved,
-policy failures, flows installed) are read from the controller's `ControllerStatus` when the
+Link loads and decision times are observed as they happen; the counts (reroutes, pairs
+rerouted and reweighted, policy failures, pairs and tunnels installed) are read from the controller's `ControllerStatus` when the
 metrics are scraped, so that they are kept in one place.
 """
 from __future__ import annotations
@@ -27,14 +27,19 @@ class _StatusCollector:
         for trigger, count in sorted(status.reroutes_by_trigger.items()):
             reroutes.add_metric([trigger], count, created=created)
         yield reroutes
-        yield CounterMetricFamily("qroute_flows_moved", "flows moved to another path",
-                                  value=status.flows_moved, created=created)
+        yield CounterMetricFamily("qroute_pairs_rerouted", "switch pairs whose set of paths changed",
+                                  value=status.pairs_rerouted, created=created)
+        yield CounterMetricFamily("qroute_pairs_reweighted",
+                                  "switch pairs whose split weights alone changed",
+                                  value=status.pairs_reweighted, created=created)
         yield CounterMetricFamily(
             "qroute_policy_failures",
             "learned decisions that raised (intact paths kept, the rest by shortest path)",
             value=status.policy_failures, created=created)
-        yield GaugeMetricFamily("qroute_flows_installed", "host-pair flows with installed paths",
-                                value=status.flows_installed)
+        yield GaugeMetricFamily("qroute_pairs_installed", "switch pairs with an installed split",
+                                value=status.pairs_installed)
+        yield GaugeMetricFamily("qroute_tunnels_installed", "tunnels in the switches",
+                                value=status.tunnels_installed)
 
 
 class ControllerMetrics:

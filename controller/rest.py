@@ -1,4 +1,4 @@
-"""Read-only REST API: GET /qroute/v1/{state,paths,links,hosts,switches} as JSON.
+"""Read-only REST API: GET /qroute/v1/{state,pairs,links,hosts,switches} as JSON.
 
 Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise. The
 view itself (:func:`describe`) is built from the controller's parts, with its status counted
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from controller.compat import patch_eventlet
 
@@ -29,28 +29,47 @@ class ControllerStatus:
     last_decision_error: str = ""  # the last time a learned decision raised, and what
     reroutes: int = 0              # decisions that changed rules
     reroutes_by_trigger: Counter = dataclasses.field(default_factory=Counter)
-    flows_moved: int = 0           # flows moved to another path
+    pairs_rerouted: int = 0        # switch pairs whose set of paths changed
+    pairs_reweighted: int = 0      # switch pairs whose weights alone changed
     policy_failures: int = 0       # learned decisions that raised
-    flows_installed: int = 0
+    pairs_installed: int = 0
+    tunnels_installed: int = 0
 
     def policy_failed(self, error: str) -> None:
         self.policy_failures += 1
         self.last_decision_error = error
 
-    def rerouted(self, triggers: Iterable[str], moved: int, flows_installed: int) -> None:
+    def rerouted(self, triggers: Iterable[str], rerouted: int, reweighted: int,
+                 pairs_installed: int, tunnels_installed: int) -> None:
         """One decision that changed rules, answering `triggers` (reasons such as "link 2-3
         down"): it counts once under each kind (first word) among them."""
         self.reroutes += 1
         self.reroutes_by_trigger.update({trigger.split()[0] for trigger in triggers})
-        self.flows_moved += moved
-        self.flows_installed = flows_installed
+        self.pairs_rerouted += rerouted
+        self.pairs_reweighted += reweighted
+        self.pairs_installed = pairs_installed
+        self.tunnels_installed = tunnels_installed
 
 
-def describe(state, routes, flow_rates_bps: Mapping, policy, status: ControllerStatus,
+def _pairs(tunnels, pair_rates) -> list[dict]:
+    """Each switch pair's installed split: its tunnels (path, weight, label, measured rate of
+    its bucket when known) and the pair's measured demand."""
+    view = []
+    for (src, dst), split in sorted(tunnels.splits.items()):
+        bucket_bps = pair_rates.bucket_bps.get((src, dst), ())
+        paths = [{"path": list(path), "weight": weight, "label": tunnels.labels.get(path),
+                  "bps": bucket_bps[index] if index < len(bucket_bps) else None}
+                 for index, (path, weight) in enumerate(split)]
+        view.append({"src": src, "dst": dst, "demand_bps": pair_rates.bps.get((src, dst)),
+                     "paths": paths})
+    return view
+
+
+def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
              rerouting: bool, settings) -> dict:
     """The REST view: the network as the controller sees it (a `NetworkState`), what it
-    installed (`InstalledRoutes`), the measured flow rates, the policy, and its status.
-    `rerouting`: a decision is asked for or running (paths may be about to change)."""
+    installed (`InstalledTunnels`), the measured demands (`PairRates`), the policy, and its
+    status. `rerouting`: a decision is asked for or running (splits may be about to change)."""
     return {
         "switches": sorted(state.switches),
         "links": [{"src": s, "dst": d, "src_port": p.src_port, "dst_port": p.dst_port,
@@ -60,16 +79,17 @@ def describe(state, routes, flow_rates_bps: Mapping, policy, status: ControllerS
                   for (s, d), p in sorted(state.links.items())],
         "hosts": [{"mac": h.mac, "ip": h.ip, "dpid": h.dpid, "port": h.port}
                   for h in sorted(state.hosts.values(), key=lambda h: h.mac)],
-        "paths": [{"src": a, "dst": b, "path": list(p)} for (a, b), p in sorted(routes.paths.items())],
-        "flow_rates_bps": [{"src": a, "dst": b, "bps": r} for (a, b), r in sorted(flow_rates_bps.items())],
+        "pairs": _pairs(tunnels, pair_rates),
+        "tunnels": len(tunnels.labels),
         "policy": policy.description,
         "policy_name": policy.name,
         "policy_problem": status.policy_problem,
         "metrics_problem": status.metrics_problem,
         "last_decision_error": status.last_decision_error,
-        "epoch": routes.epoch,
+        "epoch": tunnels.epoch,
         "rerouting": rerouting,
-        "flows_moved": status.flows_moved,
+        "pairs_rerouted": status.pairs_rerouted,
+        "pairs_reweighted": status.pairs_reweighted,
         "policy_failures": status.policy_failures,
         "settings": dataclasses.asdict(settings),
     }
@@ -90,12 +110,12 @@ class QRouteRest(ControllerBase):
         return _json(self.app.describe())
 
     @route("qroute", "/qroute/v1/{part}", methods=["GET"],
-           requirements={"part": "paths|links|hosts|switches"})
+           requirements={"part": "pairs|links|hosts|switches"})
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
 
     @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
-           requirements={"part": "state|paths|links|hosts|switches"})
+           requirements={"part": "state|pairs|links|hosts|switches"})
     def read_only(self, req, part, **_):
         response = _json({"error": f"/qroute/v1/{part} is read-only: use GET"})
         response.status = 405

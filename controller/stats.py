@@ -1,17 +1,17 @@
-"""Rates from OpenFlow statistics replies: link load from port transmit counters, each flow's
-rate from the byte counter of its rule at the ingress switch.
+"""Rates from OpenFlow statistics replies: link load from port transmit counters, each switch
+pair's demand from the byte counter of its select group at the ingress switch.
 
 Both are timed by the counters' own age (``duration_sec``/``duration_nsec``), not by when a reply
 arrived: two delayed replies handled back to back would otherwise give absurd rates.
 """
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 
 from controller import ofmsgs
 from controller.netstate import HostLocation, NetworkState, RateMeter
 
-FlowKey = tuple[str, str]
+Pair = tuple[int, int]
 Link = tuple[int, int]
 UNKNOWN_DURATION = 0xFFFFFFFF  # an OpenFlow 1.3 port-stats duration the switch does not track
 
@@ -22,15 +22,14 @@ def counter_age(stat) -> float:
 
 
 def poll_requests(connected: Iterable[int], hosts: Mapping[str, HostLocation]) -> list[tuple[int, object]]:
-    """Port counters (link loads) of every connected switch, and the counters of qroute's own
-    ingress rules (flow rates) of the switches where hosts attach: a flow's rate is read at its
-    ingress switch, so the rules of a transit-only switch would be parsed for nothing."""
+    """Port counters (link loads) of every connected switch, and the group counters (switch-pair
+    demands) of the switches where hosts attach: only those are ingresses with groups."""
     ingress = {host.dpid for host in hosts.values()}
     requests = []
     for dpid in connected:
         requests.append((dpid, ofmsgs.port_stats_request()))
         if dpid in ingress:
-            requests.append((dpid, ofmsgs.ingress_flow_stats_request()))
+            requests.append((dpid, ofmsgs.group_stats_request()))
     return requests
 
 
@@ -62,36 +61,45 @@ class PortRates:
         self.meter.forget_switch(dpid)
 
 
-class FlowRates:
-    """Each installed flow's rate (bits/s), read where it enters the network: its rule on the
-    ingress switch counts each of its packets once. A rule rewritten since the last sample has
-    another cookie (epoch): Open vSwitch restarts its age but may carry its byte count over, so
-    that sample gives no rate."""
+class PairRates:
+    """Each switch pair's demand (bits/s), read where its traffic enters the network: the byte
+    counter of the ingress switch's select group towards the egress counts every packet of the
+    pair once, whichever tunnel its bucket sends it into. Per-bucket rates are kept beside it (how
+    the switch realised the split). A group rebuilt since the last sample (new buckets, or a
+    re-added group after a reconnect) has another generation: that sample gives no rate."""
 
     def __init__(self):
-        self.meter = RateMeter()  # (dpid, flow) -> rule byte counter samples
-        self.bps: dict[FlowKey, float] = {}
+        self.meter = RateMeter()  # (dpid, group_id[, bucket]) -> byte counter samples
+        self.bps: dict[Pair, float] = {}
+        self.bucket_bps: dict[Pair, tuple[float | None, ...]] = {}
 
-    def update(self, dpid: int, stats: Iterable, hosts: Mapping[str, HostLocation],
-               installed: Container[FlowKey]) -> None:
-        """Take one flow-stats reply of switch `dpid` (rules of flows not entering there, or
-        not installed, are ignored)."""
+    def update(self, dpid: int, stats: Iterable,
+               group_pair: Callable[[int, int], Pair | None],
+               generation: Callable[[Pair], object] = lambda pair: None) -> None:
+        """Take one group-stats reply of switch `dpid`. ``group_pair(dpid, group_id)``: the pair
+        a group of qroute's serves (None: not one of qroute's); ``generation(pair)``: what the
+        installed group holds (its buckets), so that counters of a rebuilt group are not mixed."""
         for stat in stats:
-            flow = (stat.match.get("eth_src"), stat.match.get("eth_dst"))
-            source = hosts.get(flow[0])
-            if source is None or source.dpid != dpid or flow not in installed:
+            pair = group_pair(dpid, stat.group_id)
+            if pair is None:
                 continue
-            rate = self.meter.update((dpid, flow), counter_age(stat), stat.byte_count,
-                                     generation=stat.cookie)
+            age, built = counter_age(stat), generation(pair)
+            rate = self.meter.update((dpid, stat.group_id), age, stat.byte_count, generation=built)
             if rate is not None:
-                self.bps[flow] = rate
+                self.bps[pair] = rate
+            buckets = [self.meter.update((dpid, stat.group_id, index), age, counter.byte_count,
+                                         generation=built)
+                       for index, counter in enumerate(stat.bucket_stats)]
+            if any(rate is not None for rate in buckets):
+                self.bucket_bps[pair] = tuple(buckets)
 
-    def keep_only(self, installed: Container[FlowKey]) -> None:
-        """Forget flows no longer installed. Rates are only recorded for installed flows, so
-        they go stale only when the installed set changes: pruned then, not on every reply."""
-        self.meter.forget(lambda key: key[1] in installed)
-        for flow in [f for f in self.bps if f not in installed]:
-            del self.bps[flow]
+    def keep_only(self, pairs: Container[Pair]) -> None:
+        """Forget pairs no longer installed (rates are only recorded for installed ones)."""
+        for pair in [p for p in self.bps if p not in pairs]:
+            del self.bps[pair]
+        for pair in [p for p in self.bucket_bps if p not in pairs]:
+            del self.bucket_bps[pair]
 
     def forget_switch(self, dpid: int) -> None:
         self.meter.forget_switch(dpid)
+        self.keep_only({pair for pair in self.bps if pair[0] != dpid})

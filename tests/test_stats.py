@@ -1,16 +1,14 @@
-"""Port and flow rates from literal OpenFlow statistics entries, and the timing rule."""
+"""Port rates and switch-pair demands from literal OpenFlow statistics entries, and the timing rule."""
 from __future__ import annotations
 
 import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller import ofmsgs
 from controller.netstate import HostLocation, NetworkState
-from controller.stats import UNKNOWN_DURATION, FlowRates, PortRates, counter_age, poll_requests
+from controller.stats import UNKNOWN_DURATION, PairRates, PortRates, counter_age, poll_requests
 
 A, B = "00:00:00:00:00:0a", "00:00:00:00:00:0b"
-INGRESS_RULE = ofmsgs.cookie(3, ingress=True)
 
 
 def port_stat(port_no, tx_bytes, seconds, nanoseconds=0):
@@ -18,13 +16,6 @@ def port_stat(port_no, tx_bytes, seconds, nanoseconds=0):
                                tx_bytes=tx_bytes, rx_dropped=0, tx_dropped=0, rx_errors=0,
                                tx_errors=0, rx_frame_err=0, rx_over_err=0, rx_crc_err=0,
                                collisions=0, duration_sec=seconds, duration_nsec=nanoseconds)
-
-
-def flow_stat(src, dst, byte_count, seconds, cookie=INGRESS_RULE):
-    return parser.OFPFlowStats(table_id=0, duration_sec=seconds, duration_nsec=0,
-                               priority=ofmsgs.PRIORITY_PATH, idle_timeout=0, hard_timeout=0,
-                               flags=0, cookie=cookie, packet_count=0, byte_count=byte_count,
-                               match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
 
 
 def two_switches():
@@ -69,40 +60,59 @@ def test_port_rates_forget_a_switch():
         ((2, 1), pytest.approx(1e6))]
 
 
-def test_flow_rates_count_a_flow_at_its_ingress_switch_only():
-    hosts = {A: HostLocation(A, 1, 1), B: HostLocation(B, 2, 1)}
-    rates, installed = FlowRates(), {(A, B): (), (B, A): ()}
-    rates.update(1, [flow_stat(A, B, 1_000, 10)], hosts, installed)
-    rates.update(1, [flow_stat(A, B, 1_000 + 2_500_000, 12), flow_stat(B, A, 5, 12)], hosts, installed)
-    rates.update(2, [flow_stat(A, B, 0, 10), flow_stat(A, B, 9_000_000, 12)], hosts, installed)
-    assert rates.bps == {(A, B): pytest.approx(10e6)}  # B->A enters at s2; s2 is transit for A->B
+def group_stat(group_id, byte_count, seconds, buckets=()):
+    return parser.OFPGroupStats(length=0, group_id=group_id, ref_count=1, packet_count=0,
+                                byte_count=byte_count, duration_sec=seconds, duration_nsec=0,
+                                bucket_stats=[parser.OFPBucketCounter(packet_count=0, byte_count=b)
+                                              for b in buckets])
 
 
-def test_a_rewritten_rule_gives_no_rate_from_its_carried_over_counter():
-    hosts = {A: HostLocation(A, 1, 1)}
-    rates, installed = FlowRates(), {(A, B): ()}
-    rates.update(1, [flow_stat(A, B, 1_000_000, 10, cookie=ofmsgs.cookie(3, True))], hosts, installed)
-    # a new epoch's rule: its age restarted but Open vSwitch kept the byte count
-    rates.update(1, [flow_stat(A, B, 1_250_000, 1, cookie=ofmsgs.cookie(4, True))], hosts, installed)
+def groups_of(served):
+    """group_pair for a data plane serving `served`: {(dpid, group_id): pair}."""
+    return lambda dpid, group_id: served.get((dpid, group_id))
+
+
+def test_pair_demand_is_the_ingress_groups_byte_rate_and_buckets_are_kept_beside_it():
+    rates, served = PairRates(), groups_of({(1, 3): (1, 3)})
+    rates.update(1, [group_stat(3, 1_000, 10, buckets=(600, 400))], served)
+    assert rates.bps == {} and rates.bucket_bps == {}  # one sample: no rate yet
+    # 2.5 MB in the group's own 2 s: 10 Mbit/s, 7.5 of it in bucket 0 and 2.5 in bucket 1
+    rates.update(1, [group_stat(3, 2_501_000, 12, buckets=(1_875_600, 625_400)), group_stat(9, 5, 12)],
+                 served)
+    assert rates.bps == {(1, 3): pytest.approx(10e6)}  # group 9 is not qroute's: ignored
+    assert rates.bucket_bps[(1, 3)] == (pytest.approx(7.5e6), pytest.approx(2.5e6))
+
+
+def test_a_modified_group_gives_no_rate_from_its_reset_counters():
+    # Open vSwitch resets a group's counters on OFPGC_MODIFY but keeps its duration
+    rates, served, split = PairRates(), groups_of({(1, 3): (1, 3)}), {"now": "a"}
+    generation = lambda pair: split["now"]  # noqa: E731 - what the installed group holds
+    rates.update(1, [group_stat(3, 5_000_000, 10)], served, generation)
+    split["now"] = "b"  # reweighted: counters reset
+    rates.update(1, [group_stat(3, 125_000, 11)], served, generation)
     assert rates.bps == {}
-    rates.update(1, [flow_stat(A, B, 1_375_000, 2, cookie=ofmsgs.cookie(4, True))], hosts, installed)
-    assert rates.bps == {(A, B): pytest.approx(1e6)}
+    rates.update(1, [group_stat(3, 250_000, 12)], served, generation)
+    assert rates.bps == {(1, 3): pytest.approx(1e6)}
 
 
-def test_flow_rates_of_flows_not_installed_are_ignored_and_dropped_when_uninstalled():
-    hosts = {A: HostLocation(A, 1, 1), B: HostLocation(B, 1, 2)}
-    rates = FlowRates()
+def test_pair_rates_forget_uninstalled_pairs_and_a_switchs_groups():
+    rates = PairRates()
+    served = groups_of({(1, 2): (1, 2), (2, 1): (2, 1)})
     for age, count in ((10, 0), (11, 125_000)):
-        rates.update(1, [flow_stat(A, B, count, age), flow_stat(B, A, count, age)], hosts, {(A, B)})
-    assert rates.bps == {(A, B): pytest.approx(1e6)}
-    rates.keep_only(set())
-    assert rates.bps == {} and rates.meter.samples == {}
+        rates.update(1, [group_stat(2, count, age)], served)
+        rates.update(2, [group_stat(1, count, age)], served)
+    assert rates.bps == {(1, 2): pytest.approx(1e6), (2, 1): pytest.approx(1e6)}
+    rates.keep_only({(2, 1)})
+    assert rates.bps == {(2, 1): pytest.approx(1e6)}
+    rates.forget_switch(2)
+    assert rates.bps == {} and rates.meter.samples == {(1, 2): rates.meter.samples[(1, 2)]}
 
 
-def test_poll_asks_every_switch_for_port_stats_and_ingress_switches_for_flow_stats():
+def test_poll_asks_every_switch_for_port_stats_and_host_switches_for_group_stats():
     hosts = {A: HostLocation(A, 1, 1), B: HostLocation(B, 3, 1)}
     requests = poll_requests([1, 2, 3], hosts)
     assert [(dpid, type(msg).__name__) for dpid, msg in requests] == [
-        (1, "OFPPortStatsRequest"), (1, "OFPFlowStatsRequest"), (2, "OFPPortStatsRequest"),
-        (3, "OFPPortStatsRequest"), (3, "OFPFlowStatsRequest")]
+        (1, "OFPPortStatsRequest"), (1, "OFPGroupStatsRequest"), (2, "OFPPortStatsRequest"),
+        (3, "OFPPortStatsRequest"), (3, "OFPGroupStatsRequest")]
     assert all(msg.port_no == ofp.OFPP_ANY for _, msg in requests if hasattr(msg, "port_no"))
+    assert all(msg.group_id == ofp.OFPG_ALL for _, msg in requests if hasattr(msg, "group_id"))

@@ -206,12 +206,21 @@ class MininetLab:
         self.wait_until_settled()
         return loss
 
+    def split_between(self, src_host: str, dst_host: str) -> list[tuple[list[int], float]]:
+        """The installed split of the switch pair the two hosts attach to: (path, weight) per
+        tunnel, heaviest first ([] when none is installed or a host is not known yet)."""
+        state = self.rest("state")
+        switch_of = {host["mac"]: host["dpid"] for host in state["hosts"]}
+        ends = (switch_of.get(self.host(src_host).MAC()), switch_of.get(self.host(dst_host).MAC()))
+        for entry in state["pairs"]:
+            if (entry["src"], entry["dst"]) == ends:
+                return sorted(((p["path"], p["weight"]) for p in entry["paths"]), key=lambda pw: -pw[1])
+        return []
+
     def path_between(self, src_host: str, dst_host: str) -> list[int] | None:
-        src_mac, dst_mac = self.host(src_host).MAC(), self.host(dst_host).MAC()
-        for entry in self.rest("paths"):
-            if entry["src"] == src_mac and entry["dst"] == dst_mac:
-                return entry["path"]
-        return None
+        """The heaviest installed path between two hosts' switches (None when none is)."""
+        split = self.split_between(src_host, dst_host)
+        return split[0][0] if split else None
 
     def wait_for_path(self, src_host: str, dst_host: str, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
