@@ -34,10 +34,12 @@ from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
 from controller import arp_proxy, ofmsgs  # noqa: E402
+from controller.api_token import provision_token  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
+from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
-from controller.rest import ControllerStatus, describe, register_rest_api  # noqa: E402
+from controller.rest import ControllerStatus, UnknownPair, describe, register_rest_api  # noqa: E402
 from controller.ryu_options import load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
 from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
@@ -66,6 +68,9 @@ class QRouteController(app_manager.RyuApp):
         self.route_lock = hub.BoundedSemaphore(1)
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
+        self.pins = Pins()
+        self.api_token, self.api_token_source = provision_token(self.settings.api_token,
+                                                                self.settings.api_token_file)
         self.metrics = ControllerMetrics(self.status)
         if self.settings.metrics_port:
             self._serve_metrics(self.settings.metrics_port)
@@ -231,7 +236,7 @@ class QRouteController(app_manager.RyuApp):
         with self.route_lock:
             started = self.clock()
             graph, pairs, current = self.state.graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
-            decided = self._decide(graph, pairs, current, reason)
+            decided = self.pins.apply(self._decide(graph, pairs, current, reason), graph, pairs)
             desired = self.tunnels.resolve(decided, self.state)
             change = self.tunnels.diff(desired)
             if not change:
@@ -318,6 +323,24 @@ class QRouteController(app_manager.RyuApp):
                 work()
             except Exception:
                 self.logger.exception("%s failed; continuing", name)
+
+    def pin(self, pair, body):
+        """Pin a switch pair's split (REST ``PUT /qroute/v1/pins/<src>-<dst>``), checked against
+        the live graph, and ask for the decision that installs it; returns the pinned split."""
+        graph = self.state.graph()
+        missing = [dpid for dpid in pair if dpid not in graph]
+        if missing:
+            raise UnknownPair(f"switch {missing[0]} is not connected")
+        split = parse_pin(pair, body, graph)
+        self.pins.pin(pair, split)
+        self.request_reroute(f"pin {pair[0]}-{pair[1]}")
+        return split
+
+    def unpin(self, pair) -> bool:
+        removed = self.pins.unpin(pair)
+        if removed:
+            self.request_reroute(f"unpin {pair[0]}-{pair[1]}")
+        return removed
 
     def describe(self) -> dict:
         """The REST view (see :func:`controller.rest.describe`)."""

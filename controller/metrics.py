@@ -1,8 +1,8 @@
 """Prometheus metrics of the controller, served on 127.0.0.1:<[qroute] metrics_port>.
 
 Link loads and decision times are observed as they happen; the counts (reroutes, pairs
-rerouted and reweighted, policy failures, pairs and tunnels installed) are read from the controller's `ControllerStatus` when the
-metrics are scraped, so that they are kept in one place.
+rerouted and reweighted, policy failures, pairs and tunnels installed) are read from the
+controller's `ControllerStatus` when the metrics are scraped, so that they are kept in one place.
 """
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
-"""Read-only REST API: GET /qroute/v1/{state,pairs,links,hosts,switches} as JSON.
+"""REST API: GET /qroute/v1/{state,pairs,links,hosts,switches,pins} as JSON, and pins written with
+``PUT``/``DELETE /qroute/v1/pins/<src>-<dst>`` behind a bearer token.
 
 Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise. The
 view itself (:func:`describe`) is built from the controller's parts, with its status counted
-once in a :class:`ControllerStatus` (the Prometheus metrics read the same one).
+once in a :class:`ControllerStatus` (the Prometheus metrics read the same one). Writes need
+``Authorization: Bearer <token>`` (:mod:`controller.api_token`); no cookies are used, so a page
+on another site cannot make a browser write. A bad request gets a 4xx and a message, never a
+change.
 """
 from __future__ import annotations
 
@@ -17,7 +21,14 @@ patch_eventlet()  # ryu.app.wsgi needs it on the eventlet releases that run on P
 
 from ryu.app.wsgi import ControllerBase, Response, route  # noqa: E402
 
+from controller.api_token import bearer_matches  # noqa: E402
+from controller.pins import PinError, parse_pair  # noqa: E402
+
 APP_KEY = "qroute_app"
+
+
+class UnknownPair(PinError):
+    """A pin for a pair the controller has no switch of."""
 
 
 @dataclasses.dataclass
@@ -95,9 +106,15 @@ def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
     }
 
 
-def _json(body) -> Response:
-    return Response(content_type="application/json", charset="utf-8",
-                    body=json.dumps(body, indent=1).encode("utf-8"))
+def _json(body, status: int = 200) -> Response:
+    response = Response(content_type="application/json", charset="utf-8",
+                        body=json.dumps(body, indent=1).encode("utf-8"))
+    response.status = status
+    return response
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
 
 
 class QRouteRest(ControllerBase):
@@ -113,6 +130,35 @@ class QRouteRest(ControllerBase):
            requirements={"part": "pairs|links|hosts|switches"})
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
+
+    @route("qroute", "/qroute/v1/pins", methods=["GET"])
+    def pins(self, req, **_):
+        return _json(self.app.pins.describe())
+
+    @route("qroute", "/qroute/v1/pins/{pair}", methods=["PUT", "DELETE"])
+    def pin(self, req, pair, **_):
+        if not bearer_matches(req.headers.get("Authorization"), self.app.api_token):
+            response = _error(401, "writes need 'Authorization: Bearer <token>' (the token is in "
+                                   f"{self.app.api_token_source})")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            key = parse_pair(pair)
+            if req.method == "DELETE":
+                if not self.app.unpin(key):
+                    return _error(404, f"pair {pair} is not pinned")
+                return _json({"unpinned": list(key)})
+            try:
+                body = json.loads(req.body or b"")
+            except (ValueError, UnicodeDecodeError) as error:
+                return _error(400, f"the body is not JSON: {error}")
+            split = self.app.pin(key, body)
+        except UnknownPair as error:
+            return _error(404, str(error))
+        except PinError as error:
+            return _error(400, str(error))
+        return _json({"pinned": list(key), "paths": [list(p) for p, _ in split],
+                      "weights": [w for _, w in split]})
 
     @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
            requirements={"part": "state|pairs|links|hosts|switches"})

@@ -38,6 +38,8 @@ class Settings:
     checkpoint: str = ""
     keep_margin: float = 0.1
     tunnels: str = ""
+    api_token: str = ""
+    api_token_file: str = "~/.qroute/api-token"
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint

@@ -1,0 +1,109 @@
+"""Operator pins: a switch pair's split fixed by hand, over whatever the policy decides.
+
+An operator pins a pair to chosen paths and weights (maintenance, a customer's path, a test that
+forces changes); the pin holds while its paths are intact in the live graph and the policy's
+decision covers the pair again once a pinned path breaks or the pin is removed. Pure: the REST
+layer parses requests into :func:`parse_pin`, the app applies :meth:`Pins.apply` to each decision.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+
+import networkx as nx
+
+Pair = tuple[int, int]
+SwitchPath = tuple[int, ...]
+Split = tuple[tuple[SwitchPath, float], ...]
+PIN_FIELDS = {"paths", "weights"}
+
+
+class PinError(ValueError):
+    """A pin request that cannot be used, with what is wrong in it."""
+
+
+def parse_pair(text: str) -> Pair:
+    """``"<src>-<dst>"`` (decimal dpids) as a pair of distinct switches."""
+    parts = text.split("-")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise PinError(f"pair {text!r} is not <src dpid>-<dst dpid> (decimal)")
+    src, dst = int(parts[0]), int(parts[1])
+    if src == dst:
+        raise PinError(f"pair {text!r} has the same switch at both ends")
+    return src, dst
+
+
+def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
+    """A pin body ``{"paths": [[dpid, ...], ...], "weights": [w, ...]}`` (weights optional:
+    equal) checked against the live graph: each path runs from the pair's source to its
+    destination without repeating a switch, over links that exist now; weights are finite,
+    positive, one per path. Returns the split with weights normalised to sum to 1."""
+    if not isinstance(body, dict):
+        raise PinError("the body must be a JSON object with 'paths' (and optionally 'weights')")
+    unknown = sorted(set(body) - PIN_FIELDS)
+    if unknown:
+        raise PinError(f"unknown field(s) {', '.join(map(repr, unknown))} (known: paths, weights)")
+    paths = body.get("paths")
+    if not isinstance(paths, list) or not paths:
+        raise PinError("'paths' must be a non-empty list of switch paths (lists of dpids)")
+    weights = body.get("weights", [1.0] * len(paths))
+    if not isinstance(weights, list) or len(weights) != len(paths):
+        raise PinError(f"'weights' must be a list of {len(paths)} numbers, one per path")
+    split = []
+    for number, (path, weight) in enumerate(zip(paths, weights)):
+        split.append((_checked_path(pair, number, path, graph), _checked_weight(number, weight)))
+    if len({path for path, _ in split}) != len(split):
+        raise PinError("a path is given twice")
+    total = sum(weight for _, weight in split)
+    return tuple((path, weight / total) for path, weight in split)
+
+
+def _checked_path(pair: Pair, number: int, path: object, graph: nx.DiGraph) -> SwitchPath:
+    if not isinstance(path, list) or not all(type(d) is int for d in path) or len(path) < 2:
+        raise PinError(f"paths[{number}] must be a list of at least two dpids (integers)")
+    if (path[0], path[-1]) != pair:
+        raise PinError(f"paths[{number}] runs {path[0]} -> {path[-1]}, not {pair[0]} -> {pair[1]}")
+    if len(set(path)) != len(path):
+        raise PinError(f"paths[{number}] visits a switch twice")
+    missing = [f"{a}-{b}" for a, b in zip(path, path[1:]) if not graph.has_edge(a, b)]
+    if missing:
+        raise PinError(f"paths[{number}] uses link(s) the controller does not see: {', '.join(missing)}")
+    return tuple(path)
+
+
+def _checked_weight(number: int, weight: object) -> float:
+    if type(weight) not in (int, float) or not math.isfinite(weight) or weight <= 0:
+        raise PinError(f"weights[{number}] must be a finite number greater than 0, not {weight!r}")
+    return float(weight)
+
+
+class Pins:
+    """The pinned splits, by switch pair."""
+
+    def __init__(self):
+        self.splits: dict[Pair, Split] = {}
+
+    def pin(self, pair: Pair, split: Split) -> None:
+        self.splits[pair] = split
+
+    def unpin(self, pair: Pair) -> bool:
+        """Remove a pin; returns whether there was one."""
+        return self.splits.pop(pair, None) is not None
+
+    def apply(self, decided: Mapping[Pair, Split], graph: nx.DiGraph,
+              pairs: Collection[Pair]) -> dict[Pair, Split]:
+        """The decision with the split of every pinned pair among `pairs` (those with hosts at
+        both ends) in place of the policy's, where all of the pin's paths are intact in `graph`
+        (a pin over a broken path yields to the policy until the path is back, rather than
+        sending traffic into it)."""
+        result = dict(decided)
+        for pair, split in self.splits.items():
+            if pair in pairs and all(graph.has_edge(a, b) for path, _ in split
+                                     for a, b in zip(path, path[1:])):
+                result[pair] = split
+        return result
+
+    def describe(self) -> list[dict]:
+        return [{"src": src, "dst": dst, "paths": [list(path) for path, _ in split],
+                 "weights": [weight for _, weight in split]}
+                for (src, dst), split in sorted(self.splits.items())]
