@@ -35,8 +35,8 @@ def test_prometheus_reads_the_counts_from_the_status():
     assert sample("qroute_pairs_installed") == 2 and sample("qroute_tunnels_installed") == 5
     assert sample("qroute_policy_failures_total") == 1
     # every counter says since when it counts, as prometheus_client's own Counter does
-    for name, labels in (("qroute_reroutes_created", {"trigger": "host"}), ("qroute_pairs_rerouted_created", {}),
-                         ("qroute_policy_failures_created", {})):
+    for name, labels in (("qroute_reroutes_created", {"trigger": "host"}),
+                         ("qroute_pairs_rerouted_created", {}), ("qroute_policy_failures_created", {})):
         assert metrics.registry.get_sample_value(name, labels) > 1.7e9, name  # a Unix time
     exported = generate_latest(metrics.registry).decode()
     assert "# TYPE qroute_reroutes_total counter" in exported
