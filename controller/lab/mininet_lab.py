@@ -11,11 +11,13 @@ import codecs
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import partial
@@ -68,7 +70,9 @@ class MininetLab:
     def __init__(self, topo, settings: dict | None = None, log_path: str | None = None,
                  controller_start_timeout: float = 30.0):
         self.topo = topo
-        self.settings = {"stats_interval": "1.0", **(settings or {})}
+        # a token of its own, so that the lab (and no one else) can write through the REST API
+        self.settings = {"stats_interval": "1.0", "api_token": secrets.token_urlsafe(16),
+                         **(settings or {})}
         self.of_port = free_port()
         self.rest_port = free_port()
         self.log_path = log_path or os.path.join(tempfile.mkdtemp(prefix="qroute-lab-"), "controller.txt")
@@ -222,6 +226,35 @@ class MininetLab:
         split = self.split_between(src_host, dst_host)
         return split[0][0] if split else None
 
+    def rest_write(self, method: str, part: str, body=None) -> tuple[int, dict]:
+        """A REST write with the lab's token: (HTTP status, JSON reply), errors included."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.rest_port}/qroute/v1/{part}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.settings['api_token']}",
+                     "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def wait_for_split(self, src_host: str, dst_host: str, split: list[tuple[list[int], float]],
+                       timeout: float = 10.0) -> bool:
+        """Whether the installed split between two hosts' switches becomes `split` (paths and
+        weights, heaviest first; weights within 1e-6) before the timeout."""
+        def same(installed):
+            return len(installed) == len(split) and all(
+                path == want_path and abs(weight - want_weight) < 1e-6
+                for (path, weight), (want_path, want_weight) in zip(installed, split))
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if same(self.split_between(src_host, dst_host)) and not self.rest("state")["rerouting"]:
+                return True
+            time.sleep(0.05)
+        return False
+
     def wait_for_path(self, src_host: str, dst_host: str, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -278,9 +311,30 @@ class MininetLab:
             srv.terminate()
             srv.wait(timeout=5)
 
-    def dump_flows(self, switch: str) -> str:
-        return subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch],
+    @staticmethod
+    def _ofctl(command: str, switch: str) -> str:
+        return subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", command, switch],
                               capture_output=True, text=True, check=True).stdout
+
+    def dump_flows(self, switch: str) -> str:
+        return self._ofctl("dump-flows", switch)
+
+    def dump_groups(self, switch: str) -> str:
+        return self._ofctl("dump-groups", switch)
+
+    def bucket_bytes(self, switch: str) -> dict[int, dict[int, int]]:
+        """{group id: {VLAN id its bucket pushes: bytes the bucket sent}}, read from the switch
+        itself (ovs-ofctl), not from the controller."""
+        labels = {}
+        for group in re.finditer(r"group_id=(\d+),type=select,(.*)", self.dump_groups(switch)):
+            labels[int(group.group(1))] = [int(v) & 0xFFF for v in
+                                           re.findall(r"set_field:(\d+)->vlan_vid", group.group(2))]
+        counts = {}
+        for group in re.finditer(r"group_id=(\d+),.*", self._ofctl("dump-group-stats", switch)):
+            buckets = [int(b) for b in re.findall(r"bucket\d+:packet_count=\d+,byte_count=(\d+)",
+                                                  group.group(0))]
+            counts[int(group.group(1))] = dict(zip(labels.get(int(group.group(1)), []), buckets))
+        return counts
 
 
 @dataclass
