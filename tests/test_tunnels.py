@@ -365,3 +365,31 @@ def test_running_out_of_labels_is_a_clear_error_naming_the_counts():
     with pytest.raises(LabelsExhausted, match=r"needs 2 tunnels, 2 of them new, but only 1 of the 4094"):
         tunnels.resolve({(1, 4): ring_split(1, 4)}, state)
     assert tunnels.resolve({(1, 3): (((1, 2, 3), 1.0),)}, state).labels == {(1, 2, 3): 4094}
+
+
+@pytest.mark.parametrize("after_phase", [0, 1, 2])
+def test_a_link_down_during_a_plan_keeps_buckets_on_installed_tunnels_then_commit_corrects(after_phase):
+    state, sim, tunnels, before, _ = installed_ring(chord=CHORD)
+    decided = dict(before[1])
+    decided[(1, 4)] = (((1, 2, 5, 4), 0.6), ((1, 6, 5, 4), 0.4))   # replaces 1-2-3-4
+    desired = tunnels.resolve(decided, state)
+    plan = tunnels.plan(desired)
+    assert len(plan.phases) == 3
+    for phase in plan.phases[:after_phase]:
+        sim.apply(phase)
+    down = [(6, 5), (5, 6)]
+    for link in down:
+        state.remove_link(*link)
+        del sim.links[link]
+    sim.apply(tunnels.links_down(down))
+    # s1 -> s4 keeps only what is in the switches whichever phase went last: the old tunnel
+    # before phase 3 (1-2-3-4 is kept by the record until then), never one not yet installed
+    buckets = sim.contents(1)[1][4]
+    assert [label for label, _, _ in buckets] == [tunnels.labels[(1, 2, 3, 4)]]
+    for phase in plan.phases[after_phase:]:
+        sim.apply(phase)
+    sim.apply(tunnels.commit(desired))      # sent right after the last phase
+    assert_record_is_true(sim, tunnels)
+    survivors = {pair: tuple(p for p in split if intact(p[0], sim.links)) for pair, split in decided.items()}
+    check_frames(sim, (before[0], survivors), (before[0], survivors), final=True)
+    assert sim.contents(1)[1][4] == ((tunnels.labels[(1, 2, 5, 4)], 1000, 2),)
