@@ -186,6 +186,12 @@ class NetworkState:
         return {(a, b): (self.hosts[a].dpid, self.hosts[b].dpid)
                 for a in self.hosts for b in self.hosts if a != b}
 
+    def switch_pairs(self) -> list[tuple[int, int]]:
+        """Every ordered pair of distinct switches that both have a known host, sorted: the
+        demands between switches (traffic entering at the first for hosts behind the second)."""
+        with_hosts = sorted({host.dpid for host in self.hosts.values()})
+        return [(a, b) for a in with_hosts for b in with_hosts if a != b]
+
     def host_by_ip(self, ip: str) -> HostLocation | None:
         for host in self.hosts.values():
             if host.ip == ip:

@@ -1,18 +1,33 @@
 """OpenFlow 1.3 messages qroute sends, built without a datapath (the shim attaches one).
 
-Priority plan (table 0):
+Traffic between switches travels in tunnels (see :mod:`controller.tunnels`): a tunnel is one
+switch path with its own VLAN id (its label), pushed at the ingress by a bucket of the select
+group of the egress switch, matched on every transit switch and popped at the egress, which
+delivers by destination MAC in table 1.
+
+Priority plan, table 0:
   65535  LLDP to controller (installed by ryu.topology.switches)
   30000  ARP to controller: the controller answers or floods only to edge ports, so loops
          in the topology never carry a broadcast
-  20000  host-pair path rules: match (eth_src, eth_dst), output to the next hop
+  25000  tunnel rules: match vlan_vid = label; transit: output to the next hop; egress:
+         pop the tag and go to table 1
+  20000  classification of untagged traffic by eth_dst: a host behind another switch j goes
+         to select group j (which tags it onto one of the pair's tunnels), a host on this
+         switch straight to its port
       0  table miss to controller (host learning)
+table 1:
+  20000  delivery: eth_dst of a host on this switch, output to its port
+      0  table miss: drop
+
+A select group's id is its egress switch's dpid (one group per egress on each ingress switch).
 
 Every rule qroute installs carries APP_COOKIE in the high 32 bits of its cookie, so its own
-rules can be listed and deleted without touching anyone else's. The low 32 bits hold the
-decision epoch (31 bits) and INGRESS_FLAG on a path rule at its flow's ingress switch: the one
-rule whose byte counter is the flow's rate, so statistics are asked of those rules only.
+rules can be listed and deleted without touching anyone else's; the low 32 bits hold the epoch
+of the decision that installed it.
 """
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -20,27 +35,43 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 APP_COOKIE = 0x71726F75  # "qrou"
 APP_COOKIE_MASK = 0xFFFFFFFF00000000
-INGRESS_FLAG = 1 << 31
-EPOCH_MASK = INGRESS_FLAG - 1
+EPOCH_MASK = 0xFFFFFFFF
 PRIORITY_ARP = 30000
-PRIORITY_PATH = 20000
+PRIORITY_TUNNEL = 25000
+PRIORITY_CLASSIFY = 20000
+PRIORITY_DELIVER = 20000
 PRIORITY_MISS = 0
+TABLE_CLASSIFY = 0
+TABLE_DELIVER = 1
+MIN_LABEL, MAX_LABEL = 1, 4094  # the VLAN ids a tunnel can have (0 and 4095 are reserved)
+UNTAGGED = ofp.OFPVID_NONE      # vlan_vid match of a frame without an 802.1Q tag
+
+Bucket = tuple[int, int, int]   # (label, weight, first-hop out port)
 
 
-def cookie(epoch: int = 0, ingress: bool = False) -> int:
-    return (APP_COOKIE << 32) | (INGRESS_FLAG if ingress else 0) | (epoch & EPOCH_MASK)
+def cookie(epoch: int = 0) -> int:
+    return (APP_COOKIE << 32) | (epoch & EPOCH_MASK)
 
 
-def _flow_mod(match, actions=(), priority=PRIORITY_PATH, epoch=0,
-              command=ofp.OFPFC_ADD, idle_timeout=0, ingress=False):
+def _flow_mod(match, actions=(), priority=PRIORITY_CLASSIFY, epoch=0, command=ofp.OFPFC_ADD,
+              table_id=TABLE_CLASSIFY, goto_table=None):
     instructions = []
     if actions:
-        instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, list(actions))]
+        instructions.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, list(actions)))
+    if goto_table is not None:
+        instructions.append(parser.OFPInstructionGotoTable(goto_table))
     return parser.OFPFlowMod(
-        datapath=None, cookie=cookie(epoch, ingress), cookie_mask=0, table_id=0, command=command,
-        idle_timeout=idle_timeout, hard_timeout=0, priority=priority, buffer_id=ofp.OFP_NO_BUFFER,
+        datapath=None, cookie=cookie(epoch), cookie_mask=0, table_id=table_id, command=command,
+        idle_timeout=0, hard_timeout=0, priority=priority, buffer_id=ofp.OFP_NO_BUFFER,
         out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
         match=match, instructions=instructions)
+
+
+def _delete_strict(match, priority, table_id=TABLE_CLASSIFY):
+    # out_port/out_group must be ANY: Ryu defaults them to 0, which matches nothing.
+    mod = _flow_mod(match, priority=priority, command=ofp.OFPFC_DELETE_STRICT, table_id=table_id)
+    mod.cookie_mask = APP_COOKIE_MASK
+    return mod
 
 
 def to_controller():
@@ -48,36 +79,137 @@ def to_controller():
 
 
 def base_rules() -> list:
-    """Rules every switch gets on connect: table miss and ARP to the controller."""
+    """Rules every switch gets on connect: table miss and ARP to the controller in table 0,
+    and table 1's miss, which drops (a frame popped off a tunnel for no host known here)."""
     return [
         _flow_mod(parser.OFPMatch(), [to_controller()], priority=PRIORITY_MISS),
         _flow_mod(parser.OFPMatch(eth_type=ether.ETH_TYPE_ARP), [to_controller()],
                   priority=PRIORITY_ARP),
+        _flow_mod(parser.OFPMatch(), priority=PRIORITY_MISS, table_id=TABLE_DELIVER),
     ]
 
 
-def pair_match(src_mac: str, dst_mac: str):
-    return parser.OFPMatch(eth_src=src_mac, eth_dst=dst_mac)
+def switch_reset() -> list:
+    """What a switch gets when it (re)connects or must be brought back to what is recorded
+    for it: none of qroute's rules or groups, then the base rules."""
+    return [delete_all_app_rules(), delete_all_groups(), *base_rules()]
 
 
-def forward_rule(src_mac: str, dst_mac: str, out_port: int, epoch: int = 0, ingress: bool = False):
-    return _flow_mod(pair_match(src_mac, dst_mac), [parser.OFPActionOutput(out_port)],
-                     priority=PRIORITY_PATH, epoch=epoch, ingress=ingress)
+# --- tunnels ------------------------------------------------------------------------------
+def tagged(label: int) -> int:
+    """The vlan_vid of a frame tagged with `label` (OFPVID_PRESENT set), as matched and set."""
+    if not MIN_LABEL <= label <= MAX_LABEL:
+        raise ValueError(f"tunnel label {label} is not a VLAN id in {MIN_LABEL}..{MAX_LABEL}")
+    return ofp.OFPVID_PRESENT | label
 
 
-def delete_pair_rule(src_mac: str, dst_mac: str):
-    # out_port/out_group must be ANY: Ryu defaults them to 0, which matches nothing.
-    mod = _flow_mod(pair_match(src_mac, dst_mac), priority=PRIORITY_PATH,
-                    command=ofp.OFPFC_DELETE_STRICT)
-    mod.cookie = cookie(0)
-    mod.cookie_mask = APP_COOKIE_MASK
-    return mod
+def tunnel_match(label: int):
+    return parser.OFPMatch(vlan_vid=tagged(label))
 
 
+def tunnel_transit_rule(label: int, out_port: int, epoch: int = 0):
+    """A transit switch of a tunnel: its frames go on, still tagged, towards the next hop."""
+    return _flow_mod(tunnel_match(label), [parser.OFPActionOutput(out_port)],
+                     priority=PRIORITY_TUNNEL, epoch=epoch)
+
+
+def tunnel_egress_rule(label: int, epoch: int = 0):
+    """The egress switch of a tunnel: the tag comes off and table 1 delivers by eth_dst."""
+    return _flow_mod(tunnel_match(label), [parser.OFPActionPopVlan()], priority=PRIORITY_TUNNEL,
+                     epoch=epoch, goto_table=TABLE_DELIVER)
+
+
+def delete_tunnel_rule(label: int):
+    return _delete_strict(tunnel_match(label), PRIORITY_TUNNEL)
+
+
+# --- hosts --------------------------------------------------------------------------------
+def classify_match(mac: str):
+    return parser.OFPMatch(vlan_vid=UNTAGGED, eth_dst=mac)
+
+
+def classify_to_group(mac: str, group_id: int, epoch: int = 0):
+    """Untagged traffic for a host behind another switch: into that switch's select group."""
+    return _flow_mod(classify_match(mac), [parser.OFPActionGroup(check_group_id(group_id))],
+                     priority=PRIORITY_CLASSIFY, epoch=epoch)
+
+
+def classify_to_port(mac: str, port: int, epoch: int = 0):
+    """Untagged traffic for a host on this switch: straight to its port."""
+    return _flow_mod(classify_match(mac), [parser.OFPActionOutput(port)],
+                     priority=PRIORITY_CLASSIFY, epoch=epoch)
+
+
+def delete_classify_rule(mac: str):
+    return _delete_strict(classify_match(mac), PRIORITY_CLASSIFY)
+
+
+def delivery_rule(mac: str, port: int, epoch: int = 0):
+    """Table 1: a frame that left its tunnel here goes to its host's port."""
+    return _flow_mod(parser.OFPMatch(eth_dst=mac), [parser.OFPActionOutput(port)],
+                     priority=PRIORITY_DELIVER, epoch=epoch, table_id=TABLE_DELIVER)
+
+
+def delete_delivery_rule(mac: str):
+    return _delete_strict(parser.OFPMatch(eth_dst=mac), PRIORITY_DELIVER, table_id=TABLE_DELIVER)
+
+
+# --- groups -------------------------------------------------------------------------------
+def check_group_id(group_id: int) -> int:
+    """A select group's id is its egress dpid; OpenFlow group ids stop at OFPG_MAX."""
+    if not 0 <= group_id <= ofp.OFPG_MAX:
+        raise ValueError(f"switch dpid {group_id:#x} cannot be a group id (OpenFlow allows "
+                         f"0..{ofp.OFPG_MAX:#x}): qroute names each select group after its egress dpid")
+    return group_id
+
+
+def bucket(label: int, weight: int, out_port: int):
+    """One tunnel of a select group: tag the frame with the tunnel's label, send it on the
+    tunnel's first hop; `weight` (>= 1) is its share of the group's flows."""
+    if weight < 1:
+        raise ValueError(f"bucket weight {weight} for label {label}: a bucket needs weight >= 1")
+    actions = [parser.OFPActionPushVlan(ether.ETH_TYPE_8021Q),
+               parser.OFPActionSetField(vlan_vid=tagged(label)),
+               parser.OFPActionOutput(out_port)]
+    return parser.OFPBucket(weight=weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
+                            actions=actions)
+
+
+def _group_mod(command: int, group_id: int, buckets: Iterable[Bucket]):
+    return parser.OFPGroupMod(datapath=None, command=command, type_=ofp.OFPGT_SELECT,
+                              group_id=check_group_id(group_id),
+                              buckets=[bucket(*spec) for spec in buckets])
+
+
+def group_add(group_id: int, buckets: Iterable[Bucket]):
+    return _group_mod(ofp.OFPGC_ADD, group_id, buckets)
+
+
+def group_modify(group_id: int, buckets: Iterable[Bucket]):
+    return _group_mod(ofp.OFPGC_MODIFY, group_id, buckets)
+
+
+def group_delete(group_id: int):
+    return _group_mod(ofp.OFPGC_DELETE, group_id, ())
+
+
+def delete_all_groups():
+    return parser.OFPGroupMod(datapath=None, command=ofp.OFPGC_DELETE, type_=ofp.OFPGT_SELECT,
+                              group_id=ofp.OFPG_ALL, buckets=[])
+
+
+def group_stats_request():
+    return parser.OFPGroupStatsRequest(datapath=None, flags=0, group_id=ofp.OFPG_ALL)
+
+
+def group_desc_request():
+    return parser.OFPGroupDescStatsRequest(datapath=None, flags=0)
+
+
+# --- the rest -----------------------------------------------------------------------------
 def delete_all_app_rules():
     mod = _flow_mod(parser.OFPMatch(), command=ofp.OFPFC_DELETE)
     mod.table_id = ofp.OFPTT_ALL
-    mod.cookie = cookie(0)
     mod.cookie_mask = APP_COOKIE_MASK
     return mod
 
@@ -97,14 +229,3 @@ def port_desc_request():
 
 def barrier_request():
     return parser.OFPBarrierRequest(datapath=None)
-
-
-def ingress_flow_stats_request():
-    """Statistics of qroute's path rules at their flows' ingress switches only (cookie match),
-    for per-flow rates: transit rules count the same bytes again."""
-    return parser.OFPFlowStatsRequest(datapath=None, flags=0, table_id=ofp.OFPTT_ALL,
-                                      out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
-                                      cookie=cookie(0, ingress=True),
-                                      cookie_mask=APP_COOKIE_MASK | INGRESS_FLAG,
-                                      match=parser.OFPMatch())
-

@@ -140,7 +140,7 @@ def test_allowed_imports_are_not_reported(tmp_path):
 
 
 @pytest.mark.parametrize("module", ["controller.app", "qnn.network", "qnn.paths", "qnn.loads", "qnn.lp",
-                                    "qnn.baselines", "qnn.cli", "controller.planner", "controller.policy",
+                                    "qnn.baselines", "qnn.cli", "controller.tunnels", "controller.policy",
                                     "controller.demand_policies", "controller.netstate"])
 def test_importing_does_not_load_torch(module):
     code = f"import sys, {module}; print('torch' in sys.modules, 'torchquantum' in sys.modules)"

@@ -218,6 +218,19 @@ def test_host_pairs_are_every_ordered_pair_with_their_switches():
                                   ("bb", "cc"): (3, 3), ("cc", "aa"): (3, 1), ("cc", "bb"): (3, 3)}
 
 
+def test_switch_pairs_are_the_ordered_pairs_of_distinct_switches_with_hosts():
+    state = line_state()
+    assert state.switch_pairs() == []
+    state.learn_host("aa", 1, 1)
+    state.learn_host("bb", 3, 1)
+    state.learn_host("cc", 3, 4)        # a second host on s3 adds no pair; s2 has none
+    assert state.switch_pairs() == [(1, 3), (3, 1)]
+    state.learn_host("dd", 2, 1)
+    assert state.switch_pairs() == [(1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2)]
+    state.learn_host("aa", 3, 5)        # s1's only host moved away
+    assert state.switch_pairs() == [(2, 3), (3, 2)]
+
+
 def test_set_load_is_what_utilisation_and_the_graph_read():
     state = line_state()
     state.set_load((1, 2), 2.5e6)

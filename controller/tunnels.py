@@ -1,0 +1,314 @@
+"""What qroute has installed as switch-pair tunnels, and the steps from a decision to it.
+
+Traffic entering at switch i for a host behind switch j is the demand of the pair (i, j). The
+policy gives each pair a split: a few switch paths (tunnels) with weights. At i, one select
+group per egress j (group id = j) has a bucket per tunnel, weighted by the split, that tags the
+frame with the tunnel's label (:mod:`controller.tunnel_labels`) and sends it on the first hop; every
+transit switch forwards by label, the egress pops it and delivers by destination MAC. Rules on
+a switch thus grow with the hosts attached to it and the tunnels through it, not with host pairs
+(:mod:`controller.ofmsgs` has the tables and priorities).
+
+A decision goes through :class:`InstalledTunnels` in order: :meth:`~InstalledTunnels.resolve`
+turns the decided splits into rules and groups on the live network (:class:`Desired`),
+:meth:`~InstalledTunnels.diff` says what that changes, :meth:`~InstalledTunnels.plan` gives the
+phased messages (:mod:`controller.tunnel_plan`), and once they are sent
+:meth:`~InstalledTunnels.commit` records the result. Switches can reconnect (and lose everything
+qroute put there) and links go down at any time; :meth:`~InstalledTunnels.switch_wiped` and
+:meth:`~InstalledTunnels.links_down` keep the record true to what the switches hold.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from controller import ofmsgs
+from controller.tunnel_labels import allocate
+from controller.netstate import NetworkState
+from controller.tunnel_plan import Plan, plan_phases
+
+Pair = tuple[int, int]
+SwitchPath = tuple[int, ...]
+Split = tuple[tuple[SwitchPath, float], ...]
+Message = tuple[int, object]
+Link = tuple[int, int]
+Bucket = ofmsgs.Bucket                     # (label, weight, first-hop out port)
+GROUP, PORT = "group", "port"              # where a classification rule sends a frame
+WEIGHT_SCALE = 1000                        # bucket weight = round(WEIGHT_SCALE * share), >= 1
+BASE_RULES = len(ofmsgs.base_rules())      # on every switch, outside any decision
+
+__all__ = ["BASE_RULES", "Change", "Desired", "InstalledTunnels", "Plan", "RuleCount",
+           "bucket_weight", "rule_counts"]
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Rules and groups realising a set of splits (also what is installed: the record).
+
+    `tunnel_rules`: (dpid, label) -> out port on a transit switch, None at the egress;
+    `groups`: (ingress, egress) pair -> its buckets; `classify`: (dpid, mac) -> (GROUP, egress)
+    or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1."""
+
+    splits: dict[Pair, Split] = field(default_factory=dict)
+    labels: dict[SwitchPath, int] = field(default_factory=dict)
+    tunnel_rules: dict[tuple[int, int], int | None] = field(default_factory=dict)
+    groups: dict[Pair, tuple[Bucket, ...]] = field(default_factory=dict)
+    classify: dict[tuple[int, str], tuple[str, int]] = field(default_factory=dict)
+    delivery: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def without_switches(self, dpids: Iterable[int]) -> Desired:
+        """The record minus everything on `dpids` (wiped there). A pair whose ingress group
+        went loses its split; tunnels keep their labels while a rule or bucket anywhere still
+        uses them, so that a later plan deletes what is left of them elsewhere."""
+        gone = set(dpids)
+        groups = {pair: buckets for pair, buckets in self.groups.items() if pair[0] not in gone}
+        tunnel_rules = {key: port for key, port in self.tunnel_rules.items() if key[0] not in gone}
+        used = {label for _, label in tunnel_rules} | {
+            spec[0] for buckets in groups.values() for spec in buckets}
+        return Desired(
+            splits={pair: split for pair, split in self.splits.items() if pair in groups},
+            labels={path: label for path, label in self.labels.items() if label in used},
+            tunnel_rules=tunnel_rules, groups=groups,
+            classify={key: to for key, to in self.classify.items() if key[0] not in gone},
+            delivery={key: port for key, port in self.delivery.items() if key[0] not in gone})
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision changes: pairs `new`, `rerouted` (their set of paths changed),
+    `reweighted` (same paths, other bucket weights) and `dropped`; hosts `added`, `moved` and
+    `gone`; and `entries`, every rule and group added, changed or removed (also those put back
+    on a wiped switch)."""
+
+    new: list[Pair] = field(default_factory=list)
+    rerouted: list[Pair] = field(default_factory=list)
+    reweighted: list[Pair] = field(default_factory=list)
+    dropped: list[Pair] = field(default_factory=list)
+    hosts_added: list[str] = field(default_factory=list)
+    hosts_moved: list[str] = field(default_factory=list)
+    hosts_gone: list[str] = field(default_factory=list)
+    entries: int = 0
+
+    def __bool__(self) -> bool:
+        return self.entries > 0
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """qroute's flow rules (tunnel, classification and delivery; the BASE_RULES every switch
+    has are not counted), select groups and their buckets on one switch."""
+
+    flow_rules: int = 0
+    groups: int = 0
+    buckets: int = 0
+
+
+def bucket_weight(share: float) -> int:
+    return max(1, round(WEIGHT_SCALE * share))
+
+
+def _normalised(split: Iterable[tuple[SwitchPath, float]]) -> Split:
+    merged: dict[SwitchPath, float] = {}
+    for path, weight in split:
+        if weight > 0:
+            merged[tuple(path)] = merged.get(tuple(path), 0.0) + weight
+    total = sum(merged.values())
+    return tuple((path, weight / total) for path, weight in merged.items()) if total > 0 else ()
+
+
+def _intact(path: SwitchPath, pair: Pair, links: Mapping[Link, object]) -> bool:
+    return (len(path) >= 2 and path[0] == pair[0] and path[-1] == pair[1]
+            and len(set(path)) == len(path)
+            and all((here, there) in links for here, there in zip(path, path[1:])))
+
+
+def _path_links(path: SwitchPath) -> set[Link]:
+    return set(zip(path, path[1:]))
+
+
+def _dict_changes(old: Mapping, new: Mapping) -> int:
+    return sum(1 for key in new if old.get(key, _MISSING) != new[key]) + sum(
+        1 for key in old if key not in new)
+
+
+_MISSING = object()
+
+
+class InstalledTunnels:
+    """The record of what is installed (a :class:`Desired`), the epoch of the decision that
+    installed it, and, while a plan is under way (:meth:`plan` to :meth:`commit`), the
+    switches wiped and links gone down since it was made."""
+
+    def __init__(self):
+        self.epoch = 0
+        self.record = Desired()
+        self.pending: Desired | None = None
+        self.wiped: set[int] = set()
+        self.broken: set[Link] = set()
+
+    @property
+    def splits(self) -> dict[Pair, Split]:
+        return self.record.splits
+
+    @property
+    def labels(self) -> dict[SwitchPath, int]:
+        return self.record.labels
+
+    # --- a decision -----------------------------------------------------------------------
+    def resolve(self, decided: Mapping[Pair, Split], state: NetworkState) -> Desired:
+        """The rules and groups for the decided splits on the network as it is now (links fail
+        and hosts move while a decision runs). A path whose links vanished leaves its split
+        (the rest renormalised); a pair left with none keeps its installed split if that is
+        intact, else gets nothing. Pairs whose switches no longer both have hosts get
+        nothing. LabelsExhausted if the tunnels need more labels than are free, ValueError
+        for an egress dpid too large to name a group."""
+        links = state.links
+        live_pairs = set(state.switch_pairs())
+        splits: dict[Pair, Split] = {}
+        for pair, split in sorted(decided.items()):
+            if pair not in live_pairs:
+                continue
+            kept = _normalised((path, w) for path, w in split if _intact(tuple(path), pair, links))
+            installed = self.record.splits.get(pair, ())
+            if not kept and installed and all(_intact(path, pair, links) for path, _ in installed):
+                kept = installed
+            if kept:
+                ofmsgs.check_group_id(pair[1])
+                splits[pair] = kept
+        paths = [path for split in splits.values() for path, _ in split]
+        labels = allocate(paths, self.record.labels)
+        tunnel_rules: dict[tuple[int, int], int | None] = {}
+        for path in labels:
+            for position, dpid in enumerate(path[1:], start=1):
+                last = position == len(path) - 1
+                out_port = None if last else links[(dpid, path[position + 1])].src_port
+                tunnel_rules[(dpid, labels[path])] = out_port
+        groups = {pair: tuple((labels[path], bucket_weight(share), links[(path[0], path[1])].src_port)
+                              for path, share in split)
+                  for pair, split in splits.items()}
+        classify: dict[tuple[int, str], tuple[str, int]] = {}
+        delivery: dict[tuple[int, str], int] = {}
+        with_hosts = {host.dpid for host in state.hosts.values()}
+        for mac, host in sorted(state.hosts.items()):
+            delivery[(host.dpid, mac)] = host.port
+            for ingress in with_hosts:
+                if ingress == host.dpid:
+                    classify[(ingress, mac)] = (PORT, host.port)
+                elif (ingress, host.dpid) in splits:
+                    classify[(ingress, mac)] = (GROUP, host.dpid)
+        return Desired(splits, labels, tunnel_rules, groups, classify, delivery)
+
+    def diff(self, desired: Desired) -> Change:
+        old = self.record
+        old_paths = {pair: {path for path, _ in split} for pair, split in old.splits.items()}
+        new_paths = {pair: {path for path, _ in split} for pair, split in desired.splits.items()}
+        kept = [pair for pair in desired.splits if pair in old.splits]
+        old_hosts = {mac: (dpid, port) for (dpid, mac), port in old.delivery.items()}
+        new_hosts = {mac: (dpid, port) for (dpid, mac), port in desired.delivery.items()}
+        entries = sum(_dict_changes(getattr(old, name), getattr(desired, name))
+                      for name in ("tunnel_rules", "groups", "classify", "delivery"))
+        return Change(
+            new=sorted(pair for pair in desired.splits if pair not in old.splits),
+            rerouted=sorted(pair for pair in kept if old_paths[pair] != new_paths[pair]),
+            reweighted=sorted(pair for pair in kept if old_paths[pair] == new_paths[pair]
+                              and old.groups.get(pair) != desired.groups[pair]),
+            dropped=sorted(pair for pair in old.splits if pair not in desired.splits),
+            hosts_added=sorted(mac for mac in new_hosts if mac not in old_hosts),
+            hosts_moved=sorted(mac for mac in new_hosts if mac in old_hosts
+                               and old_hosts[mac] != new_hosts[mac]),
+            hosts_gone=sorted(mac for mac in old_hosts if mac not in new_hosts),
+            entries=entries)
+
+    def plan(self, desired: Desired) -> Plan:
+        """The phased messages from what is installed to `desired`, under a new epoch. From
+        here until :meth:`commit` a reconnecting switch or a link going down is remembered:
+        the switches may then hold other than what the plan says."""
+        self.epoch += 1
+        self.wiped.clear()
+        self.broken.clear()
+        self.pending = desired
+        return plan_phases(self.record, desired, self.epoch)
+
+    def commit(self, desired: Desired) -> list[Message]:
+        """Record `desired` as installed once its plan was sent, and return what makes the
+        switches hold exactly that: a switch wiped meanwhile lost what the plan sent it before
+        it reconnected and holds what was sent after, so it is reset (no qroute rules or groups
+        but the base rules) and recorded empty, for the next decision to fill; groups with
+        buckets over links that went down meanwhile are modified to drop those buckets."""
+        record, messages = desired, []
+        if self.broken:
+            record, messages = _drop_broken(record, self.broken)
+        if self.wiped:
+            record = record.without_switches(self.wiped)
+            messages = [(dpid, m) for dpid, m in messages if dpid not in self.wiped]
+            messages += [(dpid, m) for dpid in sorted(self.wiped) for m in ofmsgs.switch_reset()]
+        self.record, self.pending = record, None
+        self.wiped.clear()
+        self.broken.clear()
+        return messages
+
+    # --- events ---------------------------------------------------------------------------
+    def switch_wiped(self, dpid: int) -> bool:
+        """A switch (re)connected and lost qroute's rules and groups: forget them, and remember
+        it for a plan that may be under way (:meth:`commit`). Returns whether anything was
+        forgotten."""
+        self.wiped.add(dpid)
+        stripped = self.record.without_switches({dpid})
+        changed = stripped != self.record
+        self.record = stripped
+        return changed
+
+    def links_down(self, links: Iterable[Link]) -> list[Message]:
+        """Group modifications, to send at once, that drop the buckets of tunnels over `links`
+        (directed; give both directions of a failed cable), recorded as installed. A pair left
+        without any intact tunnel keeps its group: it needs a new decision, which the failure
+        asks for anyway. While a plan is under way the remaining buckets are taken from the
+        tunnels both the record and the plan keep where there are any (those are in the
+        switches whichever phase was sent last), and :meth:`commit` corrects the groups the
+        plan sent."""
+        down = set(links)
+        if not down:
+            return []
+        prefer = set(self.pending.labels.values()) if self.pending is not None else None
+        if self.pending is not None:
+            self.broken |= down
+        self.record, messages = _drop_broken(self.record, down, prefer)
+        return messages
+
+    def group_pair(self, dpid: int, group_id: int) -> Pair | None:
+        """The pair whose select group `group_id` is on switch `dpid` (for group statistics)."""
+        pair = (dpid, group_id)
+        return pair if pair in self.record.groups else None
+
+
+def _drop_broken(record: Desired, down: set[Link],
+                 prefer: set[int] | None = None) -> tuple[Desired, list[Message]]:
+    """`record` with the buckets of tunnels over `down` links removed from the groups (the
+    remaining shares renormalised), and the group modifications that do it."""
+    splits, groups, messages = dict(record.splits), dict(record.groups), []
+    for pair, split in sorted(record.splits.items()):
+        intact = [(path, share) for path, share in split if not _path_links(path) & down]
+        if len(intact) == len(split) or not intact:
+            continue
+        if prefer is not None:
+            both = [(path, share) for path, share in intact if record.labels[path] in prefer]
+            intact = both or intact
+        new_split = _normalised(intact)
+        port_of = {spec[0]: spec[2] for spec in record.groups[pair]}
+        buckets = tuple((record.labels[path], bucket_weight(share), port_of[record.labels[path]])
+                        for path, share in new_split)
+        splits[pair], groups[pair] = new_split, buckets
+        messages.append((pair[0], ofmsgs.group_modify(pair[1], buckets)))
+    return replace(record, splits=splits, groups=groups), messages
+
+
+def rule_counts(tunnels: Desired | InstalledTunnels) -> dict[int, RuleCount]:
+    """Flow rules, groups and buckets per switch of a decision's rules or of the record."""
+    record = tunnels.record if isinstance(tunnels, InstalledTunnels) else tunnels
+    rules: dict[int, int] = {}
+    for dpid, _ in [*record.tunnel_rules, *record.classify, *record.delivery]:
+        rules[dpid] = rules.get(dpid, 0) + 1
+    groups: dict[int, list[int]] = {}
+    for (ingress, _), buckets in record.groups.items():
+        groups.setdefault(ingress, []).append(len(buckets))
+    return {dpid: RuleCount(rules.get(dpid, 0), len(groups.get(dpid, ())), sum(groups.get(dpid, ())))
+            for dpid in sorted(rules.keys() | groups.keys())}

@@ -1,0 +1,272 @@
+"""A small OpenFlow 1.3 switch-table simulator for the tests: replays serialised flow-mods and
+group-mods, then walks a frame through tables 0 and 1 and the select groups hop by hop over the
+topology's links, taking every bucket of every group it meets.
+
+Each message is serialised through `tests.fakes.FakeDatapath` (so a malformed one fails where it
+is applied) and read back from its bytes: flow-mods by Ryu's own parser, group-mods (which Ryu
+cannot parse as a message) by their OpenFlow 1.3 layout and Ryu's bucket parser. The switch
+semantics follow the specification where qroute relies on them: ADD replaces an entry of the
+same table, priority and match; DELETE_STRICT removes that entry when the cookie matches under
+the mask; DELETE removes every entry the cookie matches; a group ADD of an existing group or a
+MODIFY of a missing one is an error, and so is a flow pointing at a missing group; deleting a
+group removes the flows that point at it; a table miss without an entry drops.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from tests.fakes import FakeDatapath, reparse
+
+MAX_HOPS = 64
+
+
+class SwitchError(AssertionError):
+    """A message a real switch would refuse with an error."""
+
+
+@dataclass
+class Entry:
+    table_id: int
+    priority: int
+    match: dict
+    cookie: int
+    instructions: list
+
+    @property
+    def key(self):
+        return (self.table_id, self.priority, tuple(sorted(self.match.items())))
+
+
+@dataclass
+class Switch:
+    flows: dict = field(default_factory=dict)      # Entry.key -> Entry
+    groups: dict = field(default_factory=dict)     # group id -> (type, [OFPBucket])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                  # "host" (out of a port without a link), "controller", "drop", "loop"
+    dpid: int
+    port: int | None
+    path: tuple[int, ...]      # switches the frame went through
+    vid: int | None            # its VLAN id as it left (None: untagged)
+
+
+def _group_mod_from_bytes(buf: bytes):
+    _, _, msg_len, _ = struct.unpack_from("!BBHI", buf, 0)
+    command, group_type, group_id = struct.unpack_from(ofp.OFP_GROUP_MOD_PACK_STR, buf, ofp.OFP_HEADER_SIZE)
+    buckets, offset = [], ofp.OFP_GROUP_MOD_SIZE
+    while offset < msg_len:
+        bucket = parser.OFPBucket.parser(buf, offset)
+        buckets.append(bucket)
+        offset += bucket.len
+    return command, group_type, group_id, buckets
+
+
+def _flow_groups(entry: Entry) -> set[int]:
+    return {action.group_id for inst in entry.instructions for action in getattr(inst, "actions", ())
+            if isinstance(action, parser.OFPActionGroup)}
+
+
+class TableSim:
+    """Switches joined by `links` ({(a, b): (port on a, port on b)}, directed)."""
+
+    def __init__(self, links: dict[tuple[int, int], tuple[int, int]]):
+        self.links = dict(links)
+        self.switches: dict[int, Switch] = {}
+        self.datapaths: dict[int, FakeDatapath] = {}
+        self.log: list = []
+
+    def switch(self, dpid: int) -> Switch:
+        return self.switches.setdefault(dpid, Switch())
+
+    def wipe(self, dpid: int) -> None:
+        """The switch restarted: it holds nothing."""
+        self.switches[dpid] = Switch()
+
+    # --- applying messages ----------------------------------------------------------------
+    def apply(self, messages, strict: bool = True) -> list[SwitchError]:
+        """Apply each (dpid, message) in order. A message a switch would refuse raises, or with
+        ``strict=False`` is skipped (as a switch answers it with an error and goes on) and
+        returned."""
+        errors = []
+        for dpid, msg in messages:
+            try:
+                self._apply_one(dpid, msg)
+            except SwitchError as error:
+                if strict:
+                    raise
+                errors.append(error)
+        return errors
+
+    def _apply_one(self, dpid: int, msg) -> None:
+        datapath = self.datapaths.setdefault(dpid, FakeDatapath(dpid, self.log))
+        msg.datapath = datapath
+        datapath.send_msg(msg)
+        raw = bytes(msg.buf)
+        if raw[1] == ofp.OFPT_FLOW_MOD:
+            self._flow_mod(self.switch(dpid), reparse(datapath, msg))
+        elif raw[1] == ofp.OFPT_GROUP_MOD:
+            self._group_mod(self.switch(dpid), *_group_mod_from_bytes(raw))
+        else:
+            raise AssertionError(f"the simulator does not apply {type(msg).__name__}")
+
+    def _flow_mod(self, switch: Switch, mod) -> None:
+        match = dict(mod.match.items())
+        entry = Entry(mod.table_id, mod.priority, match, mod.cookie, mod.instructions)
+        cookie_matches = lambda e: (e.cookie & mod.cookie_mask) == (mod.cookie & mod.cookie_mask)  # noqa: E731
+        if mod.command == ofp.OFPFC_ADD:
+            for group_id in _flow_groups(entry):
+                if group_id not in switch.groups:
+                    raise SwitchError(f"flow {match} points at missing group {group_id}")
+            switch.flows[entry.key] = entry
+        elif mod.command == ofp.OFPFC_DELETE_STRICT:
+            old = switch.flows.get(entry.key)
+            if old is not None and cookie_matches(old):
+                del switch.flows[entry.key]
+        elif mod.command == ofp.OFPFC_DELETE:
+            assert not match, "the simulator deletes non-strictly with an empty match only"
+            for key, old in list(switch.flows.items()):
+                if mod.table_id in (ofp.OFPTT_ALL, old.table_id) and cookie_matches(old):
+                    del switch.flows[key]
+        else:
+            raise AssertionError(f"flow-mod command {mod.command}")
+
+    def _group_mod(self, switch: Switch, command, group_type, group_id, buckets) -> None:
+        if command == ofp.OFPGC_ADD:
+            if group_id in switch.groups:
+                raise SwitchError(f"group {group_id} exists (OFPGMFC_GROUP_EXISTS)")
+            switch.groups[group_id] = (group_type, buckets)
+        elif command == ofp.OFPGC_MODIFY:
+            if group_id not in switch.groups:
+                raise SwitchError(f"group {group_id} unknown (OFPGMFC_UNKNOWN_GROUP)")
+            switch.groups[group_id] = (group_type, buckets)
+        elif command == ofp.OFPGC_DELETE:
+            gone = set(switch.groups) if group_id == ofp.OFPG_ALL else {group_id}
+            for gid in gone:
+                switch.groups.pop(gid, None)
+            for key, entry in list(switch.flows.items()):
+                if _flow_groups(entry) & gone:
+                    del switch.flows[key]
+        else:
+            raise AssertionError(f"group-mod command {command}")
+
+    # --- walking frames -------------------------------------------------------------------
+    def walk(self, dpid: int, in_port: int, eth_dst: str, eth_type: int = 0x0800) -> list[Outcome]:
+        """Where an untagged frame entering `dpid` at `in_port` ends, once per bucket choice."""
+        return self._table(dpid, in_port, None, eth_dst, eth_type, 0, (dpid,))
+
+    def _lookup(self, dpid, table_id, in_port, vid, eth_dst, eth_type):
+        fields = {"in_port": in_port, "eth_type": eth_type, "eth_dst": eth_dst,
+                  "vlan_vid": ofp.OFPVID_NONE if vid is None else ofp.OFPVID_PRESENT | vid}
+        best = None
+        for entry in self.switch(dpid).flows.values():
+            if entry.table_id != table_id:
+                continue
+            if any(isinstance(value, tuple) for value in entry.match.values()):
+                raise AssertionError(f"masked match {entry.match} not simulated")
+            if all(fields.get(name) == value for name, value in entry.match.items()):
+                if best is None or entry.priority > best.priority:
+                    best = entry
+        return best
+
+    def _table(self, dpid, in_port, vid, eth_dst, eth_type, table_id, path) -> list[Outcome]:
+        if len(path) > MAX_HOPS:
+            return [Outcome("loop", dpid, None, path, vid)]
+        entry = self._lookup(dpid, table_id, in_port, vid, eth_dst, eth_type)
+        if entry is None:
+            return [Outcome("drop", dpid, None, path, vid)]
+        outcomes, goto = [], None
+        for inst in entry.instructions:
+            if isinstance(inst, parser.OFPInstructionActions):
+                vid, results = self._actions(dpid, inst.actions, vid, eth_dst, eth_type, path)
+                outcomes += results
+            elif isinstance(inst, parser.OFPInstructionGotoTable):
+                goto = inst.table_id
+            else:
+                raise AssertionError(f"instruction {inst} not simulated")
+        if goto is not None:
+            assert goto > table_id, "goto must go forward"
+            outcomes += self._table(dpid, in_port, vid, eth_dst, eth_type, goto, path)
+        if not outcomes:
+            return [Outcome("drop", dpid, None, path, vid)]
+        return outcomes
+
+    def _actions(self, dpid, actions, vid, eth_dst, eth_type, path):
+        outcomes = []
+        for action in actions:
+            if isinstance(action, parser.OFPActionPushVlan):
+                assert action.ethertype == 0x8100 and vid is None, "one 802.1Q tag at most"
+                vid = 0
+            elif isinstance(action, parser.OFPActionSetField):
+                assert action.key == "vlan_vid" and vid is not None, f"set_field {action}"
+                assert action.value & ofp.OFPVID_PRESENT, "a VLAN id is set with OFPVID_PRESENT"
+                vid = action.value & 0x0FFF
+            elif isinstance(action, parser.OFPActionPopVlan):
+                assert vid is not None, "pop_vlan on an untagged frame"
+                vid = None
+            elif isinstance(action, parser.OFPActionOutput):
+                outcomes += self._output(dpid, action.port, vid, eth_dst, eth_type, path)
+            elif isinstance(action, parser.OFPActionGroup):
+                group_type, buckets = self.switch(dpid).groups[action.group_id]
+                assert group_type == ofp.OFPGT_SELECT and buckets, f"group {action.group_id}"
+                for bucket in buckets:
+                    assert bucket.weight >= 1
+                    _, results = self._actions(dpid, bucket.actions, vid, eth_dst, eth_type, path)
+                    outcomes += results
+            else:
+                raise AssertionError(f"action {action} not simulated")
+        return vid, outcomes
+
+    def _output(self, dpid, port, vid, eth_dst, eth_type, path):
+        if port == ofp.OFPP_CONTROLLER:
+            return [Outcome("controller", dpid, None, path, vid)]
+        for (here, there), (out_port, in_port) in self.links.items():
+            if here == dpid and out_port == port:
+                return self._table(there, in_port, vid, eth_dst, eth_type, 0, path + (there,))
+        return [Outcome("host", dpid, port, path, vid)]
+
+    # --- reading the tables back ----------------------------------------------------------
+    def contents(self, dpid: int) -> tuple[dict, dict]:
+        """({entry kind and key: what it does}, {group id: ((label, weight, port), ...)}) of
+        one switch's qroute entries, read from the parsed messages: tunnel rules keyed by
+        ("tunnel", label) -> port or None (pop and go to table 1), classification rules by
+        ("classify", mac) -> ("group", id) | ("port", port), delivery rules by
+        ("deliver", mac) -> port, and ("base", table, priority, match) -> actions."""
+        rules, groups = {}, {}
+        switch = self.switch(dpid)
+        for entry in switch.flows.values():
+            actions = [a for inst in entry.instructions for a in getattr(inst, "actions", ())]
+            gotos = [inst.table_id for inst in entry.instructions
+                     if isinstance(inst, parser.OFPInstructionGotoTable)]
+            vid = entry.match.get("vlan_vid")
+            if entry.table_id == 0 and vid is not None and vid != ofp.OFPVID_NONE:
+                if gotos:
+                    assert [type(a) for a in actions] == [parser.OFPActionPopVlan] and gotos == [1]
+                    rules[("tunnel", vid & 0x0FFF)] = None
+                else:
+                    assert len(actions) == 1
+                    rules[("tunnel", vid & 0x0FFF)] = actions[0].port
+            elif entry.table_id == 0 and vid == ofp.OFPVID_NONE:
+                (action,) = actions
+                target = (("group", action.group_id) if isinstance(action, parser.OFPActionGroup)
+                          else ("port", action.port))
+                rules[("classify", entry.match["eth_dst"])] = target
+            elif entry.table_id == 1 and "eth_dst" in entry.match:
+                (action,) = actions
+                rules[("deliver", entry.match["eth_dst"])] = action.port
+            else:
+                rules[("base", entry.table_id, entry.priority, tuple(sorted(entry.match.items())))] = (
+                    tuple(type(a).__name__ for a in actions))
+        for group_id, (_, buckets) in switch.groups.items():
+            specs = []
+            for bucket in buckets:
+                push, set_vid, out = bucket.actions
+                assert isinstance(push, parser.OFPActionPushVlan) and isinstance(out, parser.OFPActionOutput)
+                specs.append((set_vid.value & 0x0FFF, bucket.weight, out.port))
+            groups[group_id] = tuple(specs)
+        return rules, groups

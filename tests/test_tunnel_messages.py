@@ -1,0 +1,189 @@
+"""The tunnel data plane's OpenFlow messages, serialised through a fake datapath and read back
+from the bytes, against literal matches, actions, cookies and bucket weights; and the rule
+counts of a ring, hand-counted."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from controller import ofmsgs
+from controller.tunnels import BASE_RULES, InstalledTunnels, RuleCount, rule_counts
+from tests.fakes import FakeDatapath, reparse
+from tests.tables_sim import TableSim
+from tests.test_tunnels import host_mac, ring_state
+
+COOKIE_7 = (0x71726F75 << 32) | 7
+
+
+def sent(msg):
+    datapath = FakeDatapath(1, [])
+    msg.datapath = datapath
+    datapath.send_msg(msg)
+    return datapath, msg
+
+
+def flow_mod(msg):
+    return reparse(*sent(msg))
+
+
+def actions(mod):
+    return [(type(a).__name__, *(getattr(a, f) for f in ("port", "group_id", "ethertype", "value")
+                                 if hasattr(a, f)))
+            for inst in mod.instructions for a in getattr(inst, "actions", ())]
+
+
+def group_mod_bytes(msg):
+    _, msg = sent(msg)
+    raw = bytes(msg.buf)
+    command, group_type, group_id = struct.unpack_from("!HBxI", raw, 8)
+    buckets, offset = [], 16
+    while offset < len(raw):
+        length, weight, watch_port, watch_group = struct.unpack_from("!HHII", raw, offset)
+        bucket = parser.OFPBucket.parser(raw, offset)
+        buckets.append((weight, watch_port, watch_group,
+                        [(type(a).__name__, getattr(a, "ethertype", None) or getattr(a, "value", None)
+                          or getattr(a, "port", None)) for a in bucket.actions]))
+        offset += length
+    return command, group_type, group_id, buckets
+
+
+def test_tunnel_transit_and_egress_rules_match_the_tagged_label():
+    transit = flow_mod(ofmsgs.tunnel_transit_rule(42, 3, epoch=7))
+    assert (transit.table_id, transit.priority, transit.cookie) == (0, 25000, COOKIE_7)
+    assert dict(transit.match.items()) == {"vlan_vid": 0x1000 | 42}
+    assert actions(transit) == [("OFPActionOutput", 3)]
+    egress = flow_mod(ofmsgs.tunnel_egress_rule(42, epoch=7))
+    assert dict(egress.match.items()) == {"vlan_vid": 0x1000 | 42} and egress.priority == 25000
+    assert actions(egress) == [("OFPActionPopVlan",)]
+    assert [type(i).__name__ for i in egress.instructions] == [
+        "OFPInstructionActions", "OFPInstructionGotoTable"]
+    assert egress.instructions[1].table_id == 1
+    delete = flow_mod(ofmsgs.delete_tunnel_rule(42))
+    assert (delete.command, delete.priority, delete.table_id) == (ofp.OFPFC_DELETE_STRICT, 25000, 0)
+    assert dict(delete.match.items()) == {"vlan_vid": 0x1000 | 42}
+    assert (delete.cookie, delete.cookie_mask) == (0x71726F75 << 32, 0xFFFFFFFF00000000)
+    assert (delete.out_port, delete.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
+
+
+def test_classification_and_delivery_rules():
+    to_group = flow_mod(ofmsgs.classify_to_group("00:00:00:00:00:0b", 5, epoch=7))
+    assert dict(to_group.match.items()) == {"vlan_vid": 0x0000, "eth_dst": "00:00:00:00:00:0b"}
+    assert (to_group.table_id, to_group.priority, to_group.cookie) == (0, 20000, COOKIE_7)
+    assert actions(to_group) == [("OFPActionGroup", 5)]
+    to_port = flow_mod(ofmsgs.classify_to_port("00:00:00:00:00:0b", 9))
+    assert actions(to_port) == [("OFPActionOutput", 9)] and to_port.priority == 20000
+    remove = flow_mod(ofmsgs.delete_classify_rule("00:00:00:00:00:0b"))
+    assert remove.command == ofp.OFPFC_DELETE_STRICT and remove.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    assert dict(remove.match.items()) == {"vlan_vid": 0x0000, "eth_dst": "00:00:00:00:00:0b"}
+    deliver = flow_mod(ofmsgs.delivery_rule("00:00:00:00:00:0b", 9, epoch=7))
+    assert (deliver.table_id, deliver.priority, deliver.cookie) == (1, 20000, COOKIE_7)
+    assert dict(deliver.match.items()) == {"eth_dst": "00:00:00:00:00:0b"}
+    assert actions(deliver) == [("OFPActionOutput", 9)]
+    undeliver = flow_mod(ofmsgs.delete_delivery_rule("00:00:00:00:00:0b"))
+    assert (undeliver.command, undeliver.table_id) == (ofp.OFPFC_DELETE_STRICT, 1)
+
+
+def test_base_rules_and_switch_reset():
+    rules = [flow_mod(m) for m in ofmsgs.base_rules()]
+    assert [(m.table_id, m.priority, dict(m.match.items()), actions(m)) for m in rules] == [
+        (0, 0, {}, [("OFPActionOutput", ofp.OFPP_CONTROLLER)]),
+        (0, 30000, {"eth_type": 0x0806}, [("OFPActionOutput", ofp.OFPP_CONTROLLER)]),
+        (1, 0, {}, []),                             # table 1's miss drops
+    ]
+    assert BASE_RULES == 3
+    delete_rules, delete_groups, *base = ofmsgs.switch_reset()
+    rules = flow_mod(delete_rules)
+    assert (rules.command, rules.table_id, rules.cookie_mask) == (ofp.OFPFC_DELETE, ofp.OFPTT_ALL,
+                                                                  ofmsgs.APP_COOKIE_MASK)
+    assert group_mod_bytes(delete_groups)[::2] == (ofp.OFPGC_DELETE, ofp.OFPG_ALL)
+    assert len(base) == 3
+
+
+def test_group_add_modify_delete_bytes():
+    add = group_mod_bytes(ofmsgs.group_add(7, [(12, 700, 2), (13, 300, 6)]))
+    assert add[:3] == (ofp.OFPGC_ADD, ofp.OFPGT_SELECT, 7)
+    assert add[3] == [
+        (700, ofp.OFPP_ANY, ofp.OFPG_ANY, [("OFPActionPushVlan", 0x8100), ("OFPActionSetField", 0x1000 | 12),
+                                           ("OFPActionOutput", 2)]),
+        (300, ofp.OFPP_ANY, ofp.OFPG_ANY, [("OFPActionPushVlan", 0x8100), ("OFPActionSetField", 0x1000 | 13),
+                                           ("OFPActionOutput", 6)]),
+    ]
+    modify = group_mod_bytes(ofmsgs.group_modify(7, [(12, 1000, 2)]))
+    assert modify[:3] == (ofp.OFPGC_MODIFY, ofp.OFPGT_SELECT, 7) and [b[0] for b in modify[3]] == [1000]
+    assert group_mod_bytes(ofmsgs.group_delete(7)) == (ofp.OFPGC_DELETE, ofp.OFPGT_SELECT, 7, [])
+
+
+def test_group_statistics_requests_ask_for_every_group():
+    _, stats = sent(ofmsgs.group_stats_request())
+    raw = bytes(stats.buf)
+    assert struct.unpack_from("!HH4xI", raw, 8) == (ofp.OFPMP_GROUP, 0, ofp.OFPG_ALL)
+    _, desc = sent(ofmsgs.group_desc_request())
+    assert struct.unpack_from("!HH", bytes(desc.buf), 8) == (ofp.OFPMP_GROUP_DESC, 0)
+
+
+def test_out_of_range_labels_group_ids_and_weights_are_refused():
+    for label in (0, 4095):
+        with pytest.raises(ValueError, match="not a VLAN id"):
+            ofmsgs.tunnel_transit_rule(label, 1)
+    with pytest.raises(ValueError, match="cannot be a group id"):
+        ofmsgs.group_add(ofp.OFPG_MAX + 1, [(1, 1, 1)])
+    with pytest.raises(ValueError, match="cannot be a group id"):
+        ofmsgs.classify_to_group("00:00:00:00:00:01", 2**40)
+    with pytest.raises(ValueError, match="weight >= 1"):
+        ofmsgs.group_add(3, [(1, 0, 1)])
+
+
+def test_a_decision_for_a_dpid_above_the_group_id_range_is_refused_at_resolve():
+    big = ofp.OFPG_MAX + 5
+    state = ring_state(n=3)
+    state.add_link(1, big, 7, 1)
+    state.add_link(big, 1, 1, 7)
+    state.learn_host("00:00:00:00:ff:01", big, 50)
+    with pytest.raises(ValueError, match="cannot be a group id"):
+        InstalledTunnels().resolve({(1, big): (((1, big), 1.0),)}, state)
+
+
+# --- rule counts --------------------------------------------------------------------------
+def shortest_ring_decision(n: int, pairs):
+    """Shortest way round a ring; two equal ways (opposite switches) split in halves."""
+    decided = {}
+    for a, b in pairs:
+        cw, ccw = [a], [a]
+        while cw[-1] != b:
+            cw.append(cw[-1] % n + 1)
+        while ccw[-1] != b:
+            ccw.append((ccw[-1] - 2) % n + 1)
+        if len(cw) == len(ccw):
+            decided[(a, b)] = ((tuple(cw), 0.5), (tuple(ccw), 0.5))
+        else:
+            decided[(a, b)] = ((tuple(min(cw, ccw, key=len)), 1.0),)
+    return decided
+
+
+@pytest.mark.parametrize("hosts, expected", [
+    # on a 4-ring with shortest paths (opposite pairs split over both ways), each switch has:
+    # tunnel rules: 2 adjacent pairs and 2 tunnels of the opposite pair end there, 2 opposite
+    # tunnels pass (6); classification: 3 remote switches' hosts to groups + its own (4 x h);
+    # delivery: its own hosts (h); groups: 3 (one per other switch); buckets: 1 + 1 + 2
+    (1, RuleCount(flow_rules=6 + 4 + 1, groups=3, buckets=4)),
+    (4, RuleCount(flow_rules=6 + 16 + 4, groups=3, buckets=4)),
+])
+def test_rules_grow_with_hosts_attached_not_host_pairs(hosts, expected):
+    state = ring_state(n=4, hosts_per_switch=hosts)
+    tunnels = InstalledTunnels()
+    desired = tunnels.resolve(shortest_ring_decision(4, state.switch_pairs()), state)
+    assert rule_counts(desired) == {dpid: expected for dpid in (1, 2, 3, 4)}
+    sim = TableSim({link: (p.src_port, p.dst_port) for link, p in state.links.items()})
+    sim.apply([(dpid, m) for dpid in (1, 2, 3, 4) for m in ofmsgs.switch_reset()])
+    sim.apply(tunnels.plan(desired).messages())
+    tunnels.commit(desired)
+    for dpid in (1, 2, 3, 4):
+        rules, groups = sim.contents(dpid)
+        assert len(rules) - BASE_RULES == expected.flow_rules
+        assert (len(groups), sum(len(b) for b in groups.values())) == (expected.groups, expected.buckets)
+    assert rule_counts(tunnels) == rule_counts(desired)
+    assert len(state.hosts) * (len(state.hosts) - 1) == {1: 12, 4: 240}[hosts]   # host pairs
+    assert sim.walk(1, 100, host_mac(3, hosts - 1))[0].port == 100 + hosts - 1
