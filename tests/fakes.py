@@ -19,7 +19,6 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 from ryu.ofproto.ofproto_protocol import ProtocolDesc
 from ryu.topology import event as topo_event
 
-from controller import ofmsgs
 
 HOST_PORT = 1   # every switch's host sits on port 1
 NEXT_PORT = 2   # towards switch i+1 in the ring
@@ -68,25 +67,6 @@ def output_ports(flow_mod) -> list[int]:
             if isinstance(action, parser.OFPActionOutput)]
 
 
-def switch_tables(log) -> dict[int, dict[tuple[str, str], int]]:
-    """{dpid: {(src, dst): out_port}}: the path rules each switch holds, replaying every
-    flow-mod in a `FakeNetwork` log (a delete-all on connect wipes the switch). Needs the
-    whole log, from the switches' first connection on."""
-    tables = {}
-    for dpid, msg in log:
-        if not is_flow_mod(msg):
-            continue
-        table = tables.setdefault(dpid, {})
-        pair = (msg.match.get("eth_src"), msg.match.get("eth_dst"))
-        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
-            table[pair] = output_ports(msg)[0]
-        elif is_delete(msg) and pair[0] is None:
-            table.clear()
-        elif is_delete(msg):
-            table.pop(pair, None)
-    return {dpid: table for dpid, table in tables.items() if table}
-
-
 def mac(n: int) -> str:
     return f"00:00:00:00:00:{n:02x}"
 
@@ -123,6 +103,7 @@ class FakeNetwork:
     app: object
     n: int
     log: list = field(default_factory=list)
+    history: list = field(default_factory=list)
     datapaths: dict = field(default_factory=dict)
 
     def _handle(self, handler, event):
@@ -193,17 +174,20 @@ class FakeNetwork:
         reply = parser.OFPPortStatsReply(dp, body=body)
         self._handle(self.app.port_stats, ofp_event.EventOFPPortStatsReply(reply))
 
-    def flow_stats(self, dpid: int, bytes_by_pair: dict[tuple[str, str], int], age_s: float):
-        """A flow-stats reply listing one app path rule per (eth_src, eth_dst) pair, each rule
-        ``age_s`` seconds old."""
+    def group_stats(self, dpid: int, bytes_by_group: dict[int, int | tuple[int, ...]], age_s: float):
+        """A group-stats reply: each group's byte count (or its buckets' counts, which it sums),
+        every group ``age_s`` seconds old."""
         dp = self.datapaths[dpid]
-        body = [parser.OFPFlowStats(table_id=0, duration_sec=int(age_s), duration_nsec=int(age_s % 1 * 1e9),
-                                    priority=ofmsgs.PRIORITY_PATH, idle_timeout=0, hard_timeout=0, flags=0,
-                                    cookie=ofmsgs.cookie(0), packet_count=0, byte_count=b,
-                                    match=parser.OFPMatch(eth_src=src, eth_dst=dst), instructions=[])
-                for (src, dst), b in bytes_by_pair.items()]
-        reply = parser.OFPFlowStatsReply(dp, body=body)
-        self._handle(self.app.flow_stats, ofp_event.EventOFPFlowStatsReply(reply))
+        body = []
+        for group_id, count in bytes_by_group.items():
+            buckets = count if isinstance(count, tuple) else ()
+            body.append(parser.OFPGroupStats(
+                length=0, group_id=group_id, ref_count=1, packet_count=0,
+                byte_count=sum(buckets) if buckets else count, duration_sec=int(age_s),
+                duration_nsec=int(age_s % 1 * 1e9),
+                bucket_stats=[parser.OFPBucketCounter(packet_count=0, byte_count=b) for b in buckets]))
+        reply = parser.OFPGroupStatsReply(dp, body=body)
+        self._handle(self.app.group_stats, ofp_event.EventOFPGroupStatsReply(reply))
 
     # --- links ----------------------------------------------------------------------------
     @staticmethod
@@ -236,6 +220,8 @@ class FakeNetwork:
         self._handle(self.app.packet_in, ofp_event.EventOFPPacketIn(msg))
 
     def clear(self):
+        """Start a new log; what was sent so far stays in `history` (the switches hold it)."""
+        self.history.extend(self.log)
         self.log.clear()
         for dp in self.datapaths.values():
             dp.sent.clear()

@@ -270,3 +270,21 @@ class TableSim:
                 specs.append((set_vid.value & 0x0FFF, bucket.weight, out.port))
             groups[group_id] = tuple(specs)
         return rules, groups
+
+
+def assert_record_is_true(sim: TableSim, tunnels) -> None:
+    """What the switches hold, read back from the replayed messages, is the record (plus the
+    base rules)."""
+    record = tunnels.record
+    base = {key: value for key, value in sim.contents(1)[0].items() if key[0] == "base"}
+    assert len(base) == 3
+    for dpid in sim.switches:
+        rules, groups = sim.contents(dpid)
+        expected = dict(base)
+        expected.update({("tunnel", label): port
+                         for (d, label), port in record.tunnel_rules.items() if d == dpid})
+        expected.update({("classify", mac): to for (d, mac), to in record.classify.items() if d == dpid})
+        expected.update({("deliver", mac): port for (d, mac), port in record.delivery.items() if d == dpid})
+        assert rules == expected, dpid
+        assert groups == {egress: buckets for (ingress, egress), buckets in record.groups.items()
+                          if ingress == dpid}, dpid

@@ -10,7 +10,7 @@ from controller import ofmsgs
 from controller.tunnel_labels import LabelsExhausted
 from controller.netstate import NetworkState
 from controller.tunnels import InstalledTunnels
-from tests.tables_sim import Outcome, TableSim
+from tests.tables_sim import Outcome, TableSim, assert_record_is_true
 
 N = 6
 CHORD = (2, 5)
@@ -113,24 +113,6 @@ def check_frames(sim: TableSim, before, after, final: bool) -> None:
                 assert outcome.path == (src_dpid,) or outcome.path in paths, (src, dst, outcome)
             if final or must:
                 assert outcomes, (src, dst)
-
-
-def assert_record_is_true(sim: TableSim, tunnels: InstalledTunnels) -> None:
-    """What the switches hold, read back from the replayed messages, is the record (plus the
-    base rules)."""
-    record = tunnels.record
-    base = {key: value for key, value in sim.contents(1)[0].items() if key[0] == "base"}
-    assert len(base) == 3
-    for dpid in sim.switches:
-        rules, groups = sim.contents(dpid)
-        expected = dict(base)
-        expected.update({("tunnel", label): port
-                         for (d, label), port in record.tunnel_rules.items() if d == dpid})
-        expected.update({("classify", mac): to for (d, mac), to in record.classify.items() if d == dpid})
-        expected.update({("deliver", mac): port for (d, mac), port in record.delivery.items() if d == dpid})
-        assert rules == expected, dpid
-        assert groups == {egress: buckets for (ingress, egress), buckets in record.groups.items()
-                          if ingress == dpid}, dpid
 
 
 def run(sim, tunnels, state, decided, before, check_start=True):
