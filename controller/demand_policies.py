@@ -152,11 +152,12 @@ class CandidatePathPolicy:
                       installed: Split | None) -> Split:
         """The shares as weights (under min_share dropped, renormalised), unless the installed
         split is over candidates and no weight would move by more than keep_margin."""
-        if not np.all(np.isfinite(shares)) or shares.min(initial=0.0) < 0 or shares.sum() <= 0:
+        if not np.all(np.isfinite(shares)) or shares.min() < 0 or shares.sum() <= 0:
             raise ValueError(f"shares {shares.tolist()} are not a split")
         new = split_of(zip(candidates, shares), self.min_share)
         if installed and all(path in candidates for path in split_paths(installed)):
-            old_weights, new_weights = dict(installed), dict(new)
+            old_weights = {tuple(path): weight for path, weight in installed}
+            new_weights = dict(new)
             if all(abs(new_weights.get(path, 0.0) - old_weights.get(path, 0.0)) <= self.keep_margin
                    for path in candidates):
                 return tuple((tuple(path), float(weight)) for path, weight in installed)

@@ -335,3 +335,12 @@ def test_candidates_are_searched_only_for_new_pairs_until_the_topology_changes(m
     graph.remove_edges_from([(5, 6), (6, 5)])
     policy.decide(graph, PAIRS, {}, demand)
     assert searched[-1] == 132  # another topology: every pair again
+
+
+def test_installed_paths_given_as_lists_count_as_the_same_paths():
+    graph = abilene_graph()
+    demand = demand_of(gravity_traffic(load_abilene(), 1, seed=9)[0])
+    policy = LearnedPolicy("qnn-abilene", keep_margin=0.1)
+    fresh = policy.decide(graph, PAIRS, {}, demand)
+    as_lists = {pair: tuple((list(path), weight) for path, weight in split) for pair, split in fresh.items()}
+    assert policy.decide(graph, PAIRS, as_lists, demand) == fresh

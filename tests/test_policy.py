@@ -7,6 +7,7 @@ import logging
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from controller.policy import (ECMP_MAX_PATHS, ShortestPathPolicy, keep_intact_else, make_policy,
                                path_cost, path_is_intact, split_of)
@@ -292,3 +293,22 @@ def test_make_policy_falls_back_to_shortest_paths_when_the_checkpoint_is_missing
     assert policy is fallback and policy.name == "shortest-path"
     assert problem.startswith("policy qnn unavailable") and str(missing) in problem
     assert [r.getMessage() for r in caplog.records] == [f"{problem}; routing by shortest path instead"]
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(shares=st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=1, max_size=6)
+       .filter(lambda shares: sum(shares) > 0))
+def test_split_of_any_shares_is_a_split_of_the_large_ones_in_proportion(shares):
+    paths = [(1, 10 + i, 2) for i in range(len(shares))]
+    split = split_of(zip(paths, shares), 0.01)
+    total = sum(shares)
+    expected = {path for path, share in zip(paths, shares) if share > 0 and share >= 0.01 * total}
+    expected = expected or {paths[shares.index(max(shares))]}
+    assert {path for path, _ in split} == expected
+    assert abs(sum(weight for _, weight in split) - 1.0) <= 1e-9
+    assert all(weight >= 0.01 for _, weight in split)
+    assert [w for _, w in split] == sorted((w for _, w in split), reverse=True)
+    share_of = dict(zip(paths, shares))
+    (first, w1), *rest = split
+    for path, weight in rest:  # the weights keep the shares' ratios
+        assert weight == pytest.approx(w1 * share_of[path] / share_of[first], rel=1e-9)
