@@ -206,8 +206,9 @@ class LpPolicy(CandidatePathPolicy):
 
     kind = "lp"
 
-    def __init__(self, k: int = 3, split: bool = True, keep_margin: float = 0.0, tunnels=None):
-        super().__init__(k=k, keep_margin=keep_margin, split=split, tunnels=tunnels)
+    def __init__(self, k: int = 3, split: bool = True, keep_margin: float = 0.0, tunnels=None,
+                 min_share: float = MIN_SHARE):
+        super().__init__(k=k, keep_margin=keep_margin, split=split, tunnels=tunnels, min_share=min_share)
         self.name = "lp"
         self.description = (f"path-LP optimum on measured demand, k={k}, no time limit"
                             + (f", split by the optimum (parts under {self.min_share:.0%} dropped)" if split

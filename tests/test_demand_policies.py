@@ -280,6 +280,8 @@ def test_lp_split_reaches_the_path_lp_optimum_on_abilene():
             assert all(path in ospf_candidates(graph, pair) for path, _ in split)
         got = mlu(graph, decided, demand_of(tm))
         assert optimum * (1 - 1e-6) <= got <= optimum / (1 - 2 * MIN_SHARE) * (1 + 1e-6)
+        unpruned = LpPolicy(min_share=0.0).decide(graph, PAIRS, {}, demand_of(tm))
+        assert mlu(graph, unpruned, demand_of(tm)) == pytest.approx(optimum, rel=1e-6)
         single = LpPolicy(split=False).decide(graph, PAIRS, {}, demand_of(tm))
         assert all(len(split) == 1 for split in single.values())
         assert mlu(graph, single, demand_of(tm)) >= optimum * (1 - 1e-6)
