@@ -1,39 +1,52 @@
-"""The controller's demand-aware routing policies: each flow's path from measured flow rates.
+"""The controller's demand-aware routing policies: each switch pair's split from measured demand.
 
 :class:`CandidatePathPolicy` turns what the controller knows (:mod:`controller.policy`: the live
-graph without its failed links, the flows as switch pairs, the installed paths, the measured rates)
-into a routing problem over each pair's candidate paths, and back into one path per pair, because
-OpenFlow per-flow rules carry one path. A pair's candidates are its given tunnels that are intact
-in the live graph (the first k), when tunnels are configured and cover it; otherwise its k
-shortest loop-free paths by OSPF weight, the rule the shipped checkpoints were trained with.
+graph without its failed links, the switch pairs, the installed splits, the measured demand of
+each pair) into a routing problem over each pair's candidate paths, and back into a Split per
+pair: the paths' shares as weights (those under MIN_SHARE dropped), or, on one path, the highest
+share's path. A pair's candidates are its given tunnels that are intact in the live graph (the
+first k), when tunnels are configured and cover it; otherwise its k shortest loop-free paths by
+OSPF weight, the rule the shipped checkpoints were trained with.
 :class:`LearnedPolicy` scores the candidates with a trained router (the QNN or its MLP control);
-:class:`OptimalPolicy` solves the single-path MILP, the classical yardstick.
+:class:`LpPolicy` solves the path LP (the split optimum) and :class:`OptimalPolicy` the
+single-path MILP, the classical yardsticks.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 
 from qnn.network import Network
 from qnn.paths import PathSet, candidate_paths
-from controller.policy import Flow, SwitchPath
+from controller.policy import Pair, Split, SwitchPath, runs_between, split_of, split_paths
 
-FLOOR_SHARE = 1e-3  # unmeasured flows' rate, relative to the largest measured one
+FLOOR_SHARE = 1e-3  # unmeasured pairs' demand, relative to the largest measured one
+# A path's least weight in a split: smaller shares carry too little to be worth a tunnel and a
+# bucket (and a select group cannot realise them: bucket weights are whole thousandths).
+MIN_SHARE = 0.01
 
 
 class CandidatePathPolicy:
-    """Shared plumbing: live graph + rates -> candidate paths and a demand vector -> one
-    candidate per pair (:meth:`shares` scores them; the highest share wins)."""
+    """Shared plumbing: live graph + demand -> candidate paths and a demand vector -> a Split per
+    pair (:meth:`shares` scores the candidates; splitting, the shares are the weights, else the
+    highest share wins)."""
 
     name = "candidate-paths"
 
-    def __init__(self, k: int = 3, keep_margin: float = 0.0,
-                 tunnels: Mapping[tuple[int, int], list[tuple[int, ...]]] | None = None):
-        """``tunnels``: given switch paths per (src, dst) switch pair, in order of preference."""
+    def __init__(self, k: int = 3, keep_margin: float = 0.0, split: bool = False,
+                 tunnels: Mapping[tuple[int, int], list[tuple[int, ...]]] | None = None,
+                 min_share: float = MIN_SHARE):
+        """``tunnels``: given switch paths per (src, dst) switch pair, in order of preference.
+        ``keep_margin``: on one path, an installed path stays while its share is within this of
+        the best one's; splitting, an installed split stays while no weight would move by more
+        than this (each weight change is a group modification that rehashes transport flows onto
+        other buckets, so small moves are not worth making)."""
         self.k = k
         self.keep_margin = float(keep_margin)
+        self.split = bool(split)
+        self.min_share = float(min_share)
         self.tunnels = {pair: [tuple(path) for path in paths] for pair, paths in (tunnels or {}).items()}
         self._paths_key = None
         self._paths = None
@@ -43,6 +56,10 @@ class CandidatePathPolicy:
 
     def _tunnels_note(self) -> str:
         return f", given tunnels for {len(self.tunnels)} switch pairs" if self.tunnels else ""
+
+    def _split_note(self) -> str:
+        return (f", split by its shares (under {self.min_share:.0%} dropped)" if self.split
+                else ", single path")
 
     def shares(self, pathset, prepared, demand: np.ndarray) -> np.ndarray:
         """(D, k) preference of each pair for each of its candidates (0 for missing ones)."""
@@ -89,50 +106,72 @@ class CandidatePathPolicy:
             self._paths_key = key
         return self._paths
 
-    def decide(self, graph: nx.DiGraph, flows: Mapping[Flow, tuple[int, int]],
-               current: Mapping[Flow, SwitchPath] | None = None,
-               demands_bps: Mapping[Flow, float] | None = None) -> dict[Flow, SwitchPath]:
+    def decide(self, graph: nx.DiGraph, pairs: Sequence[Pair],
+               current: Mapping[Pair, Split] | None = None,
+               demand_bps: Mapping[Pair, float] | None = None) -> dict[Pair, Split]:
         current = current or {}
-        demands_bps = demands_bps or {}
-        decided: dict[Flow, SwitchPath] = {}
-        by_pair: dict[tuple[int, int], list[Flow]] = {}
+        demand_bps = demand_bps or {}
         reachable: dict[int, set] = {}
-        for flow, (src, dst) in flows.items():
-            if src not in graph or dst not in graph:
-                continue
-            if src == dst:
-                decided[flow] = (src,)
+        routed: list[Pair] = []
+        for pair in pairs:
+            src, dst = pair
+            if src == dst or src not in graph or dst not in graph:
                 continue
             if src not in reachable:
                 reachable[src] = nx.descendants(graph, src)
             if dst in reachable[src]:  # candidate_paths refuses a pair without any path
-                by_pair.setdefault((src, dst), []).append(flow)
-        if not by_pair:
-            return decided
-        pairs = sorted(by_pair)
-        pathset, switch_paths, prepared = self._candidates(graph, pairs)
-        measured = {f: float(demands_bps.get(f, 0.0)) for p in pairs for f in by_pair[p]}
+                routed.append((src, dst))
+        if not routed:
+            return {}
+        routed = sorted(set(routed))
+        pathset, switch_paths, prepared = self._candidates(graph, routed)
+        measured = {pair: float(demand_bps.get(pair, 0.0)) for pair in routed}
         floor = FLOOR_SHARE * max(measured.values(), default=0.0) or 1.0
-        demand = np.array([sum(max(measured[f], floor) for f in by_pair[p]) for p in pairs])
-        split = self.shares(pathset, prepared, demand)
-        for row, pair in enumerate(pairs):
+        demand = np.array([max(measured[pair], floor) for pair in routed])
+        shares = np.asarray(self.shares(pathset, prepared, demand), dtype=float)
+        decided: dict[Pair, Split] = {}
+        for row, pair in enumerate(routed):
             candidates = switch_paths[row]
-            shares = split[row, :len(candidates)]
-            best = int(np.argmax(shares))
-            for flow in by_pair[pair]:
-                installed = tuple(current.get(flow, ()))
-                if installed in candidates and \
-                        shares[candidates.index(installed)] >= shares[best] - self.keep_margin:
-                    decided[flow] = installed
-                else:
-                    decided[flow] = candidates[best]
+            installed = current.get(pair) if runs_between(current.get(pair), pair) else None
+            choose = self._choose_split if self.split else self._choose_path
+            decided[pair] = choose(candidates, shares[row, :len(candidates)], installed)
         return decided
+
+    def _choose_path(self, candidates: list[SwitchPath], shares: np.ndarray,
+                     installed: Split | None) -> Split:
+        """The highest share's path, unless the installed (most preferred) path is a candidate
+        whose share is within keep_margin of it."""
+        best = int(np.argmax(shares))
+        kept = split_paths(installed)[:1]
+        if kept and kept[0] in candidates and \
+                shares[candidates.index(kept[0])] >= shares[best] - self.keep_margin:
+            return ((kept[0], 1.0),)
+        return ((candidates[best], 1.0),)
+
+    def _choose_split(self, candidates: list[SwitchPath], shares: np.ndarray,
+                      installed: Split | None) -> Split:
+        """The shares as weights (under min_share dropped, renormalised), unless the installed
+        split is over candidates and no weight would move by more than keep_margin."""
+        if not np.all(np.isfinite(shares)) or shares.min() < 0 or shares.sum() <= 0:
+            raise ValueError(f"shares {shares.tolist()} are not a split")
+        new = split_of(zip(candidates, shares), self.min_share)
+        if installed and all(path in candidates for path in split_paths(installed)):
+            old_weights = {tuple(path): weight for path, weight in installed}
+            new_weights = dict(new)
+            if all(abs(new_weights.get(path, 0.0) - old_weights.get(path, 0.0)) <= self.keep_margin
+                   for path in candidates):
+                return tuple((tuple(path), float(weight)) for path, weight in installed)
+        return new
 
 
 class LearnedPolicy(CandidatePathPolicy):
-    """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once."""
+    """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once.
+    ``split``: True spreads each pair by the router's shares, False takes the highest share, None
+    does what the checkpoint was trained for (split ratios unless trained for one path per pair,
+    as its sidecar's ``single_path`` records)."""
 
-    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu", tunnels=None):
+    def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu", tunnels=None,
+                 split: bool | None = None):
         from qnn.models.checkpoint import CheckpointError
         from qnn.models.loaded import LoadedRouter
 
@@ -141,12 +180,16 @@ class LearnedPolicy(CandidatePathPolicy):
             raise CheckpointError(checkpoint, f"trained to decide on the last {loaded.history} traffic "
                                   "matrices; the controller decides on one period's measured rates (train "
                                   "with --history 1)")
-        super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels)
+        self.trained_single_path = bool(loaded.meta.get("single_path", False))
+        super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels,
+                         split=not self.trained_single_path if split is None else split)
         self.loaded, self.meta = loaded, loaded.meta
         self.kind = self.name = loaded.kind
         trained_on = self.meta.get("topology", {}).get("name", "?")
+        trained_for = "one path per pair" if self.trained_single_path else "split ratios"
         self.description = (f"{self.kind} router, k={self.k}, {self.meta.get('n_params', '?')} parameters, "
-                            f"trained on {trained_on}{self._tunnels_note()}")
+                            f"trained on {trained_on} for {trained_for}{self._split_note()}"
+                            f"{self._tunnels_note()}")
 
     def prepare(self, pathset):
         return self.loaded.path_tensors(pathset)
@@ -155,19 +198,42 @@ class LearnedPolicy(CandidatePathPolicy):
         return self.loaded.decide(prepared, demand)
 
 
+class LpPolicy(CandidatePathPolicy):
+    """The path-LP optimum (HiGHS) on the measured demand: the split that minimises the maximum
+    link utilisation over the candidates, re-solved to the optimum at every decision (no time
+    limit: an LP, unlike the MILP, has no long tail to cut). Not splitting, each pair takes the
+    path that carries most of its optimum."""
+
+    kind = "lp"
+
+    def __init__(self, k: int = 3, split: bool = True, keep_margin: float = 0.0, tunnels=None,
+                 min_share: float = MIN_SHARE):
+        super().__init__(k=k, keep_margin=keep_margin, split=split, tunnels=tunnels, min_share=min_share)
+        self.name = "lp"
+        self.description = (f"path-LP optimum on measured demand, k={k}, no time limit"
+                            + (f", split by the optimum (parts under {self.min_share:.0%} dropped)" if split
+                               else ", single path (each pair's largest part of the optimum)")
+                            + self._tunnels_note())
+
+    def shares(self, pathset, prepared, demand):
+        from qnn.lp import path_lp
+
+        return path_lp(pathset, demand).split
+
+
 class OptimalPolicy(CandidatePathPolicy):
-    """The single-path MILP optimum (HiGHS) on the measured rates, stopped after
-    ``time_limit`` seconds with the best routing found: the classical yardstick."""
+    """The single-path MILP optimum (HiGHS) on the measured demand, stopped after
+    ``time_limit`` seconds with the best routing found: one path per pair, always."""
 
     kind = "milp"
     DEFAULT_TIME_LIMIT_S = 2.0
 
     def __init__(self, k: int = 3, time_limit: float = DEFAULT_TIME_LIMIT_S, keep_margin: float = 0.0,
                  tunnels=None):
-        super().__init__(k=k, keep_margin=keep_margin, tunnels=tunnels)
+        super().__init__(k=k, keep_margin=keep_margin, split=False, tunnels=tunnels)
         self.time_limit = time_limit
         self.name = "milp"
-        self.description = (f"single-path MILP optimum on measured rates, k={k}, {time_limit:g} s limit"
+        self.description = (f"single-path MILP optimum on measured demand, k={k}, {time_limit:g} s limit"
                             f"{self._tunnels_note()}")
 
     def shares(self, pathset, prepared, demand):

@@ -38,14 +38,17 @@ class Settings:
     checkpoint: str = ""
     keep_margin: float = 0.1
     tunnels: str = ""
+    split: str = "auto"
     api_token: str = ""
     api_token_file: str = "~/.qroute/api-token"
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
-CANDIDATE_PATH_POLICIES = (*LEARNED_POLICIES, "milp")  # the ones that choose among candidate paths
+CANDIDATE_PATH_POLICIES = (*LEARNED_POLICIES, "milp", "lp")  # the ones that choose among candidate paths
+SINGLE_PATH_POLICIES = ("milp",)  # the ones that cannot split a pair's traffic
 CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
-           "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES)}
+           "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
+           "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale"}
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
@@ -115,6 +118,10 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
         problems.append(f"{source}: [{SECTION}] routing_weight = ospf needs topology = "
                         f"{' | '.join(NAMED_TOPOLOGIES)} | <a topology file> to take the weights from")
+    if values.get("split") == "true" and policy in SINGLE_PATH_POLICIES:
+        problems.append(f"{(origins or {}).get('split', source)}: [{SECTION}] split = true: policy = "
+                        f"{policy} routes every switch pair on one path (the single-path optimum); splitting "
+                        f"needs policy = lp, qnn, mlp or shortest-path")
     if values.get("checkpoint") and policy not in LEARNED_POLICIES:
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
                         f"used by policy = qnn or mlp (policy is {policy})")
@@ -210,13 +217,25 @@ def read_settings(config_files: list[str]) -> Settings:
     return parse_settings(raw, source=", ".join(sources) or "config", origins=origins)
 
 
+def wanted_split(settings: Settings) -> bool | None:
+    """Whether the policy splits a pair's traffic over several paths: as set, else (``auto``)
+    yes for ``lp``, no for ``shortest-path`` and ``milp``, and None for a learned policy, whose
+    checkpoint decides (split unless it was trained for one path per pair)."""
+    if settings.split != "auto":
+        return settings.split == "true"
+    if settings.policy in LEARNED_POLICIES:
+        return None
+    return settings.policy == "lp"
+
+
 def default_checkpoint(settings: Settings) -> str:
-    """The checkpoint a learned policy loads: the configured one, else the shipped one-path
-    checkpoint of the configured network when it is a named one, else abilene's (the REST view's
-    policy then says which network it was trained on)."""
+    """The checkpoint a learned policy loads: the configured one, else the shipped checkpoint of
+    the configured network when it is a named one, else abilene's (the REST view's policy then
+    says which network it was trained on): the one trained for split ratios, or with
+    ``split = false`` the one trained for one path per pair."""
     if settings.checkpoint:
         return settings.checkpoint
     from qnn.models.checkpoint import shipped_checkpoint
 
     network = settings.topology if settings.topology in NAMED_TOPOLOGIES else "abilene"
-    return shipped_checkpoint(settings.policy, network, single_path=True)
+    return shipped_checkpoint(settings.policy, network, single_path=settings.split == "false")

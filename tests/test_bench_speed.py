@@ -87,6 +87,7 @@ def test_host_join_times_time_the_controllers_decisions_on_the_network_given(abi
     _, flows, rates, decision = calls[-1]
     assert set(rates) == everyone and min(rates.values()) > 0
     assert decision == LearnedPolicy("qnn-abilene-single").decide(graph, flows, {}, rates)
-    for (src, dst), path in decision.items():
-        assert path[0] == src and path[-1] == dst and len(set(path)) == len(path)
-        assert all((u, v) in abilene.link_index for u, v in zip(path, path[1:]))
+    for (src, dst), split in decision.items():
+        for path, _ in split:
+            assert path[0] == src and path[-1] == dst and len(set(path)) == len(path)
+            assert all((u, v) in abilene.link_index for u, v in zip(path, path[1:]))

@@ -98,7 +98,7 @@ def test_an_unknown_option_is_one_line_and_exit_2(tool, capsys):
     ("lab demo", ["--seed", "-1"], "argument --seed: must not be negative, not -1"),
     ("lab race", ["--seconds", "2"], "argument --seconds: must be at least 5, not 2"),
     ("lab race", ["--policies", "qnn,ospf"],
-     "argument --policies: unknown 'ospf' (choose from shortest-path, qnn, mlp, milp)"),
+     "argument --policies: unknown 'ospf' (choose from shortest-path, qnn, mlp, milp, lp)"),
     ("lab race", ["--keep-margin", "2"],
      "argument --keep-margin: controller settings: [qroute] keep_margin = '2': must be between 0 and 1"),
     ("lab failover", ["--topology", "nope"],

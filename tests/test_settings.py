@@ -68,6 +68,8 @@ def test_default_section_keys_are_not_qroute_options(tmp_path):
     ("policy", "quantum"),
     ("keep_margin", "1.5"),
     ("keep_margin", "-0.1"),
+    ("split", "yes"),
+    ("split", "ecmp"),
 ])
 def test_each_bad_value_is_reported_with_key_and_file(tmp_path, key, value):
     path = write(tmp_path, "bad.conf", f"[qroute]\n{key} = {value}\n")
@@ -210,9 +212,55 @@ def test_checkpoint_without_a_learned_policy_is_refused(tmp_path, policy):
     assert "checkpoint is only used by policy = qnn or mlp" in str(error.value) and path in str(error.value)
 
 
-def test_default_checkpoint_follows_policy_and_topology(tmp_path):
+def test_default_checkpoint_follows_policy_topology_and_split(tmp_path):
     from controller.settings import default_checkpoint
 
-    assert default_checkpoint(Settings(policy="qnn")) == "qnn-abilene-single"
-    assert default_checkpoint(Settings(policy="mlp", topology="abilene")) == "mlp-abilene-single"
+    assert default_checkpoint(Settings(policy="qnn")) == "qnn-abilene"
+    assert default_checkpoint(Settings(policy="qnn", split="true")) == "qnn-abilene"
+    assert default_checkpoint(Settings(policy="qnn", split="false")) == "qnn-abilene-single"
+    assert default_checkpoint(Settings(policy="mlp", topology="abilene")) == "mlp-abilene"
+    assert default_checkpoint(Settings(policy="mlp", topology="abilene", split="false")) == \
+        "mlp-abilene-single"
     assert default_checkpoint(Settings(policy="qnn", checkpoint="/x/y.pt")) == "/x/y.pt"
+    assert default_checkpoint(Settings(policy="qnn", checkpoint="/x/y.pt", split="false")) == "/x/y.pt"
+
+
+@pytest.mark.parametrize("kind", ["qnn", "mlp"])
+@pytest.mark.parametrize("network", ["abilene", "geant"])
+@pytest.mark.parametrize("split", ["auto", "true", "false"])
+def test_every_default_checkpoint_is_shipped_and_trained_as_the_split_setting_says(kind, network, split):
+    from controller.settings import default_checkpoint
+    from qnn.models.checkpoint import read_sidecar, resolve
+
+    name = default_checkpoint(Settings(policy=kind, topology=network, split=split))
+    meta = read_sidecar(resolve(name))  # raises if it is not there
+    assert meta["model"]["kind"] == kind and meta["topology"]["name"] == network
+    assert bool(meta.get("single_path", False)) is (split == "false")
+
+
+@pytest.mark.parametrize("policy, split, wanted", [
+    ("shortest-path", "auto", False), ("shortest-path", "true", True), ("shortest-path", "false", False),
+    ("milp", "auto", False), ("milp", "false", False),
+    ("lp", "auto", True), ("lp", "true", True), ("lp", "false", False),
+    ("qnn", "auto", None), ("qnn", "true", True), ("mlp", "false", False),  # None: the checkpoint says
+])
+def test_split_auto_means_what_each_policy_does_best(policy, split, wanted):
+    from controller.settings import wanted_split
+
+    assert wanted_split(parse_settings({"policy": policy, "split": split})) is wanted
+
+
+def test_split_true_with_the_single_path_milp_is_refused(tmp_path):
+    path = write(tmp_path, "q.conf", "[qroute]\npolicy = milp\nsplit = true\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([path])
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and message.startswith(path)
+    assert "split = true" in message and "policy = milp" in message and "one path" in message
+
+
+def test_the_lp_policy_is_accepted_and_takes_no_checkpoint(tmp_path):
+    assert parse_settings({"policy": "lp"}).policy == "lp"
+    path = write(tmp_path, "q.conf", "[qroute]\npolicy = lp\ncheckpoint = qnn-abilene\n")
+    with pytest.raises(SettingsError, match="checkpoint is only used by policy = qnn or mlp .policy is lp"):
+        read_settings([path])

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from controller.settings import SECTION, Settings, parse_settings
+from controller.settings import CHOICES, SECTION, Settings, parse_settings
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "controller" / "qroute.conf.example"
 
@@ -54,3 +54,10 @@ def test_every_option_is_documented_above_its_line(documented):
 def test_the_example_gives_each_option_its_default(documented, field):
     value, _ = documented[field.name]
     assert getattr(parse_settings({field.name: value}), field.name) == field.default
+
+
+@pytest.mark.parametrize("option", sorted(CHOICES))
+def test_every_choice_of_an_option_is_named_in_its_comment(documented, option):
+    _, comment = documented[option]
+    words = " ".join(comment).replace("|", " ").replace(",", " ").replace(":", " ").split()
+    assert [choice for choice in CHOICES[option] if choice not in words] == []

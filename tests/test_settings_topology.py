@@ -39,6 +39,7 @@ def settings_of(files, **options):
     {"topology": "ring", "routing_weight": "ospf"},
     {"topology": "ring", "tunnels": "ring tunnels", "policy": "milp"},
     {"topology": "ring", "tunnels": "ring tunnels", "policy": "qnn"},
+    {"topology": "ring", "tunnels": "ring tunnels", "policy": "lp"},
 ], ids=lambda options: ", ".join(f"{k}={v}" for k, v in options.items()))
 def test_accepted(files, options):
     got = settings_of(files, **options)
@@ -56,7 +57,7 @@ REFUSED = [
      "bad-tunnels.txt:1: tunnel 0-2 uses missing link 0->2", "tunnels"),
     ({"tunnels": "ring tunnels", "policy": "milp"}, "[qroute] tunnels needs topology", None),
     ({"topology": "ring", "tunnels": "ring tunnels"},
-     "[qroute] tunnels are only used by policy = qnn, mlp, milp", None),
+     "[qroute] tunnels are only used by policy = qnn, mlp, milp, lp", None),
 ]
 
 
@@ -75,11 +76,15 @@ def test_geant_and_its_tunnels_are_accepted():
     tunnels = require_data_or_skip("geant", "tunnels.txt")
     got = parse_settings({"topology": "geant", "tunnels": str(tunnels), "policy": "qnn"})
     assert (got.topology, got.tunnels) == ("geant", str(tunnels))
-    assert default_checkpoint(got) == "qnn-geant-single"
+    assert default_checkpoint(got) == "qnn-geant"
+    assert default_checkpoint(parse_settings({"topology": "geant", "policy": "qnn", "split": "false"})) == \
+        "qnn-geant-single"
 
 
 def test_a_file_topologys_default_checkpoint_is_abilenes(files):
-    assert default_checkpoint(Settings(policy="mlp", topology=files["ring"])) == "mlp-abilene-single"
+    assert default_checkpoint(Settings(policy="mlp", topology=files["ring"])) == "mlp-abilene"
+    single = Settings(policy="mlp", topology=files["ring"], split="false")
+    assert default_checkpoint(single) == "mlp-abilene-single"
 
 
 def test_a_malformed_topology_file_exits_2_at_start_up(files, tmp_path, monkeypatch, capsys):
