@@ -98,8 +98,7 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         datapath = ev.msg.datapath
-        for message in [ofmsgs.delete_all_app_rules(), ofmsgs.delete_all_groups(), *ofmsgs.base_rules(),
-                        ofmsgs.port_desc_request()]:
+        for message in [*ofmsgs.switch_reset(), ofmsgs.port_desc_request()]:
             self.send(datapath, message)
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])

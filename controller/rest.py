@@ -102,7 +102,8 @@ def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
         "pairs_rerouted": status.pairs_rerouted,
         "pairs_reweighted": status.pairs_reweighted,
         "policy_failures": status.policy_failures,
-        "settings": dataclasses.asdict(settings),
+        # the API token guards the writes: the open reads never show it
+        "settings": {**dataclasses.asdict(settings), "api_token": "(set)" if settings.api_token else ""},
     }
 
 

@@ -1,12 +1,14 @@
 """App tier: QRouteController driven by real Ryu event objects on fake datapaths.
 
 Every message the app sends is serialised by `tests.fakes.FakeDatapath`; the assertions read
-the serialised OpenFlow (parsed back where Ryu can parse the message type). The topology is a
-ring of five switches, host i on switch i port 1: between s1 and s3 the short way is 1-2-3 and
-the long way 1-5-4-3.
+the serialised OpenFlow, and the flow and group mods are replayed into simulated switches
+(`tests.tables_sim`), through which frames are walked over every bucket of every group. The
+topology is a ring of five switches, host i on switch i port 1: between s1 and s3 the short way
+is 1-2-3 and the long way 1-5-4-3.
 """
 from __future__ import annotations
 
+import json
 import logging
 from types import SimpleNamespace
 
@@ -16,17 +18,20 @@ from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
+from webob import Request
 
 import controller.app as app_module
 from controller import ofmsgs, ryu_options
-from controller.planner import hops_for_path
 from controller.settings import Settings
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
-                         is_add, is_delete, mac, output_ports, reparse, switch_tables)
+                         is_add, is_delete, mac, output_ports, reparse)
+from tests.tables_sim import TableSim, assert_record_is_true
 
 # the fixtures below replace these; a test that needs the real ones takes them from here
 REAL_SPAWN = app_module.hub.spawn
 REAL_AWAIT_BARRIERS = app_module.QRouteController.await_barriers
+SHORT, LONG = (1, 2, 3), (1, 5, 4, 3)  # s1 -> s3 both ways round
+SHORT_BACK, LONG_BACK = (3, 2, 1), (3, 4, 5, 1)
 
 
 class FakeWsgi:
@@ -43,6 +48,13 @@ class Clock:
 
     def monotonic(self):
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """A generated API token goes to ~/.qroute: a home of the test's own."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture
@@ -74,12 +86,15 @@ def app(spawned, clock, wsgi):
     return app
 
 
+def _record_barriers(app, network):
+    # Barrier round trips need Ryu's ofctl service; record where the app would wait instead.
+    app.await_barriers = lambda dpids, timeout_s=1.0: network.log.append(("barrier", frozenset(dpids)))
+
+
 @pytest.fixture
 def net(app):
     network = FakeNetwork(app, n=5)
-    # Barrier round trips need Ryu's ofctl service; record where the app would wait instead.
-    app.await_barriers = lambda dpids, timeout_s=1.0: network.log.append(
-        ("barrier", frozenset(dpids)))
+    _record_barriers(app, network)
     network.start()
     return network
 
@@ -90,27 +105,84 @@ def learn(net, n):
     net.packet_in(n, HOST_PORT, ipv4_frame(n, other))
 
 
-def path_rules(net):
-    """{dpid: [(src, dst, out_port), ...]} of the path rules added, in sending order."""
-    rules = {}
-    for dpid, msg in net.log:
-        if is_add(msg) and msg.priority == ofmsgs.PRIORITY_PATH:
-            rules.setdefault(dpid, []).append(
-                (msg.match["eth_src"], msg.match["eth_dst"], output_ports(msg)[0]))
-    return rules
+def paths_of(app, src, dst):
+    """The installed paths of the switch pair, heaviest first."""
+    return [path for path, _ in sorted(app.tunnels.splits.get((src, dst), ()), key=lambda pw: -pw[1])]
 
 
-def tracked_tables(app):
-    """{dpid: {(src, dst): out_port}} as the app believes it installed them."""
-    tables = {}
-    for pair, hops in app.routes.hops.items():
-        for dpid, out_port in hops:
-            tables.setdefault(dpid, {})[pair] = out_port
-    return tables
+def ring_sim(net, down=()):
+    """Simulated switches on the ring's links, minus the directed links in `down`."""
+    links = {(s[0], d[0]): (s[1], d[1]) for s, d in net.ring_links()}
+    return TableSim({link: ports for link, ports in links.items() if link not in set(down)})
+
+
+def is_table_mod(msg) -> bool:
+    return isinstance(msg, (parser.OFPFlowMod, parser.OFPGroupMod))
+
+
+def replayed(net, down=(), at_each_barrier=None) -> TableSim:
+    """The switches' tables after every flow and group mod the app sent, in order (a strict
+    replay: a flow pointing at a missing group, or a group added twice, fails). With
+    `at_each_barrier`, it is called with the simulator wherever the app waited for barriers
+    since the log was last cleared."""
+    sim = ring_sim(net, down)
+    current = len(net.history)
+    for index, (dpid, msg) in enumerate(net.history + net.log):
+        if dpid == "barrier":
+            if at_each_barrier and index >= current:
+                at_each_barrier(sim)
+        elif is_table_mod(msg):
+            msg.xid = None  # sent once already: the simulator serialises it again
+            sim.apply([(dpid, msg)])
+    return sim
+
+
+def delivered(sim, src_n, dst_n) -> set[tuple[int, ...]]:
+    """The switch paths a frame from host src_n to host dst_n takes, over every bucket it may
+    be hashed onto; each must end untagged on the destination's host port."""
+    outcomes = sim.walk(src_n, HOST_PORT, mac(dst_n))
+    assert outcomes, (src_n, dst_n)
+    for outcome in outcomes:
+        assert (outcome.kind, outcome.dpid, outcome.port, outcome.vid) == ("host", dst_n, HOST_PORT, None), \
+            (src_n, dst_n, outcome)
+    return {outcome.path for outcome in outcomes}
+
+
+def every_pair_delivered(hosts):
+    def check(sim):
+        for a in hosts:
+            for b in hosts:
+                if a != b:
+                    delivered(sim, a, b)
+    return check
 
 
 def packet_outs(net):
     return [(dpid, msg) for dpid, msg in net.log if isinstance(msg, parser.OFPPacketOut)]
+
+
+def sent_kinds(net):
+    """The log as words: barrier waits, and what each flow and group mod does."""
+    words = []
+    for dpid, msg in net.log:
+        if dpid == "barrier":
+            words.append("barrier")
+        elif isinstance(msg, parser.OFPGroupMod):
+            words.append({ofp.OFPGC_ADD: "group add", ofp.OFPGC_MODIFY: "group modify",
+                          ofp.OFPGC_DELETE: "group delete"}[msg.command])
+        elif isinstance(msg, parser.OFPFlowMod):
+            role = {ofmsgs.PRIORITY_TUNNEL: "tunnel", ofmsgs.PRIORITY_CLASSIFY: "classify"}.get(
+                msg.priority, "other")
+            if msg.table_id == ofmsgs.TABLE_DELIVER:
+                role = "deliver"
+            words.append(f"{role} {'delete' if is_delete(msg) else 'add'}")
+    return words
+
+
+def pin(app, pair, paths, weights=None):
+    body = {"paths": [list(p) for p in paths], **({"weights": weights} if weights else {})}
+    app.pin(pair, body)
+    app.run_pending_reroutes()
 
 
 # --- construction ---------------------------------------------------------------------------
@@ -158,7 +230,7 @@ def test_a_metrics_port_in_use_is_reported_and_the_controller_runs_on(spawned, w
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert paths_of(app, 1, 3) == [SHORT]
 
 
 def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
@@ -170,7 +242,7 @@ def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
 
 
 # --- switch connect ---------------------------------------------------------------------------
-def test_connect_deletes_stale_app_rules_then_installs_base_rules(app):
+def test_connect_resets_the_switch_then_installs_base_rules(app):
     net = FakeNetwork(app, n=1)
     dp = net.connect(1)
     first = reparse(dp, dp.sent[0])
@@ -178,20 +250,24 @@ def test_connect_deletes_stale_app_rules_then_installs_base_rules(app):
     assert first.cookie_mask == ofmsgs.APP_COOKIE_MASK
     assert first.cookie >> 32 == ofmsgs.APP_COOKIE
     assert (first.out_port, first.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
+    groups = [m for m in dp.sent if isinstance(m, parser.OFPGroupMod)]
+    assert [(g.command, g.group_id) for g in groups] == [(ofp.OFPGC_DELETE, ofp.OFPG_ALL)]
+    assert dp.sent.index(groups[0]) < min(dp.sent.index(m) for m in dp.sent if is_add(m))
 
     adds = [reparse(dp, m) for m in dp.sent if is_add(m)]
-    by_priority = {m.priority: m for m in adds}
-    miss = by_priority[ofmsgs.PRIORITY_MISS]
+    by_place = {(m.table_id, m.priority): m for m in adds}
+    miss = by_place[(0, ofmsgs.PRIORITY_MISS)]
     assert list(miss.match.items()) == []
     assert output_ports(miss) == [ofp.OFPP_CONTROLLER]
     assert miss.instructions[0].actions[0].max_len == ofp.OFPCML_NO_BUFFER
-    arp_rule = by_priority[ofmsgs.PRIORITY_ARP]
+    arp_rule = by_place[(0, ofmsgs.PRIORITY_ARP)]
     assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
     assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
     assert all(m.cookie >> 32 == ofmsgs.APP_COOKIE for m in adds)
     assert isinstance(dp.sent[-1], parser.OFPPortDescStatsRequest)
     assert app.datapaths == {1: dp} and app.state.switches == {1}
     assert app.state.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
+
 
 
 # --- ARP --------------------------------------------------------------------------------------
@@ -258,7 +334,7 @@ def test_arp_reply_is_delivered_to_the_asker_and_teaches_the_target(net, app):
     outs = packet_outs(net)
     assert [(d, [a.port for a in o.actions]) for d, o in outs] == [(1, [HOST_PORT])]
     assert set(app.state.hosts) == {mac(1), mac(3)}
-    assert path_rules(net)  # both ends known: paths installed
+    assert app.tunnels.splits  # both ends known: tunnels installed
 
 
 def test_host_learning_on_a_link_port_is_refused(net, app):
@@ -275,97 +351,88 @@ def test_non_ip_non_arp_frame_is_dropped_not_flooded(net, app):
     assert net.log == [] and app.state.hosts == {}
 
 
-# --- path installation ------------------------------------------------------------------------
-def test_two_hosts_get_shortest_path_rules_with_the_app_cookie(net, app):
+# --- tunnels and groups -----------------------------------------------------------------------
+def test_two_hosts_get_a_tunnel_each_way_with_the_app_cookie(net, app):
     learn(net, 1)
-    assert path_rules(net) == {}  # a lone host has no pairs
+    assert app.tunnels.splits == {}  # a lone host has no pair: only its own delivery rules
+    assert set(sent_kinds(net)) - {"barrier"} == {"classify add", "deliver add"}
     learn(net, 3)
-    rules = {dpid: set(r) for dpid, r in path_rules(net).items()}
-    assert rules == {
-        1: {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), HOST_PORT)},
-        2: {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)},
-        3: {(mac(1), mac(3), HOST_PORT), (mac(3), mac(1), PREV_PORT)},
-    }
-    assert app.routes.paths == {(mac(1), mac(3)): (1, 2, 3), (mac(3), mac(1)): (3, 2, 1)}
+    assert app.tunnels.splits == {(1, 3): ((SHORT, 1.0),), (3, 1): ((SHORT_BACK, 1.0),)}
+    sim = replayed(net)
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT_BACK}
+    # s1 holds one select group towards s3 with one full-weight bucket into the tunnel
+    _, groups = sim.contents(1)
+    assert groups == {3: ((app.tunnels.labels[SHORT], 1000, NEXT_PORT),)}
     for dpid, msg in net.log:
         if is_add(msg):
             wire = reparse(net.datapaths[dpid], msg)
             assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
-            assert wire.cookie & ofmsgs.EPOCH_MASK == app.routes.epoch
-            assert wire.priority == ofmsgs.PRIORITY_PATH
-            assert wire.match["eth_src"] in (mac(1), mac(3))
-            # flagged as ingress exactly on the source host's switch
-            ingress = dpid == app.state.hosts[wire.match["eth_src"]].dpid
-            assert bool(wire.cookie & ofmsgs.INGRESS_FLAG) == ingress
+            assert 1 <= wire.cookie & 0xFFFFFFFF <= app.tunnels.epoch  # the decision that sent it
     # the packet that taught s3's host is delivered to its destination
     assert any(d == 1 and o.actions[0].port == HOST_PORT for d, o in packet_outs(net))
 
 
-def test_each_flow_is_installed_egress_first(net):
-    learn(net, 1)
-    learn(net, 3)
-    order = [dpid for dpid, msg in net.log
-             if is_add(msg) and msg.match["eth_src"] == mac(1)]
-    assert order == [3, 2, 1]
-    order = [dpid for dpid, msg in net.log
-             if is_add(msg) and msg.match["eth_src"] == mac(3)]
-    assert order == [1, 2, 3]
+def test_a_weighted_split_reaches_the_switches_as_bucket_weights(net, app):
+    for n in (1, 3):
+        learn(net, n)
+    pin(app, (1, 3), [SHORT, LONG], [3, 1])
+    assert app.tunnels.splits[(1, 3)] == ((SHORT, 0.75), (LONG, 0.25))
+    sim = replayed(net)
+    _, groups = sim.contents(1)
+    labels = app.tunnels.labels
+    assert groups[3] == ((labels[SHORT], 750, NEXT_PORT), (labels[LONG], 250, PREV_PORT))
+    assert delivered(sim, 1, 3) == {SHORT, LONG}
 
 
-def _assert_make_before_break(net):
-    kinds = [("add" if is_add(m) else "delete") for _, m in net.log if is_add(m) or is_delete(m)]
-    assert "delete" in kinds and "add" in kinds
-    assert kinds == sorted(kinds), f"a delete was sent before an add: {kinds}"
+def test_every_barrier_boundary_delivers_every_pair_and_no_bucket_meets_a_missing_tunnel(net, app):
+    for n in (1, 2, 3, 4):
+        learn(net, n)
+    checks = every_pair_delivered((1, 2, 3, 4))
+    for paths, weights in (([SHORT, LONG], [1, 1]), ([LONG], None), ([SHORT], None)):
+        net.clear()
+        pin(app, (1, 3), paths, weights)
+        assert paths_of(app, 1, 3) == list(paths) or set(paths_of(app, 1, 3)) == set(paths)
+        sim = replayed(net, at_each_barrier=checks)
+        checks(sim)
+        assert "barrier" in sent_kinds(net), "the change was sent in one phase"
+        kinds = sent_kinds(net)
+        if "tunnel add" in kinds:  # new tunnels are in place before any bucket points at them
+            assert kinds.index("tunnel add") < kinds.index("barrier") < kinds.index("group modify")
+        if "tunnel delete" in kinds:  # and leave only after no bucket uses them
+            assert kinds.index("group modify") < kinds.index("tunnel delete")
+            assert "barrier" in kinds[kinds.index("group modify"):kinds.index("tunnel delete")]
+        assert_record_is_true(sim, app.tunnels)
 
 
-def _deleted_on(net):
-    deleted = {}
-    for dpid, msg in net.log:
-        if is_delete(msg):
-            wire = reparse(net.datapaths[dpid], msg)
-            assert (wire.out_port, wire.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
-            assert wire.cookie_mask == ofmsgs.APP_COOKIE_MASK
-            assert wire.cookie >> 32 == ofmsgs.APP_COOKIE
-            deleted.setdefault(dpid, set()).add((wire.match["eth_src"], wire.match["eth_dst"]))
-    return deleted
+def test_a_weight_change_is_one_group_modification(net, app):
+    for n in (1, 3):
+        learn(net, n)
+    pin(app, (1, 3), [SHORT, LONG], [1, 1])
+    net.clear()
+    pin(app, (1, 3), [SHORT, LONG], [4, 1])
+    mods = [(d, m) for d, m in net.log if is_table_mod(m)]
+    assert [(d, type(m).__name__, m.command) for d, m in mods] == [(1, "OFPGroupMod", ofp.OFPGC_MODIFY)]
+    assert [b.weight for b in mods[0][1].buckets] == [800, 200]
+    assert app.tunnels.splits[(1, 3)] == ((SHORT, 0.8), (LONG, 0.2))
 
 
-def test_port_down_moves_the_flow_to_the_surviving_path(net, app):
-    learn(net, 1)
-    learn(net, 3)
+def test_port_down_drops_its_buckets_at_once_then_the_decision_reroutes(net, app):
+    for n in (1, 3):
+        learn(net, n)
+    pin(app, (1, 3), [SHORT, LONG], [1, 1])
     net.clear()
     net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)
     assert (2, 3) not in app.state.links and (3, 2) not in app.state.links
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
-    assert app.routes.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
-    assert path_rules(net) == {
-        4: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
-        5: [(mac(1), mac(3), PREV_PORT), (mac(3), mac(1), NEXT_PORT)],
-        1: [(mac(1), mac(3), PREV_PORT)],   # s1 keeps its host rule for 3->1
-        3: [(mac(3), mac(1), NEXT_PORT)],   # s3 keeps its host rule for 1->3
-    }
-    assert _deleted_on(net) == {2: {(mac(1), mac(3)), (mac(3), mac(1))}}
-    _assert_make_before_break(net)
-    order = [d for d, m in net.log if is_add(m) and m.match["eth_src"] == mac(1)]
-    assert order == [4, 5, 1]  # egress side first; s3 keeps its unchanged last hop
-    assert app.status.reroutes == 2
-
-
-def test_path_change_waits_for_downstream_barriers_before_switching_ingress(net, app):
-    learn(net, 1)
-    learn(net, 3)
-    net.clear()
-    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)
-    steps = []
-    for dpid, msg in net.log:
-        if dpid == "barrier":
-            steps.append(("barrier", msg))
-        elif is_add(msg) and msg.match["eth_src"] == mac(1):
-            steps.append(("add", dpid))
-        elif is_delete(msg) and msg.match["eth_src"] == mac(1):
-            steps.append(("delete", dpid))
-    assert steps == [("add", 4), ("add", 5), ("barrier", frozenset({4, 5})),
-                     ("add", 1), ("barrier", frozenset({1, 3})), ("delete", 2)]
+    first = next((d, m) for d, m in net.log if is_table_mod(m))
+    # before any decision: s1 stops hashing into the tunnel over 2-3
+    assert first[0] == 1 and isinstance(first[1], parser.OFPGroupMod)
+    assert first[1].command == ofp.OFPGC_MODIFY and len(first[1].buckets) == 1
+    assert net.log.index(first) < next(i for i, (d, _) in enumerate(net.log) if d == "barrier")
+    # the pin's short path broke: the policy routes the pair, the long way
+    assert paths_of(app, 1, 3) == [LONG] and paths_of(app, 3, 1) == [LONG_BACK]
+    sim = replayed(net, down={(2, 3), (3, 2)})
+    assert delivered(sim, 1, 3) == {LONG} and delivered(sim, 3, 1) == {LONG_BACK}
+    assert_record_is_true(sim, app.tunnels)
 
 
 def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
@@ -376,28 +443,26 @@ def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
     assert PREV_PORT not in app.state.ports[4]
 
 
-def test_link_add_restores_the_shorter_path(net, app):
+def test_link_add_restores_the_shorter_path_and_the_old_tunnel_leaves_last(net, app):
     learn(net, 1)
     learn(net, 3)
     for src, dst in net.link_between(2, 3):
         net.link_delete(src, dst)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert paths_of(app, 1, 3) == [LONG]
+    long_label = app.tunnels.labels[LONG]
     (forward, backward) = net.link_between(2, 3)   # (2->3), (3->2)
     net.clear()
     net.link_add(*forward)      # 1->3 can take the short way again; 3->1 cannot yet
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
-    assert app.routes.paths[(mac(3), mac(1))] == (3, 4, 5, 1)
-    assert path_rules(net) == {2: [(mac(1), mac(3), NEXT_PORT)],
-                               1: [(mac(1), mac(3), NEXT_PORT)]}
-    assert _deleted_on(net) == {4: {(mac(1), mac(3))}, 5: {(mac(1), mac(3))}}
-    _assert_make_before_break(net)
+    assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [LONG_BACK]
+    kinds = sent_kinds(net)
+    assert kinds.index("tunnel add") < kinds.index("group modify") < kinds.index("tunnel delete")
+    sim = replayed(net, down={(3, 2)})
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {LONG_BACK}
+    assert all(("tunnel", long_label) not in sim.contents(d)[0] for d in (4, 5))  # no rule left behind
     net.clear()
     net.link_add(*backward)
-    assert app.routes.paths[(mac(3), mac(1))] == (3, 2, 1)
-    assert path_rules(net) == {2: [(mac(3), mac(1), PREV_PORT)],
-                               3: [(mac(3), mac(1), PREV_PORT)]}
-    assert _deleted_on(net) == {4: {(mac(3), mac(1))}, 5: {(mac(3), mac(1))}}
-    _assert_make_before_break(net)
+    assert paths_of(app, 3, 1) == [SHORT_BACK]
+    assert_record_is_true(replayed(net), app.tunnels)
 
 
 def test_a_link_event_off_the_path_sends_nothing(net, app):
@@ -406,19 +471,23 @@ def test_a_link_event_off_the_path_sends_nothing(net, app):
     net.clear()
     for src, dst in net.link_between(4, 5):
         net.link_delete(src, dst)
-    assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert [m for _, m in net.log if is_table_mod(m)] == []
+    assert paths_of(app, 1, 3) == [SHORT]
 
 
-def test_unreachable_pair_has_its_rules_deleted(net, app):
+def test_an_unreachable_pair_loses_its_group_and_tunnels(net, app):
     learn(net, 1)
     learn(net, 3)
     net.clear()
     for a, b in ((4, 5), (2, 3)):  # the first cut is off the path
         for src, dst in net.link_between(a, b):
             net.link_delete(src, dst)
-    assert app.routes.paths == {} and app.routes.hops == {}
-    assert set(_deleted_on(net)) == {1, 2, 3}
+    assert app.tunnels.splits == {} and app.tunnels.labels == {}
+    sim = replayed(net, down={(2, 3), (3, 2), (4, 5), (5, 4)})
+    for dpid in range(1, 6):
+        rules, groups = sim.contents(dpid)
+        assert groups == {} and not [key for key in rules if key[0] == "tunnel"], dpid
+    assert sim.walk(1, HOST_PORT, mac(3))[0].kind == "controller"  # not classified any more
 
 
 def test_switch_leaving_reroutes_around_it(net, app):
@@ -427,7 +496,7 @@ def test_switch_leaving_reroutes_around_it(net, app):
     net.clear()
     net.disconnect(2)
     assert 2 not in app.datapaths and 2 not in app.state.switches
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert paths_of(app, 1, 3) == [LONG]
     assert all(dpid != 2 for dpid, _ in net.log)  # nothing is sent to a dead switch
 
 
@@ -440,47 +509,39 @@ def test_reroute_without_changes_sends_nothing(net, app):
 
 
 # --- statistics -------------------------------------------------------------------------------
-def test_poll_asks_every_switch_for_ports_and_host_switches_for_app_flow_stats(net, app):
+def test_poll_asks_every_switch_for_ports_and_host_switches_for_group_stats(net, app):
     learn(net, 1)
     learn(net, 3)
     net.clear()
     app._poll_stats()
     port_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPPortStatsRequest)]
-    flow_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPFlowStatsRequest)]
+    group_requests = [(d, m) for d, m in net.log if isinstance(m, parser.OFPGroupStatsRequest)]
     assert sorted(d for d, _ in port_requests) == [1, 2, 3, 4, 5]
-    assert sorted(d for d, _ in flow_requests) == [1, 3]  # where hosts attach: the ingress switches
+    assert sorted(d for d, _ in group_requests) == [1, 3]  # where hosts attach: the ingresses
     assert all(m.port_no == ofp.OFPP_ANY for _, m in port_requests)
-    for _, m in flow_requests:  # only qroute's own rules, and of those the ingress ones
-        assert m.cookie_mask == ofmsgs.APP_COOKIE_MASK | ofmsgs.INGRESS_FLAG
-        assert m.cookie & m.cookie_mask == ofmsgs.cookie(0, ingress=True)
+    assert all(m.group_id == ofp.OFPG_ALL for _, m in group_requests)
 
 
-def test_flow_stats_at_the_ingress_switch_become_per_flow_rates(net, app):
-    learn(net, 1)
-    learn(net, 3)
-    pair, back = (mac(1), mac(3)), (mac(3), mac(1))
-    net.flow_stats(1, {pair: 1_000, back: 0}, age_s=10.0)
-    # 2.5 MB over 2 s of the rule's life = 10 Mbit/s, counted where the flow enters (s1),
-    # however late the reply arrives
-    net.flow_stats(1, {pair: 1_000 + 2_500_000, back: 7_000_000}, age_s=12.0)
-    net.flow_stats(2, {pair: 9_000_000, back: 9_000_000}, age_s=12.0)  # transit switch: not counted
-    assert app.flow_rates.bps == {pair: pytest.approx(10e6)}
-    net.flow_stats(1, {pair: 10}, age_s=1.0)  # rule replaced (younger, fresh counter): no rate
-    assert app.flow_rates.bps[pair] == pytest.approx(10e6)
-    net.flow_stats(1, {pair: 10 + 125_000}, age_s=2.0)  # measured again from the new rule
-    assert app.flow_rates.bps[pair] == pytest.approx(1e6)
-    assert {"src": mac(1), "dst": mac(3), "bps": pytest.approx(1e6)} in app.describe()["flow_rates_bps"]
-
-
-def test_a_host_moving_to_another_switch_does_not_mix_counters(net, app):
-    learn(net, 1)
-    learn(net, 3)
-    pair = (mac(1), mac(3))
-    net.flow_stats(1, {pair: 5_000_000}, age_s=10.0)
-    net.packet_in(4, HOST_PORT, ipv4_frame(1, 3))  # host 1 now sends from s4
-    assert app.state.hosts[mac(1)].dpid == 4
-    net.flow_stats(4, {pair: 6_000_000}, age_s=11.0)  # s4's rule: its first sample, no rate yet
-    assert pair not in app.flow_rates.bps
+def test_group_stats_at_the_ingress_become_switch_pair_demand(net, app):
+    for n in (1, 3):
+        learn(net, n)
+    pin(app, (1, 3), [SHORT, LONG], [3, 1])
+    net.group_stats(1, {3: (600, 400)}, age_s=10.0)
+    # 2.5 MB over 2 s of the group's life = 10 Mbit/s entering s1 for s3, however late the
+    # reply arrives; 3/4 of it went into the short tunnel
+    net.group_stats(1, {3: (600 + 1_875_000, 400 + 625_000), 77: 5}, age_s=12.0)
+    net.group_stats(2, {3: 9_000_000}, age_s=12.0)  # s2 has no group of qroute's
+    assert app.pair_rates.bps == {(1, 3): pytest.approx(10e6)}
+    view = {(p["src"], p["dst"]): p for p in app.describe()["pairs"]}[(1, 3)]
+    assert view["demand_bps"] == pytest.approx(10e6)
+    assert [(tuple(t["path"]), t["weight"], t["bps"]) for t in view["paths"]] == [
+        (SHORT, 0.75, pytest.approx(7.5e6)), (LONG, 0.25, pytest.approx(2.5e6))]
+    assert [t["label"] for t in view["paths"]] == [app.tunnels.labels[SHORT], app.tunnels.labels[LONG]]
+    pin(app, (1, 3), [SHORT, LONG], [1, 1])  # reweighted: Open vSwitch resets the counters
+    net.group_stats(1, {3: 125_000}, age_s=13.0)
+    assert app.pair_rates.bps[(1, 3)] == pytest.approx(10e6)  # no rate from a reset counter
+    net.group_stats(1, {3: 250_000}, age_s=14.0)
+    assert app.pair_rates.bps[(1, 3)] == pytest.approx(1e6)
 
 
 def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
@@ -523,10 +584,7 @@ def test_port_rates_of_a_switch_without_port_durations_are_timed_by_reply_arriva
                                                    (PREV_PORT, (1, 2, 3))])
 def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, spawned, clock,
                                                         wsgi, tmp_path, monkeypatch):
-    conf = tmp_path / "q.conf"
-    conf.write_text("[qroute]\nrouting_weight = utilisation\n")
-    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
-    app = app_module.QRouteController(wsgi=wsgi)
+    app = _app_with("[qroute]\nrouting_weight = utilisation\n", tmp_path, monkeypatch, wsgi)
     app.clock = clock.monotonic
     net = FakeNetwork(app, n=4)  # s1 to s3: 1-2-3 or 1-4-3, equal hops
     net.start()
@@ -535,7 +593,7 @@ def test_utilisation_weight_steers_around_a_loaded_link(loaded_port, expected, s
     net.port_stats(1, {NEXT_PORT: 0, PREV_PORT: 0, loaded_port: 1_250_000})  # 10 Mbit/s
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == expected
+    assert paths_of(app, 1, 3) == [expected]
 
 
 def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
@@ -545,37 +603,47 @@ def _app_with(conf_text, tmp_path, monkeypatch, wsgi):
     return app_module.QRouteController(wsgi=wsgi)
 
 
+def _ring_with_all_hosts(app):
+    net = FakeNetwork(app, n=5)
+    _record_barriers(app, net)
+    net.start()
+    for n in range(1, 6):
+        learn(net, n)
+    return net
+
+
 @pytest.mark.parametrize("kind", ["qnn", "mlp"])
-def test_learned_policy_routes_every_pair_on_a_candidate_path(kind, spawned, wsgi, tmp_path,
-                                                              monkeypatch):
-    app = _app_with(f"[qroute]\npolicy = {kind}\n", tmp_path, monkeypatch, wsgi)
+@pytest.mark.parametrize("split", ["auto", "false"])
+def test_learned_policy_gives_every_pair_a_split_over_its_candidates(kind, split, spawned, wsgi,
+                                                                    tmp_path, monkeypatch):
+    app = _app_with(f"[qroute]\npolicy = {kind}\nsplit = {split}\n", tmp_path, monkeypatch, wsgi)
     assert app.policy.kind == kind and app.status.policy_problem == ""
     assert app.describe()["policy"].startswith(f"{kind} router, k=3")
-    net = FakeNetwork(app, n=5)
-    net.start()
-    for n in range(1, 6):
-        learn(net, n)
-    assert len(app.routes.paths) == 20 and app.describe()["last_decision_error"] == ""
-    # what is installed is the learned policy's own decision: asked afresh, with nothing
-    # installed to keep and no margin for keeping it, it picks the same paths
+    # no margin for keeping what is installed: every decision is the policy's fresh one
     monkeypatch.setattr(app.policy, "keep_margin", 0.0)
-    own = app.policy.decide(app.state.graph(), app.state.host_pairs(), {}, {})
-    assert own == app.routes.paths
-    for (src, dst), path in app.routes.paths.items():
-        assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
-        assert len(set(path)) == len(path)  # loop-free: the ring's short or long way round
+    net = _ring_with_all_hosts(app)
+    assert len(app.tunnels.splits) == 20 and app.describe()["last_decision_error"] == ""
+    # what is installed is the learned policy's own decision: asked afresh, it decides the same
+    assert app.policy.decide(app.state.graph(), app.state.switch_pairs(), {}, {}) == app.tunnels.splits
+    assert app.policy.split is (split == "auto")  # auto: the shipped checkpoint is a split one
+    if split == "false":
+        assert {len(split_) for split_ in app.tunnels.splits.values()} == {1}
+    sim = replayed(net)
+    for (src, dst), split_ in app.tunnels.splits.items():
+        assert delivered(sim, src, dst) == {path for path, _ in split_}
+        assert sum(weight for _, weight in split_) == pytest.approx(1.0)
 
 
-def test_milp_policy_routes_every_pair(spawned, wsgi, tmp_path, monkeypatch):
-    app = _app_with("[qroute]\npolicy = milp\n", tmp_path, monkeypatch, wsgi)
-    assert app.describe()["policy_name"] == "milp" and app.status.policy_problem == ""
-    net = FakeNetwork(app, n=5)
-    net.start()
-    for n in range(1, 6):
-        learn(net, n)
-    assert len(app.routes.paths) == 20 and app.describe()["last_decision_error"] == ""
-    for (src, dst), path in app.routes.paths.items():
-        assert path[0] == app.state.hosts[src].dpid and path[-1] == app.state.hosts[dst].dpid
+@pytest.mark.parametrize("policy, widest", [("milp", 1), ("lp", 2)])
+def test_optimum_policies_route_every_pair(policy, widest, spawned, wsgi, tmp_path, monkeypatch):
+    app = _app_with(f"[qroute]\npolicy = {policy}\n", tmp_path, monkeypatch, wsgi)
+    assert app.describe()["policy_name"] == policy and app.status.policy_problem == ""
+    net = _ring_with_all_hosts(app)
+    assert len(app.tunnels.splits) == 20 and app.describe()["last_decision_error"] == ""
+    assert max(len(split) for split in app.tunnels.splits.values()) <= widest
+    sim = replayed(net)
+    for (src, dst), split in app.tunnels.splits.items():
+        assert delivered(sim, src, dst) == {path for path, _ in split}
 
 
 def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spawned, wsgi, tmp_path,
@@ -598,19 +666,23 @@ def test_unusable_checkpoint_is_reported_and_shortest_paths_keep_forwarding(spaw
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert paths_of(app, 1, 3) == [SHORT]
 
 
-def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawned, wsgi, tmp_path,
-                                                                           monkeypatch, caplog):
+def test_a_failing_learned_decision_keeps_intact_splits_and_routes_the_rest(spawned, wsgi, tmp_path,
+                                                                            monkeypatch, caplog):
     app = _app_with("[qroute]\npolicy = qnn\n", tmp_path, monkeypatch, wsgi)
     net = FakeNetwork(app, n=5)
     net.start()
+    decide = app.policy.decide
+
+    def the_long_way(graph, pairs, current, *rest):  # as if the QNN had chosen it
+        return {**decide(graph, pairs, current, *rest), (1, 3): ((LONG, 1.0),)}
+
+    monkeypatch.setattr(app.policy, "decide", the_long_way)
     learn(net, 1)
     learn(net, 3)
-    app.routes.paths[(mac(1), mac(3))] = (1, 5, 4, 3)  # as if the QNN had chosen the long way
-    app.routes.hops[(mac(1), mac(3))] = hops_for_path((1, 5, 4, 3), app.state.hosts[mac(3)],
-                                                               app.state.links)
+    assert paths_of(app, 1, 3) == [LONG]
 
     def broken(*args, **kwargs):
         raise RuntimeError("inference failed")
@@ -618,8 +690,8 @@ def test_a_failing_learned_decision_keeps_intact_paths_and_routes_the_rest(spawn
     monkeypatch.setattr(app.policy, "decide", broken)
     with caplog.at_level(logging.ERROR):
         learn(net, 2)  # a new host: a decision is needed, and it fails
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)  # intact: not moved
-    assert app.routes.paths[(mac(1), mac(2))] == (1, 2) and app.routes.paths[(mac(2), mac(3))] == (2, 3)
+    assert paths_of(app, 1, 3) == [LONG]  # intact: not moved
+    assert paths_of(app, 1, 2) == [(1, 2)] and paths_of(app, 2, 3) == [(2, 3)]
     assert any("policy qnn failed" in r.getMessage() for r in caplog.records)
     assert "inference failed" in app.describe()["last_decision_error"]
     assert app.describe()["policy_failures"] == 1
@@ -641,7 +713,7 @@ def test_a_policy_that_fails_to_build_in_any_way_leaves_shortest_paths_forwardin
     net.start()
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert paths_of(app, 1, 3) == [SHORT]
 
 
 def test_checkpoint_of_the_other_kind_is_refused(spawned, wsgi, tmp_path, monkeypatch):
@@ -695,7 +767,7 @@ def test_a_burst_of_events_costs_one_decision_covering_all_of_them(net, app):
     assert app.status.reroutes == 0
     app.run_pending_reroutes()
     assert app.status.reroutes == 1 and app.describe()["rerouting"] is False
-    assert len(app.routes.paths) == 4 * 3
+    assert len(app.tunnels.splits) == 4 * 3
     assert app.run_pending_reroutes() == 0 and app.status.reroutes == 1  # nothing asked since
 
 
@@ -735,16 +807,15 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
     assert len(failures) == 3 and app.pending_reasons == []
 
 
-def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules(net, app, monkeypatch):
+def test_a_link_failing_during_a_decision_does_not_cost_intact_splits_their_rules(net, app, monkeypatch):
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
+    assert paths_of(app, 1, 3) == [SHORT]
     decide = app.policy.decide
 
-    def decided_before_the_failure(graph, flows, current, *rest):
+    def decided_before_the_failure(graph, pairs, current, *rest):
         # what a decision started earlier returns: the long way round for 1->3, over 4-5 ...
-        decided = dict(decide(graph, flows, current, *rest))
-        decided[(mac(1), mac(3))] = (1, 5, 4, 3)
+        decided = {**decide(graph, pairs, current, *rest), (1, 3): ((LONG, 1.0),)}
         # ... whose link 4-5 fails while it runs
         app.state.remove_link(4, 5)
         app.state.remove_link(5, 4)
@@ -753,30 +824,32 @@ def test_a_link_failing_during_a_decision_does_not_cost_intact_paths_their_rules
     monkeypatch.setattr(app.policy, "decide", decided_before_the_failure)
     net.clear()
     app.reroute("periodic")
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
-    assert _deleted_on(net) == {}
+    assert paths_of(app, 1, 3) == [SHORT]
+    assert not [m for _, m in net.log if is_table_mod(m)]
 
 
-def test_a_host_moving_during_a_decision_gets_no_rules_towards_its_old_switch(net, app, monkeypatch):
+def test_a_host_moving_during_a_decision_gets_nothing_towards_its_old_switch(net, app, monkeypatch):
     learn(net, 1)
     learn(net, 3)
     decide = app.policy.decide
 
-    def decided_before_the_move(graph, flows, current, *rest):
-        decided = decide(graph, flows, current, *rest)
-        # host 3 shows up on switch 4 (port 1 there) while the decision for switch 3 runs
+    def decided_before_the_move(graph, pairs, current, *rest):
+        decided = decide(graph, pairs, current, *rest)
+        # host 3 shows up on switch 4 (port 1 there) while the decision runs
         app.state.learn_host(mac(3), 4, HOST_PORT)
         return decided
 
     monkeypatch.setattr(app.policy, "decide", decided_before_the_move)
-    net.clear()
     app.reroute("periodic")
-    assert (mac(1), mac(3)) not in app.routes.paths and (mac(3), mac(1)) not in app.routes.paths
-    assert all(dpid != 3 or dst != mac(3) for dpid, rules in path_rules(net).items()
-               for _, dst, _ in rules)
+    assert (1, 3) not in app.tunnels.splits and (3, 1) not in app.tunnels.splits  # s3 has no host now
+    sim = replayed(net)
+    assert sim.walk(1, HOST_PORT, mac(3))[0].kind == "controller"  # not sent towards s3
     monkeypatch.setattr(app.policy, "decide", decide)
     app.reroute("host moved")  # the decision the move asked for
-    assert app.routes.paths[(mac(1), mac(3))][-1] == 4 and app.routes.paths[(mac(3), mac(1))][0] == 4
+    assert paths_of(app, 1, 4) == [(1, 5, 4)]
+    sim = replayed(net)
+    moved = sim.walk(1, HOST_PORT, mac(3))
+    assert [(o.kind, o.dpid, o.port) for o in moved] == [("host", 4, HOST_PORT)]
 
 
 def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_decision(net, app, monkeypatch):
@@ -786,20 +859,20 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
 
     def decided_while_s2_reconnects(*args):
         net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-        net.connect(2)  # deletes every app rule on s2
+        net.connect(2)  # deletes every app rule and group on s2
         del net._handle
         return decide(*args)
 
     monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
     net.clear()
-    assert app.reroute("periodic") == 0 and app.status.flows_moved == 0  # rules restored, no path moved
-    assert set(path_rules(net)[2]) == {(mac(1), mac(3), NEXT_PORT), (mac(3), mac(1), PREV_PORT)}
+    assert app.reroute("periodic") == 0  # rules restored, no pair rerouted or reweighted
+    assert_record_is_true(replayed(net), app.tunnels)
     # so the decision the reconnection asked for has nothing left to install
     monkeypatch.setattr(app.policy, "decide", decide)
-    epoch = app.routes.epoch
+    epoch = app.tunnels.epoch
     assert app.pending_reasons == ["switch 2 reconnected"]
     app.run_pending_reroutes()
-    assert app.routes.epoch == epoch
+    assert app.tunnels.epoch == epoch
 
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
@@ -816,7 +889,7 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
         if not reconnected:
             reconnected.append(2)
             net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-            net.connect(2)  # wipes s2; the decision's ingress rules there come after this
+            net.connect(2)  # wipes s2; the decision's later phases reach it after this
             if host_2_moves:
                 net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
             del net._handle
@@ -825,27 +898,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
     learn(net, 2)  # a new host: one decision, whose barrier wait sees s2 reconnect
     assert reconnected == [2] and app.state.hosts[mac(2)].dpid == (4 if host_2_moves else 2)
     assert app.pending_reasons == []
-    assert any(dpid == 2 for hops in app.routes.hops.values() for dpid, _ in hops)
-    assert switch_tables(net.log) == tracked_tables(app)
-
-
-def test_a_flow_whose_ingress_switch_was_wiped_gets_a_flagged_ingress_rule_after_its_host_moves(net, app):
-    """1->3 runs 1-2-3; s1 reconnects (its rules wiped) and host 1 shows up on s2 before the
-    next decision: the hops left (s2, s3) are the new path's, and s2's rule must be rewritten
-    as the ingress rule (cookie flag) for the flow's rate to be measured."""
-    learn(net, 1)
-    learn(net, 3)
-    net.clear()
-    net._handle = lambda handler, event: handler(event)  # both before the next decision
-    net.connect(1)
-    net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))
-    del net._handle
-    app.run_pending_reroutes()
-    assert app.routes.paths[(mac(1), mac(3))] == (2, 3)
-    flagged = [d for d, m in net.log if is_add(m) and m.priority == ofmsgs.PRIORITY_PATH
-               and (m.match["eth_src"], m.match["eth_dst"]) == (mac(1), mac(3))
-               and m.cookie & ofmsgs.INGRESS_FLAG]
-    assert flagged == [2] and app.routes.unflagged == set()
+    sim = replayed(net)
+    assert_record_is_true(sim, app.tunnels)
+    every_pair_delivered((1, 2, 3) if not host_2_moves else (1, 3))(sim)
 
 
 def _ipv4_packet_in(net, src_n, dst_n):
@@ -881,57 +936,128 @@ def test_barriers_of_all_switches_are_awaited_at_once(net, app, monkeypatch, cap
     assert len(silent) == 1 and "from 0000000000000003 (<Timeout" in silent[0]
 
 
-# --- REST view --------------------------------------------------------------------------------
-def test_describe_reports_hosts_paths_and_settings(net, app):
+# --- REST view and control ----------------------------------------------------------------------
+def test_describe_reports_hosts_pairs_and_settings(net, app):
     learn(net, 1)
     learn(net, 3)
     view = app.describe()
     assert view["switches"] == [1, 2, 3, 4, 5]
     assert [h["mac"] for h in view["hosts"]] == [mac(1), mac(3)]
-    assert {"src": mac(1), "dst": mac(3), "path": [1, 2, 3]} in view["paths"]
+    pairs = {(p["src"], p["dst"]): p for p in view["pairs"]}
+    assert set(pairs) == {(1, 3), (3, 1)}
+    assert pairs[(1, 3)]["paths"] == [{"path": [1, 2, 3], "weight": 1.0, "label": app.tunnels.labels[SHORT],
+                                       "bps": None}]
+    assert pairs[(1, 3)]["demand_bps"] is None and view["tunnels"] == 2
     assert view["settings"]["routing_weight"] == "hops"
-    assert view["epoch"] == app.routes.epoch >= 1
+    assert view["epoch"] == app.tunnels.epoch >= 1
     assert (view["policy_name"], view["policy"], view["policy_problem"]) == \
         ("shortest-path", "shortest-path", "")
+    json.dumps(view)  # all of it serialisable
+    assert "api_token" not in json.dumps(view["settings"]) or view["settings"]["api_token"] in ("", "(set)")
+
+
+@pytest.fixture
+def rest(spawned, clock, tmp_path, monkeypatch):
+    """The app behind Ryu's real WSGI application: (app, net, call(method, path, body, token))."""
+    from ryu.app.wsgi import WSGIApplication  # once controller.app has patched eventlet for it
+
+    conf = tmp_path / "q.conf"
+    conf.write_text("[qroute]\napi_token = s3cret\n")
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    wsgi = WSGIApplication()
+    app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
+    net = FakeNetwork(app, n=5)
+    _record_barriers(app, net)
+    net.start()
+    for n in (1, 3):
+        learn(net, n)
+
+    def call(method, path, body=None, token="s3cret"):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        response = Request.blank(f"/qroute/v1/{path}", method=method, headers=headers,
+                                 body=data or b"").get_response(wsgi)
+        app.run_pending_reroutes()  # as the rerouting greenthread would
+        return response.status_int, json.loads(response.body)
+
+    return app, net, call
+
+
+def test_a_pin_through_the_api_is_installed_and_removed(rest):
+    app, net, call = rest
+    status, reply = call("PUT", "pins/1-3", {"paths": [list(LONG), list(SHORT)], "weights": [1, 3]})
+    assert status == 200 and reply["weights"] == [0.25, 0.75]
+    assert app.tunnels.splits[(1, 3)] == ((LONG, 0.25), (SHORT, 0.75))
+    assert delivered(replayed(net), 1, 3) == {SHORT, LONG}
+    assert call("GET", "pins", token=None) == (200, [{"src": 1, "dst": 3, "paths": [list(LONG), list(SHORT)],
+                                                       "weights": [0.25, 0.75]}])
+    assert call("DELETE", "pins/1-3")[0] == 200
+    assert paths_of(app, 1, 3) == [SHORT]  # the policy's own choice again
+    assert call("DELETE", "pins/1-3")[0] == 404
+
+
+@pytest.mark.parametrize("method, path, body, token, status, says", [
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]]}, None, 401, "Authorization: Bearer"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]]}, "wrong", 401, "Authorization: Bearer"),
+    ("PUT", "pins/1-3", b"{not json", "s3cret", 400, "not JSON"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]], "weight": [1]}, "s3cret", 400, "unknown field"),
+    ("PUT", "pins/1-3", {"paths": [[1, 3]]}, "s3cret", 400, "does not see: 1-3"),
+    ("PUT", "pins/1-3", {"paths": [["1", 2, 3]]}, "s3cret", 400, "dpids (integers)"),
+    ("PUT", "pins/1-9", {"paths": [[1, 9]]}, "s3cret", 404, "switch 9 is not connected"),
+    ("PUT", "pins/one-3", {"paths": [[1, 2, 3]]}, "s3cret", 400, "<src dpid>-<dst dpid>"),
+    ("DELETE", "pins/1-3", None, None, 401, "Authorization: Bearer"),
+])
+def test_a_bad_write_gets_a_4xx_and_changes_nothing(rest, method, path, body, token, status, says):
+    app, net, call = rest
+    before = dict(app.tunnels.splits)
+    net.clear()
+    got, reply = call(method, path, body, token)
+    assert (got, says in reply["error"]) == (status, True), reply
+    assert app.tunnels.splits == before and app.pins.splits == {}
+    assert not [m for _, m in net.log if is_table_mod(m)]
 
 
 # --- reconnects -------------------------------------------------------------------------------
 def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net, app):
     """Ryu's dpset notes a switch may reconnect before the old connection is seen to drop.
-    The new connection wipes qroute's rules (switch_features); they must come back, and the
-    old connection's late DEAD event must not take the live switch away."""
+    The new connection wipes qroute's rules and groups (switch_features); they must come
+    back, and the old connection's late DEAD event must not take the live switch away."""
     learn(net, 1)
     learn(net, 3)
     old = net.datapaths[2]
     net.clear()
     new = net.connect(2)
     assert reparse(new, new.sent[0]).command == ofp.OFPFC_DELETE  # rules wiped on connect
-    assert set(path_rules(net).get(2, [])) == {(mac(1), mac(3), NEXT_PORT),
-                                               (mac(3), mac(1), PREV_PORT)}
     assert all(msg.datapath is new for msg in new.sent)
+    sim = replayed(net)
+    assert_record_is_true(sim, app.tunnels)
+    assert delivered(sim, 1, 3) == {SHORT}  # s2's transit rule is back
     net.clear()
     net.state_change(old, app_module.DEAD_DISPATCHER)
     assert app.datapaths[2] is new and 2 in app.state.switches
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
-    assert [m for _, m in net.log if is_add(m) or is_delete(m)] == []
+    assert paths_of(app, 1, 3) == [SHORT]
+    assert [m for _, m in net.log if is_table_mod(m)] == []
 
 
-def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_flow_deletes_the_rest(
+def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_deletes_the_rest(
         net, app, monkeypatch):
     decide = app.policy.decide
 
-    def the_long_way(graph, flows, current, *rest):
-        return {**decide(graph, flows, current, *rest), (mac(1), mac(3)): (1, 5, 4, 3)}
+    def the_long_way(graph, pairs, current, *rest):
+        return {**decide(graph, pairs, current, *rest), (1, 3): ((LONG, 1.0),)}
 
     monkeypatch.setattr(app.policy, "decide", the_long_way)
     learn(net, 1)
     learn(net, 3)
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 5, 4, 3)
+    assert paths_of(app, 1, 3) == [LONG]
+    label = app.tunnels.labels[LONG]
     monkeypatch.setattr(app.policy, "decide", decide)
     net.clear()
     net.connect(5)  # wipes s5; the decision it asks for takes 1->3 the short way
-    assert app.routes.paths[(mac(1), mac(3))] == (1, 2, 3)
-    # the old path's rule on s4 (not wiped, not on the new path) is deleted, not left behind
-    deleted_on_s4 = [reparse(net.datapaths[4], m).match for d, m in net.log if d == 4 and is_delete(m)]
-    assert [(m["eth_src"], m["eth_dst"]) for m in deleted_on_s4] == [(mac(1), mac(3))]
-    assert app.status.flows_moved == 1
+    assert paths_of(app, 1, 3) == [SHORT]
+    # the old tunnel's rule on s4 (not wiped, not on the new path) is deleted, not left behind
+    sim = replayed(net)
+    assert ("tunnel", label) not in sim.contents(4)[0]
+    assert_record_is_true(sim, app.tunnels)
+    assert app.status.pairs_rerouted == 1
