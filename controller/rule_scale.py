@@ -1,6 +1,6 @@
 """Rules and groups on the busiest switch: switch-pair tunnels against host-pair rules.
 
-    python -m controller.rule_scale --topology abilene|geant --hosts-per-switch 1,4,16
+    qroute rules --topology abilene|geant --hosts-per-switch 1,4,16
 
 prints a markdown table. For each number of hosts per switch it builds the network's
 :class:`~controller.netstate.NetworkState` (its links, and that many synthetic hosts on every
@@ -14,7 +14,6 @@ No switches, no root.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -112,30 +111,27 @@ def markdown(topology: str, rows: Sequence[ScaleRow]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m controller.rule_scale",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--topology", default="abilene", help="abilene, geant or a topology file")
-    parser.add_argument("--hosts-per-switch", default="1,4,16",
-                        help="comma-separated host counts per switch (default 1,4,16)")
-    args = parser.parse_args(argv)
+def _host_counts(text: str) -> list[int]:
     try:
-        counts = [int(part) for part in args.hosts_per_switch.split(",")]
-        if any(count < 1 for count in counts):
-            raise ValueError
+        counts = [int(part) for part in text.split(",")]
     except ValueError:
-        parser.error(f"--hosts-per-switch {args.hosts_per_switch!r}: positive integers, comma-separated")
-    try:
-        tunnels = switch_tunnels(args.topology)
-        rows = [scale_row(args.topology, count, tunnels) for count in counts]
-    except (OSError, ValueError) as error:  # missing data, a malformed file (DataFormatError)
-        print(f"{args.topology}: {error}", file=sys.stderr)
-        return 2
+        counts = []
+    if not counts or any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: positive integers, comma-separated")
+    return counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", default="abilene", help="abilene, geant or a topology file")
+    parser.add_argument("--hosts-per-switch", type=_host_counts, default=[1, 4, 16],
+                        help="comma-separated host counts per switch (default 1,4,16)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """A missing data directory or a malformed file raises (the CLI prints one line, exit 2)."""
+    tunnels = switch_tunnels(args.topology)
+    rows = [scale_row(args.topology, count, tunnels) for count in args.hosts_per_switch]
     print(markdown(args.topology, rows))
     print("\nBusiest switch of each design (the most flow rules, groups, buckets); qroute's "
           "base rules (ARP, table misses) left out of both.")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

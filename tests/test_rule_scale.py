@@ -35,13 +35,19 @@ def test_host_pair_rules_are_one_per_host_pair_on_each_switch_of_its_shortest_pa
 
 
 def test_the_command_prints_a_markdown_row_per_host_count(capsys):
-    assert rule_scale.main(["--topology", "abilene", "--hosts-per-switch", "1,2"]) == 0
+    from qnn.cli import main
+
+    assert main(["rules", "--topology", "abilene", "--hosts-per-switch", "1,2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| abilene: hosts per switch | tunnels | flow rules |")
     assert [line.split("|")[1].strip() for line in lines[2:4]] == ["1", "2"]
 
 
 def test_a_bad_host_count_is_refused(capsys):
-    with pytest.raises(SystemExit):
-        rule_scale.main(["--hosts-per-switch", "0,x"])
-    assert "positive integers" in capsys.readouterr().err
+    from qnn.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["rules", "--hosts-per-switch", "0,x"])
+    assert refused.value.code == 2
+    refusal = "qroute rules: error: argument --hosts-per-switch: '0,x': positive integers"
+    assert refusal in capsys.readouterr().err
