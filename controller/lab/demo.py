@@ -99,9 +99,9 @@ def run_demo(seed: int) -> int:
                      f"{len(state['links'])} directed links discovered by LLDP")
 
         loss = lab.ping_all()
-        paths = len(lab.rest("paths"))
-        timeline.say("hosts reachable", f"all-pairs ping: {loss:.0f}% loss, {paths} host-pair "
-                     f"paths installed", ok=loss == 0.0)
+        state = lab.rest("state")
+        timeline.say("hosts reachable", f"all-pairs ping: {loss:.0f}% loss, {len(state['pairs'])} "
+                     f"switch pairs routed over {state['tunnels']} tunnels", ok=loss == 0.0)
 
         timeline.say("traffic", f"watching {src_name} -> {dst_name}, the heaviest demand in "
                      f"{source}")
