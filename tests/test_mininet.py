@@ -17,11 +17,12 @@ from tests.conftest import require_data_or_skip
 
 pytestmark = pytest.mark.mininet
 
-# The failover figures BENCHMARKS.md claims ("Failover", Abilene, 5 trials): median 30 ms,
-# worst 80 ms; its target, an outage under 1 s, is the ceiling no trial may reach. Of 5 trials at
-# least 3 must be within the claimed median and 4 within the claimed worst (one outlier allowed
-# on a busy machine).
-CLAIMED_MEDIAN_OUTAGE_S, CLAIMED_WORST_OUTAGE_S = 0.030, 0.080
+# The failover figures BENCHMARKS.md claims ("Failover", Abilene, 5 trials): median 20 ms,
+# worst 40 ms; its target, an outage under 1 s, is the ceiling no trial may reach. Of 5 trials at
+# least 3 must be within the claimed median plus one 10 ms ping slot (the outage is counted in
+# whole slots) and 4 within the claimed worst (one outlier allowed on a busy machine).
+PING_SLOT_S = 0.010
+CLAIMED_MEDIAN_OUTAGE_S, CLAIMED_WORST_OUTAGE_S = 0.020 + PING_SLOT_S, 0.040
 OUTAGE_CEILING_S = 1.0
 FAILOVER_TRIALS, WITHIN_MEDIAN_AT_LEAST, WITHIN_WORST_AT_LEAST = 5, 3, 4
 
