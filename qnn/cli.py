@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "speed": ("qnn.bench.speed", "decision time against flow count: QNN, MLP and path LP"),
     "realism": ("qnn.models.realism", "the trained QNN under finite shots and depolarising noise"),
     "scale": ("qnn.bench.scale", "every baseline's decision time vs flow count on a large graph"),
-    "lab": ("controller.lab.cli", "live tools in Mininet (root): demo, race, failover"),
+    "lab": ("controller.lab.cli", "live tools in Mininet (root): demo, race, failover, replay"),
 }
 
 # the parser's names for the chosen tool, outermost first (a group's tool has two)
