@@ -23,8 +23,8 @@ already drive, each of its reports (sender bytes, receiver's lost packets) is in
 controller and of this module, and the select-group data plane hashes each transport flow onto
 one bucket, which separate UDP sockets realise exactly. The cost is a gap of about half a second
 between matrices (iperf3's control connection, TCP, is set up per test), and a test whose
-control connection is lost on a congested path has no receiver report: such pairs are counted
-apart per matrix.
+control connection is lost on a congested path has no receiver report: such pairs (and those whose
+first datagram was lost, see :data:`CLIENT_GRACE_S`) are counted apart per matrix.
 
 Measurement, independent of the controller: every ``--interval`` seconds ``ovs-ofctl dump-ports``
 on every switch. A link's rate is the tx byte rate of its sending port; the MLU of an interval is
@@ -93,6 +93,10 @@ DATAGRAM_BYTES = 1200
 # links between switches, not counted here (0.3 % of a frame).
 FRAME_OVERHEAD_BYTES = 42
 FIRST_PORT = 5301
+# How long after its test should have ended a client is waited for. iperf3 starts a UDP stream
+# with one datagram that the server answers; when a congested link drops it, the client waits
+# for ever (that pair sent nothing in that matrix, and is counted as unreported).
+CLIENT_GRACE_S = 5.0
 
 
 # --- traffic, chosen without root ----------------------------------------------------------------
@@ -461,19 +465,23 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
                                              datagram_bytes=DATAGRAM_BYTES, streams=streams)
                for pair, rate in rates.items()}
     demand = np.zeros(pathset.n_demands)
+    deadline = time.monotonic() + seconds + CLIENT_GRACE_S
     for d, pair in enumerate(pathset.demands):
         process, name = clients[pair], f"{pair[0]}-{pair[1]}"
+        sent = duration = report = None
         try:
-            out, _err = process.communicate(timeout=seconds + 30)
-            sent, received, duration = iperf3_udp_figures(json.loads(out))
+            out, err = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            report = json.loads(out)
+            sent, received, duration = iperf3_udp_figures(report)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            sent = None
+            reason = "no report in time"
         except (ValueError, KeyError, TypeError):
-            sent = None  # no report, e.g. its TCP control connection lost on a congested path
+            # e.g. its TCP control connection lost on a congested path
+            reason = (report.get("error") if isinstance(report, dict) else None) or err.strip()[-120:]
         if sent is None or not duration:
-            outcome.unreported_pairs.append(name)
+            outcome.unreported_pairs.append(f"{name}: {reason}")
             demand[d] = rates[pair]  # unmeasured: the planned rate stands in
             continue
         outcome.sent_bytes += sent
@@ -554,31 +562,37 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
     return result
 
 
-def plot(runs: list[PolicyReplay], plan: ReplayPlan, path: str) -> None:
+def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) -> None:
+    """Measured MLU of every steady interval per policy against replay time (matrix i occupies
+    ``i * seconds`` to ``(i + 1) * seconds``, whatever each policy's run took between matrices)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    position = {index: n for n, index in enumerate(plan.matrix_indices)}
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for run in runs:
+        started = {m.index: m.started_s for m in run.matrices}
         times, mlus, last = [], [], None
         for entry in (i for i in run.intervals if i["steady"]):
             if last is not None and entry["matrix"] != last:
                 times.append(np.nan)  # a break in the line where the matrices change
                 mlus.append(np.nan)
-            times.append((entry["t0"] + entry["t1"]) / 2)
+            middle = (entry["t0"] + entry["t1"]) / 2 - started[entry["matrix"]]
+            times.append(position[entry["matrix"]] * seconds + middle)
             mlus.append(entry["mlu"])
             last = entry["matrix"]
         if times:
             ax.plot(times, mlus, marker=".", label=run.policy)
     if runs and runs[0].matrices:
-        lp = [(x, m.lp_mlu) for m in runs[0].matrices for x in (m.started_s, m.stopped_s)]
+        lp = [(x, m.lp_mlu) for m in runs[0].matrices
+              for x in (position[m.index] * seconds, (position[m.index] + 1) * seconds)]
         ax.plot(*zip(*lp), linestyle="--", color="black", label=f"LP optimum ({runs[0].policy}'s demand)")
-        for m in runs[0].matrices:
-            ax.axvline(m.started_s, color="grey", linewidth=0.5)
+    for n in range(1, len(plan.matrix_indices)):
+        ax.axvline(n * seconds, color="grey", linewidth=0.5)
     ax.axhline(1.0, color="red", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("seconds (matrix boundaries: grey lines; steady intervals only)")
+    ax.set_xlabel(f"replay seconds ({seconds:g} s per matrix, grey lines between; steady intervals)")
     ax.set_ylabel("measured MLU (busiest link tx / shaped capacity)")
     ax.set_title(f"{plan.topology}: matrices {plan.matrix_indices[0]}..{plan.matrix_indices[-1]} "
                  f"of {plan.source.rsplit('/', 1)[-1]}, OSPF planned peak {max(plan.ospf_mlu):.2f}")
@@ -679,11 +693,12 @@ def run(args: argparse.Namespace) -> int:
                                   args.settle))
     print(format_table(runs))
     if args.plot:
-        plot(runs, plan, args.plot)
+        plot(runs, plan, args.seconds_per_matrix, args.plot)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"command": shlex.join(["qroute", *sys.argv[1:]]), "commit": _git_commit(),
-                       "seed": args.seed, "plan": plan.to_json(),
+                       "seed": args.seed, "seconds_per_matrix": args.seconds_per_matrix,
+                       "interval_s": args.interval, "settle_s": args.settle, "plan": plan.to_json(),
                        "wall_s": round(time.monotonic() - began, 1),
                        "summary": [r.summary() for r in runs],
                        "runs": [{"policy": r.policy, "settings": r.settings,
