@@ -636,7 +636,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated, from {', '.join(POLICY_SETTINGS)} (default: spf,qnn,mlp)")
     parser.add_argument("--matrices", type=parse_matrix_range, default=(0, 5), metavar="START:COUNT",
                         help="consecutive matrices of the data, from START (default 0:5)")
-    parser.add_argument("--seconds-per-matrix", type=at_least(4, float), default=10.0)
+    parser.add_argument("--seconds-per-matrix", type=at_least(4, int), default=10,
+                        help="each matrix is replayed this long (whole seconds, as iperf3 takes them)")
     parser.add_argument("--overload", type=positive_float, default=1.0,
                         help="OSPF's busiest link load / capacity in the busiest matrix (default 1.0)")
     parser.add_argument("--volume-share", type=open_fraction, default=0.8,
