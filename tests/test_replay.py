@@ -227,3 +227,29 @@ def test_abilene_candidates_are_the_three_ospf_shortest_paths():
 def test_payload_and_frame_rates_differ_by_the_headers_of_a_1200_byte_datagram():
     assert replay.frame_rate(1200e3) == pytest.approx(1242e3)  # Ethernet, IPv4 and UDP headers
     assert replay.payload_rate(replay.frame_rate(5e6)) == pytest.approx(5e6)
+
+
+def _interval(matrix, steady, mlu, lp):
+    return {"matrix": matrix, "steady": steady, "mlu": mlu, "lp_mlu": lp, "mlu_ratio": mlu / lp}
+
+
+def test_a_policys_summary_covers_its_steady_intervals_and_every_matrixs_bytes():
+    run = replay.PolicyReplay("spf", {}, intervals=[
+        _interval(7, True, 0.9, 0.6), _interval(7, True, 0.6, 0.6),
+        _interval(7, False, 0.1, 0.6),           # the traffic starting: left out
+        _interval(8, True, 0.8, 0.5), _interval(None, False, 0.0, 1.0)],
+        matrices=[replay.MatrixResult(7, sent_bytes=1000, received_bytes=900),
+                  replay.MatrixResult(8, sent_bytes=3000, received_bytes=3000, unreported_pairs=["0-1: x"])])
+    summary = run.summary()
+    assert summary["mlu"] == {"mean": pytest.approx(0.7667, abs=1e-4), "p90": pytest.approx(0.88), "n": 3}
+    assert summary["mlu_ratio"] == {"mean": pytest.approx((1.5 + 1.0 + 1.6) / 3, abs=1e-4),
+                                    "p90": pytest.approx(1.58), "n": 3}
+    assert summary["delivered_share"] == pytest.approx(0.975)
+    assert summary["unreported_pairs"] == 1
+    row = replay.format_table([run]).splitlines()[-1]
+    assert row.startswith("| spf | 1.367 | 1.580 | 0.767 | 0.880 | 97.5 | 1 | 0 | 0 |")
+
+
+def test_controller_counters_it_does_not_have_are_none():
+    assert replay._grown({"flows_moved": 3}, {"flows_moved": 10}, "flows_moved") == 7
+    assert replay._grown({}, {"flows_moved": 10}, "flows_moved") is None

@@ -381,8 +381,8 @@ class PolicyReplay:
     settings: dict
     intervals: list[dict] = field(default_factory=list)
     matrices: list[MatrixResult] = field(default_factory=list)
-    flows_moved: int = 0
-    decision_failures: int = 0
+    flows_moved: int | None = 0
+    decision_failures: int | None = 0
     wall_s: float = 0.0
 
     def summary(self) -> dict:
@@ -492,6 +492,14 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
     return outcome
 
 
+def _grown(before: dict, after: dict, key: str) -> int | None:
+    """How much a counter of the controller's REST state grew (None where it has no such counter:
+    the controller's own view is only reported beside the replay's measurements)."""
+    if key not in before or key not in after:
+        return None
+    return after[key] - before[key]
+
+
 def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], seconds: float,
                   interval: float, settle_s: float) -> PolicyReplay:
     import mininet.clean
@@ -553,8 +561,8 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
             entry["lp_mlu"] = round(lp, 4) if lp is not None else None
             entry["mlu_ratio"] = round(entry["mlu"] / lp, 4) if lp and np.isfinite(entry["mlu"]) else None
         after = lab.rest("state")
-        result.flows_moved = after["flows_moved"] - before["flows_moved"]
-        result.decision_failures = after["policy_failures"] - before["policy_failures"]
+        result.flows_moved = _grown(before, after, "flows_moved")
+        result.decision_failures = _grown(before, after, "policy_failures")
     finally:
         lab.stop()
         mininet.clean.cleanup()
@@ -602,6 +610,9 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
     plt.close(fig)
 
 
+COUNT_COLUMNS = ("unreported_pairs", "flows_moved", "decision_failures")
+
+
 def format_table(runs: list[PolicyReplay]) -> str:
     from qnn.tables import markdown_table
 
@@ -614,7 +625,8 @@ def format_table(runs: list[PolicyReplay]) -> str:
         rows.append([run.policy, cell(s["mlu_ratio"]["mean"]), cell(s["mlu_ratio"]["p90"]),
                      cell(s["mlu"]["mean"]), cell(s["mlu"]["p90"]),
                      cell(s["delivered_share"] and 100 * s["delivered_share"], "{:.1f}"),
-                     s["unreported_pairs"], s["flows_moved"], s["decision_failures"], f"{run.wall_s:.0f}"])
+                     *(cell(s[key], "{}") for key in COUNT_COLUMNS),
+                     f"{run.wall_s:.0f}"])
     header = ("policy", "MLU/LP mean", "MLU/LP p90", "MLU mean", "MLU p90", "delivered %",
               "pair-matrices unreported", "flows moved", "failed decisions", "wall s")
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
