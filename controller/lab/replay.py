@@ -33,10 +33,10 @@ the link itself). A shaped link never sends above its bandwidth, so this MLU sto
 an overloaded link: the excess shows as loss, which is why the delivered share sits beside it
 (per interval: bytes the switches sent to hosts over bytes they received from hosts; per
 matrix: iperf3's receiver over its sender). The LP optimum is :func:`qnn.lp.path_lp` of the
-demand the senders measured (iperf3 sender bytes per pair, with each datagram's frame headers
-added, as the port counters count them) over the candidate paths the
-controller uses (k=3 OSPF k-shortest, or GEANT's 3 tunnels per pair), on the shaped capacities;
-an interval's live MLU ratio is its MLU over its matrix's LP optimum.
+demand the senders measured over the matrix (iperf3 sender bytes per pair, with each datagram's
+frame headers added, as the port counters count them) over the candidate paths the controller
+uses (k=3 OSPF k-shortest, or GEANT's 3 tunnels per pair), on the shaped capacities; an
+interval's live MLU ratio is its MLU over its matrix's LP optimum.
 
 Each policy name stands for controller settings (:data:`POLICY_SETTINGS`); settings the
 controller does not accept stop the run before any network is built. Needs root.
@@ -83,9 +83,9 @@ DEFAULT_CAPACITY_SCALE = 1e-3
 # userspace datapath forwards in this lab on 2 cores without losing any: measured on Abilene
 # with the links shaped to 1 Gbit/s (never the bottleneck), 24 switch pairs x 4 UDP streams of
 # 1200-byte datagrams over OSPF paths of 2.5 hops on average: 150 Mbit/s offered (375 Mbit/s of
-# link traffic) arrived in full, 300 Mbit/s (750) lost 29 % and a fifth of the iperf3 control
-# connections. The ceiling keeps the replay's OSPF link traffic at 2/3 of the loss-free figure,
-# room for policies that take longer paths.
+# link traffic) arrived in full; 200 Mbit/s (500) lost 15 % and 4 of the 24 iperf3 tests their
+# report, 250 Mbit/s lost 38 %. The ceiling keeps the replay's OSPF link traffic at 2/3 of the
+# loss-free figure, room for policies that take longer paths.
 LINK_TRAFFIC_CEILING_MBPS = 250.0
 DATAGRAM_BYTES = 1200
 # What a datagram carries on the wire besides its payload (Ethernet 14, IPv4 20, UDP 8 bytes);
@@ -687,8 +687,6 @@ def run(args: argparse.Namespace) -> int:
     plan, pathsets = build_plan(args)
     for policy in args.policies:  # every policy's settings checked before the first network
         _controller_settings(policy, plan)
-    # the pathsets list pairs in sorted order; rates are looked up by pair, so order them alike
-    plan.rates = [dict(sorted(r.items())) for r in plan.rates]
     print(f"{plan.topology}: matrices {plan.matrix_indices} of {plan.source}; "
           f"{len(plan.pairs)} pairs, {np.mean([len(r) for r in plan.rates]):.0f} per matrix, "
           f"{plan.streams} streams each; capacity scale {plan.capacity_scale:.3g}; "
