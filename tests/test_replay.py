@@ -253,3 +253,30 @@ def test_a_policys_summary_covers_its_steady_intervals_and_every_matrixs_bytes()
 def test_controller_counters_it_does_not_have_are_none():
     assert replay._grown({"flows_moved": 3}, {"flows_moved": 10}, "flows_moved") == 7
     assert replay._grown({}, {"flows_moved": 10}, "flows_moved") is None
+
+
+def _plan_args(topology, start=0, count=3):
+    import argparse
+
+    return argparse.Namespace(topology=topology, matrices=(start, count), seed=4, overload=1.0,
+                              volume_share=0.8, streams=8, ceiling_mbps=replay.LINK_TRAFFIC_CEILING_MBPS)
+
+
+def test_without_the_data_directory_abilene_replays_seeded_gravity_traffic(tmp_path, monkeypatch):
+    from topologies.datadir import DATA_DIR_ENV, DataUnavailableError
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "none"))
+    plan, pathsets = replay.build_plan(_plan_args("abilene"))
+    again, _ = replay.build_plan(_plan_args("abilene"))
+    assert not plan.real and "seed 4" in plan.source
+    assert plan.rates == again.rates  # seeded
+    assert max(plan.ospf_mlu) == pytest.approx(1.0)
+    assert [sorted(rates) for rates in plan.rates] == [p.demands for p in pathsets]
+    with pytest.raises(DataUnavailableError):
+        replay.build_plan(_plan_args("geant"))
+
+
+@pytest.mark.data
+def test_a_range_past_the_data_is_refused(data_dir):
+    with pytest.raises(ValueError, match="has 400 matrices, not 399..400"):
+        replay.build_plan(_plan_args("geant", 399, 2))
