@@ -15,7 +15,7 @@ from qnn.cli import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "lab"]
-LAB_TOOLS = ["demo", "race", "failover"]
+LAB_TOOLS = ["demo", "race", "failover", "replay"]
 EVERY_TOOL = [*TOOLS[:-1], *(f"lab {name}" for name in LAB_TOOLS)]
 REQUIRED = {"bench": ["--topology", "polska"], "train": ["--topology", "geant", "--out", "x.pt"],
             "export-qasm": ["--checkpoint", "qnn-geant"], "scale": ["--out", "x"]}
@@ -57,7 +57,7 @@ def test_help_imports_neither_torch_nor_mininet():
         "import sys\n"
         "from qnn.cli import main\n"
         "for argv in (['--help'], ['lab', '--help'], ['lab', 'demo', '--help'], ['lab', 'race', '--help'],\n"
-        "             ['lab', 'failover', '--help']):\n"
+        "             ['lab', 'failover', '--help'], ['lab', 'replay', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as exit:\n"
@@ -101,6 +101,11 @@ def test_an_unknown_option_is_one_line_and_exit_2(tool, capsys):
      "argument --policies: unknown 'ospf' (choose from shortest-path, qnn, mlp, milp, lp)"),
     ("lab race", ["--keep-margin", "2"],
      "argument --keep-margin: controller settings: [qroute] keep_margin = '2': must be between 0 and 1"),
+    ("lab replay", ["--matrices", "3"], "argument --matrices: '3': expected START:COUNT"),
+    ("lab replay", ["--matrices", "3:0"], "argument --matrices: '3:0': expected START:COUNT"),
+    ("lab replay", ["--policies", "spf,ospf"], "argument --policies: unknown 'ospf' (choose from spf, qnn,"),
+    ("lab replay", ["--topology", "ring"], "argument --topology: invalid choice: 'ring'"),
+    ("lab replay", ["--seconds-per-matrix", "1"], "argument --seconds-per-matrix: must be at least 4"),
     ("lab failover", ["--topology", "nope"],
      "argument --topology: wants one of abilene, diamond, geant, ring or a topology file, not 'nope'"),
     ("lab failover", ["--topology", "graph"], "argument --topology: wants one of"),
@@ -138,11 +143,13 @@ def test_the_lab_refuses_without_root_in_one_line(tool, monkeypatch, capsys):
     import controller.lab.demo
     import controller.lab.failover_bench
     import controller.lab.live_compare
+    import controller.lab.replay
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a lab tool ran without root")
 
-    for module in (controller.lab.demo, controller.lab.live_compare, controller.lab.failover_bench):
+    for module in (controller.lab.demo, controller.lab.live_compare, controller.lab.failover_bench,
+                   controller.lab.replay):
         monkeypatch.setattr(module, "run", must_not_run)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert main(["lab", tool]) == 2
@@ -155,17 +162,20 @@ def test_the_lab_refuses_without_root_before_importing_mininet():
         "import os, sys\n"
         "os.geteuid = lambda: 1000\n"
         "from qnn.cli import main\n"
-        "codes = [main(['lab', tool]) for tool in ('demo', 'race', 'failover')]\n"
+        "codes = [main(['lab', tool]) for tool in ('demo', 'race', 'failover', 'replay')]\n"
         "print(codes, [m for m in sys.modules if m.split('.')[0] == 'mininet'])\n")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[2, 2, 2] []"
-    assert len(done.stderr.splitlines()) == 3 and "needs root" in done.stderr
+    assert done.stdout.splitlines()[-1] == "[2, 2, 2, 2] []"
+    assert len(done.stderr.splitlines()) == 4 and "needs root" in done.stderr
 
 
 @pytest.mark.parametrize("tool, argv, work", [
     ("lab failover", ["--json", "FILE/x.json"], ("controller.lab.failover_bench", "run_trials")),
     ("lab failover", ["--json", "out.txt"], ("controller.lab.failover_bench", "run_trials")),
     ("lab race", ["--json", "FILE/x.json"], ("controller.lab.live_compare", "build_workload")),
+    ("lab replay", ["--json", "FILE/x.json"], ("controller.lab.replay", "build_plan")),
+    ("lab replay", ["--plot", "FILE/x.png"], ("controller.lab.replay", "build_plan")),
+    ("lab replay", ["--json", "out.txt"], ("controller.lab.replay", "build_plan")),
     ("scale", ["--out", "FILE/out"], ("qnn.bench.scale", "run_scale_bench")),
 ])
 def test_output_paths_are_refused_before_any_work(tool, argv, work, tmp_path, monkeypatch, capsys):

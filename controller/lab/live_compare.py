@@ -71,10 +71,7 @@ def run_policy(policy: str, workload: Workload, seconds: float,
     try:
         lab.start()
         lab.wait_until_ready()
-        state = lab.rest("state")
-        if state["policy_problem"] or state["policy_name"] != policy:
-            raise RuntimeError(f"policy {policy} is not running: "
-                               f"{state['policy_problem'] or state['policy']}")
+        lab.require_policy(policy)
         lab.ping_all()
         before = lab.rest("state")  # count only what moves once traffic runs
         servers, clients = [], []

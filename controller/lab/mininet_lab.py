@@ -199,6 +199,13 @@ class MininetLab:
             time.sleep(0.1)
         return False
 
+    def require_policy(self, name: str) -> None:
+        """Raise unless the controller runs policy ``name`` (a learned policy whose checkpoint
+        cannot be used falls back to shortest path: its figures must not go under its name)."""
+        state = self.rest("state")
+        if state["policy_problem"] or state["policy_name"] != name:
+            raise RuntimeError(f"policy {name} is not running: {state['policy_problem'] or state['policy']}")
+
     def host(self, name: str):
         return self.net.get(name)
 
@@ -282,19 +289,24 @@ class MininetLab:
         received = {int(m) for m in re.findall(r"icmp_seq=(\d+)", output)}
         return PingStream(sent=count, received=received, interval_s=interval_s)
 
-    def start_iperf3_server(self, host: str, port: int):
-        """An iperf3 server on `host` that serves one test and exits."""
-        return self.host(host).popen(["iperf3", "-s", "-1", "-p", str(port)],
+    def start_iperf3_server(self, host: str, port: int, one_test: bool = True):
+        """An iperf3 server on `host` that serves one test and exits (or, without `one_test`,
+        serves tests one after another until terminated)."""
+        return self.host(host).popen(["iperf3", "-s", *(["-1"] if one_test else []), "-p", str(port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start_iperf3_client(self, client: str, server: str, port: int, seconds: float,
-                            udp_mbps: float | None = None, datagram_bytes: int | None = None):
-        """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate."""
-        args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", str(seconds), "-J"]
+                            udp_mbps: float | None = None, datagram_bytes: int | None = None,
+                            streams: int = 1):
+        """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate (of
+        each of its `streams` parallel streams, each its own socket and so its own transport flow)."""
+        args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", f"{seconds:g}", "-J"]
         if udp_mbps:
-            args += ["-u", "-b", f"{udp_mbps:.3f}M"]
+            args += ["-u", "-b", f"{udp_mbps * 1e6:.0f}"]  # bit/s: slow streams keep their rate
         if datagram_bytes:
             args += ["-l", str(datagram_bytes)]
+        if streams > 1:
+            args += ["-P", str(streams)]
         return self.host(client).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True)
 

@@ -1,0 +1,282 @@
+"""``qroute lab replay``'s pure parts: which demands are sent, how they are scaled and split into
+streams, the MLU of an interval from counter readings, and the summaries; checked against
+brute force and literal values. The live run is in tests/test_mininet.py."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from controller.lab import replay
+from controller.lab.replay import CounterSample
+from qnn.network import Network
+
+
+def test_largest_demands_stop_at_the_first_pair_that_reaches_the_share():
+    tm = np.array([[9.0, 50.0, 5.0],
+                   [30.0, 9.0, 0.0],
+                   [15.0, 0.0, 9.0]])  # the diagonal is no traffic; off it: 50 + 30 + 15 + 5 = 100
+    assert replay.largest_demands(tm, 0.8) == [(0, 1), (1, 0)]       # 80 exactly is enough
+    assert replay.largest_demands(tm, 0.81) == [(0, 1), (1, 0), (2, 0)]
+    assert replay.largest_demands(tm, 0.999) == [(0, 1), (1, 0), (2, 0), (0, 2)]
+    assert replay.largest_demands(np.eye(3), 0.8) == []  # nothing but the diagonal
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_largest_demands_are_the_fewest_pairs_that_carry_the_share(seed):
+    rng = np.random.default_rng(seed)
+    tm = rng.lognormal(0.0, 1.5, size=(4, 4))
+    np.fill_diagonal(tm, 0.0)
+    pairs = [(i, j) for i in range(4) for j in range(4) if i != j]
+    total = tm.sum()
+    fewest = next(size for size in range(1, len(pairs) + 1)
+                  if any(sum(tm[p] for p in subset) >= 0.8 * total
+                         for subset in itertools.combinations(pairs, size)))
+    chosen = replay.largest_demands(tm, 0.8)
+    assert len(chosen) == fewest
+    assert sum(tm[p] for p in chosen) >= 0.8 * total
+    assert min(tm[p] for p in chosen) >= max(tm[p] for p in pairs if p not in chosen)
+
+
+def test_stream_rates_divide_the_pair_evenly():
+    assert replay.stream_rates(8e6, 4) == [2e6, 2e6, 2e6, 2e6]
+    assert replay.stream_rates(1e3, 1) == [1e3]
+
+
+def _line():
+    """0 - 1 - 2, both directions: 0<->1 of 10 Gbit/s, 1<->2 of 2.5 Gbit/s (unit weights)."""
+    return Network("line", [0, 1, 2], [(0, 1), (1, 0), (1, 2), (2, 1)], [10e9, 10e9, 2.5e9, 2.5e9],
+                   [1, 1, 1, 1])
+
+
+def test_the_plan_loads_ospfs_busiest_link_to_the_overload_in_the_busiest_matrix():
+    matrices = np.zeros((2, 3, 3))
+    matrices[0, 0, 2] = 1e9   # over 0->1 and 1->2: 1->2 (2.5 Gbit/s) at 0.4
+    matrices[1, 0, 2] = 2e9   # 1->2 at 0.8: the busiest matrix
+    plan = replay.plan_replay("line", _line(), matrices, [0, 1], "test", True, overload=1.2,
+                              volume_share=0.8, streams=4)
+    assert plan.capacity_scale == pytest.approx(1e-3)  # 4.8 Mbit/s of link traffic: far below the ceiling
+    assert plan.ospf_mlu == pytest.approx([0.6, 1.2])
+    # 1->2 is shaped to 2.5 Mbit/s; 1.2 x that in matrix 1, half of it in matrix 0
+    assert plan.rates == [{(0, 2): pytest.approx(1.5e6)}, {(0, 2): pytest.approx(3e6)}]
+    assert plan.link_traffic_mbps == pytest.approx([3.0, 6.0])  # two links each
+    assert plan.pairs == [(0, 2)]
+
+
+def test_the_plan_lowers_the_capacity_scale_to_fit_the_ceiling():
+    matrices = np.zeros((1, 3, 3))
+    matrices[0, 0, 2] = 2e9
+    plan = replay.plan_replay("line", _line(), matrices, [0], "test", True, overload=1.0,
+                              volume_share=0.8, streams=4, ceiling_mbps=2.5)
+    # at 1e-3 the flow would be 2.5 Mbit/s over 2 links (5 Mbit/s): half the scale fits 2.5
+    assert plan.capacity_scale == pytest.approx(5e-4)
+    assert plan.rates == [{(0, 2): pytest.approx(1.25e6)}]
+    assert plan.ospf_mlu == pytest.approx([1.0])
+
+
+def test_the_shaped_network_sorts_links_and_scales_capacities():
+    network = Network("n", [0, 1, 2], [(1, 2), (0, 1), (2, 1), (1, 0)], [2.5e9, 10e9, 2.5e9, 10e9],
+                      [3, 1, 3, 1])
+    shaped = replay.sorted_network(network, 1e-3)
+    assert shaped.links == [(0, 1), (1, 0), (1, 2), (2, 1)]
+    assert list(shaped.capacity) == [10e6, 10e6, 2.5e6, 2.5e6]
+    assert list(shaped.weight) == [1, 1, 3, 3]
+
+
+DUMP_PORTS = """OFPST_PORT reply (OF1.3) (xid=0x2): 3 ports
+  port LOCAL: rx pkts=0, bytes=0, drop=0, errs=0, frame=0, over=0, crc=0
+           tx pkts=0, bytes=0, drop=0, errs=0, coll=0
+           duration=0.446s
+  port  1: rx pkts=12, bytes=1024, drop=0, errs=0, frame=0, over=0, crc=0
+           tx pkts=12, bytes=954, drop=0, errs=0, coll=0
+           duration=0.446s
+  port  2: rx pkts=6, bytes=542, drop=0, errs=0, frame=0, over=0, crc=0
+           tx pkts=8, bytes=688, drop=0, errs=0, coll=0
+           duration=0.447s
+"""
+
+
+def test_dump_ports_are_read_per_numbered_port():
+    tx, rx = replay.parse_dump_ports(DUMP_PORTS)
+    assert tx == {1: 954, 2: 688}
+    assert rx == {1: 1024, 2: 542}
+
+
+def test_an_intervals_mlu_is_the_busiest_links_tx_rate_over_its_capacity():
+    links = {(0, 1): ("s1", 2), (1, 0): ("s2", 1), (1, 2): ("s2", 3)}
+    capacity = {(0, 1): 10e6, (1, 0): 10e6, (1, 2): 2.5e6}
+    before = {"s1": CounterSample(10.0, {2: 1_000}, {}), "s2": CounterSample(10.5, {1: 0, 3: 500}, {})}
+    # s1 read 1 s later, s2 2 s later: each switch's rate over its own readings
+    after = {"s1": CounterSample(11.0, {2: 1_001_000}, {}),
+             "s2": CounterSample(12.5, {1: 250_000, 3: 250_500}, {})}
+    rates = replay.link_rates(before, after, links)
+    assert rates == pytest.approx({(0, 1): 8e6, (1, 0): 1e6, (1, 2): 1e6})
+    mlu, busiest = replay.interval_mlu(rates, capacity)
+    assert (mlu, busiest) == (pytest.approx(0.8), (0, 1))
+    rates[(1, 2)] = 2.25e6
+    assert replay.interval_mlu(rates, capacity) == (pytest.approx(0.9), (1, 2))
+    assert np.isnan(replay.interval_mlu({}, capacity)[0])
+
+
+def test_host_port_bytes_sum_what_hosts_sent_and_received():
+    before = {"s1": CounterSample(0.0, {1: 100}, {1: 1000}), "s2": CounterSample(0.0, {1: 0}, {1: 0})}
+    after = {"s1": CounterSample(1.0, {1: 600}, {1: 4000}), "s2": CounterSample(1.0, {1: 2500}, {1: 10})}
+    assert replay.host_port_bytes(before, after, {"s1": [1], "s2": [1]}) == (3010, 3000)
+
+
+def test_steady_intervals_leave_out_the_settling_start_and_the_traffics_end():
+    assert replay.steady_interval(1.0, 2.0, seconds=10, settle_s=1)
+    assert not replay.steady_interval(0.5, 1.5, seconds=10, settle_s=1)
+    assert replay.steady_interval(9.0, 10.0, seconds=10, settle_s=1)
+    assert not replay.steady_interval(9.5, 10.5, seconds=10, settle_s=1)
+
+
+def test_summaries_are_the_mean_and_90th_percentile_of_finite_values():
+    assert replay.summarise([float(v) for v in range(1, 11)] + [None, float("nan")]) == \
+        {"mean": 5.5, "p90": 9.1, "n": 10}
+    assert replay.summarise([]) == {"mean": None, "p90": None, "n": 0}
+
+
+def test_iperf3_udp_reports_give_sender_and_receiver_bytes():
+    report = {"end": {"sum": {"bytes": 120_000, "packets": 100, "lost_packets": 25, "seconds": 2.0}}}
+    assert replay.iperf3_udp_figures(report) == (120_000, 90_000, 2.0)
+
+
+def test_matrix_ranges_are_start_and_count():
+    assert replay.parse_matrix_range("3:5") == (3, 5)
+    for bad in ("3", "3:0", "-1:2", "a:b"):
+        with pytest.raises(Exception, match="START:COUNT"):
+            replay.parse_matrix_range(bad)
+
+
+def _plan(topology="abilene"):
+    return replay.ReplayPlan(topology, "test", [0], 1e-3, 1.0, 1.0, 0.8, 4, [{(0, 1): 1e6}], [1.0], [1.0],
+                             True)
+
+
+def test_every_policy_name_maps_to_a_controller_policy():
+    from controller.settings import CHOICES
+
+    known = set(CHOICES["policy"]) | {"lp"}  # lp: the path-LP policy issue 14 adds
+    assert {settings["policy"] for settings in replay.POLICY_SETTINGS.values()} <= known
+    assert replay.POLICY_SETTINGS["spf"] == {"policy": "shortest-path", "routing_weight": "ospf"}
+
+
+def test_the_controller_gets_the_policy_and_the_replays_facts():
+    from controller.settings import parse_settings
+
+    settings = replay._controller_settings("spf", _plan())
+    parsed = parse_settings(settings)
+    assert (parsed.policy, parsed.routing_weight, parsed.topology) == ("shortest-path", "ospf", "abilene")
+    assert parsed.capacity_scale == 1e-3
+    assert not parsed.tunnels
+
+
+def test_settings_the_controller_rejects_stop_the_run_naming_the_policy():
+    from dataclasses import fields
+
+    from controller.settings import CHOICES, Settings, SettingsError
+
+    for name in ("qnn-split", "mlp-split", "lp"):
+        wanted = replay.POLICY_SETTINGS[name]
+        accepted = "split" in {f.name for f in fields(Settings)} and wanted["policy"] in CHOICES["policy"]
+        if accepted:
+            continue  # this controller has what the name asks for
+        with pytest.raises(SettingsError, match=rf"^{name} \(policy = "):
+            replay._controller_settings(name, _plan())
+
+
+def test_a_single_path_learned_policy_runs_on_a_controller_without_the_split_option():
+    from controller.settings import parse_settings
+
+    parsed = parse_settings(replay._controller_settings("qnn", _plan()))
+    assert parsed.policy == "qnn"
+    assert getattr(parsed, "split", "false") in ("false", False)
+
+
+@pytest.mark.data
+def test_geant_candidate_policies_get_its_tunnels_and_shortest_path_does_not(data_dir):
+    assert replay._controller_settings("qnn", _plan("geant"))["tunnels"].endswith("tunnels.txt")
+    assert "tunnels" not in replay._controller_settings("spf", _plan("geant"))
+
+
+@pytest.mark.data
+def test_geant_candidates_are_its_tunnels(data_dir):
+    from topologies.geant import load_geant, load_tunnels
+
+    network = load_geant()
+    shaped = replay.sorted_network(network, 1e-3)
+    pathset = replay.candidate_pathset("geant", shaped, [(0, 5), (3, 1)])
+    tunnels = load_tunnels(network)
+    assert [[p for p in paths if p] for paths in pathset.paths] == [tunnels[(0, 5)], tunnels[(3, 1)]]
+
+
+def test_abilene_candidates_are_the_three_ospf_shortest_paths():
+    import networkx as nx
+
+    from topologies.abilene import load_abilene
+
+    shaped = replay.sorted_network(load_abilene(), 1e-3)
+    pathset = replay.candidate_pathset("abilene", shaped, [(0, 6)])
+    graph = shaped.graph()
+    costs = sorted(nx.path_weight(graph, path, "weight") for path in nx.all_simple_paths(graph, 0, 6))
+    assert [nx.path_weight(graph, p, "weight") for p in pathset.paths[0]] == costs[:3]
+
+
+def test_payload_and_frame_rates_differ_by_the_headers_of_a_1200_byte_datagram():
+    assert replay.frame_rate(1200e3) == pytest.approx(1242e3)  # Ethernet, IPv4 and UDP headers
+    assert replay.payload_rate(replay.frame_rate(5e6)) == pytest.approx(5e6)
+
+
+def _interval(matrix, steady, mlu, lp):
+    return {"matrix": matrix, "steady": steady, "mlu": mlu, "lp_mlu": lp, "mlu_ratio": mlu / lp}
+
+
+def test_a_policys_summary_covers_its_steady_intervals_and_every_matrixs_bytes():
+    run = replay.PolicyReplay("spf", {}, intervals=[
+        _interval(7, True, 0.9, 0.6), _interval(7, True, 0.6, 0.6),
+        _interval(7, False, 0.1, 0.6),           # the traffic starting: left out
+        _interval(8, True, 0.8, 0.5), _interval(None, False, 0.0, 1.0)],
+        matrices=[replay.MatrixResult(7, sent_bytes=1000, received_bytes=900),
+                  replay.MatrixResult(8, sent_bytes=3000, received_bytes=3000, unreported_pairs=["0-1: x"])])
+    summary = run.summary()
+    assert summary["mlu"] == {"mean": pytest.approx(0.7667, abs=1e-4), "p90": pytest.approx(0.88), "n": 3}
+    assert summary["mlu_ratio"] == {"mean": pytest.approx((1.5 + 1.0 + 1.6) / 3, abs=1e-4),
+                                    "p90": pytest.approx(1.58), "n": 3}
+    assert summary["delivered_share"] == pytest.approx(0.975)
+    assert summary["unreported_pairs"] == 1
+    row = replay.format_table([run]).splitlines()[-1]
+    assert row.startswith("| spf | 1.367 | 1.580 | 0.767 | 0.880 | 97.5 | 1 | 0 | 0 |")
+
+
+def test_controller_counters_it_does_not_have_are_none():
+    assert replay._grown({"flows_moved": 3}, {"flows_moved": 10}, "flows_moved") == 7
+    assert replay._grown({}, {"flows_moved": 10}, "flows_moved") is None
+
+
+def _plan_args(topology, start=0, count=3):
+    import argparse
+
+    return argparse.Namespace(topology=topology, matrices=(start, count), seed=4, overload=1.0,
+                              volume_share=0.8, streams=8, ceiling_mbps=replay.LINK_TRAFFIC_CEILING_MBPS)
+
+
+def test_without_the_data_directory_abilene_replays_seeded_gravity_traffic(tmp_path, monkeypatch):
+    from topologies.datadir import DATA_DIR_ENV, DataUnavailableError
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "none"))
+    plan, pathsets = replay.build_plan(_plan_args("abilene"))
+    again, _ = replay.build_plan(_plan_args("abilene"))
+    assert not plan.real and "seed 4" in plan.source
+    assert plan.rates == again.rates  # seeded
+    assert max(plan.ospf_mlu) == pytest.approx(1.0)
+    assert [sorted(rates) for rates in plan.rates] == [p.demands for p in pathsets]
+    with pytest.raises(DataUnavailableError):
+        replay.build_plan(_plan_args("geant"))
+
+
+@pytest.mark.data
+def test_a_range_past_the_data_is_refused(data_dir):
+    with pytest.raises(ValueError, match="has 400 matrices, not 399..400"):
+        replay.build_plan(_plan_args("geant", 399, 2))
