@@ -14,7 +14,7 @@ from qnn import argtypes
 from qnn.cli import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "lab"]
+TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "rules", "lab"]
 LAB_TOOLS = ["demo", "race", "failover", "replay"]
 EVERY_TOOL = [*TOOLS[:-1], *(f"lab {name}" for name in LAB_TOOLS)]
 REQUIRED = {"bench": ["--topology", "polska"], "train": ["--topology", "geant", "--out", "x.pt"],
