@@ -138,9 +138,10 @@ def test_summaries_are_the_mean_and_90th_percentile_of_finite_values():
     assert replay.summarise([]) == {"mean": None, "p90": None, "n": 0}
 
 
-def test_iperf3_udp_reports_give_sender_and_receiver_bytes():
-    report = {"end": {"sum": {"bytes": 120_000, "packets": 100, "lost_packets": 25, "seconds": 2.0}}}
-    assert replay.iperf3_udp_figures(report) == (120_000, 90_000, 2.0)
+def test_iperf3_tcp_reports_give_sender_and_receiver_bytes():
+    report = {"end": {"sum_sent": {"bytes": 120_000, "seconds": 2.0, "retransmits": 3},
+                      "sum_received": {"bytes": 90_000, "seconds": 2.01}}}
+    assert replay.iperf3_tcp_figures(report) == (120_000, 90_000, 2.0)
 
 
 def test_matrix_ranges_are_start_and_count():
@@ -224,8 +225,9 @@ def test_abilene_candidates_are_the_three_ospf_shortest_paths():
     assert [nx.path_weight(graph, p, "weight") for p in pathset.paths[0]] == costs[:3]
 
 
-def test_payload_and_frame_rates_differ_by_the_headers_of_a_1200_byte_datagram():
-    assert replay.frame_rate(1200e3) == pytest.approx(1242e3)  # Ethernet, IPv4 and UDP headers
+def test_payload_and_frame_rates_differ_by_the_headers_of_a_full_size_tcp_segment():
+    # 1448 bytes of payload in a 1514-byte frame: Ethernet 14, IPv4 20, TCP 20 + 12 (timestamps)
+    assert replay.frame_rate(1448e3) == pytest.approx(1514e3)
     assert replay.payload_rate(replay.frame_rate(5e6)) == pytest.approx(5e6)
 
 
@@ -238,21 +240,22 @@ def test_a_policys_summary_covers_its_steady_intervals_and_every_matrixs_bytes()
         _interval(7, True, 0.9, 0.6), _interval(7, True, 0.6, 0.6),
         _interval(7, False, 0.1, 0.6),           # the traffic starting: left out
         _interval(8, True, 0.8, 0.5), _interval(None, False, 0.0, 1.0)],
-        matrices=[replay.MatrixResult(7, sent_bytes=1000, received_bytes=900),
-                  replay.MatrixResult(8, sent_bytes=3000, received_bytes=3000, unreported_pairs=["0-1: x"])])
+        matrices=[replay.MatrixResult(7, offered_bytes=1000, sent_bytes=950, received_bytes=900),
+                  replay.MatrixResult(8, offered_bytes=3000, sent_bytes=3000, received_bytes=3000,
+                                      unreported_pairs=["0-1: x"])])
     summary = run.summary()
     assert summary["mlu"] == {"mean": pytest.approx(0.7667, abs=1e-4), "p90": pytest.approx(0.88), "n": 3}
     assert summary["mlu_ratio"] == {"mean": pytest.approx((1.5 + 1.0 + 1.6) / 3, abs=1e-4),
                                     "p90": pytest.approx(1.58), "n": 3}
-    assert summary["delivered_share"] == pytest.approx(0.975)
+    assert summary["delivered_share"] == pytest.approx(0.975)  # of what was offered, not sent
     assert summary["unreported_pairs"] == 1
     row = replay.format_table([run]).splitlines()[-1]
     assert row.startswith("| spf | 1.367 | 1.580 | 0.767 | 0.880 | 97.5 | 1 | 0 | 0 |")
 
 
 def test_controller_counters_it_does_not_have_are_none():
-    assert replay._grown({"flows_moved": 3}, {"flows_moved": 10}, "flows_moved") == 7
-    assert replay._grown({}, {"flows_moved": 10}, "flows_moved") is None
+    assert replay._grown({"pairs_rerouted": 3}, {"pairs_rerouted": 10}, "pairs_rerouted") == 7
+    assert replay._grown({}, {"pairs_rerouted": 10}, "pairs_rerouted") is None
 
 
 def _plan_args(topology, start=0, count=3):

@@ -297,12 +297,15 @@ class MininetLab:
 
     def start_iperf3_client(self, client: str, server: str, port: int, seconds: float,
                             udp_mbps: float | None = None, datagram_bytes: int | None = None,
-                            streams: int = 1):
+                            streams: int = 1, paced_mbps: float | None = None):
         """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate (of
-        each of its `streams` parallel streams, each its own socket and so its own transport flow)."""
+        each of its `streams` parallel streams, each its own socket and so its own transport
+        flow); `paced_mbps` paces each TCP stream to that rate."""
         args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", f"{seconds:g}", "-J"]
         if udp_mbps:
             args += ["-u", "-b", f"{udp_mbps * 1e6:.0f}"]  # bit/s: slow streams keep their rate
+        elif paced_mbps:
+            args += ["-b", f"{paced_mbps * 1e6:.0f}"]
         if datagram_bytes:
             args += ["-l", str(datagram_bytes)]
         if streams > 1:

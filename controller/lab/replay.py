@@ -15,27 +15,31 @@ controller too), lowered from 1e-3 when the link traffic (sum over links of the 
 load) would pass :data:`LINK_TRAFFIC_CEILING_MBPS`, what Open vSwitch's userspace datapath on
 2 cores forwards without loss of its own (see that constant for the measurement).
 
-Traffic tool. Each switch pair is one iperf3 UDP client with ``--streams`` parallel streams
-(``-P``: one socket, so one source port and one transport flow, per stream; the pair's rate
-divided evenly), restarted for every matrix, against one iperf3 server per pair that lives for
-the whole run. iperf3 rather than a generator of our own: it is the tool the race and the tests
-already drive, each of its reports (sender bytes, receiver's lost packets) is independent of the
-controller and of this module, and the select-group data plane hashes each transport flow onto
-one bucket, which separate UDP sockets realise exactly. The cost is a gap of about half a second
-between matrices (iperf3's control connection, TCP, is set up per test), and a test whose
-control connection is lost on a congested path has no receiver report: such pairs (and those whose
-first datagram was lost, see :data:`CLIENT_GRACE_S`) are counted apart per matrix.
+Traffic tool. Each switch pair is one iperf3 TCP client with ``--streams`` parallel connections
+(``-P``; the pair's rate divided evenly, each connection paced to its share with ``-b``),
+restarted for every matrix, against one iperf3 server per pair that lives for the whole run.
+TCP, not UDP: the select-group data plane spreads a pair's traffic by hashing each packet's IP
+addresses and TCP ports onto a weighted bucket, and Open vSwitch's userspace datapath does not
+hash UDP ports, so all the UDP streams of one host pair would take one bucket (measured:
+docs/experiments.md, 2026-12-01). iperf3 rather than a generator of our own: it is the tool the
+race and the tests already drive, and its reports (sender and receiver bytes) are independent of
+the controller and of this module. The cost is a gap of about half a second between matrices
+(iperf3's control connection is set up per test), and a test whose control connection is lost on
+a congested path has no report: such pairs are counted apart per matrix
+(:data:`CLIENT_GRACE_S`).
 
 Measurement, independent of the controller: every ``--interval`` seconds ``ovs-ofctl dump-ports``
 on every switch. A link's rate is the tx byte rate of its sending port; the MLU of an interval is
 the largest rate over the link's shaped bandwidth (what Mininet's TCLink configured, read from
 the link itself). A shaped link never sends above its bandwidth, so this MLU stops near 1.0 on
-an overloaded link: the excess shows as loss, which is why the delivered share sits beside it
-(per interval: bytes the switches sent to hosts over bytes they received from hosts; per
-matrix: iperf3's receiver over its sender). The LP optimum is :func:`qnn.lp.path_lp` of the
-demand the senders measured over the matrix (iperf3 sender bytes per pair, with each datagram's
-frame headers added, as the port counters count them) over the candidate paths the controller
-uses (k=3 OSPF k-shortest, or GEANT's 3 tunnels per pair), on the shaped capacities; an
+an overloaded link: the excess shows as TCP backing off, which is why the delivered share sits
+beside it (per interval: bytes the switches sent to hosts over bytes they received from hosts;
+per matrix: what iperf3's receivers got over what the pairs were paced to offer). The LP optimum
+is :func:`qnn.lp.path_lp` of the offered demand (each pair's paced rate, with the frame headers of
+full-size segments added, as the port counters count them) over the candidate paths the
+controller uses (k=3 OSPF k-shortest, or GEANT's 3 tunnels per pair), on the shaped capacities:
+the demand every policy is asked to carry, whereas what TCP senders manage to send depends on the
+policy (a congested one sends less; the senders' own rates are recorded beside it). An
 interval's live MLU ratio is its MLU over its matrix's LP optimum.
 
 Each policy name stands for controller settings (:data:`POLICY_SETTINGS`); settings the
@@ -87,15 +91,15 @@ DEFAULT_CAPACITY_SCALE = 1e-3
 # report, 250 Mbit/s lost 38 %. The ceiling keeps the replay's OSPF link traffic at 2/3 of the
 # loss-free figure, room for policies that take longer paths.
 LINK_TRAFFIC_CEILING_MBPS = 250.0
-DATAGRAM_BYTES = 1200
-# What a datagram carries on the wire besides its payload (Ethernet 14, IPv4 20, UDP 8 bytes);
-# iperf3 counts payload, port counters count frames. A tunnel's VLAN tag adds 4 more on the
-# links between switches, not counted here (0.3 % of a frame).
-FRAME_OVERHEAD_BYTES = 42
+# A full-size TCP segment's payload (MSS 1448 with timestamps on a 1500-byte MTU) and what its
+# frame carries besides (Ethernet 14, IPv4 20, TCP 20 + 12 of timestamps); iperf3 counts payload,
+# port counters count frames. A tunnel's VLAN tag adds 4 more on the links between switches, not
+# counted here (0.3 % of a frame), nor the receivers' ACKs (the other direction).
+SEGMENT_PAYLOAD_BYTES = 1448
+FRAME_OVERHEAD_BYTES = 66
 FIRST_PORT = 5301
-# How long after its test should have ended a client is waited for. iperf3 starts a UDP stream
-# with one datagram that the server answers; when a congested link drops it, the client waits
-# for ever (that pair sent nothing in that matrix, and is counted as unreported).
+# How long after its test should have ended a client is waited for (a client whose control
+# connection stalls on a congested path is given up: that pair is counted as unreported).
 CLIENT_GRACE_S = 5.0
 
 
@@ -132,13 +136,13 @@ def stream_rates(rate_bps: float, streams: int) -> list[float]:
 
 
 def payload_rate(frame_bps: float) -> float:
-    """The iperf3 payload rate of UDP traffic that loads links at ``frame_bps`` (whole frames)."""
-    return frame_bps * DATAGRAM_BYTES / (DATAGRAM_BYTES + FRAME_OVERHEAD_BYTES)
+    """The iperf3 payload rate of TCP traffic that loads links at ``frame_bps`` (whole frames)."""
+    return frame_bps * SEGMENT_PAYLOAD_BYTES / (SEGMENT_PAYLOAD_BYTES + FRAME_OVERHEAD_BYTES)
 
 
 def frame_rate(payload_bps: float) -> float:
-    """The link load of UDP traffic carrying ``payload_bps`` of iperf3 payload."""
-    return payload_bps * (DATAGRAM_BYTES + FRAME_OVERHEAD_BYTES) / DATAGRAM_BYTES
+    """The link load of TCP traffic carrying ``payload_bps`` of iperf3 payload."""
+    return payload_bps * (SEGMENT_PAYLOAD_BYTES + FRAME_OVERHEAD_BYTES) / SEGMENT_PAYLOAD_BYTES
 
 
 def sorted_network(network: Network, capacity_scale: float) -> Network:
@@ -325,13 +329,10 @@ def summarise(values) -> dict:
             "n": int(finite.size)}
 
 
-def iperf3_udp_figures(report: dict) -> tuple[int, int, float]:
-    """(sender bytes, receiver bytes, sender seconds) of an iperf3 UDP client's JSON report."""
-    total = report["end"]["sum"]
-    packets, lost = int(total["packets"]), int(total["lost_packets"])
-    sent = int(total["bytes"])
-    received = round(sent * (packets - lost) / packets) if packets else 0
-    return sent, received, float(total["seconds"])
+def iperf3_tcp_figures(report: dict) -> tuple[int, int, float]:
+    """(sender bytes, receiver bytes, sender seconds) of an iperf3 TCP client's JSON report."""
+    sent, received = report["end"]["sum_sent"], report["end"]["sum_received"]
+    return int(sent["bytes"]), int(received["bytes"]), float(sent["seconds"])
 
 
 # --- the live run ---------------------------------------------------------------------------------
@@ -364,15 +365,16 @@ class MatrixResult:
     index: int
     started_s: float = 0.0
     stopped_s: float = 0.0
+    offered_bytes: int = 0   # payload the reported pairs were paced to send
     sent_bytes: int = 0
     received_bytes: int = 0
-    demand_bps: dict = field(default_factory=dict)  # sender-measured, "src-dst" -> bit/s of frames
+    sender_bps: dict = field(default_factory=dict)  # what TCP sent, "src-dst" -> bit/s of frames
     lp_mlu: float = float("nan")
     unreported_pairs: list[str] = field(default_factory=list)
 
     @property
     def delivered_share(self) -> float | None:
-        return self.received_bytes / self.sent_bytes if self.sent_bytes else None
+        return self.received_bytes / self.offered_bytes if self.offered_bytes else None
 
 
 @dataclass
@@ -381,20 +383,20 @@ class PolicyReplay:
     settings: dict
     intervals: list[dict] = field(default_factory=list)
     matrices: list[MatrixResult] = field(default_factory=list)
-    flows_moved: int | None = 0
+    pairs_changed: int | None = 0   # switch pairs rerouted or reweighted by the controller
     decision_failures: int | None = 0
     wall_s: float = 0.0
 
     def summary(self) -> dict:
         steady = [i for i in self.intervals if i["steady"]]
-        sent = sum(m.sent_bytes for m in self.matrices)
+        offered = sum(m.offered_bytes for m in self.matrices)
         received = sum(m.received_bytes for m in self.matrices)
         return {"policy": self.policy,
                 "mlu": summarise(i["mlu"] for i in steady),
                 "mlu_ratio": summarise(i["mlu_ratio"] for i in steady),
-                "delivered_share": round(received / sent, 4) if sent else None,
+                "delivered_share": round(received / offered, 4) if offered else None,
                 "unreported_pairs": sum(len(m.unreported_pairs) for m in self.matrices),
-                "flows_moved": self.flows_moved, "decision_failures": self.decision_failures,
+                "pairs_changed": self.pairs_changed, "decision_failures": self.decision_failures,
                 "wall_s": round(self.wall_s, 1)}
 
 
@@ -461,8 +463,8 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
 
     outcome = MatrixResult(index)
     clients = {pair: lab.start_iperf3_client(host_of(pair[0]), host_of(pair[1]), ports[pair], seconds,
-                                             udp_mbps=payload_rate(stream_rates(rate, streams)[0]) / 1e6,
-                                             datagram_bytes=DATAGRAM_BYTES, streams=streams)
+                                             paced_mbps=payload_rate(stream_rates(rate, streams)[0]) / 1e6,
+                                             streams=streams)
                for pair, rate in rates.items()}
     demand = np.zeros(pathset.n_demands)
     deadline = time.monotonic() + seconds + CLIENT_GRACE_S
@@ -472,7 +474,7 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         try:
             out, err = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
             report = json.loads(out)
-            sent, received, duration = iperf3_udp_figures(report)
+            sent, received, duration = iperf3_tcp_figures(report)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
@@ -480,14 +482,14 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         except (ValueError, KeyError, TypeError):
             # e.g. its TCP control connection lost on a congested path
             reason = (report.get("error") if isinstance(report, dict) else None) or err.strip()[-120:]
+        demand[d] = rates[pair]  # offered, in frames: what the pair is asked to carry
         if sent is None or not duration:
             outcome.unreported_pairs.append(f"{name}: {reason}")
-            demand[d] = rates[pair]  # unmeasured: the planned rate stands in
             continue
+        outcome.offered_bytes += round(payload_rate(rates[pair]) * duration / 8)
         outcome.sent_bytes += sent
         outcome.received_bytes += received
-        demand[d] = frame_rate(sent * 8 / duration)
-        outcome.demand_bps[name] = round(float(demand[d]), 1)
+        outcome.sender_bps[name] = round(frame_rate(sent * 8 / duration), 1)
     outcome.lp_mlu = float(path_lp(pathset, demand).mlu)
     return outcome
 
@@ -561,7 +563,8 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
             entry["lp_mlu"] = round(lp, 4) if lp is not None else None
             entry["mlu_ratio"] = round(entry["mlu"] / lp, 4) if lp and np.isfinite(entry["mlu"]) else None
         after = lab.rest("state")
-        result.flows_moved = _grown(before, after, "flows_moved")
+        changed = [_grown(before, after, key) for key in ("pairs_rerouted", "pairs_reweighted")]
+        result.pairs_changed = None if None in changed else sum(changed)
         result.decision_failures = _grown(before, after, "policy_failures")
     finally:
         lab.stop()
@@ -610,7 +613,7 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
     plt.close(fig)
 
 
-COUNT_COLUMNS = ("unreported_pairs", "flows_moved", "decision_failures")
+COUNT_COLUMNS = ("unreported_pairs", "pairs_changed", "decision_failures")
 
 
 def format_table(runs: list[PolicyReplay]) -> str:
@@ -628,7 +631,7 @@ def format_table(runs: list[PolicyReplay]) -> str:
                      *(cell(s[key], "{}") for key in COUNT_COLUMNS),
                      f"{run.wall_s:.0f}"])
     header = ("policy", "MLU/LP mean", "MLU/LP p90", "MLU mean", "MLU p90", "delivered %",
-              "pair-matrices unreported", "flows moved", "failed decisions", "wall s")
+              "pair-matrices unreported", "pairs changed", "failed decisions", "wall s")
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
 
 
@@ -654,7 +657,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OSPF's busiest link load / capacity in the busiest matrix (default 1.0)")
     parser.add_argument("--volume-share", type=open_fraction, default=0.8,
                         help="the largest demands carrying this share of each matrix are sent (0.8)")
-    parser.add_argument("--streams", type=at_least(1, int), default=8, help="parallel UDP streams per pair")
+    parser.add_argument("--streams", type=at_least(1, int), default=8,
+                        help="parallel TCP connections per pair")
     parser.add_argument("--interval", type=positive_float, default=1.0, help="port counter period, s")
     parser.add_argument("--settle", type=nonnegative_int, default=1,
                         help="seconds after a matrix starts left out of the summaries, as is the end of its "
