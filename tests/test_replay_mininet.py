@@ -28,7 +28,7 @@ def spf_replay():
     return plan, replay.replay_policy("spf", plan, pathsets, SECONDS, interval=1.0, settle_s=1.0)
 
 
-def test_the_recorded_link_rates_and_mlu_are_ospfs_routing_of_the_measured_demand(spf_replay):
+def test_the_recorded_link_rates_and_mlu_are_ospfs_routing_of_what_the_senders_sent(spf_replay):
     from controller.lab import replay
     from qnn.baselines import shortest_path_routing
     from topologies.abilene import load_abilene
@@ -38,16 +38,21 @@ def test_the_recorded_link_rates_and_mlu_are_ospfs_routing_of_the_measured_deman
     assert [m.index for m in result.matrices] == [0, 1]
     for position, matrix in enumerate(result.matrices):
         assert not matrix.unreported_pairs
-        pairs = [tuple(int(x) for x in name.split("-")) for name in matrix.demand_bps]
-        demand = np.array(list(matrix.demand_bps.values()))
+        pairs = [tuple(int(x) for x in name.split("-")) for name in matrix.sender_bps]
+        demand = np.array(list(matrix.sender_bps.values()))  # what the TCP senders sent
         expected = shortest_path_routing(shaped, pairs).loads(demand)[0]  # bit/s per link
+        # and the receivers' ACKs back (a 66-byte frame per two segments of 1514), which the
+        # senders' byte counts do not show
+        acks = demand * 66 / (2 * 1514)
+        expected = expected + shortest_path_routing(shaped, [(b, a) for a, b in pairs]).loads(acks)[0]
         steady = [i for i in result.intervals if i["matrix"] == matrix.index and i["steady"]]
         assert len(steady) >= SECONDS - 3
         for link, load in zip(shaped.links, expected):
             measured = np.mean([i["link_mbps"][f"{link[0]}-{link[1]}"] for i in steady]) * 1e6
-            assert measured == pytest.approx(load, rel=0.08, abs=0.2e6), f"link {link}"
+            # TCP's retransmissions are on the wire but not in the senders' counts: 12 %
+            assert measured == pytest.approx(load, rel=0.12, abs=0.2e6), f"link {link}"
         expected_mlu = float((expected / shaped.capacity).max())
-        assert np.mean([i["mlu"] for i in steady]) == pytest.approx(expected_mlu, rel=0.08)
+        assert np.mean([i["mlu"] for i in steady]) == pytest.approx(expected_mlu, rel=0.12)
         assert expected_mlu == pytest.approx(plan.ospf_mlu[position], rel=0.05)  # the senders kept the plan
         assert matrix.delivered_share > 0.98
         # the LP optimum of the same demand never exceeds what OSPF's paths reach

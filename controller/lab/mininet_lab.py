@@ -300,7 +300,8 @@ class MininetLab:
                             streams: int = 1, paced_mbps: float | None = None):
         """An iperf3 client (JSON report on stdout); TCP unless `udp_mbps` gives a UDP rate (of
         each of its `streams` parallel streams, each its own socket and so its own transport
-        flow); `paced_mbps` paces each TCP stream to that rate."""
+        flow); `paced_mbps` paces each TCP stream to that rate. `datagram_bytes`: the size of
+        each write (iperf3's -l)."""
         args = ["iperf3", "-c", self.host(server).IP(), "-p", str(port), "-t", f"{seconds:g}", "-J"]
         if udp_mbps:
             args += ["-u", "-b", f"{udp_mbps * 1e6:.0f}"]  # bit/s: slow streams keep their rate

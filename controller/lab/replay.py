@@ -91,7 +91,9 @@ DEFAULT_CAPACITY_SCALE = 1e-3
 # report, 250 Mbit/s lost 38 %. The ceiling keeps the replay's OSPF link traffic at 2/3 of the
 # loss-free figure, room for policies that take longer paths.
 LINK_TRAFFIC_CEILING_MBPS = 250.0
-# A full-size TCP segment's payload (MSS 1448 with timestamps on a 1500-byte MTU) and what its
+# A full-size TCP segment's payload (MSS 1448 with timestamps on a 1500-byte MTU), also the size of
+# each iperf3 write: with its default 128 KB writes a slow paced connection overshoots its rate
+# (one write is seconds of its budget) and its test outlasts -t while the socket drains. What its
 # frame carries besides (Ethernet 14, IPv4 20, TCP 20 + 12 of timestamps); iperf3 counts payload,
 # port counters count frames. A tunnel's VLAN tag adds 4 more on the links between switches, not
 # counted here (0.3 % of a frame), nor the receivers' ACKs (the other direction).
@@ -464,7 +466,7 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
     outcome = MatrixResult(index)
     clients = {pair: lab.start_iperf3_client(host_of(pair[0]), host_of(pair[1]), ports[pair], seconds,
                                              paced_mbps=payload_rate(stream_rates(rate, streams)[0]) / 1e6,
-                                             streams=streams)
+                                             datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=streams)
                for pair, rate in rates.items()}
     demand = np.zeros(pathset.n_demands)
     deadline = time.monotonic() + seconds + CLIENT_GRACE_S
