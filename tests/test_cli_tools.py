@@ -15,7 +15,7 @@ from qnn.cli import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "rules", "lab"]
-LAB_TOOLS = ["demo", "race", "failover", "replay"]
+LAB_TOOLS = ["demo", "failover", "replay"]
 EVERY_TOOL = [*TOOLS[:-1], *(f"lab {name}" for name in LAB_TOOLS)]
 REQUIRED = {"bench": ["--topology", "polska"], "train": ["--topology", "geant", "--out", "x.pt"],
             "export-qasm": ["--checkpoint", "qnn-geant"], "scale": ["--out", "x"]}
@@ -56,7 +56,7 @@ def test_help_imports_neither_torch_nor_mininet():
     done = python(
         "import sys\n"
         "from qnn.cli import main\n"
-        "for argv in (['--help'], ['lab', '--help'], ['lab', 'demo', '--help'], ['lab', 'race', '--help'],\n"
+        "for argv in (['--help'], ['lab', '--help'], ['lab', 'demo', '--help'],\n"
         "             ['lab', 'failover', '--help'], ['lab', 'replay', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
@@ -96,11 +96,6 @@ def test_an_unknown_option_is_one_line_and_exit_2(tool, capsys):
     ("scale", ["--out", "x", "--milp-time-limit", "nan"],
      "argument --milp-time-limit: 'nan' is not a finite number"),
     ("lab demo", ["--seed", "-1"], "argument --seed: must not be negative, not -1"),
-    ("lab race", ["--seconds", "2"], "argument --seconds: must be at least 5, not 2"),
-    ("lab race", ["--policies", "qnn,ospf"],
-     "argument --policies: unknown 'ospf' (choose from shortest-path, qnn, mlp, milp, lp)"),
-    ("lab race", ["--keep-margin", "2"],
-     "argument --keep-margin: controller settings: [qroute] keep_margin = '2': must be between 0 and 1"),
     ("lab replay", ["--matrices", "3"], "argument --matrices: '3': expected START:COUNT"),
     ("lab replay", ["--matrices", "3:0"], "argument --matrices: '3:0': expected START:COUNT"),
     ("lab replay", ["--policies", "spf,ospf"], "argument --policies: unknown 'ospf' (choose from spf, qnn,"),
@@ -142,14 +137,12 @@ def test_no_tool_or_an_unknown_tool_is_one_line(capsys):
 def test_the_lab_refuses_without_root_in_one_line(tool, monkeypatch, capsys):
     import controller.lab.demo
     import controller.lab.failover_bench
-    import controller.lab.live_compare
     import controller.lab.replay
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a lab tool ran without root")
 
-    for module in (controller.lab.demo, controller.lab.live_compare, controller.lab.failover_bench,
-                   controller.lab.replay):
+    for module in (controller.lab.demo, controller.lab.failover_bench, controller.lab.replay):
         monkeypatch.setattr(module, "run", must_not_run)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert main(["lab", tool]) == 2
@@ -162,17 +155,16 @@ def test_the_lab_refuses_without_root_before_importing_mininet():
         "import os, sys\n"
         "os.geteuid = lambda: 1000\n"
         "from qnn.cli import main\n"
-        "codes = [main(['lab', tool]) for tool in ('demo', 'race', 'failover', 'replay')]\n"
+        "codes = [main(['lab', tool]) for tool in ('demo', 'failover', 'replay')]\n"
         "print(codes, [m for m in sys.modules if m.split('.')[0] == 'mininet'])\n")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[2, 2, 2, 2] []"
-    assert len(done.stderr.splitlines()) == 4 and "needs root" in done.stderr
+    assert done.stdout.splitlines()[-1] == "[2, 2, 2] []"
+    assert len(done.stderr.splitlines()) == 3 and "needs root" in done.stderr
 
 
 @pytest.mark.parametrize("tool, argv, work", [
     ("lab failover", ["--json", "FILE/x.json"], ("controller.lab.failover_bench", "run_trials")),
     ("lab failover", ["--json", "out.txt"], ("controller.lab.failover_bench", "run_trials")),
-    ("lab race", ["--json", "FILE/x.json"], ("controller.lab.live_compare", "build_workload")),
     ("lab replay", ["--json", "FILE/x.json"], ("controller.lab.replay", "build_plan")),
     ("lab replay", ["--plot", "FILE/x.png"], ("controller.lab.replay", "build_plan")),
     ("lab replay", ["--json", "out.txt"], ("controller.lab.replay", "build_plan")),

@@ -4,6 +4,8 @@ brute force and literal values. The live run is in tests/test_mininet.py."""
 from __future__ import annotations
 
 import itertools
+import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from controller.lab import replay
 from controller.lab.replay import CounterSample
 from qnn.network import Network
+from tests.conftest import require_data_or_skip
 
 
 def test_largest_demands_stop_at_the_first_pair_that_reaches_the_share():
@@ -283,3 +286,46 @@ def test_without_the_data_directory_abilene_replays_seeded_gravity_traffic(tmp_p
 def test_a_range_past_the_data_is_refused(data_dir):
     with pytest.raises(ValueError, match="has 400 matrices, not 399..400"):
         replay.build_plan(_plan_args("geant", 399, 2))
+
+
+SHIPPED = pathlib.Path(__file__).resolve().parents[1] / "qnn" / "checkpoints"
+
+
+def _first_untrained_target(sidecar: pathlib.Path) -> int:
+    """Read straight from the sidecar: the matrix the first validation pair is scored on
+    (predictive pair i is scored on matrix i + 1, oracle pair i on matrix i), since the time
+    split puts every validation pair after every training pair."""
+    meta = json.loads(sidecar.read_text())
+    lag = {"predictive": 1, "oracle": 0}[meta["setting"]]
+    return meta["split"]["val_pairs"][0] + lag
+
+
+@pytest.mark.parametrize("name", ["qnn-abilene-single", "qnn-abilene", "mlp-abilene-single",
+                                  "qnn-abilene-oracle", "mlp-abilene-oracle"])
+def test_first_unseen_matrix_follows_each_sidecars_training_split(name):
+    assert replay.first_unseen_matrix(name) == _first_untrained_target(SHIPPED / f"{name}.json")
+
+
+def test_by_default_the_first_unseen_matrix_is_unseen_by_both_controller_checkpoints():
+    both = [_first_untrained_target(SHIPPED / f"{name}.json")
+            for name in ("qnn-abilene", "qnn-abilene-single")]
+    assert replay.first_unseen_matrix() == max(both)
+
+
+@pytest.mark.data
+def test_the_demo_races_the_busiest_unseen_abilene_matrix():
+    from controller.lab.demo import race_matrix
+    from topologies.traffic import load_traffic_matrices
+
+    path = require_data_or_skip("abilene", "tm-week1.txt")
+    index, _ = race_matrix(seed=7)
+    first = replay.first_unseen_matrix()
+    totals = load_traffic_matrices(path, 12).sum(axis=(1, 2))
+    assert index >= first and totals[index] == totals[first:].max()
+
+
+def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_path):
+    from controller.lab.demo import race_matrix
+
+    monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
+    assert race_matrix(seed=7) == (0, 7)

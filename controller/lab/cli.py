@@ -9,7 +9,6 @@ import os
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("controller.lab.demo", "rerouting live: Abilene, a failed link, a heavy-traffic race"),
-    "race": ("controller.lab.live_compare", "the same real traffic live under OSPF, QNN, MLP and MILP paths"),
     "failover": ("controller.lab.failover_bench", "outage of a ping stream when a link on its path fails"),
     "replay": ("controller.lab.replay", "consecutive real matrices live, per policy: measured MLU / LP"),
 }

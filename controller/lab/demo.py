@@ -1,10 +1,11 @@
 """``qroute lab demo`` (`make demo`): live rerouting, Abilene in Mininet under the qroute controller.
 
 Prints a timeline: topology up, hosts reachable, traffic flowing, link failed, traffic
-rerouted with the measured outage, link restored; then the same heavy UDP traffic (the largest
-demands of one matrix, scaled so OSPF overloads a link) under OSPF paths and under the shipped
-QNN, with what each delivered. The traffic comes from the real Abilene matrices when the data
-directory is there, else from a synthetic gravity-model matrix (seeded). Exits non-zero if any
+rerouted with the measured outage, link restored; then the same heavy traffic (the largest
+demands of one matrix as paced TCP, scaled so OSPF overloads a link by 30 %) under OSPF paths, the
+shipped single-path QNN and the split QNN, with what each delivered and its busiest link. The
+traffic comes from the real Abilene matrices when the data directory is there, else from a
+synthetic gravity-model matrix (seeded). Exits non-zero if any
 step fails; the race is reported, not judged (its steps fail only if a run broke). Needs root.
 """
 from __future__ import annotations
@@ -16,8 +17,6 @@ import time
 
 import numpy as np
 
-from controller.lab.live_compare import run_policy
-from controller.lab.workload import build_workload
 from qnn.argtypes import nonnegative_int
 from topologies.abilene import ABILENE_NODES, week_or_gravity
 
@@ -46,28 +45,48 @@ def busiest_pair(seed: int) -> tuple[int, int, str]:
     return int(src), int(dst), f"{source}: {busiest[src, dst] / 1e6:.0f} Mbit/s peak demand"
 
 
-def heavy_traffic_race(timeline: Timeline, seed: int, seconds: float = 12.0) -> None:
-    """The product's claim, live: the same heavy UDP traffic under OSPF and under the QNN
-    (each in a fresh network). Reported, not judged: a step fails only if its run broke (an
-    exception, or no flow came back with a receiver report), not if the QNN loses."""
-    from topologies.mininet_topos import ABILENE_SCALE
+RACE = (("spf", "OSPF paths"), ("qnn", "QNN, one path"), ("qnn-split", "QNN, split"))
 
-    workload = build_workload(n_flows=20, overload=1.3, seed=seed, capacity_scale=ABILENE_SCALE)
-    timeline.say("heavy traffic", f"{len(workload.flows)} largest demands of {workload.source} as UDP "
-                 f"flows, {sum(f[2] for f in workload.flows):.0f} Mbit/s: OSPF would load its busiest "
-                 f"link to {workload.ospf_mlu:.0%}, the best single path per flow to "
-                 f"{workload.single_path_mlu:.0%}")
-    for policy, label in (("shortest-path", "OSPF paths"), ("qnn", "QNN paths")):
+
+def race_matrix(seed: int) -> tuple[int, int]:
+    """(matrix index, seed) of the race: the busiest Abilene matrix that no shipped checkpoint
+    was trained to score, or the first seeded gravity matrix without the data directory."""
+    from controller.lab.replay import first_unseen_matrix
+
+    matrices, _, real = week_or_gravity(n_synthetic=1, seed=seed)
+    if not real:
+        return 0, seed
+    start = first_unseen_matrix()
+    return start + int(np.argmax(matrices[start:].sum(axis=(1, 2)))), seed
+
+
+def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None:
+    """The product's claim, live: one heavy matrix (OSPF's busiest link at 1.3x) replayed as
+    paced TCP connections under OSPF, the single-path QNN and the split QNN, each in a fresh
+    network (`qroute lab replay`'s machinery). Reported, not judged: a step fails only if its run
+    broke (an exception, or no pair came back with an iperf3 report), not if the QNN loses."""
+    from controller.lab import replay
+
+    index, seed = race_matrix(seed)
+    args = argparse.Namespace(topology="abilene", matrices=(index, 1), seed=seed, overload=1.3,
+                              volume_share=0.8, streams=8, ceiling_mbps=replay.LINK_TRAFFIC_CEILING_MBPS)
+    plan, pathsets = replay.build_plan(args)
+    pairs, offered = len(plan.rates[0]), sum(plan.rates[0].values()) / 1e6
+    timeline.say("heavy traffic", f"{plan.source.rsplit('/', 1)[-1]} matrix {index}: its {pairs} largest "
+                 f"demands (80 % of its volume) as {offered:.0f} Mbit/s of paced TCP, 8 connections a "
+                 f"pair; OSPF would load its busiest link to {plan.ospf_mlu[0]:.0%}")
+    for policy, label in RACE:
         try:
-            s = run_policy(policy, workload, seconds).summary()
+            run = replay.replay_policy(policy, plan, pathsets, seconds, interval=1.0, settle_s=1.0)
         except Exception as error:  # noqa: BLE001 - report the broken run, go on with the next
             timeline.say(label, f"run failed: {error!r}", ok=False)
             continue
-        unreported = f", {s['failed_flows']} flows without iperf3 report" if s["failed_flows"] else ""
+        s = run.summary()
+        unreported = f", {s['unreported_pairs']} pairs without iperf3 report" if s["unreported_pairs"] else ""
         timeline.say(label, f"delivered {100 * (s['delivered_share'] or 0):.0f}% of the offered traffic, "
-                     f"worst flow lost {s['loss_percent_worst'] or 0:.0f}%, busiest link at "
-                     f"{s['max_link_utilisation'] or 0:.0%}, {s['flows_moved']} flows moved{unreported}",
-                     ok=s["failed_flows"] < len(workload.flows))
+                     f"busiest link at {s['mlu']['mean'] or 0:.0%} (measured), "
+                     f"{s['pairs_changed'] or 0} pair changes{unreported}",
+                     ok=s["unreported_pairs"] < pairs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

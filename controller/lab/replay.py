@@ -107,6 +107,25 @@ CLIENT_GRACE_S = 5.0
 
 # --- traffic, chosen without root ----------------------------------------------------------------
 
+def first_unseen_matrix(*checkpoints: str) -> int:
+    """The first Abilene matrix that none of ``checkpoints`` (default: the controller's two
+    shipped ``qnn`` checkpoints, split and single-path) was trained to score, from each
+    sidecar's time split."""
+    from qnn.models.checkpoint import (CheckpointError, read_sidecar, resolve, shipped_checkpoint,
+                                       trained_target_rows)
+
+    names = checkpoints or [shipped_checkpoint("qnn", "abilene", single_path=single)
+                            for single in (False, True)]
+    first = 0
+    for name in names:
+        path = resolve(name)
+        rows = trained_target_rows(read_sidecar(path))
+        if not rows:  # without it every matrix would count as unseen, training ones included
+            raise CheckpointError(path, "sidecar records no training split (split.train_pairs)")
+        first = max(first, rows.stop)
+    return first
+
+
 def parse_matrix_range(text: str) -> tuple[int, int]:
     """``START:COUNT`` -> (start, count); argparse type."""
     match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
