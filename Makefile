@@ -91,10 +91,13 @@ bench: install
 	@if [ "$$(id -u)" = 0 ]; then \
 	  ./scripts/ovs-start && $(PY) -m qnn.cli lab failover --trials 5 --seed 1 \
 	    --json bench-out/failover-abilene.json \
-	  && $(PY) -m qnn.cli lab race --trials 3 --json bench-out/live-compare-heavy.json \
-	    | tee bench-out/live-compare-heavy.md \
-	  && $(PY) -m qnn.cli lab race --overload 0.6 --policies shortest-path,qnn --json bench-out/live-compare-light.json \
-	    | tee bench-out/live-compare-light.md; \
+	  && for topology in abilene:1512:5 geant:300:4; do set -- $$(echo $$topology | tr : ' '); \
+	    $(PY) -m qnn.cli lab replay --topology $$1 --policies spf,qnn,qnn-split,mlp-split,lp \
+	      --matrices $$2:$$3 --seconds-per-matrix 10 --json bench-out/replay-$$1.json \
+	      --plot bench-out/replay-$$1.png | tee bench-out/replay-$$1.md || exit 1; done \
+	  && $(PY) -m qnn.cli lab replay --topology abilene --policies spf,qnn,qnn-split --matrices 1512:3 \
+	    --seconds-per-matrix 10 --overload 1.3 --json bench-out/replay-abilene-heavy.json \
+	    --plot bench-out/replay-abilene-heavy.png | tee bench-out/replay-abilene-heavy.md; \
 	  status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
 	else echo "bench: skipping the Mininet benchmarks (need root)"; fi
 
