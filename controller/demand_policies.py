@@ -37,14 +37,18 @@ class CandidatePathPolicy:
 
     def __init__(self, k: int = 3, keep_margin: float = 0.0, split: bool = False,
                  tunnels: Mapping[tuple[int, int], list[tuple[int, ...]]] | None = None,
-                 min_share: float = MIN_SHARE):
+                 min_share: float = MIN_SHARE, min_gain: float = 0.0):
         """``tunnels``: given switch paths per (src, dst) switch pair, in order of preference.
         ``keep_margin``: on one path, an installed path stays while its share is within this of
         the best one's; splitting, an installed split stays while no weight would move by more
         than this (each weight change is a group modification that rehashes transport flows onto
-        other buckets, so small moves are not worth making)."""
+        other buckets, so small moves are not worth making). ``min_gain``: the decision as a
+        whole replaces the installed splits only if its predicted MLU on the measured demand is
+        lower than theirs by more than this fraction (re-solving on noisy demand otherwise moves
+        pairs between equally good routings at every decision)."""
         self.k = k
         self.keep_margin = float(keep_margin)
+        self.min_gain = float(min_gain)
         self.split = bool(split)
         self.min_share = float(min_share)
         self.tunnels = {pair: [tuple(path) for path in paths] for pair, paths in (tunnels or {}).items()}
@@ -135,7 +139,26 @@ class CandidatePathPolicy:
             installed = current.get(pair) if runs_between(current.get(pair), pair) else None
             choose = self._choose_split if self.split else self._choose_path
             decided[pair] = choose(candidates, shares[row, :len(candidates)], installed)
+        if self.min_gain > 0:
+            decided = self._unless_better(routed, switch_paths, pathset, demand, decided, current)
         return decided
+
+    def _unless_better(self, routed: list[Pair], switch_paths, pathset: PathSet, demand: np.ndarray,
+                       decided: dict[Pair, Split], current: Mapping[Pair, Split]) -> dict[Pair, Split]:
+        """``decided``, or the installed splits (pairs without a usable one take the decision)
+        when the decision does not lower the predicted MLU by more than ``min_gain``."""
+        kept = {}
+        for pair, candidates in zip(routed, switch_paths):
+            installed = current.get(pair)
+            usable = runs_between(installed, pair) and all(path in candidates
+                                                           for path in split_paths(installed))
+            kept[pair] = (tuple((tuple(path), float(w)) for path, w in installed) if usable
+                          else decided[pair])
+        if kept == decided:
+            return decided
+        now, new = (predicted_mlu(pathset, switch_paths, routed, demand, splits)
+                    for splits in (kept, decided))
+        return kept if now <= new * (1 + self.min_gain) else decided
 
     def _choose_path(self, candidates: list[SwitchPath], shares: np.ndarray,
                      installed: Split | None) -> Split:
@@ -164,6 +187,18 @@ class CandidatePathPolicy:
         return new
 
 
+def predicted_mlu(pathset: PathSet, switch_paths, routed: list[Pair], demand: np.ndarray,
+                  splits: Mapping[Pair, Split]) -> float:
+    """The MLU of ``splits`` (over each pair's candidates) carrying ``demand`` on ``pathset``."""
+    from qnn.loads import link_loads, mlu
+
+    matrix = np.zeros((len(routed), pathset.k))
+    for row, (pair, candidates) in enumerate(zip(routed, switch_paths)):
+        for path, weight in splits[pair]:
+            matrix[row, candidates.index(tuple(path))] = weight
+    return float(mlu(link_loads(pathset, demand, matrix)[0], pathset.network.capacity))
+
+
 class LearnedPolicy(CandidatePathPolicy):
     """A trained router (QNN or MLP checkpoint) scores every pair's candidates at once.
     ``split``: True spreads each pair by the router's shares, False takes the highest share, None
@@ -171,7 +206,7 @@ class LearnedPolicy(CandidatePathPolicy):
     as its sidecar's ``single_path`` records)."""
 
     def __init__(self, checkpoint, keep_margin: float = 0.1, device: str = "cpu", tunnels=None,
-                 split: bool | None = None):
+                 split: bool | None = None, min_gain: float = 0.0):
         from qnn.models.checkpoint import CheckpointError
         from qnn.models.loaded import LoadedRouter
 
@@ -181,7 +216,7 @@ class LearnedPolicy(CandidatePathPolicy):
                                   "matrices; the controller decides on one period's measured rates (train "
                                   "with --history 1)")
         self.trained_single_path = bool(loaded.meta.get("single_path", False))
-        super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels,
+        super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels, min_gain=min_gain,
                          split=not self.trained_single_path if split is None else split)
         self.loaded, self.meta = loaded, loaded.meta
         self.kind = self.name = loaded.kind
@@ -207,8 +242,9 @@ class LpPolicy(CandidatePathPolicy):
     kind = "lp"
 
     def __init__(self, k: int = 3, split: bool = True, keep_margin: float = 0.0, tunnels=None,
-                 min_share: float = MIN_SHARE):
-        super().__init__(k=k, keep_margin=keep_margin, split=split, tunnels=tunnels, min_share=min_share)
+                 min_share: float = MIN_SHARE, min_gain: float = 0.0):
+        super().__init__(k=k, keep_margin=keep_margin, split=split, tunnels=tunnels, min_share=min_share,
+                         min_gain=min_gain)
         self.name = "lp"
         self.description = (f"path-LP optimum on measured demand, k={k}, no time limit"
                             + (f", split by the optimum (parts under {self.min_share:.0%} dropped)" if split
@@ -229,8 +265,8 @@ class OptimalPolicy(CandidatePathPolicy):
     DEFAULT_TIME_LIMIT_S = 2.0
 
     def __init__(self, k: int = 3, time_limit: float = DEFAULT_TIME_LIMIT_S, keep_margin: float = 0.0,
-                 tunnels=None):
-        super().__init__(k=k, keep_margin=keep_margin, split=False, tunnels=tunnels)
+                 tunnels=None, min_gain: float = 0.0):
+        super().__init__(k=k, keep_margin=keep_margin, split=False, tunnels=tunnels, min_gain=min_gain)
         self.time_limit = time_limit
         self.name = "milp"
         self.description = (f"single-path MILP optimum on measured demand, k={k}, {time_limit:g} s limit"

@@ -207,9 +207,10 @@ def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, Shorte
             # a decision must not outlast half the interval between re-optimisations
             policy = OptimalPolicy(time_limit=min(OptimalPolicy.DEFAULT_TIME_LIMIT_S,
                                                   0.5 * settings.reoptimize_interval),
-                                   tunnels=configured_tunnels(settings))
+                                   tunnels=configured_tunnels(settings), min_gain=settings.min_gain)
         else:
-            policy = LpPolicy(split=bool(split), tunnels=configured_tunnels(settings))
+            policy = LpPolicy(split=bool(split), tunnels=configured_tunnels(settings),
+                              min_gain=settings.min_gain)
         log.info("policy %s", policy.description)
         return policy, fallback, ""
     checkpoint = default_checkpoint(settings)
@@ -217,7 +218,7 @@ def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, Shorte
         from controller.demand_policies import LearnedPolicy, configured_tunnels
 
         policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin, split=split,
-                               tunnels=configured_tunnels(settings))
+                               tunnels=configured_tunnels(settings), min_gain=settings.min_gain)
     except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
         expected = isinstance(error, (CheckpointError, OSError, ValueError, ImportError))
         problem = f"policy {settings.policy} unavailable: " + (str(error) if expected else repr(error))

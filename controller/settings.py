@@ -37,6 +37,7 @@ class Settings:
     policy: str = "shortest-path"
     checkpoint: str = ""
     keep_margin: float = 0.1
+    min_gain: float = 0.05
     tunnels: str = ""
     split: str = "auto"
     api_token: str = ""
@@ -107,7 +108,7 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be one of "
                             f"{', '.join(CHOICES[name])}")
             continue
-        if name == "keep_margin" and not 0 <= value <= 1:
+        if name in ("keep_margin", "min_gain") and not 0 <= value <= 1:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be between 0 and 1")
             continue
         if name == "metrics_port" and not 0 <= value <= 65535:

@@ -621,6 +621,7 @@ def test_learned_policy_gives_every_pair_a_split_over_its_candidates(kind, split
     assert app.describe()["policy"].startswith(f"{kind} router, k=3")
     # no margin for keeping what is installed: every decision is the policy's fresh one
     monkeypatch.setattr(app.policy, "keep_margin", 0.0)
+    monkeypatch.setattr(app.policy, "min_gain", 0.0)
     net = _ring_with_all_hosts(app)
     assert len(app.tunnels.splits) == 20 and app.describe()["last_decision_error"] == ""
     # what is installed is the learned policy's own decision: asked afresh, it decides the same

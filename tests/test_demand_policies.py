@@ -346,3 +346,18 @@ def test_installed_paths_given_as_lists_count_as_the_same_paths():
     fresh = policy.decide(graph, PAIRS, {}, demand)
     as_lists = {pair: tuple((list(path), weight) for path, weight in split) for pair, split in fresh.items()}
     assert policy.decide(graph, PAIRS, as_lists, demand) == fresh
+
+
+def test_min_gain_keeps_the_installed_splits_unless_the_decision_lowers_the_mlu_by_more():
+    """On two_ways with 9 Mbit/s the optimum's MLU is 0.6 (above); by hand, 60/40 gives
+    max(5.4 / 10, 3.6 / 5) = 0.72 (20 % above it) and everything below gives 9 / 5 = 1.8 (200 %)."""
+    graph, demand = two_ways(), {(1, 4): 9e6}
+    sixty_forty, all_below = (((1, 2, 4), 0.6), ((1, 3, 4), 0.4)), (((1, 3, 4), 1.0),)
+    for installed, gain in ((sixty_forty, 0.2), (all_below, 2.0)):
+        assert mlu(graph, {(1, 4): installed}, demand) == pytest.approx(0.6 * (1 + gain))
+        for min_gain, kept in ((gain - 0.01, False), (gain + 0.01, True)):
+            decided = LpPolicy(min_gain=min_gain).decide(graph, [(1, 4)], {(1, 4): installed}, demand)
+            assert (decided[(1, 4)] == installed) is kept, (installed, min_gain)
+    # a pair without an installed split takes the decision whatever the margin
+    fresh = LpPolicy().decide(graph, [(1, 4)], {}, demand)
+    assert LpPolicy(min_gain=0.9).decide(graph, [(1, 4)], {}, demand) == fresh
