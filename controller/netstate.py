@@ -181,11 +181,6 @@ class NetworkState:
         self.hosts[mac] = new
         return old is None or (old.dpid, old.port) != (dpid, port)
 
-    def host_pairs(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """Every ordered pair of known hosts, with the switches they attach to."""
-        return {(a, b): (self.hosts[a].dpid, self.hosts[b].dpid)
-                for a in self.hosts for b in self.hosts if a != b}
-
     def switch_pairs(self) -> list[tuple[int, int]]:
         """Every ordered pair of distinct switches that both have a known host, sorted: the
         demands between switches (traffic entering at the first for hosts behind the second)."""

@@ -209,15 +209,6 @@ def test_edge_ports_are_the_ports_without_a_link_and_follow_port_changes():
     assert state.edge_ports(2) == [] and 2 not in state.ports
 
 
-def test_host_pairs_are_every_ordered_pair_with_their_switches():
-    state = line_state()
-    state.learn_host("aa", 1, 1)
-    state.learn_host("bb", 3, 1)
-    state.learn_host("cc", 3, 4)
-    assert state.host_pairs() == {("aa", "bb"): (1, 3), ("aa", "cc"): (1, 3), ("bb", "aa"): (3, 1),
-                                  ("bb", "cc"): (3, 3), ("cc", "aa"): (3, 1), ("cc", "bb"): (3, 3)}
-
-
 def test_switch_pairs_are_the_ordered_pairs_of_distinct_switches_with_hosts():
     state = line_state()
     assert state.switch_pairs() == []
