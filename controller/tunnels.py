@@ -144,6 +144,7 @@ class InstalledTunnels:
         self.pending: Desired | None = None
         self.wiped: set[int] = set()
         self.broken: set[Link] = set()
+        self.touched: set[Pair] = set()  # groups links_down modified while a plan was under way
 
     @property
     def splits(self) -> dict[Pair, Split]:
@@ -237,6 +238,12 @@ class InstalledTunnels:
         record, messages = desired, []
         if self.broken:
             record, messages = _drop_broken(record, self.broken)
+            # a group links_down changed during the plan holds what it made of the old record;
+            # it must hold the new record's buckets (those already re-sent above aside)
+            sent = {(dpid, m.group_id) for dpid, m in messages}
+            messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)]))
+                         for ingress, egress in sorted(self.touched - sent)
+                         if (ingress, egress) in record.groups]
         if self.wiped:
             record = record.without_switches(self.wiped)
             messages = [(dpid, m) for dpid, m in messages if dpid not in self.wiped]
@@ -244,6 +251,7 @@ class InstalledTunnels:
         self.record, self.pending = record, None
         self.wiped.clear()
         self.broken.clear()
+        self.touched.clear()
         return messages
 
     # --- events ---------------------------------------------------------------------------
@@ -272,6 +280,8 @@ class InstalledTunnels:
         if self.pending is not None:
             self.broken |= down
         self.record, messages = _drop_broken(self.record, down, prefer)
+        if self.pending is not None:
+            self.touched.update((dpid, m.group_id) for dpid, m in messages)
         return messages
 
     def group_pair(self, dpid: int, group_id: int) -> Pair | None:

@@ -375,3 +375,28 @@ def test_a_link_down_during_a_plan_keeps_buckets_on_installed_tunnels_then_commi
     survivors = {pair: tuple(p for p in split if intact(p[0], sim.links)) for pair, split in decided.items()}
     check_frames(sim, (before[0], survivors), (before[0], survivors), final=True)
     assert sim.contents(1)[1][4] == ((tunnels.labels[(1, 2, 5, 4)], 1000, 2),)
+
+
+def test_a_link_down_mid_plan_leaving_only_a_tunnel_the_plan_drops_is_put_right_at_commit():
+    """(1, 4) runs over both ways round; the decision keeps only 1-2-3-4, whose link 2-3 fails
+    after the groups were sent: links_down moves s1 onto the other way's tunnel (the one in the
+    switches), which the plan's last phase deletes. Commit must leave s1's group as recorded,
+    so that no bucket points at the deleted tunnel, whose label may go to another pair next."""
+    state, sim, tunnels, before, _ = installed_ring()
+    decided = dict(before[1])
+    decided[(1, 4)] = (((1, 2, 3, 4), 1.0),)
+    desired = tunnels.resolve(decided, state)
+    plan = tunnels.plan(desired)
+    for phase in plan.phases[:2]:
+        sim.apply(phase)
+    for link in [(2, 3), (3, 2)]:
+        state.remove_link(*link)
+        del sim.links[link]
+    sim.apply(tunnels.links_down([(2, 3), (3, 2)]))
+    (label, _, _), = sim.contents(1)[1][4]
+    assert label == tunnels.labels[(1, 6, 5, 4)]  # the only intact one, still in the switches
+    for phase in plan.phases[2:]:
+        sim.apply(phase)
+    sim.apply(tunnels.commit(desired))
+    assert_record_is_true(sim, tunnels)
+    assert [spec[0] for spec in sim.contents(1)[1][4]] == [tunnels.labels[(1, 2, 3, 4)]]
