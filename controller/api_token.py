@@ -36,4 +36,6 @@ def provision_token(configured: str, token_file: str) -> tuple[str, str]:
 def bearer_matches(header: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries this bearer token (compared in constant time)."""
     scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token) and hmac.compare_digest(given.strip(), token)
+    # compared as bytes: compare_digest refuses str with characters outside ASCII
+    return scheme.lower() == "bearer" and bool(token) and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))

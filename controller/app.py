@@ -69,6 +69,7 @@ class QRouteController(app_manager.RyuApp):
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
+        self.released: set = set()  # pairs unpinned since the last decision
         self.api_token, self.api_token_source = provision_token(self.settings.api_token,
                                                                 self.settings.api_token_file)
         self.metrics = ControllerMetrics(self.status)
@@ -117,6 +118,11 @@ class QRouteController(app_manager.RyuApp):
         self.datapaths[dpid] = datapath
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
+        if dpid > ofmsgs.MAX_GROUP_ID:
+            self.logger.error("switch %016x: its dpid is above OpenFlow's largest group id (%#x), and "
+                              "qroute names each select group after its egress switch's dpid: "
+                              "traffic to its hosts is not routed (give the bridge a smaller "
+                              "other-config:datapath-id)", dpid, ofmsgs.MAX_GROUP_ID)
         # switch_features deleted qroute's rules and groups there; a switch can reconnect before
         # its old connection is seen to die, so forget what was installed on it and put it back.
         if self.tunnels.switch_wiped(dpid):
@@ -125,7 +131,9 @@ class QRouteController(app_manager.RyuApp):
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
-        self.state.remove_switch(dpid)
+        gone = self.state.remove_switch(dpid)
+        # the ingresses stop hashing into tunnels through it at once, as for a failed link
+        self._send_all(self.tunnels.links_down(gone))
         self.port_rates.forget_switch(dpid)
         self.pair_rates.forget_switch(dpid)
         self.logger.warning("switch %016x disconnected", dpid)
@@ -235,6 +243,10 @@ class QRouteController(app_manager.RyuApp):
         with self.route_lock:
             started = self.clock()
             graph, pairs, current = self.state.graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
+            # an unpinned pair's installed split was the operator's: the policy decides it afresh
+            for pair in self.released:
+                current.pop(pair, None)
+            self.released = set()
             decided = self.pins.apply(self._decide(graph, pairs, current, reason), graph, pairs)
             desired = self.tunnels.resolve(decided, self.state)
             change = self.tunnels.diff(desired)
@@ -338,6 +350,7 @@ class QRouteController(app_manager.RyuApp):
     def unpin(self, pair) -> bool:
         removed = self.pins.unpin(pair)
         if removed:
+            self.released.add(pair)
             self.request_reroute(f"unpin {pair[0]}-{pair[1]}")
         return removed
 

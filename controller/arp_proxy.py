@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ryu.lib.packet import arp, ethernet, ipv4, packet
+from ryu.lib.packet import arp, ethernet, ipv4, packet, vlan
 from ryu.ofproto import ether
 
 from controller import ofmsgs
@@ -53,6 +53,10 @@ def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: Netwo
     pkt = packet.Packet(data)
     eth = pkt.get_protocol(ethernet.ethernet)
     if eth is None or eth.ethertype == ether.ETH_TYPE_LLDP:
+        return None, []
+    if pkt.get_protocol(vlan.vlan) is not None:
+        # a tunnel's frame that met no rule (a stale bucket, a switch that just reconnected):
+        # its sender is behind another switch, not at this port
         return None, []
     arp_pkt = pkt.get_protocol(arp.arp)
     if arp_pkt is not None:

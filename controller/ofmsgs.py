@@ -155,6 +155,9 @@ def delete_delivery_rule(mac: str):
 
 
 # --- groups -------------------------------------------------------------------------------
+MAX_GROUP_ID = ofp.OFPG_MAX  # select groups are named after their egress dpid
+
+
 def check_group_id(group_id: int) -> int:
     """A select group's id is its egress dpid; OpenFlow group ids stop at OFPG_MAX."""
     if not 0 <= group_id <= ofp.OFPG_MAX:

@@ -16,6 +16,7 @@ Pair = tuple[int, int]
 SwitchPath = tuple[int, ...]
 Split = tuple[tuple[SwitchPath, float], ...]
 PIN_FIELDS = {"paths", "weights"}
+MAX_PINNED_PATHS = 8
 
 
 class PinError(ValueError):
@@ -25,7 +26,7 @@ class PinError(ValueError):
 def parse_pair(text: str) -> Pair:
     """``"<src>-<dst>"`` (decimal dpids) as a pair of distinct switches."""
     parts = text.split("-")
-    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+    if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
         raise PinError(f"pair {text!r} is not <src dpid>-<dst dpid> (decimal)")
     src, dst = int(parts[0]), int(parts[1])
     if src == dst:
@@ -46,6 +47,9 @@ def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
     paths = body.get("paths")
     if not isinstance(paths, list) or not paths:
         raise PinError("'paths' must be a non-empty list of switch paths (lists of dpids)")
+    if len(paths) > MAX_PINNED_PATHS:
+        raise PinError(f"'paths' lists {len(paths)} paths; a pin takes at most {MAX_PINNED_PATHS} "
+                       "(each is a tunnel in the switches)")
     weights = body.get("weights", [1.0] * len(paths))
     if not isinstance(weights, list) or len(weights) != len(paths):
         raise PinError(f"'weights' must be a list of {len(paths)} numbers, one per path")
@@ -54,8 +58,9 @@ def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
         split.append((_checked_path(pair, number, path, graph), _checked_weight(number, weight)))
     if len({path for path, _ in split}) != len(split):
         raise PinError("a path is given twice")
-    total = sum(weight for _, weight in split)
-    return tuple((path, weight / total) for path, weight in split)
+    largest = max(weight for _, weight in split)  # first: a sum of huge weights overflows
+    total = sum(weight / largest for _, weight in split)
+    return tuple((path, weight / largest / total) for path, weight in split)
 
 
 def _checked_path(pair: Pair, number: int, path: object, graph: nx.DiGraph) -> SwitchPath:

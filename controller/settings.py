@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from topologies.catalog import MININET_CAPACITY_SCALE, NAMED_TOPOLOGIES
 
@@ -40,7 +40,7 @@ class Settings:
     min_gain: float = 0.05
     tunnels: str = ""
     split: str = "auto"
-    api_token: str = ""
+    api_token: str = field(default="", repr=False)  # the settings are logged at start-up
     api_token_file: str = "~/.qroute/api-token"
 
 

@@ -92,6 +92,8 @@ class PairRates:
                        for index, counter in enumerate(stat.bucket_stats)]
             if any(rate is not None for rate in buckets):
                 self.bucket_bps[pair] = tuple(buckets)
+            else:  # the group was rebuilt: the old rates were of other buckets
+                self.bucket_bps.pop(pair, None)
 
     def keep_only(self, pairs: Container[Pair]) -> None:
         """Forget pairs no longer installed (rates are only recorded for installed ones)."""

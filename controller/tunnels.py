@@ -160,20 +160,20 @@ class InstalledTunnels:
         and hosts move while a decision runs). A path whose links vanished leaves its split
         (the rest renormalised); a pair left with none keeps its installed split if that is
         intact, else gets nothing. Pairs whose switches no longer both have hosts get
-        nothing. LabelsExhausted if the tunnels need more labels than are free, ValueError
-        for an egress dpid too large to name a group."""
+        nothing, nor do pairs towards a switch whose dpid is too large to name a group (the
+        app says so when the switch connects). LabelsExhausted if the tunnels need more labels
+        than are free."""
         links = state.links
         live_pairs = set(state.switch_pairs())
         splits: dict[Pair, Split] = {}
         for pair, split in sorted(decided.items()):
-            if pair not in live_pairs:
+            if pair not in live_pairs or pair[1] > ofmsgs.MAX_GROUP_ID:
                 continue
             kept = _normalised((path, w) for path, w in split if _intact(tuple(path), pair, links))
             installed = self.record.splits.get(pair, ())
             if not kept and installed and all(_intact(path, pair, links) for path, _ in installed):
                 kept = installed
             if kept:
-                ofmsgs.check_group_id(pair[1])
                 splits[pair] = kept
         paths = [path for split in splits.values() for path, _ in split]
         labels = allocate(paths, self.record.labels)

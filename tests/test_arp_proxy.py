@@ -1,7 +1,7 @@
 """The ARP decision and packet delivery on literal frames, without an app or datapaths."""
 from __future__ import annotations
 
-from ryu.lib.packet import arp, ethernet, lldp, packet
+from ryu.lib.packet import arp, ethernet, ipv4, lldp, packet, vlan
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
 
@@ -98,3 +98,17 @@ def test_lldp_and_other_frames_are_dropped_without_learning():
         pkt.serialize()
         assert handle_packet(bytes(pkt.data), 1, HOST, 0.0, state, guard, [1, 2]) == (None, [])
     assert state.hosts == {}
+
+
+def test_a_tunnel_tagged_frame_teaches_nothing_and_is_not_delivered():
+    """A VLAN-tagged frame at the controller is tunnel traffic that met no rule (a stale bucket,
+    a switch that just reconnected): its sender is behind another switch, not at this port."""
+    state, guard = network()
+    state.learn_host(mac(2), 2, HOST)
+    tagged = packet.Packet()
+    tagged.add_protocol(ethernet.ethernet(dst=mac(2), src=mac(1), ethertype=ether.ETH_TYPE_8021Q))
+    tagged.add_protocol(vlan.vlan(vid=17, ethertype=ether.ETH_TYPE_IP))
+    tagged.add_protocol(ipv4.ipv4(src=ip(1), dst=ip(2), proto=17))
+    tagged.serialize()
+    assert handle_packet(bytes(tagged.data), 1, HOST, 0.0, state, guard, [1, 2]) == (None, [])
+    assert mac(1) not in state.hosts

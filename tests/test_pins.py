@@ -25,6 +25,8 @@ def test_a_pin_is_checked_against_the_graph_and_its_weights_normalised(diamond):
     split = parse_pin((1, 4), {"paths": [[1, 2, 4], [1, 3, 4]], "weights": [3, 1]}, diamond)
     assert split == (((1, 2, 4), 0.75), ((1, 3, 4), 0.25))
     assert parse_pin((1, 4), {"paths": [[1, 3, 4]]}, diamond) == (((1, 3, 4), 1.0),)
+    huge = parse_pin((1, 4), {"paths": [[1, 2, 4], [1, 3, 4]], "weights": [1e308, 1e308]}, diamond)
+    assert [weight for _, weight in huge] == [0.5, 0.5]  # their sum would overflow
 
 
 @pytest.mark.parametrize("body, problem", [
@@ -42,6 +44,7 @@ def test_a_pin_is_checked_against_the_graph_and_its_weights_normalised(diamond):
     ({"paths": [[1, 2, 4]], "weights": [float("nan")]}, "weights[0]"),
     ({"paths": [[1, 2, 4]], "weights": ["1"]}, "weights[0]"),
     ({"paths": [[1, 2, 4], [1, 2, 4]]}, "given twice"),
+    ({"paths": [[1, 2, 4]] * 9}, "at most 8"),
 ])
 def test_a_bad_pin_is_refused_naming_the_problem(diamond, body, problem):
     with pytest.raises(PinError) as refused:
@@ -49,7 +52,7 @@ def test_a_bad_pin_is_refused_naming_the_problem(diamond, body, problem):
     assert problem in str(refused.value)
 
 
-@pytest.mark.parametrize("text", ["1", "1-2-3", "a-b", "-1-2", "3-3", "1-"])
+@pytest.mark.parametrize("text", ["1", "1-2-3", "a-b", "-1-2", "3-3", "1-", "\u00b2-3"])
 def test_a_pair_is_two_distinct_decimal_dpids(text):
     with pytest.raises(PinError):
         parse_pair(text)
@@ -83,6 +86,7 @@ def test_a_generated_token_is_readable_by_its_owner_only(tmp_path):
 @pytest.mark.parametrize("header, ok", [
     ("Bearer s3cret", True), ("bearer s3cret", True), ("Bearer  s3cret ", True),
     ("Bearer s3cre", False), ("Basic s3cret", False), ("s3cret", False), (None, False), ("", False),
+    ("Bearer s3crét", False),  # not ASCII: compared all the same, never an exception
 ])
 def test_the_bearer_header_must_carry_the_token(header, ok):
     assert bearer_matches(header, "s3cret") is ok

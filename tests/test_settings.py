@@ -264,3 +264,8 @@ def test_the_lp_policy_is_accepted_and_takes_no_checkpoint(tmp_path):
     path = write(tmp_path, "q.conf", "[qroute]\npolicy = lp\ncheckpoint = qnn-abilene\n")
     with pytest.raises(SettingsError, match="checkpoint is only used by policy = qnn or mlp .policy is lp"):
         read_settings([path])
+
+
+def test_the_api_token_stays_out_of_the_settings_repr_the_controller_logs():
+    settings = parse_settings({"api_token": "s3cret-value"})
+    assert settings.api_token == "s3cret-value" and "s3cret-value" not in repr(settings)

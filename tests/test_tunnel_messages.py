@@ -136,14 +136,17 @@ def test_out_of_range_labels_group_ids_and_weights_are_refused():
         ofmsgs.group_add(3, [(1, 0, 1)])
 
 
-def test_a_decision_for_a_dpid_above_the_group_id_range_is_refused_at_resolve():
+def test_pairs_towards_a_dpid_above_the_group_id_range_are_left_out_and_the_rest_routed():
     big = ofp.OFPG_MAX + 5
     state = ring_state(n=3)
     state.add_link(1, big, 7, 1)
     state.add_link(big, 1, 1, 7)
     state.learn_host("00:00:00:00:ff:01", big, 50)
+    decided = {(1, big): (((1, big), 1.0),), (big, 1): (((big, 1), 1.0),), (1, 2): (((1, 2), 1.0),)}
+    desired = InstalledTunnels().resolve(decided, state)
+    assert set(desired.splits) == {(big, 1), (1, 2)}  # towards `big` no group can be named
     with pytest.raises(ValueError, match="cannot be a group id"):
-        InstalledTunnels().resolve({(1, big): (((1, big), 1.0),)}, state)
+        ofmsgs.group_add(big, ())
 
 
 # --- rule counts --------------------------------------------------------------------------
