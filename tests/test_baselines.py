@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from qnn.baselines import ecmp_routing, shortest_path_routing
 from qnn.loads import link_loads, mlu
-from qnn.lp import mcf_lp, path_lp, single_path_milp
+from qnn.lp import mcf_lp, path_lp, path_lp_optima, single_path_milp
 from qnn.network import Network
 from qnn.paths import k_shortest_paths
 from tests.test_paths import square
@@ -118,11 +118,35 @@ def test_lp_optima_do_not_depend_on_the_traffic_units(unit):
     demand = ps.demand_vector(gravity_traffic(net, 2, seed=4))
     reference = path_lp(ps, demand[1]).mlu
     assert path_lp(ps, demand[1] * unit).mlu == pytest.approx(reference * unit, rel=1e-6)
+    np.testing.assert_allclose(path_lp_optima(ps, demand * unit),
+                               [path_lp(ps, d).mlu * unit for d in demand], rtol=1e-6)
     assert single_path_milp(ps, demand[1] * unit, time_limit=None).mlu >= reference * unit * (1 - 1e-6)
     from qnn.lp import robust_path_lp
 
     robust = robust_path_lp(ps, demand * unit).mlu
     assert robust == pytest.approx(robust_path_lp(ps, demand).mlu * unit, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.builds(random_instance, st.integers(0, 10_000), st.integers(4, 7), st.integers(2, 8), st.just(3)),
+       st.integers(0, 10_000))
+def test_the_lp_optima_of_a_run_of_matrices_are_each_matrix_s_own(instance, seed):
+    net, ps, demand = instance
+    rng = np.random.default_rng(seed)
+    demands = demand * rng.uniform(0.05, 20, size=(6, ps.n_demands))  # far apart: the warm start must move
+    demands[3] = 0.0  # a matrix without traffic
+    demands[4] *= 1e6  # and one in other units
+    expected = [path_lp(ps, d).mlu for d in demands]
+    np.testing.assert_allclose(path_lp_optima(ps, demands), expected, rtol=1e-7, atol=0)
+
+
+def test_lp_optima_are_solved_one_by_one_without_scipy_s_highs_binding(monkeypatch):
+    import qnn.lp
+
+    net, ps, demand = random_instance(3, 6, 8, 3)
+    demands = demand * np.random.default_rng(1).uniform(0.5, 2, size=(4, ps.n_demands))
+    monkeypatch.setattr(qnn.lp._WarmPathLP, "create", classmethod(lambda cls, prob: None))
+    np.testing.assert_array_equal(path_lp_optima(ps, demands), [path_lp(ps, d).mlu for d in demands])
 
 
 def test_a_damaged_lp_cache_is_solved_again_and_replaced(tmp_path):

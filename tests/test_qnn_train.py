@@ -1,6 +1,8 @@
 """A tiny training run lowers the loss and improves on the untrained router."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -161,3 +163,69 @@ def test_unknown_history_reduction_in_a_checkpoint_is_refused(tmp_path):
                                    "history_reduce": "median"})
     with pytest.raises(CheckpointError, match="history_reduce 'median'"):
         LearnedRouting(ps, net, {"checkpoint": str(ckpt)}, "mlp", single_path=False)
+
+
+def _train_polska(tmp_path, *extra):
+    out = tmp_path / "qnn-polska.pt"
+    assert cli_main(["train", "--topology", "sndlib/polska", "--n-synthetic", "12", "--epochs", "1",
+                     "--layers", "1", "--rounds", "1", "--quiet", "--out", str(out), *extra]) == 0
+    return json.loads(out.with_suffix(".json").read_text())
+
+
+def test_a_network_too_large_for_16_matrices_a_step_trains_in_fewer_within_a_stated_time_limit(
+        tmp_path, capsys, monkeypatch):
+    import qnn.models.train as train
+    from qnn.models.router import Router
+
+    demands = 12 * 11  # sndlib/polska: 12 nodes
+    monkeypatch.setattr(train, "STEP_FLOWS", 5 * demands)
+    monkeypatch.setattr(train, "VALIDATION_FLOWS", 2 * demands)
+    passes, forward = [], Router.forward
+
+    def recording_forward(self, pt, demand, *args, **kwargs):
+        passes.append((self.training, demand.shape[0]))
+        return forward(self, pt, demand, *args, **kwargs)
+
+    monkeypatch.setattr(Router, "forward", recording_forward)
+    meta = _train_polska(tmp_path)
+    # 11 (decision, scored) pairs: 8 train in steps of at most 5, 3 validate in passes of at most 2
+    assert sorted(n for training, n in passes if training) == [3, 5]
+    assert sorted(n for training, n in passes if not training) == [1, 2]
+    assert meta["training"]["batch"] == 5
+    assert "--batch 5" in meta["command"] and "--max-minutes 15.0" in meta["command"]  # reproducible
+    assert "training stops after 15 minutes by default" in capsys.readouterr().err
+
+
+def test_a_small_network_keeps_16_matrices_a_step_and_no_time_limit(tmp_path, capsys):
+    meta = _train_polska(tmp_path)
+    assert meta["training"]["batch"] == 16 and "--batch 16" in meta["command"]
+    assert "--max-minutes" not in meta["command"] and "by default" not in capsys.readouterr().err
+    assert "--max-minutes 0.0" in _train_polska(tmp_path, "--max-minutes", "0")["command"]  # 0: no limit
+
+
+@pytest.mark.parametrize("limit, epochs", [(35.0, 3), (40.0, 4), (9.0, 1)])
+def test_a_time_limit_starts_no_epoch_that_would_end_past_it(limit, epochs, monkeypatch):
+    import types
+
+    import qnn.models.train as train
+    from qnn.models.router import Router
+
+    now = [0.0]
+    monkeypatch.setattr(train, "time", types.SimpleNamespace(time=lambda: now[0]))
+    forward = Router.forward
+
+    def ten_seconds_a_step(self, *args, **kwargs):
+        if self.training:
+            now[0] += 10.0
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(Router, "forward", ten_seconds_a_step)
+    _, ps, pt, dem, opt = tiny_setup(n_tms=24)
+    X, Y, optima = dem[:-1], dem[1:], opt[1:]
+    tr, va = time_split(len(X), 0.25)
+    router = build_model("mlp", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1, "crx",
+                         "residual", seed=0)
+    _, history = fit(router, pt, (X[tr], Y[tr], optima[tr]), (X[va], Y[va], optima[va]), epochs=20,
+                     batch=len(tr), patience=20, progress=False, max_seconds=limit)  # one step an epoch
+    assert len(history) == epochs
+    assert history[-1]["seconds"] <= max(limit, 10.0)  # the first epoch always runs

@@ -32,7 +32,7 @@ LP_CACHE_DIR = pathlib.Path(__file__).resolve().parents[2] / "runs" / "cache"
 
 
 def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None) -> np.ndarray:
-    """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp`), cached in the file ``cache`` if given."""
+    """Per-matrix path-LP optimum (:func:`qnn.lp.path_lp_optima`), cached in the file ``cache`` if given."""
     if cache is not None and cache.exists():
         try:
             vals = np.load(cache)
@@ -40,9 +40,9 @@ def _lp_optimum(pathset, demands: np.ndarray, cache: pathlib.Path | None = None)
             vals = None  # a damaged cache (an interrupted write) is solved again and replaced
         if vals is not None and vals.shape == (demands.shape[0],) and np.all(np.isfinite(vals)):
             return vals
-    from qnn.lp import path_lp
+    from qnn.lp import path_lp_optima
 
-    vals = np.array([path_lp(pathset, d).mlu for d in demands], dtype=float)
+    vals = path_lp_optima(pathset, demands)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".partial", delete=False) as handle:

@@ -40,8 +40,10 @@ def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
         beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
         log=None, max_seconds: float | None = None, clip: float | None = 1.0, single_path: bool = False,
-        anneal: tuple[float, float] | None = None):
+        anneal: tuple[float, float] | None = None, eval_batch: int = 64):
     """Adam on the smooth MLU ratio; returns (best validation summary, history).
+
+    ``eval_batch``: validation matrices per forward pass (no autograd; memory only).
 
     ``single_path``: train for one path per flow and validate the argmax. By default with a
     straight-through estimator (the loss sees the argmax one-hot split, gradients flow through
@@ -61,7 +63,9 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     best, best_state, bad, history = None, None, 0, []
     t0 = time.time()
     bar = tqdm(range(epochs), desc=f"train {router.core.kind}", disable=not progress, file=sys.stderr)
+    longest = 0.0
     for ep in bar:
+        epoch_start = time.time()
         router.train()
         perm = torch.randperm(Xtr.shape[0], generator=gen).to(dev)
         tot = 0.0
@@ -79,7 +83,7 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
             opt.step()
             tot += float(loss.detach()) * len(idx)
         sched.step()
-        val = evaluate(router, pt, Xva, Yva, Ova, single_path=single_path).summary
+        val = evaluate(router, pt, Xva, Yva, Ova, single_path=single_path, batch=eval_batch).summary
         history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val["mean"],
                         "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
         if best is None or val["mean"] < best["mean"] - 1e-5:
@@ -90,10 +94,28 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
         bar.set_postfix(loss=f"{tot / len(perm):.4f}", val=f"{val['mean']:.4f}", best=f"{best['mean']:.4f}")
         if log:
             log(history[-1])
-        if bad >= patience or (max_seconds and time.time() - t0 > max_seconds):
-            break
+        longest = max(longest, time.time() - epoch_start)
+        if bad >= patience or (max_seconds and time.time() - t0 + longest > max_seconds):
+            break  # no epoch starts that would end past max_seconds, were it as long as the longest so far
     router.load_state_dict(best_state)
     return best, history
+
+
+# A training step's autograd keeps every round's tensors for all flows of its matrices, a
+# validation pass (no autograd) only the round under way: where 16 matrices (64 for validation)
+# would hold more flows than these, the default batch holds fewer, so that memory stays within
+# a few GB whatever the network.
+STEP_FLOWS = 100_000
+VALIDATION_FLOWS = 400_000
+# where the batch is so cut (networks of over 6,250 demands, about 80 nodes), training ends by
+# default within this long, so that with the candidate paths and LP optima before it a 150-node
+# network trains within 20 minutes on 2 cores
+LARGE_NETWORK_MINUTES = 15.0
+
+
+def default_batch(n_demands: int, most: int, flows: int) -> int:
+    """Matrices per step (or per validation pass): ``most``, or fewer to stay within ``flows``."""
+    return max(1, min(most, flows // max(1, n_demands)))
 
 
 def anneal_temperature(anneal: tuple[float, float] | None, epoch: int, epochs: int) -> float:
@@ -173,7 +195,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=open_fraction, default=0.25)
     p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument("--patience", type=positive_int, default=10)
-    p.add_argument("--batch", type=positive_int, default=16, help="traffic matrices per step")
+    p.add_argument("--batch", type=positive_int, default=None,
+                   help=f"traffic matrices per step (default 16, fewer where 16 matrices hold over "
+                        f"{STEP_FLOWS:,} flows: memory)")
     p.add_argument("--lr", type=positive_float, default=0.05)
     p.add_argument("--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping (0: off)")
     p.add_argument("--beta", type=positive_float, default=50.0,
@@ -181,7 +205,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:0, ...)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--max-minutes", type=positive_float, default=None, help="stop training after this long")
+    p.add_argument("--max-minutes", type=nonnegative_float, default=None,
+                   help=f"end training within this long: no epoch starts that would end past it, were it "
+                        f"as long as the longest so far (0: no limit; default none, "
+                        f"{LARGE_NETWORK_MINUTES:g} where the default batch is cut)")
     p.add_argument("--out", required=True, help="checkpoint path (NAME.pt; NAME.json is written beside)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -227,6 +254,14 @@ def run(args) -> int:
     if ds.topology_file is not None:
         print(ds.topology_file.summary())
         print(f"  candidate paths: {ds.path_rule}")
+    n_demands = ds.pathset.n_demands
+    step_batch = default_batch(n_demands, 16, STEP_FLOWS)
+    if args.batch is None:  # stated in the sidecar's command, as is the time limit below
+        args.batch = step_batch
+    if args.max_minutes is None and step_batch < 16:
+        args.max_minutes = LARGE_NETWORK_MINUTES
+        print(f"{n_demands:,} demands: training stops after {LARGE_NETWORK_MINUTES:g} minutes by default "
+              f"(--max-minutes; 0: no limit); batch {args.batch}", file=sys.stderr)
     X, Y, optima = pairs(ds, args.setting, args.history, args.history_reduce)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
@@ -242,7 +277,7 @@ def run(args) -> int:
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         single_path=args.single_path,
-                        anneal=anneal,
+                        anneal=anneal, eval_batch=default_batch(n_demands, 64, VALIDATION_FLOWS),
                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
     if not math.isfinite(best["mean"]):
         raise ValueError(f"training diverged (validation MLU ratio {best['mean']}); no checkpoint written")
