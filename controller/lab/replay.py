@@ -620,7 +620,7 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
     if runs and runs[0].matrices:
         lp = [(x, m.lp_mlu) for m in runs[0].matrices
               for x in (position[m.index] * seconds, (position[m.index] + 1) * seconds)]
-        ax.plot(*zip(*lp), linestyle="--", color="black", label=f"LP optimum ({runs[0].policy}'s demand)")
+        ax.plot(*zip(*lp), linestyle="--", color="black", label="LP optimum (the offered demand)")
     for n in range(1, len(plan.matrix_indices)):
         ax.axvline(n * seconds, color="grey", linewidth=0.5)
     ax.axhline(1.0, color="red", linewidth=0.8, linestyle=":")
