@@ -310,5 +310,5 @@ def test_split_of_any_shares_is_a_split_of_the_large_ones_in_proportion(shares):
     assert [w for _, w in split] == sorted((w for _, w in split), reverse=True)
     share_of = dict(zip(paths, shares))
     (first, w1), *rest = split
-    for path, weight in rest:  # the weights keep the shares' ratios
-        assert weight == pytest.approx(w1 * share_of[path] / share_of[first], rel=1e-9)
+    for path, weight in rest:  # the weights keep the shares' ratios (taken first: subnormal shares)
+        assert weight == pytest.approx(w1 * (share_of[path] / share_of[first]), rel=1e-9)
