@@ -15,8 +15,14 @@ import os
 import re
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from topologies.datadir import DATA_DIR_ENV, DataUnavailableError, data_dir as _data_dir, require_data
+
+# Property tests draw the same examples on every run: a failure is reproducible, never a
+# one-off of whatever the random draw was that day.
+hypothesis_settings.register_profile("qroute", derandomize=True)
+hypothesis_settings.load_profile("qroute")
 
 TIERS_CI_MUST_RUN = ("mininet", "data")
 _TIER_MARK = re.compile(r"\bmark\.(" + "|".join(TIERS_CI_MUST_RUN) + r")\b")
