@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from controller.netstate import NetworkState
+from qnn.argtypes import comma_list, positive_int
 from controller.tunnels import InstalledTunnels, rule_counts
 from topologies.catalog import link_facts, open_network, tunnel_paths
 from topologies.datadir import data_dir
@@ -111,19 +112,9 @@ def markdown(topology: str, rows: Sequence[ScaleRow]) -> str:
     return "\n".join(lines)
 
 
-def _host_counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",")]
-    except ValueError:
-        counts = []
-    if not counts or any(count < 1 for count in counts):
-        raise argparse.ArgumentTypeError(f"{text!r}: positive integers, comma-separated")
-    return counts
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", default="abilene", help="abilene, geant or a topology file")
-    parser.add_argument("--hosts-per-switch", type=_host_counts, default=[1, 4, 16],
+    parser.add_argument("--hosts-per-switch", type=comma_list(positive_int), default=[1, 4, 16],
                         help="comma-separated host counts per switch (default 1,4,16)")
 
 

@@ -49,5 +49,5 @@ def test_a_bad_host_count_is_refused(capsys):
     with pytest.raises(SystemExit) as refused:
         main(["rules", "--hosts-per-switch", "0,x"])
     assert refused.value.code == 2
-    refusal = "qroute rules: error: argument --hosts-per-switch: '0,x': positive integers"
+    refusal = "qroute rules: error: argument --hosts-per-switch: must be at least 1, not 0"
     assert refusal in capsys.readouterr().err
