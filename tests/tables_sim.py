@@ -105,9 +105,10 @@ class TableSim:
 
     def _apply_one(self, dpid: int, msg) -> None:
         datapath = self.datapaths.setdefault(dpid, FakeDatapath(dpid, self.log))
-        msg.datapath = datapath
-        datapath.send_msg(msg)
-        raw = bytes(msg.buf)
+        if msg.buf is None:  # not sent yet: serialise it as Ryu would
+            msg.datapath = datapath
+            datapath.send_msg(msg)
+        raw = bytes(msg.buf)  # one an app already sent is read from the bytes it went out as
         if raw[1] == ofp.OFPT_FLOW_MOD:
             self._flow_mod(self.switch(dpid), reparse(datapath, msg))
         elif raw[1] == ofp.OFPT_GROUP_MOD:

@@ -132,7 +132,6 @@ def replayed(net, down=(), at_each_barrier=None) -> TableSim:
             if at_each_barrier and index >= current:
                 at_each_barrier(sim)
         elif is_table_mod(msg):
-            msg.xid = None  # sent once already: the simulator serialises it again
             sim.apply([(dpid, msg)])
     return sim
 
