@@ -217,10 +217,12 @@ class MininetLab:
         self.wait_until_settled()
         return loss
 
-    def split_between(self, src_host: str, dst_host: str) -> list[tuple[list[int], float]]:
+    def split_between(self, src_host: str, dst_host: str,
+                      state: dict | None = None) -> list[tuple[list[int], float]]:
         """The installed split of the switch pair the two hosts attach to: (path, weight) per
-        tunnel, heaviest first ([] when none is installed or a host is not known yet)."""
-        state = self.rest("state")
+        tunnel, heaviest first ([] when none is installed or a host is not known yet); read
+        from `state` (the REST state) when given, else from the controller."""
+        state = state or self.rest("state")
         switch_of = {host["mac"]: host["dpid"] for host in state["hosts"]}
         ends = (switch_of.get(self.host(src_host).MAC()), switch_of.get(self.host(dst_host).MAC()))
         for entry in state["pairs"]:
@@ -257,7 +259,8 @@ class MininetLab:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if same(self.split_between(src_host, dst_host)) and not self.rest("state")["rerouting"]:
+            state = self.rest("state")
+            if same(self.split_between(src_host, dst_host, state)) and not state["rerouting"]:
                 return True
             time.sleep(0.05)
         return False
