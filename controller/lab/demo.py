@@ -51,16 +51,16 @@ RACE = (("spf", "OSPF paths"), ("qnn", "QNN, one path"), ("qnn-split", "QNN, spl
 STREAMS = 4
 
 
-def race_matrix(seed: int) -> tuple[int, int]:
-    """(matrix index, seed) of the race: the busiest Abilene matrix that no shipped checkpoint
-    was trained to score, or the first seeded gravity matrix without the data directory."""
+def race_matrix(seed: int) -> int:
+    """The race's matrix: the busiest Abilene matrix that no shipped checkpoint was trained to
+    score, or the first gravity matrix of ``seed`` without the data directory."""
     from controller.lab.replay import first_unseen_matrix
 
     matrices, _, real = week_or_gravity(n_synthetic=1, seed=seed)
     if not real:
-        return 0, seed
+        return 0
     start = first_unseen_matrix()
-    return start + int(np.argmax(matrices[start:].sum(axis=(1, 2)))), seed
+    return start + int(np.argmax(matrices[start:].sum(axis=(1, 2))))
 
 
 def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None:
@@ -70,7 +70,7 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None
     broke (an exception, or no pair came back with an iperf3 report), not if the QNN loses."""
     from controller.lab import replay
 
-    index, seed = race_matrix(seed)
+    index = race_matrix(seed)
     args = argparse.Namespace(topology="abilene", matrices=(index, 1), seed=seed, overload=1.3,
                               volume_share=0.8, streams=STREAMS,
                               ceiling_mbps=replay.LINK_TRAFFIC_CEILING_MBPS)
