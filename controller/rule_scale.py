@@ -21,6 +21,7 @@ import networkx as nx
 
 from controller.netstate import NetworkState
 from qnn.argtypes import comma_list, positive_int
+from qnn.tables import markdown_table
 from controller.tunnels import InstalledTunnels, rule_counts
 from topologies.catalog import link_facts, open_network, tunnel_paths
 from topologies.datadir import data_dir
@@ -91,8 +92,9 @@ def host_pair_rules(state: NetworkState, hosts_per_switch: int) -> dict[int, int
 
 def scale_row(topology: str, hosts_per_switch: int, tunnels) -> ScaleRow:
     state = network_state(topology, hosts_per_switch)
+    routed = set(state.switch_pairs())
     decided = {pair: tuple((path, 1.0 / len(paths)) for path in paths)
-               for pair, paths in tunnels.items() if pair in set(state.switch_pairs())}
+               for pair, paths in tunnels.items() if pair in routed}
     desired = InstalledTunnels().resolve(decided, state)
     counts = rule_counts(desired).values()
     return ScaleRow(hosts_per_switch, len(desired.labels),
@@ -102,14 +104,11 @@ def scale_row(topology: str, hosts_per_switch: int, tunnels) -> ScaleRow:
 
 
 def markdown(topology: str, rows: Sequence[ScaleRow]) -> str:
-    lines = [f"| {topology}: hosts per switch | tunnels | flow rules | groups | buckets "
-             "| host-pair rules | host-pair / tunnel rules |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in rows:
-        lines.append(f"| {row.hosts_per_switch} | {row.tunnels} | {row.flow_rules} | {row.groups} "
-                     f"| {row.buckets} | {row.host_pair_rules} "
-                     f"| {row.host_pair_rules / row.flow_rules:.1f}x |")
-    return "\n".join(lines)
+    header = (f"{topology}: hosts per switch", "tunnels", "flow rules", "groups", "buckets",
+              "host-pair rules", "host-pair / tunnel rules")
+    cells = [(row.hosts_per_switch, row.tunnels, row.flow_rules, row.groups, row.buckets,
+              row.host_pair_rules, f"{row.host_pair_rules / row.flow_rules:.1f}x") for row in rows]
+    return markdown_table(header, cells, "r" * len(header), tight_rule=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
