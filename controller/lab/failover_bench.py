@@ -17,7 +17,6 @@ import random
 
 from qnn.argtypes import nonnegative_int, positive_int, writable_output
 from topologies.catalog import MININET_TOPOLOGIES
-from topologies.files import is_topology_file
 
 # Mininet networks the controller is told about (their capacities and OSPF weights); abilene's
 # failover figures were measured without, and routing by hop count needs neither
@@ -28,7 +27,7 @@ def topology_choice(text: str) -> str:
     """A Mininet topology name (but ``graph``, which needs a file) or a topology file's path."""
     if text in MININET_TOPOLOGIES and text != "graph":
         return text
-    if is_topology_file(text) and pathlib.Path(text).is_file():
+    if pathlib.Path(text).is_file():  # an existing file is a topology file (is_topology_file)
         return text
     names = ", ".join(name for name in MININET_TOPOLOGIES if name != "graph")
     raise argparse.ArgumentTypeError(f"wants one of {names} or a topology file, not {text!r}")
