@@ -194,6 +194,7 @@ class ReplayPlan:
     ospf_mlu: list[float]            # planned, per matrix, on the shaped capacities
     link_traffic_mbps: list[float]   # planned OSPF link traffic per matrix
     real: bool
+    lp_mlu: list[float] = field(default_factory=list)  # per matrix: the offered demand's optimum
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
@@ -476,20 +477,19 @@ def lab_wiring(lab: MininetLab):
 
 
 def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], float], pathset: PathSet,
-                   ports: dict[tuple[int, int], int], streams: int, seconds: float) -> MatrixResult:
-    """One matrix's clients, run to their end; the matrix's sender/receiver bytes, the demand the
-    senders measured and its LP optimum over ``pathset``."""
-    from qnn.lp import path_lp
+                   ports: dict[tuple[int, int], int], streams: int, seconds: float,
+                   lp_mlu: float) -> MatrixResult:
+    """One matrix's clients, run to their end: the matrix's offered, sent and received bytes
+    and the senders' rates, beside ``lp_mlu`` (the offered demand's LP optimum)."""
     from topologies.mininet_topos import host_of
 
-    outcome = MatrixResult(index)
+    outcome = MatrixResult(index, lp_mlu=lp_mlu)
     clients = {pair: lab.start_iperf3_client(host_of(pair[0]), host_of(pair[1]), ports[pair], seconds,
                                              paced_mbps=payload_rate(stream_rates(rate, streams)[0]) / 1e6,
                                              datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=streams)
                for pair, rate in rates.items()}
-    demand = np.zeros(pathset.n_demands)
     deadline = time.monotonic() + seconds + CLIENT_GRACE_S
-    for d, pair in enumerate(pathset.demands):
+    for pair in pathset.demands:
         process, name = clients[pair], f"{pair[0]}-{pair[1]}"
         sent = duration = report = None
         try:
@@ -503,7 +503,6 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         except (ValueError, KeyError, TypeError):
             # e.g. its TCP control connection lost on a congested path
             reason = (report.get("error") if isinstance(report, dict) else None) or err.strip()[-120:]
-        demand[d] = rates[pair]  # offered, in frames: what the pair is asked to carry
         if sent is None or not duration:
             outcome.unreported_pairs.append(f"{name}: {reason}")
             continue
@@ -511,7 +510,6 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         outcome.sent_bytes += sent
         outcome.received_bytes += received
         outcome.sender_bps[name] = round(frame_rate(sent * 8 / duration), 1)
-    outcome.lp_mlu = float(path_lp(pathset, demand).mlu)
     return outcome
 
 
@@ -563,9 +561,11 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
         sampler = PortSampler(switches, links, host_ports, interval, record)
         sampler.start()
         try:
-            for index, rates, pathset in zip(plan.matrix_indices, plan.rates, pathsets):
+            for index, rates, pathset, lp_mlu in zip(plan.matrix_indices, plan.rates, pathsets,
+                                                     plan.lp_mlu):
                 current.update(matrix=index, since=time.monotonic())
-                outcome = _replay_matrix(lab, index, rates, pathset, ports, plan.streams, seconds)
+                outcome = _replay_matrix(lab, index, rates, pathset, ports, plan.streams, seconds,
+                                         lp_mlu)
                 outcome.started_s = round(current["since"] - origin, 3)
                 outcome.stopped_s = round(time.monotonic() - origin, 3)
                 result.matrices.append(outcome)
@@ -699,8 +699,14 @@ def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:
         raise ValueError(f"{source} has {len(matrices)} matrices, not {start}..{start + count - 1}")
     plan = plan_replay(args.topology, network, matrices, list(range(start, start + count)), source, real,
                        args.overload, args.volume_share, args.streams, args.ceiling_mbps)
+    from qnn.lp import path_lp
+
     shaped = sorted_network(network, plan.capacity_scale)
-    return plan, [candidate_pathset(args.topology, shaped, sorted(rates)) for rates in plan.rates]
+    pathsets = [candidate_pathset(args.topology, shaped, sorted(rates)) for rates in plan.rates]
+    # the LP optimum of what each matrix offers: the same for every policy, so solved once here
+    plan.lp_mlu = [float(path_lp(pathset, np.array([rates[pair] for pair in pathset.demands])).mlu)
+                   for pathset, rates in zip(pathsets, plan.rates)]
+    return plan, pathsets
 
 
 def run(args: argparse.Namespace) -> int:
