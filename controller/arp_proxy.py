@@ -13,8 +13,7 @@ from ryu.ofproto import ether
 
 from controller import ofmsgs
 from controller.netstate import NetworkState
-
-Message = tuple[int, object]
+from controller.splits import Message
 
 
 class FloodGuard:

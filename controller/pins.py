@@ -12,9 +12,8 @@ from collections.abc import Collection, Mapping
 
 import networkx as nx
 
-Pair = tuple[int, int]
-SwitchPath = tuple[int, ...]
-Split = tuple[tuple[SwitchPath, float], ...]
+from controller.policy import path_is_intact
+from controller.splits import Pair, Split, SwitchPath
 PIN_FIELDS = {"paths", "weights"}
 MAX_PINNED_PATHS = 8
 
@@ -103,8 +102,7 @@ class Pins:
         sending traffic into it)."""
         result = dict(decided)
         for pair, split in self.splits.items():
-            if pair in pairs and all(graph.has_edge(a, b) for path, _ in split
-                                     for a, b in zip(path, path[1:])):
+            if pair in pairs and all(path_is_intact(graph, path) for path, _ in split):
                 result[pair] = split
         return result
 

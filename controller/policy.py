@@ -16,11 +16,9 @@ from typing import Protocol
 import networkx as nx
 
 from controller.settings import Settings, default_checkpoint, wanted_split
+from controller.splits import Pair, Split, SwitchPath
 from qnn.errors import CheckpointError
 
-Pair = tuple[int, int]
-SwitchPath = tuple[int, ...]
-Split = tuple[tuple[SwitchPath, float], ...]
 # the graph edge attribute each [qroute] routing_weight means
 WEIGHT_ATTRIBUTE = {"hops": None, "utilisation": "congestion", "ospf": "ospf"}
 # Equal-cost shortest paths a split shortest-path policy spreads a pair over: no more tunnels per

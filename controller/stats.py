@@ -10,9 +10,8 @@ from collections.abc import Callable, Container, Iterable, Mapping
 
 from controller import ofmsgs
 from controller.netstate import HostLocation, NetworkState, RateMeter
+from controller.splits import Link, Pair
 
-Pair = tuple[int, int]
-Link = tuple[int, int]
 UNKNOWN_DURATION = 0xFFFFFFFF  # an OpenFlow 1.3 port-stats duration the switch does not track
 
 

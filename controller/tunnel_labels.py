@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from controller.ofmsgs import MAX_LABEL, MIN_LABEL
+from controller.splits import SwitchPath
 
-SwitchPath = tuple[int, ...]
 LABEL_COUNT = MAX_LABEL - MIN_LABEL + 1
 
 

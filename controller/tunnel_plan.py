@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from controller import ofmsgs
+from controller.splits import Message
 
 if TYPE_CHECKING:
     from controller.tunnels import Desired
-
-Message = tuple[int, object]
 
 
 @dataclass

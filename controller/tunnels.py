@@ -24,13 +24,9 @@ from dataclasses import dataclass, field, replace
 from controller import ofmsgs
 from controller.tunnel_labels import allocate
 from controller.netstate import NetworkState
+from controller.splits import Link, Message, Pair, Split, SwitchPath
 from controller.tunnel_plan import Plan, plan_phases
 
-Pair = tuple[int, int]
-SwitchPath = tuple[int, ...]
-Split = tuple[tuple[SwitchPath, float], ...]
-Message = tuple[int, object]
-Link = tuple[int, int]
 Bucket = ofmsgs.Bucket                     # (label, weight, first-hop out port)
 GROUP, PORT = "group", "port"              # where a classification rule sends a frame
 WEIGHT_SCALE = 1000                        # bucket weight = round(WEIGHT_SCALE * share), >= 1
