@@ -6,6 +6,7 @@
 #   make test-mininet  the Mininet tier alone (root)
 #   make install  set-up only: apt packages, .venv, pinned Python packages
 #   make bench    scale, speed, failover and live benchmarks (see BENCHMARKS.md), results under bench-out/
+#   make reliability  faults and hostile input in Mininet, each check with its pass rule (root; RELIABILITY.md)
 #   make clean    remove the virtual environment and build leftovers
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,10 +26,10 @@ STAMP := $(VENV)/.qroute-installed
 PYTEST_ARGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install apt demo lint test test-fast test-mininet bench clean ovs-start mininet-clean
+.PHONY: help install apt demo lint test test-fast test-mininet bench reliability clean ovs-start mininet-clean
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 install: $(STAMP)
 
@@ -100,6 +101,12 @@ bench: install
 	    --plot bench-out/replay-abilene-heavy.png | tee bench-out/replay-abilene-heavy.md; \
 	  status=$$?; mn -c >/dev/null 2>&1; exit $$status; \
 	else echo "bench: skipping the Mininet benchmarks (need root)"; fi
+
+reliability: install ovs-start
+	@$(MAKE) -s mininet-clean
+	mkdir -p bench-out
+	status=0; $(PY) -m qnn.cli lab reliability --json bench-out/reliability.json \
+	  --markdown bench-out/reliability.md || status=$$?; $(MAKE) -s mininet-clean; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out

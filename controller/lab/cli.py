@@ -11,6 +11,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("controller.lab.demo", "rerouting live: Abilene, a failed link, a heavy-traffic race"),
     "failover": ("controller.lab.failover_bench", "outage of a ping stream when a link on its path fails"),
     "replay": ("controller.lab.replay", "consecutive real matrices live, per policy: measured MLU / LP"),
+    "reliability": ("controller.lab.reliability", "faults and hostile input, each check with its pass rule"),
 }
 
 
