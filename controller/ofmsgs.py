@@ -232,3 +232,29 @@ def port_desc_request():
 
 def barrier_request():
     return parser.OFPBarrierRequest(datapath=None)
+
+
+# --- controller roles (high availability) -------------------------------------------------
+ROLE_MASTER, ROLE_SLAVE, ROLE_EQUAL = ofp.OFPCR_ROLE_MASTER, ofp.OFPCR_ROLE_SLAVE, ofp.OFPCR_ROLE_EQUAL
+
+
+def role_request(role: int, generation: int):
+    """This controller's role on the switch; a MASTER or SLAVE request carries the term's
+    generation, and the switch refuses one older than the newest it has seen (stale)."""
+    if role not in (ROLE_MASTER, ROLE_SLAVE, ROLE_EQUAL):
+        raise ValueError(f"controller role {role} is not MASTER, SLAVE or EQUAL")
+    return parser.OFPRoleRequest(datapath=None, role=role, generation_id=generation & 0xFFFFFFFFFFFFFFFF)
+
+
+def standby_async_config():
+    """What the switch tells this controller in either role: packet-ins (LLDP, ARP, first
+    packets: a standby keeps its view of links and hosts warm), every port status, and flow
+    removals only as master. OpenFlow's default sends a slave no packet-ins at all."""
+    packet_in = (1 << ofp.OFPR_NO_MATCH) | (1 << ofp.OFPR_ACTION)
+    port_status = (1 << ofp.OFPPR_ADD) | (1 << ofp.OFPPR_DELETE) | (1 << ofp.OFPPR_MODIFY)
+    flow_removed = (1 << ofp.OFPRR_IDLE_TIMEOUT) | (1 << ofp.OFPRR_HARD_TIMEOUT) | (
+        1 << ofp.OFPRR_DELETE) | (1 << ofp.OFPRR_GROUP_DELETE)
+    # [master/equal, slave] masks
+    return parser.OFPSetAsync(datapath=None, packet_in_mask=[packet_in, packet_in],
+                              port_status_mask=[port_status, port_status],
+                              flow_removed_mask=[flow_removed, 0])
