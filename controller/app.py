@@ -462,7 +462,7 @@ class QRouteController(app_manager.RyuApp):
             return
         if delay <= 0:
             self.request_reroute("refused rules")
-        elif self.retry_due is None or now + delay < self.retry_due:
+        elif self.retry_due is None or self.retry_due <= now or now + delay < self.retry_due:
             self.retry_due = now + delay
             hub.spawn(self._retry_later, delay)
 
