@@ -168,3 +168,99 @@ def malformed_openflow(kinds: list[str] | None = None, settle_s: float = 0.2) ->
                         "new_switch_join_s": join_s, "good_switch_kept": still,
                         "parse_errors_logged": log.count("Encountered an error while parsing OpenFlow"),
                         "controller_log_tail": log[-4000:]})
+
+
+# --- flow-table exhaustion (Mininet, root) --------------------------------------------------
+EXHAUSTION_PASS_RULE = ("every OpenFlow error decoded (type and code names) and tied to the rule "
+                        "that caused it; the pairs with refused rules shown as not installed in REST "
+                        "and metrics; a fallback tried for them; every pair shown installed pings and "
+                        "every switch stays connected")
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    for line in text.splitlines():
+        if line.startswith(name + (("{" + labels + "}") if labels else "")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _settled_refusals(lab, timeout: float) -> dict:
+    """The REST state once the refused pairs stopped changing (retries done or given up)."""
+    deadline = time.monotonic() + timeout
+    last, quiet_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        state = lab.rest("state")
+        now = (json.dumps(state["guards"]["pairs_not_installed"]), state["epoch"])
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since > 3.0 and not state["rerouting"]:
+            return state
+        time.sleep(0.25)
+    return lab.rest("state")
+
+
+def flow_table_exhaustion(flow_limit: int = 8, switch: int = 2, ring: int = 4) -> CheckResult:
+    """A ring of ``ring`` switches with a host each; table 0 of switch ``switch`` holds at most
+    ``flow_limit`` rules (Open vSwitch Flow_Table flow_limit, overflow_policy=refuse); every host
+    pings every other once to teach the controller the hosts, then the errors, the REST view and
+    the metrics are read and every host pair the REST view shows installed is pinged."""
+    from controller.lab.mininet_lab import MininetLab
+    from topologies.mininet_topos import RingTopo
+
+    metrics_port = free_port()
+    with MininetLab(RingTopo(n=ring), settings={"metrics_port": str(metrics_port)}) as lab:
+        lab.wait_until_ready()
+        subprocess.run(["ovs-vsctl", "--", "--id=@ft", "create", "Flow_Table", f"flow_limit={flow_limit}",
+                        "overflow_policy=refuse", "--", "set", "Bridge", f"s{switch}", "flow_tables:0=@ft"],
+                       check=True, capture_output=True)
+        started = time.monotonic()
+        lab.net.pingAll(timeout="1")
+        state = _settled_refusals(lab, 30.0)
+        settled_s = time.monotonic() - started
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        installed = {(p["src"], p["dst"]) for p in state["pairs"] if p["installed"]}
+        not_installed = {(p["src"], p["dst"]): p["not_installed"] for p in state["pairs"]
+                         if not p["installed"]}
+        pings = {}
+        for a in lab.net.hosts:
+            for b in lab.net.hosts:
+                sa, sb = int(a.name[1:]), int(b.name[1:])
+                if a is not b and (sa, sb) in installed and (sb, sa) in installed:
+                    out = a.cmd(f"ping -n -c 2 -W 1 {b.IP()}")
+                    pings[f"{a.name}-{b.name}"] = " 0% packet loss" in out or " 50% packet loss" in out
+        table = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", f"s{switch}", "table=0"],
+                               capture_output=True, text=True).stdout
+        log = lab.controller_log()
+    error_lines = [line for line in log.splitlines() if "OpenFlow error:" in line]
+    untied = [line for line in error_lines if "a message not recorded" in line]
+    errors = state["guards"]["openflow_errors"]
+    total_errors = sum(e["count"] for e in errors)
+    decoded = all(e["type"].startswith("OFPET_") and e["code"].startswith("OFP") for e in errors)
+    refused_pairs = set()
+    for line in error_lines:
+        affected = line.rsplit("pairs affected: ", 1)[-1].strip()
+        if affected != "none":
+            refused_pairs |= {tuple(int(n) for n in pair.split("-")) for pair in affected.split(", ")}
+    fallbacks = _metric(metrics, "qroute_reroutes_total", 'trigger="refused"')
+    fallback_tried = fallbacks >= 1
+    shown = bool(not_installed) and _metric(metrics, "qroute_pairs_not_installed") == len(not_installed)
+    every_refused_shown = all(pair in not_installed or pair in installed for pair in refused_pairs) and \
+        all(pair in refused_pairs for pair in not_installed)
+    switches_kept = len(state["switches"]) == ring
+    pinged = sum(pings.values())
+    passed = (total_errors > 0 and decoded and not untied and len(error_lines) == total_errors
+              and shown and every_refused_shown and fallback_tried and pinged == len(pings) > 0
+              and switches_kept)
+    kinds = ", ".join(f"{e['count']} {e['type']}/{e['code']}" for e in errors) or "no errors"
+    figure = (f"{kinds}; {len(error_lines) - len(untied)}/{len(error_lines)} tied to a rule; "
+              f"{len(not_installed)} pairs shown not installed (metric "
+              f"{_metric(metrics, 'qroute_pairs_not_installed'):g}); fallback decisions "
+              f"{fallbacks:g}; "
+              f"{pinged}/{len(pings)} installed host pairs ping; settled in {settled_s:.1f} s")
+    return CheckResult(f"flow-table exhaustion (table 0 of s{switch} limited to {flow_limit} rules)",
+                       EXHAUSTION_PASS_RULE, figure, passed,
+                       {"errors": errors, "error_lines": error_lines[:50], "untied": untied,
+                        "not_installed": {f"{a}-{b}": why for (a, b), why in not_installed.items()},
+                        "refused_pairs": sorted(refused_pairs), "pings": pings,
+                        "switches": state["switches"], "table0": table, "settled_s": settled_s})
