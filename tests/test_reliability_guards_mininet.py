@@ -25,7 +25,8 @@ def test_refused_rules_are_tied_shown_not_installed_fallen_back_and_the_rest_for
     result = reliability_guards.flow_table_exhaustion(flow_limit=8, switch=2, ring=4)
     details = result.details
     assert details["untied"] == [], details["error_lines"]
-    assert {(e["type"], e["code"]) for e in details["errors"]} == {("OFPET_FLOW_MOD_FAILED", "OFPFMFC_TABLE_FULL")}
+    assert {(e["type"], e["code"]) for e in details["errors"]} == {
+        ("OFPET_FLOW_MOD_FAILED", "OFPFMFC_TABLE_FULL")}
     assert details["not_installed"], details
     assert all("OFPFMFC_TABLE_FULL" in why for why in details["not_installed"].values())
     assert all(details["pings"].values()) and details["pings"], details["pings"]
