@@ -344,8 +344,9 @@ class QRouteController(app_manager.RyuApp):
         wait short; PolicyAbandoned otherwise, and while an abandoned one still runs (a stuck
         policy is asked nothing more: one abandoned thread at most)."""
         if self.policy_call is not None:
-            raise PolicyAbandoned("busy", f"its decision abandoned at {self.policy_call.started:.1f} s "
-                                  "still runs; not asked again until it returns")
+            running = time.monotonic() - self.policy_call.started
+            raise PolicyAbandoned("busy", f"its abandoned decision still runs ({running:.1f} s so "
+                                  "far); not asked again until it returns")
         finished = hub.Event()
         outcome: dict = {}
         started = time.monotonic()
