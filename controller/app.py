@@ -81,6 +81,10 @@ class QRouteController(app_manager.RyuApp):
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
                                                                                    self.logger)
+        if getattr(self.policy, "time_limit", 0) >= self.settings.decision_timeout:
+            self.logger.warning("policy %s may take up to %g s, decision_timeout is %g s: its slow "
+                                "decisions will be abandoned for the fallback", self.policy.name,
+                                self.policy.time_limit, self.settings.decision_timeout)
         self.route_lock = hub.BoundedSemaphore(1)
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
@@ -143,6 +147,7 @@ class QRouteController(app_manager.RyuApp):
     def _switch_connected(self, datapath):
         dpid = datapath.id
         self.datapaths[dpid] = datapath
+        self.sent_log.forget_switch(dpid)  # a new connection's xids say nothing of the old one's
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
         if dpid > ofmsgs.MAX_GROUP_ID:

@@ -344,3 +344,11 @@ def test_an_error_for_a_message_not_recorded_is_logged_with_its_header_and_chang
     assert app.tunnels.record is record and app.pending_reasons == []
     assert app.describe()["guards"]["openflow_errors"] == [
         {"type": "OFPET_BAD_REQUEST", "code": "OFPBRC_BAD_TYPE", "count": 1}]
+
+
+def test_a_policy_whose_time_limit_reaches_the_deadline_is_warned_about(spawned, wsgi, tmp_path, monkeypatch,
+                                                                        caplog):
+    with caplog.at_level(logging.WARNING):
+        app = _app_with("[qroute]\npolicy = milp\ndecision_timeout = 1.0\n", tmp_path, monkeypatch, wsgi)
+    assert app.policy.time_limit == 2.0
+    assert any("may take up to 2 s, decision_timeout is 1 s" in r.getMessage() for r in caplog.records)
