@@ -283,7 +283,8 @@ class QRouteController(app_manager.RyuApp):
             for pair in self.released:
                 current.pop(pair, None)
             self.released = set()
-            if any(t.startswith("link ") and t.endswith(" up") for t in triggers or [reason]):
+            if any((t.startswith("link ") and t.endswith(" up")) or
+                   (t.startswith("switch ") and " reconnected" in t) for t in triggers or [reason]):
                 self.refused.reset()  # another path, or room freed: refused pairs may try again
             self.refused.keep_only(pairs)
             decided = self._decide(graph, pairs, current, reason)
@@ -429,6 +430,11 @@ class QRouteController(app_manager.RyuApp):
             pair: (f"{known.error}; given up after {known.refusals} refusals" if known.given_up
                    else f"{known.error}; refused {known.refusals}x")
             for pair, known in sorted(self.refused.not_installed().items())}
+        self.status.pairs_installed = self._pairs_installed()
+
+    def _pairs_installed(self) -> int:
+        """Pairs with a split in the switches: recorded, and no rule of theirs refused since."""
+        return sum(1 for pair in self.tunnels.splits if pair not in self.status.not_installed)
 
     # --- OpenFlow errors ------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER])
@@ -487,7 +493,7 @@ class QRouteController(app_manager.RyuApp):
     def _record(self, reason: str, triggers: Sequence[str], change: Change, decided_in: float,
                 elapsed: float) -> None:
         self.status.rerouted(triggers, len(change.rerouted), len(change.reweighted),
-                             len(self.tunnels.splits), len(self.tunnels.labels))
+                             self._pairs_installed(), len(self.tunnels.labels))
         self.metrics.decision_seconds.observe(decided_in)
         self.logger.info(
             "reroute #%d (%s): %d switch pairs over %d tunnels; %d new, %d rerouted, %d reweighted, "

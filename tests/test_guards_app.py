@@ -249,6 +249,7 @@ def test_a_refused_tunnel_rule_is_tied_to_its_pair_shown_not_installed_and_retri
     assert view[(1, 3)]["installed"] is False and "OFPFMFC_TABLE_FULL" in view[(1, 3)]["not_installed"]
     assert all(p["installed"] for pair, p in view.items() if pair != (1, 3))
     assert _sample(app, "qroute_pairs_not_installed") == 1
+    assert _sample(app, "qroute_pairs_installed") == len(app.tunnels.splits) - 1
     assert _sample(app, "qroute_openflow_errors_total",
                    {"type": "OFPET_FLOW_MOD_FAILED", "code": "OFPFMFC_TABLE_FULL"}) == 1
     assert app.pending_reasons == ["refused rules"]
@@ -264,6 +265,7 @@ def test_a_refused_tunnel_rule_is_tied_to_its_pair_shown_not_installed_and_retri
     assert_record_is_true(sim, app.tunnels)
     assert app.describe()["guards"]["pairs_not_installed"] == []
     assert _sample(app, "qroute_pairs_not_installed") == 0
+    assert _sample(app, "qroute_pairs_installed") == len(app.tunnels.splits) == 6
 
 
 def test_a_refusal_arriving_during_a_plan_comes_off_the_record_once_it_is_committed(ecmp, monkeypatch):
@@ -294,8 +296,9 @@ def test_a_refusal_arriving_during_a_plan_comes_off_the_record_once_it_is_commit
     assert app.status.not_installed == {}
 
 
+@pytest.mark.parametrize("network_change", ["link 4-5 up", "switch 2 reconnected"])
 def test_repeated_refusals_back_off_then_give_the_pair_up_and_other_pairs_keep_their_rules(
-        ecmp, clock, spawned):
+        ecmp, clock, spawned, network_change):
     app = ecmp
     app.clock = clock.monotonic
     net = _ring(app, hosts=(1, 3, 4))
@@ -326,7 +329,7 @@ def test_repeated_refusals_back_off_then_give_the_pair_up_and_other_pairs_keep_t
     clock.now += 100
     app.reroute("periodic")
     assert (1, 3) not in app.tunnels.splits
-    app.reroute("link 4-5 up")                     # the network changed: tried again
+    app.reroute(network_change)                    # the network changed: tried again
     assert paths_of(app, 1, 3) == [SHORT] and app.status.not_installed == {}
 
 
