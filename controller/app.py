@@ -287,7 +287,12 @@ class QRouteController(app_manager.RyuApp):
                    (t.startswith("switch ") and " reconnected" in t) for t in triggers or [reason]):
                 self.refused.reset()  # another path, or room freed: refused pairs may try again
             self.refused.keep_only(pairs)
+            self.wait_cut_short = ""
             decided = self._decide(graph, pairs, current, reason)
+            if self.wait_cut_short:
+                # a failure ended the wait: the fallback decides on the network as it is now
+                graph, pairs = self.state.graph(), self.state.switch_pairs()
+                decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
             decided = self._within_budget(decided, current, graph)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)

@@ -21,8 +21,8 @@ from controller import ofmsgs
 from tests.fakes import NEXT_PORT, FakeNetwork, is_add
 from tests.tables_sim import assert_record_is_true
 from tests import test_controller_app as app_tests
-from tests.test_controller_app import (LONG, SHORT, _app_with, _record_barriers, delivered,
-                                       is_table_mod, learn, paths_of, ring_sim)
+from tests.test_controller_app import (LONG, SHORT, _app_with, _port_down, _record_barriers,
+                                       delivered, is_table_mod, learn, paths_of, ring_sim)
 
 # the app tier's fixtures: a home of the test's own, the test clock, spawns recorded, policies inline
 home, clock, spawned, wsgi = app_tests.home, app_tests.clock, app_tests.spawned, app_tests.wsgi
@@ -119,10 +119,15 @@ def test_a_failure_cuts_a_running_wait_short_and_is_repaired_by_the_fallback(ecm
     eventlet.sleep(0.05)  # it waits on the policy
     started = time.monotonic()
     with caplog.at_level(logging.WARNING):
-        net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LINK_DOWN)  # link 2-3 fails
+        app.port_status(_port_down(net, 2, NEXT_PORT))  # link 2-3 fails
         periodic.wait()
     took = time.monotonic() - started
     assert took < 1.0   # not the 5 s deadline
+    # the decision whose wait was cut short repaired the pair, on the network without 2-3
+    assert paths_of(app, 1, 3) == [LONG]
+    assert app.status.decisions_abandoned == {"failure": 1}
+    assert app.pending_reasons == ["link 2-3 down"]
+    app.run_pending_reroutes()   # the failure's own decision: the policy is still stuck
     assert paths_of(app, 1, 3) == [LONG]
     assert app.status.decisions_abandoned == {"failure": 1, "busy": 1}
     assert any("decision abandoned after" in r.getMessage() and "link 2-3 down" in r.getMessage()
