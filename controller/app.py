@@ -28,22 +28,38 @@ from ryu.app.wsgi import WSGIApplication  # noqa: E402
 from ryu.base import app_manager  # noqa: E402
 from ryu.controller import ofp_event  # noqa: E402
 from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,  # noqa: E402
-                                    MAIN_DISPATCHER, set_ev_cls)
+                                    HANDSHAKE_DISPATCHER, MAIN_DISPATCHER, set_ev_cls)
 from ryu.lib import hub  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
-from controller import arp_proxy, ofmsgs  # noqa: E402
+from controller import arp_proxy, decision_guard, of_errors, ofmsgs  # noqa: E402
 from controller.api_token import provision_token  # noqa: E402
 from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
-from controller.rest import ControllerStatus, UnknownPair, describe, register_rest_api  # noqa: E402
+from controller.rest import (ControllerStatus, UnknownPair, describe,  # noqa: E402
+                             openflow_error_seen, register_rest_api)
 from controller.ryu_options import load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
 from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
+
+
+class PolicyAbandoned(Exception):
+    """The policy's decision was not waited for (``why``: deadline, failure or busy)."""
+
+    def __init__(self, why: str, detail: str):
+        super().__init__(detail)
+        self.why = why
+
+
+def is_failure(reason: str) -> bool:
+    """Whether a reason for a decision is a failure, whose repair must not wait on a policy."""
+    return (reason.startswith("link ") and reason.endswith((" down", " lost"))) or \
+        (reason.startswith("switch ") and reason.endswith(" left"))
+
 
 class QRouteController(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
@@ -65,11 +81,26 @@ class QRouteController(app_manager.RyuApp):
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
                                                                                    self.logger)
+        if getattr(self.policy, "time_limit", 0) >= self.settings.decision_timeout:
+            self.logger.warning("policy %s may take up to %g s, decision_timeout is %g s: its slow "
+                                "decisions will be abandoned for the fallback", self.policy.name,
+                                self.policy.time_limit, self.settings.decision_timeout)
         self.route_lock = hub.BoundedSemaphore(1)
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
         self.released: set = set()  # pairs unpinned since the last decision
+        # deadlines, guards, the churn budget, and what was sent under which xid
+        self.policy_call = None         # the policy's running decision (a greenthread), if any
+        self.policy_wait = None         # the event a decision waits on, while it waits
+        self.wait_cut_short = ""        # the failure that ended a wait early
+        self.moved_at: dict = {}        # pair -> when a decision last rerouted or reweighed it
+        self.sent_log = of_errors.SentLog()
+        self.refused = of_errors.RefusedPairs()
+        self.refused_during_plan: list = []  # errors to apply to the record once it is committed
+        self.sent_pairs: set = set()    # pairs whose rules or groups were added since the last commit
+        self.retry_due: float | None = None
+        self._labels_seen = (None, {})  # (a labels dict, its inverse): the label -> path cache
         self.api_token, self.api_token_source = provision_token(self.settings.api_token,
                                                                 self.settings.api_token_file)
         self.metrics = ControllerMetrics(self.status)
@@ -116,6 +147,7 @@ class QRouteController(app_manager.RyuApp):
     def _switch_connected(self, datapath):
         dpid = datapath.id
         self.datapaths[dpid] = datapath
+        self.sent_log.forget_switch(dpid)  # a new connection's xids say nothing of the old one's
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
         if dpid > ofmsgs.MAX_GROUP_ID:
@@ -214,6 +246,10 @@ class QRouteController(app_manager.RyuApp):
         that arrived meanwhile."""
         self.pending_reasons.append(reason)
         self.reroute_wanted.set()
+        if is_failure(reason) and self.policy_wait is not None and not self.wait_cut_short:
+            # the repair must not wait behind a policy still deciding for the network before it
+            self.wait_cut_short = reason
+            self.policy_wait.set()
 
     def run_pending_reroutes(self) -> int:
         """One decision for all reasons asked for since the last one (hosts learned during a
@@ -247,16 +283,31 @@ class QRouteController(app_manager.RyuApp):
             for pair in self.released:
                 current.pop(pair, None)
             self.released = set()
-            decided = self.pins.apply(self._decide(graph, pairs, current, reason), graph, pairs)
+            if any((t.startswith("link ") and t.endswith(" up")) or
+                   (t.startswith("switch ") and " reconnected" in t) for t in triggers or [reason]):
+                self.refused.reset()  # another path, or room freed: refused pairs may try again
+            self.refused.keep_only(pairs)
+            self.wait_cut_short = ""
+            decided = self._decide(graph, pairs, current, reason)
+            if self.wait_cut_short:
+                # a failure ended the wait: the fallback decides on the network as it is now
+                graph, pairs = self.state.graph(), self.state.switch_pairs()
+                decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
+            decided = self._within_budget(decided, current, graph)
+            decided = self._refused_pairs_fall_back(decided, graph)
+            decided = self.pins.apply(decided, graph, pairs)
             desired = self.tunnels.resolve(decided, self.state)
             change = self.tunnels.diff(desired)
             if not change:
+                self._show_not_installed()
                 return 0
             plan = self.tunnels.plan(desired)
             decided_in = self.clock() - started
+            self.sent_pairs = set()
             self._send_phases(plan)
             wiped = sorted(self.tunnels.wiped)
             self._send_all(self.tunnels.commit(desired))
+            self._after_commit(change)
             if wiped:
                 self.request_reroute(f"switch {wiped[0]} reconnected during a decision")
             self.pair_rates.keep_only(self.tunnels.splits)
@@ -264,17 +315,178 @@ class QRouteController(app_manager.RyuApp):
             return len(change.rerouted) + len(change.reweighted)
 
     def _decide(self, graph, pairs, current, reason):
-        """The policy's decision, off the event loop. One that raises is counted and replaced:
-        intact splits stay, new and broken pairs get shortest paths."""
+        """The policy's decision, off the event loop, checked by the guard. One that raises,
+        overruns decision_timeout (or a failure's arrival), or is rejected is counted and
+        replaced: intact splits stay, new and broken pairs get shortest paths."""
+        demand = dict(self.pair_rates.bps)
+        if self.policy is self.fallback_policy:
+            return tpool.execute(self.policy.decide, graph, pairs, current, demand)
+        number = self.tunnels.epoch + 1
         try:
-            return tpool.execute(self.policy.decide, graph, pairs, current, dict(self.pair_rates.bps))
+            decided = self._policy_within_deadline(graph, pairs, current, demand)
+        except PolicyAbandoned as abandoned:
+            self.status.decisions_abandoned[abandoned.why] += 1
+            self.status.last_abandoned = f"reroute #{number} ({reason}): {abandoned}"
+            self.logger.warning("policy %s: %s; intact splits stay, new and broken pairs get "
+                                "shortest paths", self.policy.name, abandoned)
+            return tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
         except Exception as error:
-            if self.policy is self.fallback_policy:
-                raise
-            self.status.policy_failed(f"reroute #{self.tunnels.epoch + 1} ({reason}): {error!r}")
+            self.status.policy_failed(f"reroute #{number} ({reason}): {error!r}")
             self.logger.exception("policy %s failed (%r); intact splits stay, new and broken pairs "
                                   "get shortest paths", self.policy.name, error)
             return tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
+        fallback = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
+        verdict = decision_guard.check_decision(decided, graph, pairs, fallback, demand,
+                                                self.settings.mlu_tolerance)
+        for problem in verdict.problems:
+            self.status.decisions_rejected[problem] += 1
+        if verdict.problems:
+            self.status.last_rejected = f"reroute #{number} ({reason}): {verdict.summary()}"
+            if verdict.rejected:
+                self.logger.error("policy %s: decision rejected (%s); intact splits stay, new and "
+                                  "broken pairs get shortest paths", self.policy.name, verdict.summary())
+            else:
+                self.logger.warning("policy %s: %s; those pairs get the fallback's paths",
+                                    self.policy.name, verdict.summary())
+        return verdict.splits
+
+    def _policy_within_deadline(self, graph, pairs, current, demand):
+        """The policy's decision, if it comes within decision_timeout and no failure cuts the
+        wait short; PolicyAbandoned otherwise, and while an abandoned one still runs (a stuck
+        policy is asked nothing more: one abandoned thread at most)."""
+        if self.policy_call is not None:
+            running = time.monotonic() - self.policy_call.started
+            raise PolicyAbandoned("busy", f"its abandoned decision still runs ({running:.1f} s so "
+                                  "far); not asked again until it returns")
+        finished = hub.Event()
+        outcome: dict = {}
+        started = time.monotonic()
+
+        def run():
+            try:
+                outcome["splits"] = tpool.execute(self.policy.decide, graph, pairs, current, demand)
+            except Exception as error:  # noqa: BLE001 - handed to the waiting decision
+                outcome["error"] = error
+            finally:
+                finished.set()
+                if outcome.get("abandoned"):
+                    self.logger.info("policy %s: the abandoned decision returned after %.1f s; "
+                                     "discarded", self.policy.name, time.monotonic() - started)
+                self.policy_call = None
+
+        self.policy_call = eventlet.spawn(run)
+        self.policy_call.started = started
+        self.policy_wait, self.wait_cut_short = finished, ""
+        try:
+            finished.wait(timeout=self.settings.decision_timeout)
+        finally:
+            self.policy_wait = None
+        if "splits" in outcome or "error" in outcome:
+            if "error" in outcome:
+                raise outcome["error"]
+            return outcome["splits"]
+        outcome["abandoned"] = True
+        waited = time.monotonic() - started
+        if self.wait_cut_short:
+            raise PolicyAbandoned("failure", f"decision abandoned after {waited * 1000:.0f} ms: "
+                                  f"{self.wait_cut_short}")
+        raise PolicyAbandoned("deadline", f"no decision within decision_timeout = "
+                              f"{self.settings.decision_timeout:g} s")
+
+    def _within_budget(self, decided, current, graph):
+        """The churn budget (max_moves, hold_down) applied to a decision."""
+        if not self.settings.max_moves and not self.settings.hold_down:
+            return decided
+        budgeted = decision_guard.limit_churn(decided, current, graph, self.pair_rates.bps,
+                                              self.moved_at, self.clock(), self.settings.max_moves,
+                                              self.settings.hold_down)
+        self.status.moves_deferred["hold_down"] += len(budgeted.held)
+        self.status.moves_deferred["max_moves"] += len(budgeted.deferred)
+        if budgeted.held or budgeted.deferred:
+            self.logger.info("churn budget: %d pairs held down, %d moves deferred (max_moves = %d)",
+                             len(budgeted.held), len(budgeted.deferred), self.settings.max_moves)
+        return budgeted.splits
+
+    def _refused_pairs_fall_back(self, decided, graph):
+        """Pairs whose rules a switch refused get the single shortest path (one tunnel, the
+        fewest rules), or nothing while they wait for a retry or were given up."""
+        if not self.refused.pairs:
+            return decided
+        refused = [pair for pair in self.refused.pairs if pair in decided]
+        single = self.fallback_policy.decide(graph, refused, {})
+        return self.refused.adjust(decided, single, self.clock())
+
+    def _after_commit(self, change) -> None:
+        """What the switches refused while the plan was under way comes off the record now; the
+        pairs moved start their hold-down; refused pairs sent again count as installed."""
+        for sent in self.refused_during_plan:
+            self.tunnels.record = of_errors.forget_refused(self.tunnels.record, sent)
+        self.refused_during_plan = []
+        now = self.clock()
+        for pair in (*change.rerouted, *change.reweighted):
+            self.moved_at[pair] = now
+        self.moved_at = {pair: at for pair, at in self.moved_at.items() if pair in self.tunnels.splits}
+        self.refused.sent(self.sent_pairs, self.tunnels.epoch)
+        self.sent_pairs = set()
+        self._show_not_installed()
+
+    def _show_not_installed(self) -> None:
+        self.status.not_installed = {
+            pair: (f"{known.error}; given up after {known.refusals} refusals" if known.given_up
+                   else f"{known.error}; refused {known.refusals}x")
+            for pair, known in sorted(self.refused.not_installed().items())}
+        self.status.pairs_installed = self._pairs_installed()
+
+    def _pairs_installed(self) -> int:
+        """Pairs with a split in the switches: recorded, and no rule of theirs refused since."""
+        return sum(1 for pair in self.tunnels.splits if pair not in self.status.not_installed)
+
+    # --- OpenFlow errors ------------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def openflow_error(self, ev):
+        """An error from a switch, tied by its xid to what was sent: logged and counted by name;
+        a refused rule or group comes off the record (the next plan sends it again) and its
+        pairs fall back to fewer tunnels, retried with backoff (see of_errors.RefusedPairs)."""
+        msg = ev.msg
+        dpid = msg.datapath.id or 0
+        type_name, code_name = of_errors.error_names(msg.type, msg.code)
+        sent = self.sent_log.lookup(dpid, msg.xid)
+        if sent is None:
+            header = of_errors.offending_header(msg.data)
+            what = f"a message not recorded (xid {msg.xid}{', ' + header if header else ''})"
+        else:
+            what = f"{sent.text} (xid {msg.xid}, reroute #{sent.epoch})"
+        pairs = ", ".join(f"{a}-{b}" for a, b in sent.pairs) if sent and sent.pairs else "none"
+        text = f"switch {dpid:016x}: {type_name} {code_name} for {what}; pairs affected: {pairs}"
+        self.logger.error("OpenFlow error: %s", text)
+        openflow_error_seen(self.status, type_name, code_name, text)
+        if sent is None or sent.command == of_errors.DELETE or not sent.key:
+            return
+        if self.tunnels.pending is not None:
+            self.refused_during_plan.append(sent)
+        else:
+            self.tunnels.record = of_errors.forget_refused(self.tunnels.record, sent)
+        error = f"switch {dpid} refused {sent.text}: {type_name} {code_name}"
+        if self.refused.refused(sent.pairs, error, sent.epoch, self.clock()):
+            self._retry_refused()
+        self._show_not_installed()
+
+    def _retry_refused(self) -> None:
+        """A decision for the refused pairs, now or at the earliest retry (one timer at a time)."""
+        now = self.clock()
+        delay = self.refused.next_retry(now)
+        if delay is None:
+            return
+        if delay <= 0:
+            self.request_reroute("refused rules")
+        elif self.retry_due is None or self.retry_due <= now or now + delay < self.retry_due:
+            self.retry_due = now + delay
+            hub.spawn(self._retry_later, delay)
+
+    def _retry_later(self, delay: float) -> None:
+        hub.sleep(delay)
+        self.retry_due = None
+        self.request_reroute("refused rules retry")
 
     def _send_phases(self, plan: Plan) -> None:
         """Make before break: each phase is applied (barriers) before the next is sent."""
@@ -286,7 +498,7 @@ class QRouteController(app_manager.RyuApp):
     def _record(self, reason: str, triggers: Sequence[str], change: Change, decided_in: float,
                 elapsed: float) -> None:
         self.status.rerouted(triggers, len(change.rerouted), len(change.reweighted),
-                             len(self.tunnels.splits), len(self.tunnels.labels))
+                             self._pairs_installed(), len(self.tunnels.labels))
         self.metrics.decision_seconds.observe(decided_in)
         self.logger.info(
             "reroute #%d (%s): %d switch pairs over %d tunnels; %d new, %d rerouted, %d reweighted, "
@@ -323,8 +535,19 @@ class QRouteController(app_manager.RyuApp):
             self.logger.warning("no barrier reply from %016x (%r); going on", dpid, error)
 
     def send(self, datapath, message):
+        """Send, and remember under its xid what the message was (an error names only that)."""
         message.datapath = datapath
         datapath.send_msg(message)
+        if message.xid is None:
+            return
+        pending = self.tunnels.pending or self.tunnels.record
+        if self._labels_seen[0] is not pending.labels:
+            self._labels_seen = (pending.labels, {label: path for path, label in pending.labels.items()})
+        sent = of_errors.describe_sent(datapath.id, message, self._labels_seen[1], pending.splits,
+                                       self.tunnels.epoch)
+        self.sent_log.record(datapath.id, message.xid, sent)
+        if sent.command in (of_errors.ADD, of_errors.MODIFY):
+            self.sent_pairs.update(sent.pairs)
 
     def _periodic(self, name, interval, work):
         """Run `work` forever with ±10% jitter; an exception is logged, not fatal."""

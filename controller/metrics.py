@@ -36,6 +36,36 @@ class _StatusCollector:
             "qroute_policy_failures",
             "learned decisions that raised (intact paths kept, the rest by shortest path)",
             value=status.policy_failures, created=created)
+        abandoned = CounterMetricFamily(
+            "qroute_decisions_abandoned",
+            "policy decisions not waited for, by why: deadline (decision_timeout passed), failure "
+            "(a link or switch failed meanwhile), busy (an abandoned one still runs); the fallback decided",
+            labels=["why"])
+        for why, count in sorted(status.decisions_abandoned.items()):
+            abandoned.add_metric([why], count, created=created)
+        yield abandoned
+        rejected = CounterMetricFamily(
+            "qroute_decisions_rejected",
+            "policy decisions the guard replaced by the fallback, by reason (missing_pair: pairs "
+            "filled in by the fallback, the rest of the decision kept)", labels=["reason"])
+        for reason, count in sorted(status.decisions_rejected.items()):
+            rejected.add_metric([reason], count, created=created)
+        yield rejected
+        deferred = CounterMetricFamily(
+            "qroute_moves_deferred", "pair moves left for later by the churn budget, by rule",
+            labels=["rule"])
+        for rule, count in sorted(status.moves_deferred.items()):
+            deferred.add_metric([rule], count, created=created)
+        yield deferred
+        errors = CounterMetricFamily(
+            "qroute_openflow_errors", "OpenFlow error messages from the switches, by type and code",
+            labels=["type", "code"])
+        for (error_type, code), count in sorted(status.openflow_errors.items()):
+            errors.add_metric([error_type, code], count, created=created)
+        yield errors
+        yield GaugeMetricFamily("qroute_pairs_not_installed",
+                                "switch pairs whose rules a switch refused (see the REST pairs)",
+                                value=len(status.not_installed))
         yield GaugeMetricFamily("qroute_pairs_installed", "switch pairs with an installed split",
                                 value=status.pairs_installed)
         yield GaugeMetricFamily("qroute_tunnels_installed", "tunnels in the switches",

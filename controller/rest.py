@@ -45,6 +45,15 @@ class ControllerStatus:
     policy_failures: int = 0       # learned decisions that raised
     pairs_installed: int = 0
     tunnels_installed: int = 0
+    # decisions' deadlines and guards (controller.decision_guard) and refused rules (of_errors)
+    decisions_abandoned: Counter = dataclasses.field(default_factory=Counter)  # why -> count
+    last_abandoned: str = ""
+    decisions_rejected: Counter = dataclasses.field(default_factory=Counter)   # reason -> count
+    last_rejected: str = ""
+    moves_deferred: Counter = dataclasses.field(default_factory=Counter)  # hold_down, max_moves
+    openflow_errors: Counter = dataclasses.field(default_factory=Counter)  # (type, code) -> count
+    last_openflow_errors: list = dataclasses.field(default_factory=list)  # the latest, newest last
+    not_installed: dict = dataclasses.field(default_factory=dict)  # pair -> why (the last error)
 
     def policy_failed(self, error: str) -> None:
         self.policy_failures += 1
@@ -62,9 +71,39 @@ class ControllerStatus:
         self.tunnels_installed = tunnels_installed
 
 
-def _pairs(tunnels, pair_rates) -> list[dict]:
+LAST_ERRORS_KEPT = 20  # OpenFlow errors shown in the REST state
+
+
+def openflow_error_seen(status: ControllerStatus, type_name: str, code_name: str, text: str) -> None:
+    status.openflow_errors[(type_name, code_name)] += 1
+    status.last_openflow_errors.append(text)
+    del status.last_openflow_errors[:-LAST_ERRORS_KEPT]
+
+
+def _guards(status: ControllerStatus, settings) -> dict:
+    """Deadlines, guards, churn budget and refused rules: what was abandoned, rejected, deferred
+    or refused since start."""
+    return {
+        "decision_timeout_s": settings.decision_timeout,
+        "decisions_abandoned": dict(sorted(status.decisions_abandoned.items())),
+        "last_abandoned": status.last_abandoned,
+        "decisions_rejected": dict(sorted(status.decisions_rejected.items())),
+        "last_rejected": status.last_rejected,
+        "moves_deferred": dict(sorted(status.moves_deferred.items())),
+        "openflow_errors": [{"type": t, "code": c, "count": n}
+                            for (t, c), n in sorted(status.openflow_errors.items())],
+        "last_openflow_errors": list(status.last_openflow_errors),
+        "pairs_not_installed": [{"src": src, "dst": dst, "why": why}
+                                for (src, dst), why in sorted(status.not_installed.items())],
+    }
+
+
+def _pairs(tunnels, pair_rates, not_installed=None) -> list[dict]:
     """Each switch pair's installed split: its tunnels (path, weight, label, measured rate of
-    its bucket when known) and the pair's measured demand."""
+    its bucket when known) and the pair's measured demand; `installed` is false (with the
+    switch's error in `not_installed`) for a pair whose rules a switch refused, which is listed
+    even when nothing of it is left installed."""
+    not_installed = not_installed or {}
     view = []
     for (src, dst), split in sorted(tunnels.splits.items()):
         bucket_bps = pair_rates.bucket_bps.get((src, dst), ())
@@ -72,8 +111,12 @@ def _pairs(tunnels, pair_rates) -> list[dict]:
                   "bps": bucket_bps[index] if index < len(bucket_bps) else None}
                  for index, (path, weight) in enumerate(split)]
         view.append({"src": src, "dst": dst, "demand_bps": pair_rates.bps.get((src, dst)),
-                     "paths": paths})
-    return view
+                     "paths": paths, "installed": (src, dst) not in not_installed,
+                     "not_installed": not_installed.get((src, dst), "")})
+    view += [{"src": src, "dst": dst, "demand_bps": pair_rates.bps.get((src, dst)), "paths": [],
+              "installed": False, "not_installed": why}
+             for (src, dst), why in sorted(not_installed.items()) if (src, dst) not in tunnels.splits]
+    return sorted(view, key=lambda entry: (entry["src"], entry["dst"]))
 
 
 def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
@@ -90,7 +133,7 @@ def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
                   for (s, d), p in sorted(state.links.items())],
         "hosts": [{"mac": h.mac, "ip": h.ip, "dpid": h.dpid, "port": h.port}
                   for h in sorted(state.hosts.values(), key=lambda h: h.mac)],
-        "pairs": _pairs(tunnels, pair_rates),
+        "pairs": _pairs(tunnels, pair_rates, status.not_installed),
         "tunnels": len(tunnels.labels),
         "policy": policy.description,
         "policy_name": policy.name,
@@ -102,6 +145,7 @@ def describe(state, tunnels, pair_rates, policy, status: ControllerStatus,
         "pairs_rerouted": status.pairs_rerouted,
         "pairs_reweighted": status.pairs_reweighted,
         "policy_failures": status.policy_failures,
+        "guards": _guards(status, settings),
         # the API token guards the writes: the open reads never show it
         "settings": {**dataclasses.asdict(settings), "api_token": "(set)" if settings.api_token else ""},
     }

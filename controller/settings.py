@@ -42,6 +42,10 @@ class Settings:
     split: str = "auto"
     api_token: str = field(default="", repr=False)  # the settings are logged at start-up
     api_token_file: str = "~/.qroute/api-token"
+    decision_timeout: float = 3.0
+    mlu_tolerance: float = 0.1
+    max_moves: int = 0
+    hold_down: float = 0.0
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -51,7 +55,8 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
-            "capacity_scale"}
+            "capacity_scale", "decision_timeout"}
+NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down"}
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)
@@ -99,6 +104,9 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             continue
         if name in POSITIVE and value <= 0:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be greater than 0")
+            continue
+        if name in NOT_NEGATIVE and value < 0:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0 or more")
             continue
         if name in SHORTEST_PERIOD_S and value < SHORTEST_PERIOD_S[name]:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at least "

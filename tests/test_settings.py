@@ -269,3 +269,28 @@ def test_the_lp_policy_is_accepted_and_takes_no_checkpoint(tmp_path):
 def test_the_api_token_stays_out_of_the_settings_repr_the_controller_logs():
     settings = parse_settings({"api_token": "s3cret-value"})
     assert settings.api_token == "s3cret-value" and "s3cret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("decision_timeout", "0", "greater than 0"),
+    ("decision_timeout", "-1", "greater than 0"),
+    ("decision_timeout", "soon", "could not convert"),
+    ("mlu_tolerance", "-0.1", "0 or more"),
+    ("max_moves", "-1", "0 or more"),
+    ("max_moves", "2.5", "invalid literal"),
+    ("hold_down", "-3", "0 or more"),
+])
+def test_bad_deadline_guard_and_churn_values_are_refused(tmp_path, key, value, says):
+    path = write(tmp_path, "bad.conf", f"[qroute]\n{key} = {value}\n")
+    with pytest.raises(SettingsError) as error:
+        read_settings([path])
+    message = str(error.value)
+    assert key in message and path in message and says in message
+
+
+def test_deadline_guard_and_churn_values_are_read(tmp_path):
+    path = write(tmp_path, "q.conf", "[qroute]\ndecision_timeout = 0.25\nmlu_tolerance = 0\n"
+                                     "max_moves = 4\nhold_down = 30\n")
+    settings = read_settings([path])
+    assert (settings.decision_timeout, settings.mlu_tolerance, settings.max_moves, settings.hold_down) == \
+        (0.25, 0.0, 4, 30.0)
