@@ -40,6 +40,10 @@ CHECKS: tuple[Check, ...] = (
           full={"requests": 2000}, fast={"requests": 300}),
     Check("bad-checkpoints", "controller.lab.reliability_inputs", "bad_checkpoints",
           full={}, fast={"cases": ("truncated",)}),
+    Check("malformed-openflow", "controller.lab.reliability_guards", "malformed_openflow",
+          full={}, fast={}),
+    Check("flow-table-exhaustion", "controller.lab.reliability_guards", "flow_table_exhaustion",
+          full={"flow_limit": 20, "ring": 8}, fast={}),
 )
 
 
