@@ -187,7 +187,8 @@ def pin(app, pair, paths, weights=None):
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == Settings()
-    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation"]
+    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation",
+                                                              "host claims"]
     assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
@@ -258,7 +259,8 @@ def test_connect_resets_the_switch_then_installs_base_rules(app):
     miss = by_place[(0, ofmsgs.PRIORITY_MISS)]
     assert list(miss.match.items()) == []
     assert output_ports(miss) == [ofp.OFPP_CONTROLLER]
-    assert miss.instructions[0].actions[0].max_len == ofp.OFPCML_NO_BUFFER
+    apply = next(i for i in miss.instructions if isinstance(i, parser.OFPInstructionActions))
+    assert apply.actions[0].max_len == ofp.OFPCML_NO_BUFFER
     arp_rule = by_place[(0, ofmsgs.PRIORITY_ARP)]
     assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
     assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
@@ -877,7 +879,7 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
 def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(
-        net, app, host_2_moves):
+        net, app, clock, host_2_moves):
     """Whatever a decision sent a switch before it reconnected is gone, what it sent after
     reached the new connection and stands; the follow-up decision (run by the fake loop)
     leaves every switch holding exactly what the app tracks, even when a host moved meanwhile."""
@@ -892,6 +894,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
             net.connect(2)  # wipes s2; the decision's later phases reach it after this
             if host_2_moves:
                 net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
+                # its old port is up: the move counts once a probe there goes unanswered
+                clock.now += app.settings.host_probe_timeout
+                app._settle_host_claims()
             del net._handle
 
     app.await_barriers = barrier_wait_during_which_s2_reconnects
