@@ -72,6 +72,7 @@ class QRouteController(app_manager.RyuApp):
         self.packet_in_budget = edge_guard.PacketInBudget(self.settings.packet_in_port_budget,
                                                           self.settings.port_block_seconds)
         self.dpid_registry = DPID_REGISTRY
+        self.dpid_registry.log = self.logger
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
                                                                                    self.logger)
@@ -113,9 +114,6 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         datapath = ev.msg.datapath
-        datapath.id = ev.msg.datapath_id  # (Ryu's own handler may not have run yet)
-        if self.dpid_registry.verdict(datapath) == "refuse":
-            return  # a second connection for a live switch's dpid: Ryu's patch closes it
         for message in [*edge_guard.connect_messages(ofmsgs.switch_reset(),
                                                      self.settings.packet_in_rate),
                         ofmsgs.port_desc_request()]:

@@ -2,11 +2,13 @@
 more than one switch.
 
 Ryu lets the newest connection win: when a second connection reports a dpid already connected,
-``ryu.topology.switches`` (and ``ryu.controller.dpset``) log "Multiple connections from ..." and
-close the first, so any local process that speaks OpenFlow can cut a switch off by claiming its
-dpid. Here a connection moves to MAIN only if no live connection holds its dpid; live means it
-answers the echo requests Ryu sends every ``echo_request_interval`` (at most the one just sent
-is unanswered). A holder that stopped answering is closed and the newcomer takes its place.
+``ryu.app.ofctl.service`` closes the first on the features reply, and ``ryu.topology.switches``
+(and ``ryu.controller.dpset``) log "Multiple connections from ..." and close it on the move to
+MAIN, so any local process that speaks OpenFlow can cut a switch off by claiming its dpid. Here
+a connection's features reply reaches the apps only if no live connection holds its dpid; live
+means it answers the echo requests Ryu sends every ``echo_request_interval`` (at most the one
+just sent is unanswered). A holder that stopped answering is closed and the newcomer takes its
+place.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def holder_verdict(holder_active: bool, holder_dead: bool, unanswered_echoes: in
 class DpidRegistry:
     """The connection holding each dpid, and what was refused."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, log: logging.Logger = LOG):
+        self.log = log  # the app hands its own, which ryu-manager's logging shows
         self.holders: dict[int, object] = {}
         self.refused_total = 0
         self.replaced_total = 0
@@ -57,15 +60,18 @@ class DpidRegistry:
             self.recent.append({"dpid": datapath.id, "address": _address(datapath),
                                 "holder": _address(self.holders[datapath.id]),
                                 "at": self.clock()})
-            LOG.warning("second connection for dpid %016x from %s refused: %s holds it and "
+            self.log.warning("second connection for dpid %016x from %s refused: %s holds it and "
                         "answers echo", datapath.id, _address(datapath),
                         _address(self.holders[datapath.id]))
             return False
         if verdict == REPLACE:
             old = self.holders[datapath.id]
             self.replaced_total += 1
-            LOG.warning("dpid %016x: %s stopped answering echo; %s takes over", datapath.id,
-                        _address(old), _address(datapath))
+            self.log.warning("dpid %016x: %s stopped answering echo (%d unanswered, active %s, "
+                             "state %s); %s takes over", datapath.id, _address(old),
+                             len(getattr(old, "unreplied_echo_requests", ())),
+                             getattr(old, "is_active", None), getattr(old, "state", None),
+                             _address(datapath))
             old.close()
         self.holders[datapath.id] = datapath
         return True
@@ -89,29 +95,33 @@ REGISTRY = DpidRegistry()
 
 
 def guard_dpids(registry: DpidRegistry = REGISTRY) -> None:
-    """Make every Ryu connection claim its dpid before it moves to MAIN; a refused one is
-    closed with its dpid cleared, so that no app sees it (Ryu's apps ignore a dead connection
-    without a dpid, as one that died in its handshake)."""
-    from ryu.controller import controller
-    from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER
+    """Make every Ryu connection claim its dpid when its FEATURES_REPLY arrives, before any app
+    hears of it: ``ryu.app.ofctl.service`` closes an older connection for the same dpid on the
+    features event, and ``ryu.topology.switches`` on the move to MAIN. A refused connection is
+    closed with its dpid cleared and its features event dropped, so no app sees it (Ryu's apps
+    ignore a dead connection without a dpid, as one that died in its handshake)."""
+    from ryu.controller import ofp_event, ofp_handler
+    from ryu.controller.handler import DEAD_DISPATCHER
 
-    original = controller.Datapath.set_state
+    handler_class = ofp_handler.OFPHandler
+    original = handler_class.send_event_to_observers
     if getattr(original, "_qroute_guarded", False):
         return
 
-    def set_state(self, state, _original=original):
-        if state == MAIN_DISPATCHER and self.id is not None and self.state != MAIN_DISPATCHER:
-            if not registry.claim(self):
-                self.id = None
-                _original(self, DEAD_DISPATCHER)
-                self._close_write()
+    def send_event_to_observers(self, ev, state=None, _original=original):
+        if isinstance(ev, ofp_event.EventOFPSwitchFeatures):
+            datapath = ev.msg.datapath
+            datapath.id = ev.msg.datapath_id
+            if not registry.claim(datapath):
+                datapath.id = None
+                datapath.close()
                 return
-        elif state == DEAD_DISPATCHER:
-            registry.release(self)
-        _original(self, state)
+        elif isinstance(ev, ofp_event.EventOFPStateChange) and ev.state == DEAD_DISPATCHER:
+            registry.release(ev.datapath)
+        _original(self, ev, state)
 
-    set_state._qroute_guarded = True
-    controller.Datapath.set_state = set_state
+    send_event_to_observers._qroute_guarded = True
+    handler_class.send_event_to_observers = send_event_to_observers
 
 
 def fix_tls_listener() -> None:

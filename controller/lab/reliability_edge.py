@@ -75,7 +75,8 @@ def _p50(values: list[float]) -> float:
 # Run inside a host (its own network namespace): raw Ethernet frames out of its interface.
 # argv: interface, seconds, spoofed source MACs, claim (or "-"), frames per second (0: as fast
 # as it can);
-# "ip:<ip>" sends ARP claiming that IP from the host's own MAC, "mac:<mac>" IPv4 from that MAC.
+# "ip:<ip>" sends ARP claiming that IP from the host's own MAC, "mac:<mac>" ARP from that MAC
+# (as host 10.0.0.3).
 FRAMES_SCRIPT = r'''
 import os, random, socket, struct, sys, time
 intf, seconds, spoofed, claim = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -98,8 +99,8 @@ if claim.startswith("ip:"):
     target = socket.inet_aton(claim[3:])
     frames += [arp(own, target, target), arp(own, target, socket.inet_aton("10.0.0.4"))]
 elif claim.startswith("mac:"):
-    mac = bytes.fromhex(claim[4:].replace(":", ""))
-    frames += [ipv4(mac, bytes.fromhex("000000000004"), bytes([10, 0, 0, 3]), bytes([10, 0, 0, 4]))]
+    mac = bytes.fromhex(claim[4:].replace(":", ""))  # its ARP reaches the controller
+    frames += [arp(mac, bytes([10, 0, 0, 3]), socket.inet_aton("10.0.0.4"))]
 flood = [ipv4(own, os.urandom(1) + os.urandom(5), bytes([10, 0, 0, 1]), os.urandom(4)) for _ in range(512)]
 flood = [bytes([f[0] & 0xFE]) + f[1:] for f in flood]  # unicast destinations no host has
 started = time.monotonic()
@@ -361,7 +362,7 @@ def check_dpid_takeover(hold_s: float = 5.0) -> CheckResult:
         back_s = time.monotonic() - started
     finally:
         _stop(lab)
-    refused = state["edge"]["dpid_takeovers_refused"]
+    refused = state.get("edge", {}).get("dpid_takeovers_refused", 0)
     passed = (refused_after is not None and refused >= 1 and result.lost == 0
               and connections == 3 and not s1_left
               and accepted)
