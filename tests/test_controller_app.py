@@ -1066,3 +1066,45 @@ def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_delete
     assert ("tunnel", label) not in sim.contents(4)[0]
     assert_record_is_true(sim, app.tunnels)
     assert app.status.pairs_rerouted == 1
+
+
+# --- hostile hosts (controller.edge_guard wired into the app) -------------------------------
+def test_a_port_flooding_the_controller_is_blocked_in_its_switch_and_its_packet_ins_ignored(net, app):
+    budget = app.settings.packet_in_port_budget
+    for _ in range(budget):
+        net.packet_in(1, HOST_PORT, ipv4_frame(1, 2))
+    net.clear()
+    net.packet_in(1, HOST_PORT, ipv4_frame(1, 2))  # one over the budget
+    drops = [m for dpid, m in net.log if dpid == 1 and is_add(m)]
+    assert {m.match["in_port"] for m in drops} == {HOST_PORT} and len(drops) == 2
+    assert all(m.hard_timeout == app.settings.port_block_seconds and m.instructions == []
+               for m in drops)
+    net.clear()
+    for n in range(50):  # spoofed sources while the drop rule is on its way: nothing learned
+        net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 100 + n, ip(3)))
+    assert net.log == [] and not any(h.mac == mac(100) for h in app.state.hosts.values())
+    assert app.describe()["edge"]["ports_blocked_total"] == 1
+
+
+def test_a_host_claiming_another_hosts_ip_is_probed_for_refused_and_shown_in_rest(net, app, clock):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    claim = packet.Packet()  # the host on s2 says it is 10.0.0.3
+    claim.add_protocol(ethernet.ethernet(dst="ff:ff:ff:ff:ff:ff", src=mac(2), ethertype=ether.ETH_TYPE_ARP))
+    claim.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac(2), src_ip=ip(3),
+                               dst_mac="00:00:00:00:00:00", dst_ip=ip(1)))
+    claim.serialize()
+    net.packet_in(2, HOST_PORT, bytes(claim.data))
+    outs = [(dpid, m) for dpid, m in net.log if isinstance(m, parser.OFPPacketOut)]
+    assert [(dpid, m.actions[0].port) for dpid, m in outs] == [(3, HOST_PORT)]  # the probe, to h3
+    probe = packet.Packet(outs[0][1].data).get_protocol(arp.arp)
+    assert (probe.dst_ip, probe.src_mac) == (ip(3), "02:71:72:6f:75:fe")
+    net.packet_in(3, HOST_PORT, arp_frame(arp.ARP_REPLY, 3, "0.0.0.0", dst_mac=probe.src_mac))
+    clock.now += 5
+    app._settle_host_claims()
+    assert app.state.host_by_ip(ip(3)).mac == mac(3) and mac(2) not in app.state.hosts
+    edge = app.describe()["edge"]
+    assert edge["hosts_refused"] == {"ip_claim_answered": 1}
+    assert edge["recent_refusals"][0]["mac"] == mac(2) and edge["pending_claims"] == []
+    json.dumps(edge)
