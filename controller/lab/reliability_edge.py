@@ -127,9 +127,11 @@ def send_frames(lab: MininetLab, host: str, seconds: float, spoofed: int = 0, cl
     """Start `host` sending raw frames (see FRAMES_SCRIPT); returns the process (its stdout:
     how many frames it sent)."""
     node = lab.host(host)
-    return node.popen([sys.executable, "-c", FRAMES_SCRIPT, str(node.defaultIntf()), str(seconds),
-                       str(spoofed), claim, str(rate_fps)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                      text=True)
+    # niced: a real attacker's CPU is its own, while here it shares the controller's cores (the
+    # switch's work on its frames still does)
+    return node.popen(["nice", "-n", "19", sys.executable, "-c", FRAMES_SCRIPT,
+                       str(node.defaultIntf()), str(seconds), str(spoofed), claim, str(rate_fps)],
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _lab(topo, **kwargs) -> MininetLab:
@@ -184,7 +186,7 @@ def check_packet_in_flood(seconds: float = 6.0, spoofed_macs: int = 50,
     finally:
         log = lab.controller_log()
         _stop(lab)
-    hosts = len(state["hosts"])
+    hosts, edge = len(state["hosts"]), state.get("edge", {})
     # each extra host at h1's port may cost a classify rule in each switch and a delivery rule
     # at s1; a blocked port two drop rules; no new switch pair, so no new tunnel
     room = MAX_HOSTS_PER_PORT - 1
@@ -203,8 +205,8 @@ def check_packet_in_flood(seconds: float = 6.0, spoofed_macs: int = 50,
               f"{p50['rest_base']:.1f} -> {p50['rest_flood']:.1f} ms; hosts {hosts} (real {real_hosts}); "
               f"qroute rules {rules_during} (bound {bound}); OpenFlow connections during the flood "
               f"{connections}/3, switch disconnects logged {log.count('disconnected')}; "
-              f"refused {state['edge']['hosts_refused']}; "
-              f"ports blocked {state['edge']['ports_blocked_total']}; meter drops {dropped}")
+              f"refused {edge.get('hosts_refused')}; "
+              f"ports blocked {edge.get('ports_blocked_total')}; meter drops {dropped}")
     return CheckResult(
         "packet-in flood and spoofed sources",
         "other hosts' RTT p50 and REST p50 at most 2x baseline, rules per switch within the "
@@ -212,7 +214,7 @@ def check_packet_in_flood(seconds: float = 6.0, spoofed_macs: int = 50,
         "connected, all-pairs ping passes after", figure, passed,
         {"frames_sent": sent, **p50, "rtt_flood_replies": len(flood_rtt), "hosts": hosts,
          "real_hosts": real_hosts, "rules_before": rules_before, "rules_during": rules_during,
-         "rule_bound": bound, "connections": connections, "edge": state["edge"],
+         "rule_bound": bound, "connections": connections, "edge": edge,
          "meter_dropped_packets": dropped, "timings": timings})
 
 
@@ -235,7 +237,7 @@ def check_ip_takeover(seconds: float = 3.0) -> CheckResult:
         _stop(lab)
     holder = next((h for h in state["hosts"] if h["ip"] == "10.0.0.3"), None)
     at = next((h for h in state["hosts"] if h["mac"] == "00:00:00:00:00:03"), None)
-    refused = state["edge"]["hosts_refused"]
+    refused = state.get("edge", {}).get("hosts_refused", {})
     passed = (holder is not None and holder["mac"] == "00:00:00:00:00:03"
               and at is not None and at["dpid"] == 3 and result.lost == 0 and len(after) == 5
               and refused.get("ip_claim_answered", 0) >= 1 and refused.get("move_answered", 0) >= 1)
