@@ -1108,3 +1108,13 @@ def test_a_host_claiming_another_hosts_ip_is_probed_for_refused_and_shown_in_res
     assert edge["hosts_refused"] == {"ip_claim_answered": 1}
     assert edge["recent_refusals"][0]["mac"] == mac(2) and edge["pending_claims"] == []
     json.dumps(edge)
+
+
+def test_refusals_are_counted_in_the_metrics(net, app):
+    from prometheus_client import generate_latest
+
+    for n in range(app.settings.max_hosts_per_port + 2):  # spoofed sources on s1's host port
+        net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 100 + n, ip(3)))
+    text = generate_latest(app.metrics.registry).decode()
+    assert 'qroute_hosts_refused_total{reason="port_limit"} 2.0' in text
+    assert "qroute_ports_blocked_total 0.0" in text and "qroute_dpid_takeovers_refused_total 0.0" in text
