@@ -50,6 +50,7 @@ from topologies.catalog import link_facts  # noqa: E402
 guard_dpids()       # a second connection does not take a live switch's dpid
 fix_tls_listener()  # every switch can connect over TLS, not the first alone
 
+
 class QRouteController(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {"wsgi": WSGIApplication}
@@ -162,6 +163,10 @@ class QRouteController(app_manager.RyuApp):
         ofp = ev.msg.datapath.ofproto
         self.state.set_ports(ev.msg.datapath.id,
                              [p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
+        for port in ev.msg.body:  # a host known behind a port already down is gone
+            self.edge.port_changed(ev.msg.datapath.id, port.port_no,
+                                   down=bool(port.state & ofp.OFPPS_LINK_DOWN
+                                             or port.config & ofp.OFPPC_PORT_DOWN))
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def port_status(self, ev):

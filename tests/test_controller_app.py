@@ -1118,3 +1118,14 @@ def test_refusals_are_counted_in_the_metrics(net, app):
     text = generate_latest(app.metrics.registry).decode()
     assert 'qroute_hosts_refused_total{reason="port_limit"} 2.0' in text
     assert "qroute_ports_blocked_total 0.0" in text and "qroute_dpid_takeovers_refused_total 0.0" in text
+
+
+def test_a_host_behind_a_port_reported_down_moves_without_a_probe(net, app):
+    learn(net, 1)
+    ports = [net.port(HOST_PORT, state=ofp.OFPPS_LINK_DOWN), net.port(NEXT_PORT), net.port(PREV_PORT)]
+    reply = parser.OFPPortDescStatsReply(net.datapaths[1], body=ports)
+    app.port_desc(app_module.ofp_event.EventOFPPortDescStatsReply(reply))
+    net.clear()
+    net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))  # host 1 now on s2
+    assert app.state.hosts[mac(1)].dpid == 2
+    assert not [m for _, m in net.log if isinstance(m, parser.OFPPacketOut)]  # no probe
