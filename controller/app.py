@@ -33,9 +33,9 @@ from ryu.lib import hub  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
-from controller import arp_proxy, decision_guard, of_errors, ofmsgs  # noqa: E402
+from controller import arp_proxy, decision_guard, edge_guard, of_errors, ofmsgs  # noqa: E402
 from controller.api_token import provision_token  # noqa: E402
-from controller.metrics import ControllerMetrics  # noqa: E402
+from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
@@ -44,7 +44,12 @@ from controller.rest import (ControllerStatus, UnknownPair, describe,  # noqa: E
 from controller.ryu_options import load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
 from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
+from controller.ofp_channel import REGISTRY as DPID_REGISTRY  # noqa: E402
+from controller.ofp_channel import fix_tls_listener, guard_dpids  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
+
+guard_dpids()       # a second connection does not take a live switch's dpid
+fix_tls_listener()  # every switch can connect over TLS, not the first alone
 
 
 class PolicyAbandoned(Exception):
@@ -78,6 +83,12 @@ class QRouteController(app_manager.RyuApp):
         self.port_rates = PortRates(self.settings.stats_interval)
         self.pair_rates = PairRates()
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
+        self.edge = edge_guard.EdgeGuard(edge_guard.EdgeLimits.from_settings(self.settings),
+                                         self.logger)
+        self.packet_in_budget = edge_guard.PacketInBudget(self.settings.packet_in_port_budget,
+                                                          self.settings.port_block_seconds)
+        self.dpid_registry = DPID_REGISTRY
+        self.dpid_registry.log = self.logger
         self.status = ControllerStatus()
         self.policy, self.fallback_policy, self.status.policy_problem = make_policy(self.settings,
                                                                                    self.logger)
@@ -104,6 +115,8 @@ class QRouteController(app_manager.RyuApp):
         self.api_token, self.api_token_source = provision_token(self.settings.api_token,
                                                                 self.settings.api_token_file)
         self.metrics = ControllerMetrics(self.status)
+        self.metrics.registry.register(EdgeCollector(self.edge, self.packet_in_budget,
+                                                     self.dpid_registry))
         if self.settings.metrics_port:
             self._serve_metrics(self.settings.metrics_port)
         if self.settings.rest_api:
@@ -114,6 +127,8 @@ class QRouteController(app_manager.RyuApp):
         hub.spawn(self._rerouter)
         hub.spawn(self._periodic, "re-optimisation", self.settings.reoptimize_interval,
                   lambda: self.request_reroute("periodic"))
+        hub.spawn(self._periodic, "host claims", self.settings.host_probe_timeout / 2,
+                  self._settle_host_claims)
 
     def _serve_metrics(self, port: int) -> None:
         """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
@@ -130,7 +145,9 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         datapath = ev.msg.datapath
-        for message in [*ofmsgs.switch_reset(), ofmsgs.port_desc_request()]:
+        for message in [*edge_guard.connect_messages(ofmsgs.switch_reset(),
+                                                     self.settings.packet_in_rate),
+                        ofmsgs.port_desc_request()]:
             self.send(datapath, message)
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
@@ -163,6 +180,7 @@ class QRouteController(app_manager.RyuApp):
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
+        self.packet_in_budget.forget_switch(dpid)
         gone = self.state.remove_switch(dpid)
         # the ingresses stop hashing into tunnels through it at once, as for a failed link
         self._send_all(self.tunnels.links_down(gone))
@@ -176,6 +194,10 @@ class QRouteController(app_manager.RyuApp):
         ofp = ev.msg.datapath.ofproto
         self.state.set_ports(ev.msg.datapath.id,
                              [p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
+        for port in ev.msg.body:  # a host known behind a port already down is gone
+            self.edge.port_changed(ev.msg.datapath.id, port.port_no,
+                                   down=bool(port.state & ofp.OFPPS_LINK_DOWN
+                                             or port.config & ofp.OFPPC_PORT_DOWN))
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def port_status(self, ev):
@@ -185,6 +207,8 @@ class QRouteController(app_manager.RyuApp):
         # React to the port itself: LLDP would notice the dead link only seconds later.
         removed = self.state.port_changed(dpid, port, present=not deleted and port <= ofp.OFPP_MAX,
                                           down=bool(down))
+        self.edge.port_changed(dpid, port, down=bool(down))
+        self._settle_host_claims()  # a claim on a host behind that port needs no probe answer
         for link in removed:
             self.metrics.forget_link(link)
         if removed:
@@ -216,12 +240,27 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
-        learned, messages = arp_proxy.handle_packet(msg.data, msg.datapath.id, msg.match["in_port"],
-                                                    self.clock(), self.state, self.flood_guard,
-                                                    self.datapaths.keys())
+        dpid, in_port, now = msg.datapath.id, msg.match["in_port"], self.clock()
+        if not self.state.is_link_port(dpid, in_port):
+            admitted, drops = self.packet_in_budget.admit(dpid, in_port, now)
+            if drops:
+                self.logger.warning("switch %016x port %d sent over %d packet-ins/s: what it sends "
+                                    "the controller is dropped for %d s", dpid, in_port,
+                                    self.packet_in_budget.per_second,
+                                    self.packet_in_budget.block_s)
+                self._send_all(drops)
+            if not admitted:
+                return
+        learned, messages = arp_proxy.handle_packet(msg.data, dpid, in_port, now, self.state,
+                                                    self.flood_guard, self.datapaths.keys(),
+                                                    self.edge)
         if learned:
             self.request_reroute(f"host {learned} seen")
         self._send_all(messages)
+
+    def _settle_host_claims(self):
+        for mac in self.edge.settle(self.state, self.clock()):
+            self.request_reroute(f"host {mac} seen")
 
     # --- statistics -----------------------------------------------------------------------
     def _poll_stats(self):
@@ -580,5 +619,8 @@ class QRouteController(app_manager.RyuApp):
     def describe(self) -> dict:
         """The REST view (see :func:`controller.rest.describe`)."""
         rerouting = bool(self.pending_reasons) or self.route_lock.locked()
-        return describe(self.state, self.tunnels, self.pair_rates, self.policy, self.status,
+        view = describe(self.state, self.tunnels, self.pair_rates, self.policy, self.status,
                         rerouting, self.settings)
+        view["edge"] = {**self.edge.describe(), **self.packet_in_budget.describe(self.clock()),
+                        **self.dpid_registry.describe()}
+        return view

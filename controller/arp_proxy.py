@@ -2,7 +2,9 @@
 only to edge ports, once per request within a time window. Also the delivery of packets that
 reach the controller before their flow's rules are in place.
 
-The functions here decide and return ``(dpid, message)`` lists; the app sends them.
+The functions here decide and return ``(dpid, message)`` lists; the app sends them. Given an
+:class:`controller.edge_guard.EdgeGuard`, a sender is learned only as it allows: a refused
+source, or one whose claim waits on a probe, is neither answered, flooded nor delivered.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Collection
 from ryu.lib.packet import arp, ethernet, ipv4, packet, vlan
 from ryu.ofproto import ether
 
-from controller import ofmsgs
+from controller import edge_guard, ofmsgs
 from controller.netstate import NetworkState
 from controller.splits import Message
 
@@ -43,8 +45,19 @@ def arp_reply(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
     return bytes(pkt.data)
 
 
+def _learn(edge: edge_guard.EdgeGuard | None, state: NetworkState, mac: str, dpid: int, port: int,
+           ip: str | None, now: float) -> tuple[bool, bool, list[Message]]:
+    """(learned as new or moved, admitted: the controller may act for it, probes to send)."""
+    if edge is None:
+        return state.learn_host(mac, dpid, port, ip), True, []
+    outcome, probes = edge.learn(state, mac, dpid, port, ip, now)
+    return (outcome == edge_guard.LEARNED, outcome in (edge_guard.LEARNED, edge_guard.KNOWN,
+                                                        edge_guard.TRANSIT), probes)
+
+
 def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
-                  guard: FloodGuard, connected: Collection[int]) -> tuple[str | None, list[Message]]:
+                  guard: FloodGuard, connected: Collection[int],
+                  edge: edge_guard.EdgeGuard | None = None) -> tuple[str | None, list[Message]]:
     """A frame sent to the controller from (`dpid`, `in_port`), with `connected` the switches
     messages can be sent to: the MAC of the host it taught (new or moved; None if none), and
     the messages to send. ARP is answered or flooded (:func:`handle`); IPv4 teaches its sender
@@ -59,17 +72,24 @@ def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: Netwo
         return None, []
     arp_pkt = pkt.get_protocol(arp.arp)
     if arp_pkt is not None:
-        learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected)
+        if eth.dst == edge_guard.PROBE_MAC:  # the answer to one of our probes: for us alone
+            if edge is not None:
+                edge.learn(state, arp_pkt.src_mac, dpid, in_port, arp_pkt.src_ip, now)
+            return None, []
+        learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected, edge)
         return (arp_pkt.src_mac if learned else None), messages
     ip_pkt = pkt.get_protocol(ipv4.ipv4)
     if ip_pkt is None:
         return None, []
-    learned = state.learn_host(eth.src, dpid, in_port, ip_pkt.src)
-    return (eth.src if learned else None), deliver(eth.dst, data, state, connected)
+    learned, admitted, probes = _learn(edge, state, eth.src, dpid, in_port, ip_pkt.src, now)
+    if not admitted:
+        return None, probes
+    return (eth.src if learned else None), probes + deliver(eth.dst, data, state, connected)
 
 
 def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
-           guard: FloodGuard, connected: Collection[int]) -> tuple[bool, list[Message]]:
+           guard: FloodGuard, connected: Collection[int],
+           edge: edge_guard.EdgeGuard | None = None) -> tuple[bool, list[Message]]:
     """An ARP packet (`request`, the frame `data`) that came in at (`dpid`, `in_port`), with
     `connected` the switches messages can be sent to: whether its sender was learned as a new
     or moved host, and the messages to send. A request for a known host is answered; for an
@@ -82,15 +102,19 @@ def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, s
         if sender is None or (sender.dpid, sender.port) != (dpid, in_port):
             return False, []  # a copy of a request already handled (e.g. our own flood coming back)
         # else: the host itself asking again (its reply was lost): answer, don't flood
-    learned = state.learn_host(request.src_mac, dpid, in_port, request.src_ip)
+    learned, admitted, probes = _learn(edge, state, request.src_mac, dpid, in_port,
+                                       request.src_ip, now)
+    if not admitted:
+        return False, probes
     if asking:
         target = state.host_by_ip(request.dst_ip)
         if target is not None:
             reply = arp_reply(target.mac, target.ip, request.src_mac, request.src_ip)
-            return learned, [(dpid, ofmsgs.packet_out(reply, in_port))]
-        return learned, flood_to_edges(data, state, connected, (dpid, in_port)) if first else []
-    return learned, (deliver(request.dst_mac, data, state, connected)
-                     or flood_to_edges(data, state, connected, (dpid, in_port)))
+            return learned, probes + [(dpid, ofmsgs.packet_out(reply, in_port))]
+        return learned, probes + (flood_to_edges(data, state, connected, (dpid, in_port))
+                                  if first else [])
+    return learned, probes + (deliver(request.dst_mac, data, state, connected)
+                              or flood_to_edges(data, state, connected, (dpid, in_port)))
 
 
 def deliver(dst_mac: str, data: bytes, state: NetworkState, connected: Collection[int]) -> list[Message]:

@@ -72,6 +72,33 @@ class _StatusCollector:
                                 value=status.tunnels_installed)
 
 
+class EdgeCollector:
+    """What the edge refused: hosts (by reason), ports blocked for flooding the controller,
+    second connections for a connected dpid."""
+
+    def __init__(self, edge, packet_in_budget, dpid_registry):
+        self.edge, self.budget, self.registry = edge, packet_in_budget, dpid_registry
+        self.created = time.time()
+
+    def collect(self):
+        refused = CounterMetricFamily(
+            "qroute_hosts_refused",
+            "sources not learned as hosts, by reason (port_limit, host_limit, claims_limit, "
+            "move_answered, ip_claim_answered; each source counted once per 30 s)",
+            labels=["reason"])
+        for reason, count in sorted(self.edge.refused_total.items()):
+            refused.add_metric([reason], count, created=self.created)
+        yield refused
+        yield CounterMetricFamily(
+            "qroute_ports_blocked", "edge ports whose packet-ins were dropped in the switch "
+            "for going over packet_in_port_budget", value=self.budget.blocks_total,
+            created=self.created)
+        yield CounterMetricFamily(
+            "qroute_dpid_takeovers_refused",
+            "second OpenFlow connections refused for a dpid whose first connection answers echo",
+            value=self.registry.refused_total, created=self.created)
+
+
 class ControllerMetrics:
     def __init__(self, status):
         self.registry = CollectorRegistry()

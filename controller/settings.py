@@ -46,6 +46,12 @@ class Settings:
     mlu_tolerance: float = 0.1
     max_moves: int = 0
     hold_down: float = 0.0
+    max_hosts_per_port: int = 8
+    max_hosts: int = 1024
+    host_probe_timeout: float = 1.0
+    packet_in_rate: int = 1000
+    packet_in_port_budget: int = 200
+    port_block_seconds: int = 10
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -55,8 +61,11 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
-            "capacity_scale", "decision_timeout"}
-NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down"}
+            "capacity_scale", "decision_timeout", "max_hosts_per_port", "max_hosts",
+            "host_probe_timeout", "port_block_seconds"}
+# 0 means no limit (or, for the packet-in limits, off)
+NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
+                "packet_in_port_budget"}
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)
@@ -107,6 +116,10 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             continue
         if name in NOT_NEGATIVE and value < 0:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0 or more")
+            continue
+        if name == "port_block_seconds" and value > 65535:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at most 65535 "
+                            f"(an OpenFlow hard_timeout)")
             continue
         if name in SHORTEST_PERIOD_S and value < SHORTEST_PERIOD_S[name]:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at least "

@@ -63,7 +63,7 @@ def is_delete(msg) -> bool:
 
 
 def output_ports(flow_mod) -> list[int]:
-    return [action.port for inst in flow_mod.instructions for action in inst.actions
+    return [action.port for inst in flow_mod.instructions for action in getattr(inst, "actions", ())
             if isinstance(action, parser.OFPActionOutput)]
 
 

@@ -188,6 +188,8 @@ class TableSim:
                 outcomes += results
             elif isinstance(inst, parser.OFPInstructionGotoTable):
                 goto = inst.table_id
+            elif isinstance(inst, parser.OFPInstructionMeter):
+                pass  # a rate limit: what passes it goes on, and rates are not simulated
             else:
                 raise AssertionError(f"instruction {inst} not simulated")
         if goto is not None:

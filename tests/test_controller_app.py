@@ -187,7 +187,8 @@ def pin(app, pair, paths, weights=None):
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == Settings()
-    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation"]
+    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation",
+                                                              "host claims"]
     assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
@@ -258,7 +259,8 @@ def test_connect_resets_the_switch_then_installs_base_rules(app):
     miss = by_place[(0, ofmsgs.PRIORITY_MISS)]
     assert list(miss.match.items()) == []
     assert output_ports(miss) == [ofp.OFPP_CONTROLLER]
-    assert miss.instructions[0].actions[0].max_len == ofp.OFPCML_NO_BUFFER
+    apply = next(i for i in miss.instructions if isinstance(i, parser.OFPInstructionActions))
+    assert apply.actions[0].max_len == ofp.OFPCML_NO_BUFFER
     arp_rule = by_place[(0, ofmsgs.PRIORITY_ARP)]
     assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
     assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
@@ -877,7 +879,7 @@ def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_de
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
 def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(
-        net, app, host_2_moves):
+        net, app, clock, host_2_moves):
     """Whatever a decision sent a switch before it reconnected is gone, what it sent after
     reached the new connection and stands; the follow-up decision (run by the fake loop)
     leaves every switch holding exactly what the app tracks, even when a host moved meanwhile."""
@@ -892,6 +894,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
             net.connect(2)  # wipes s2; the decision's later phases reach it after this
             if host_2_moves:
                 net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
+                # its old port is up: the move counts once a probe there goes unanswered
+                clock.now += app.settings.host_probe_timeout
+                app._settle_host_claims()
             del net._handle
 
     app.await_barriers = barrier_wait_during_which_s2_reconnects
@@ -1061,3 +1066,66 @@ def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_delete
     assert ("tunnel", label) not in sim.contents(4)[0]
     assert_record_is_true(sim, app.tunnels)
     assert app.status.pairs_rerouted == 1
+
+
+# --- hostile hosts (controller.edge_guard wired into the app) -------------------------------
+def test_a_port_flooding_the_controller_is_blocked_in_its_switch_and_its_packet_ins_ignored(net, app):
+    budget = app.settings.packet_in_port_budget
+    for _ in range(budget):
+        net.packet_in(1, HOST_PORT, ipv4_frame(1, 2))
+    net.clear()
+    net.packet_in(1, HOST_PORT, ipv4_frame(1, 2))  # one over the budget
+    drops = [m for dpid, m in net.log if dpid == 1 and is_add(m)]
+    assert {m.match["in_port"] for m in drops} == {HOST_PORT} and len(drops) == 2
+    assert all(m.hard_timeout == app.settings.port_block_seconds and m.instructions == []
+               for m in drops)
+    net.clear()
+    for n in range(50):  # spoofed sources while the drop rule is on its way: nothing learned
+        net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 100 + n, ip(3)))
+    assert net.log == [] and not any(h.mac == mac(100) for h in app.state.hosts.values())
+    assert app.describe()["edge"]["ports_blocked_total"] == 1
+
+
+def test_a_host_claiming_another_hosts_ip_is_probed_for_refused_and_shown_in_rest(net, app, clock):
+    learn(net, 1)
+    learn(net, 3)
+    net.clear()
+    claim = packet.Packet()  # the host on s2 says it is 10.0.0.3
+    claim.add_protocol(ethernet.ethernet(dst="ff:ff:ff:ff:ff:ff", src=mac(2), ethertype=ether.ETH_TYPE_ARP))
+    claim.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac(2), src_ip=ip(3),
+                               dst_mac="00:00:00:00:00:00", dst_ip=ip(1)))
+    claim.serialize()
+    net.packet_in(2, HOST_PORT, bytes(claim.data))
+    outs = [(dpid, m) for dpid, m in net.log if isinstance(m, parser.OFPPacketOut)]
+    assert [(dpid, m.actions[0].port) for dpid, m in outs] == [(3, HOST_PORT)]  # the probe, to h3
+    probe = packet.Packet(outs[0][1].data).get_protocol(arp.arp)
+    assert (probe.dst_ip, probe.src_mac) == (ip(3), "02:71:72:6f:75:fe")
+    net.packet_in(3, HOST_PORT, arp_frame(arp.ARP_REPLY, 3, "0.0.0.0", dst_mac=probe.src_mac))
+    clock.now += 5
+    app._settle_host_claims()
+    assert app.state.host_by_ip(ip(3)).mac == mac(3) and mac(2) not in app.state.hosts
+    edge = app.describe()["edge"]
+    assert edge["hosts_refused"] == {"ip_claim_answered": 1}
+    assert edge["recent_refusals"][0]["mac"] == mac(2) and edge["pending_claims"] == []
+    json.dumps(edge)
+
+
+def test_refusals_are_counted_in_the_metrics(net, app):
+    from prometheus_client import generate_latest
+
+    for n in range(app.settings.max_hosts_per_port + 2):  # spoofed sources on s1's host port
+        net.packet_in(1, HOST_PORT, arp_frame(arp.ARP_REQUEST, 100 + n, ip(3)))
+    text = generate_latest(app.metrics.registry).decode()
+    assert 'qroute_hosts_refused_total{reason="port_limit"} 2.0' in text
+    assert "qroute_ports_blocked_total 0.0" in text and "qroute_dpid_takeovers_refused_total 0.0" in text
+
+
+def test_a_host_behind_a_port_reported_down_moves_without_a_probe(net, app):
+    learn(net, 1)
+    ports = [net.port(HOST_PORT, state=ofp.OFPPS_LINK_DOWN), net.port(NEXT_PORT), net.port(PREV_PORT)]
+    reply = parser.OFPPortDescStatsReply(net.datapaths[1], body=ports)
+    app.port_desc(app_module.ofp_event.EventOFPPortDescStatsReply(reply))
+    net.clear()
+    net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))  # host 1 now on s2
+    assert app.state.hosts[mac(1)].dpid == 2
+    assert not [m for _, m in net.log if isinstance(m, parser.OFPPacketOut)]  # no probe

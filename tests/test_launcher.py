@@ -71,6 +71,9 @@ def test_an_app_named_by_the_user_replaces_the_default(given):
     ["--config-file=x.conf"],
     ["--log-config-file", "logging.json"],
     ["--default-log-level", "10"],
+    # the OpenFlow channel over TLS, as MininetLab(tls=True) starts it
+    ["--ofp-ssl-listen-port", "6653", "--ctl-privkey", "controller-key.pem",
+     "--ctl-cert", "controller-cert.pem", "--ca-certs", "ca-cert.pem"],
 ])
 def test_option_values_are_not_mistaken_for_apps(given):
     args = _with_defaults(given)

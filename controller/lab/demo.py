@@ -96,13 +96,15 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=7, help="seed of the synthetic traffic")
+    parser.add_argument("--tls", action="store_true",
+                        help="the OpenFlow channel over TLS (a CA and certificates made for the run)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_demo(args.seed)
+    return run_demo(args.seed, tls=args.tls)
 
 
-def run_demo(seed: int) -> int:
+def run_demo(seed: int, tls: bool = False) -> int:
     # Mininet is imported by the functions that build networks: --help works without it
     import mininet.clean
 
@@ -116,7 +118,7 @@ def run_demo(seed: int) -> int:
     # The controller is told it runs Abilene: link capacities for utilisation, OSPF weights for
     # shortest paths (hop count would send traffic over the thin 2.5 Gbit/s Atlanta link).
     settings = {"topology": "abilene", "routing_weight": "ospf", "stats_interval": "1.0"}
-    with MininetLab(AbileneTopo(), settings=settings) as lab:
+    with MininetLab(AbileneTopo(), settings=settings, tls=tls) as lab:
         lab.wait_until_ready()
         state = lab.rest("state")
         timeline.say("topology up", f"Abilene: {len(state['switches'])} switches, "

@@ -3,7 +3,8 @@ buggy or hostile local process can throw at the controller's OpenFlow port (no r
 
 :class:`FakeSwitch` does the handshake (hello, features reply, empty port description) and
 answers echo, barrier and multipart requests from a thread, so that the controller keeps it
-connected; :data:`MALFORMED` lists the malformed messages by name, each built by a function of
+connected, over TLS when given a context (a process posing as a switch that claims any dpid);
+:data:`MALFORMED` lists the malformed messages by name, each built by a function of
 the xid to use.
 """
 from __future__ import annotations
@@ -166,9 +167,15 @@ MALFORMED: dict[str, tuple[Callable[[int], bytes], bool]] = {
 class FakeSwitch:
     """One TCP connection to the controller's OpenFlow port, acting as switch ``dpid``."""
 
-    def __init__(self, port: int, dpid: int, host: str = "127.0.0.1", timeout: float = 5.0):
+    def __init__(self, port: int, dpid: int, host: str = "127.0.0.1", timeout: float = 5.0,
+                 tls=None):
+        """`tls`: an ssl.SSLContext to connect with (the channel over TLS)."""
         self.dpid = dpid
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock)
+        self.opened_at = time.monotonic()
+        self.closed_at: float | None = None  # when the controller closed the connection
         self.received: list[tuple[int, int]] = []  # (type, xid) of every message the controller sent
         self.closed = threading.Event()
         self.featured = threading.Event()
@@ -192,7 +199,9 @@ class FakeSwitch:
         """Whether the controller asked for the features and got them within ``timeout``."""
         return self.featured.wait(timeout)
 
-    def echo_requests(self) -> int:
+    @property
+    def echoes(self) -> int:
+        """Echo requests the controller sent (it keeps asking a switch it serves)."""
         return sum(1 for msg_type, _ in self.received if msg_type == OFPT_ECHO_REQUEST)
 
     def ping(self, timeout: float = 2.0) -> float | None:
@@ -213,7 +222,10 @@ class FakeSwitch:
         buffer = b""
         try:
             while True:
-                chunk = self.sock.recv(65536)
+                try:
+                    chunk = self.sock.recv(65536)
+                except TimeoutError:  # an idle controller is not a closed one
+                    continue
                 if not chunk:
                     break
                 buffer += chunk
@@ -227,6 +239,7 @@ class FakeSwitch:
         except OSError:
             pass
         finally:
+            self.closed_at = time.monotonic()
             self.closed.set()
 
     def _answer(self, msg_type: int, xid: int, body: bytes) -> None:

@@ -68,7 +68,7 @@ class PingStream:
 
 class MininetLab:
     def __init__(self, topo, settings: dict | None = None, log_path: str | None = None,
-                 controller_start_timeout: float = 30.0):
+                 controller_start_timeout: float = 30.0, tls: bool = False):
         self.topo = topo
         # a token of its own, so that the lab (and no one else) can write through the REST API
         self.settings = {"stats_interval": "1.0", "api_token": secrets.token_urlsafe(16),
@@ -77,6 +77,13 @@ class MininetLab:
         self.rest_port = free_port()
         self.log_path = log_path or os.path.join(tempfile.mkdtemp(prefix="qroute-lab-"), "controller.txt")
         self.controller_start_timeout = controller_start_timeout
+        # tls: the OpenFlow channel over TLS, each side checked against a CA made for the lab
+        # (controller.lab.tls); the controller then listens for TLS alone on of_port
+        self.tls = None
+        if tls:
+            from controller.lab.tls import make_tls_files
+
+            self.tls = make_tls_files(tempfile.mkdtemp(prefix="qroute-tls-"))
         self.controller: subprocess.Popen | None = None
         self.net: Mininet | None = None
         self._config_path: str | None = None
@@ -103,7 +110,10 @@ class MininetLab:
         setLogLevel("warning")
         self._start_controller()
         switch = partial(OVSSwitch, datapath="user", protocols="OpenFlow13")
-        controller = partial(RemoteController, ip="127.0.0.1", port=self.of_port)
+        if self.tls:
+            subprocess.run(self.tls.ovs_set_ssl(), check=True)
+        controller = partial(RemoteController, ip="127.0.0.1", port=self.of_port,
+                             protocol="ssl" if self.tls else "tcp")
         self.net = Mininet(topo=self.topo, switch=switch, controller=controller, link=TCLink,
                            autoSetMacs=False, waitConnected=False)
         self.net.start()
@@ -118,6 +128,8 @@ class MininetLab:
                 self.net.stop()
             finally:
                 self.net = None
+        if self.tls:
+            subprocess.run(["ovs-vsctl", "del-ssl"], check=False)
         if self.controller is not None:
             self.controller.terminate()
             try:
@@ -135,8 +147,9 @@ class MininetLab:
             for key, value in self.settings.items():
                 config.write(f"{key} = {value}\n")
             self._config_path = config.name
-        command = [sys.executable, "-m", "controller.launcher",
-                   "--ofp-tcp-listen-port", str(self.of_port),
+        listen = (["--ofp-ssl-listen-port", str(self.of_port), *self.tls.ryu_arguments()]
+                  if self.tls else ["--ofp-tcp-listen-port", str(self.of_port)])
+        command = [sys.executable, "-m", "controller.launcher", *listen,
                    "--wsapi-port", str(self.rest_port),
                    "--config-file", self._config_path]
         log = open(self.log_path, "w")
@@ -161,6 +174,25 @@ class MininetLab:
         url = f"http://127.0.0.1:{self.rest_port}/qroute/v1/{part}"
         with urllib.request.urlopen(url, timeout=5) as response:
             return json.loads(response.read())
+
+    def openflow_hello_answered(self, timeout: float = 3.0) -> bool:
+        """Whether a plain-TCP client that sends an OpenFlow 1.3 HELLO to the controller's
+        OpenFlow port gets one back (over TLS it must not)."""
+        hello = bytes([4, 0, 0, 8, 0, 0, 0, 1])
+        with socket.create_connection(("127.0.0.1", self.of_port), timeout=timeout) as sock:
+            sock.sendall(hello)
+            try:
+                reply = sock.recv(8)
+            except (TimeoutError, OSError):
+                return False
+        return len(reply) == 8 and reply[0] == 4 and reply[1] == 0
+
+    def openflow_connections(self) -> int:
+        """Established connections to the controller's OpenFlow port, counted by the kernel
+        (ss), independently of what the controller or the bridges report."""
+        out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{self.of_port} )"],
+                             capture_output=True, text=True, check=True).stdout
+        return sum(1 for line in out.splitlines() if line.strip())
 
     def expected_directed_links(self) -> int:
         return 2 * sum(1 for a, b in self.topo.links()
