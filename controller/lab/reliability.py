@@ -44,6 +44,11 @@ CHECKS: tuple[Check, ...] = (
           full={}, fast={}),
     Check("flow-table-exhaustion", "controller.lab.reliability_guards", "flow_table_exhaustion",
           full={"flow_limit": 20, "ring": 8}, fast={}),
+    Check("packet-in-flood", "controller.lab.reliability_edge", "check_packet_in_flood",
+          full={"seconds": 20.0}, fast={}),
+    Check("ip-takeover", "controller.lab.reliability_edge", "check_ip_takeover", full={}, fast={}),
+    Check("dpid-takeover", "controller.lab.reliability_edge", "check_dpid_takeover", full={}, fast={}),
+    Check("tls-channel", "controller.lab.reliability_edge", "check_tls_channel", full={}, fast={}),
 )
 
 
