@@ -128,7 +128,7 @@ class QRouteRest(ControllerBase):
         return _json(self.app.describe())
 
     @route("qroute", "/qroute/v1/{part}", methods=["GET"],
-           requirements={"part": "pairs|links|hosts|switches"})
+           requirements={"part": "pairs|links|hosts|switches|resync"})
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
 

@@ -42,6 +42,8 @@ class Settings:
     split: str = "auto"
     api_token: str = field(default="", repr=False)  # the settings are logged at start-up
     api_token_file: str = "~/.qroute/api-token"
+    state_file: str = "~/.qroute/state.json"
+    resync_timeout: float = 10.0
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -51,7 +53,7 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
-            "capacity_scale"}
+            "capacity_scale", "resync_timeout"}
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)

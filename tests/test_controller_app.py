@@ -187,7 +187,8 @@ def pin(app, pair, paths, weights=None):
 # --- construction ---------------------------------------------------------------------------
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == Settings()
-    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation"]
+    assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation",
+                                                              "resync"]
     assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
@@ -241,18 +242,11 @@ def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
 
 
 # --- switch connect ---------------------------------------------------------------------------
-def test_connect_resets_the_switch_then_installs_base_rules(app):
+def test_connect_reads_the_switch_back_deletes_nothing_and_installs_base_rules(app):
     net = FakeNetwork(app, n=1)
-    dp = net.connect(1)
-    first = reparse(dp, dp.sent[0])
-    assert first.command == ofp.OFPFC_DELETE and first.table_id == ofp.OFPTT_ALL
-    assert first.cookie_mask == ofmsgs.APP_COOKIE_MASK
-    assert first.cookie >> 32 == ofmsgs.APP_COOKIE
-    assert (first.out_port, first.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
-    groups = [m for m in dp.sent if isinstance(m, parser.OFPGroupMod)]
-    assert [(g.command, g.group_id) for g in groups] == [(ofp.OFPGC_DELETE, ofp.OFPG_ALL)]
-    assert dp.sent.index(groups[0]) < min(dp.sent.index(m) for m in dp.sent if is_add(m))
-
+    dp = net.connect(1, answer=False)
+    assert not [m for m in dp.sent if is_delete(m)]
+    assert not [m for m in dp.sent if isinstance(m, parser.OFPGroupMod)]
     adds = [reparse(dp, m) for m in dp.sent if is_add(m)]
     by_place = {(m.table_id, m.priority): m for m in adds}
     miss = by_place[(0, ofmsgs.PRIORITY_MISS)]
@@ -260,13 +254,18 @@ def test_connect_resets_the_switch_then_installs_base_rules(app):
     assert output_ports(miss) == [ofp.OFPP_CONTROLLER]
     assert miss.instructions[0].actions[0].max_len == ofp.OFPCML_NO_BUFFER
     arp_rule = by_place[(0, ofmsgs.PRIORITY_ARP)]
-    assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
+    assert dict(arp_rule.match.items()) == {"eth_type": ether.ETH_TYPE_ARP, "eth_dst": "ff:ff:ff:ff:ff:ff"}
     assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
     assert all(m.cookie >> 32 == ofmsgs.APP_COOKIE for m in adds)
-    assert isinstance(dp.sent[-1], parser.OFPPortDescStatsRequest)
+    kinds = [type(m).__name__ for m in dp.sent if not is_add(m)]
+    assert kinds == ["OFPPortDescStatsRequest", "OFPFlowStatsRequest", "OFPGroupDescStatsRequest"]
+    (request,) = [m for m in dp.sent if isinstance(m, parser.OFPFlowStatsRequest)]
+    assert (request.cookie, request.cookie_mask) == (ofmsgs.APP_COOKIE << 32, ofmsgs.APP_COOKIE_MASK)
     assert app.datapaths == {1: dp} and app.state.switches == {1}
     assert app.state.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
-
+    assert app.resync_reason() == "reading back switch 1"
+    net.answer_read_back(1)
+    assert app.resync_reason() == "" and app.describe()["resync"]["switches"]["1"]["state"] == "read back"
 
 
 # --- ARP --------------------------------------------------------------------------------------
@@ -852,35 +851,48 @@ def test_a_host_moving_during_a_decision_gets_nothing_towards_its_old_switch(net
     assert [(o.kind, o.dpid, o.port) for o in moved] == [("host", 4, HOST_PORT)]
 
 
-def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_decision(net, app, monkeypatch):
+def reconnect(net, dpid, answer=True):
+    """The switch connects again holding what it was sent (the replayed log) and answers the
+    read-back with it."""
+    flows, groups = replayed(net).read_back(dpid)
+    return net.connect(dpid, flows, groups, answer=answer)
+
+
+def answer_from_tables(net, dpid):
+    net.answer_read_back(dpid, *replayed(net).read_back(dpid))
+
+
+def test_a_switch_reconnecting_while_the_policy_runs_keeps_its_rules_and_nothing_is_resent(
+        net, app, monkeypatch):
     learn(net, 1)
     learn(net, 3)
     decide = app.policy.decide
 
     def decided_while_s2_reconnects(*args):
         net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-        net.connect(2)  # deletes every app rule and group on s2
+        reconnect(net, 2)  # read back: it holds what it had
         del net._handle
         return decide(*args)
 
     monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
     net.clear()
-    assert app.reroute("periodic") == 0  # rules restored, no pair rerouted or reweighted
-    assert_record_is_true(replayed(net), app.tunnels)
-    # so the decision the reconnection asked for has nothing left to install
-    monkeypatch.setattr(app.policy, "decide", decide)
     epoch = app.tunnels.epoch
-    assert app.pending_reasons == ["switch 2 reconnected"]
+    assert app.reroute("periodic") == 0
+    assert [m for _, m in net.log if is_table_mod(m) and not is_add(m)] == []
+    assert_record_is_true(replayed(net), app.tunnels)
+    monkeypatch.setattr(app.policy, "decide", decide)
+    assert app.pending_reasons == ["switch 2 read back"]
     app.run_pending_reroutes()
-    assert app.tunnels.epoch == epoch
+    assert app.tunnels.epoch == epoch  # nothing to install
 
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
 def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(
         net, app, host_2_moves):
-    """Whatever a decision sent a switch before it reconnected is gone, what it sent after
-    reached the new connection and stands; the follow-up decision (run by the fake loop)
-    leaves every switch holding exactly what the app tracks, even when a host moved meanwhile."""
+    """What a decision sent a switch before it reconnected may be lost, what it sent after
+    reached the new connection; the switch is read again after the plan, and the follow-up
+    decision leaves every switch holding exactly what the app tracks, even when a host moved
+    meanwhile. Decisions wait while the switch is read."""
     learn(net, 1)
     learn(net, 3)
     reconnected = []
@@ -889,7 +901,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
         if not reconnected:
             reconnected.append(2)
             net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-            net.connect(2)  # wipes s2; the decision's later phases reach it after this
+            # the connection dropped: the messages of this phase to s2 are lost
+            net.log[:] = [(d, m) for d, m in net.log if d != 2 or not is_table_mod(m)]
+            reconnect(net, 2)
             if host_2_moves:
                 net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
             del net._handle
@@ -897,7 +911,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
     app.await_barriers = barrier_wait_during_which_s2_reconnects
     learn(net, 2)  # a new host: one decision, whose barrier wait sees s2 reconnect
     assert reconnected == [2] and app.state.hosts[mac(2)].dpid == (4 if host_2_moves else 2)
-    assert app.pending_reasons == []
+    assert app.resync_reason() == "reading back switch 2"   # read again after the plan
+    answer_from_tables(net, 2)
+    assert app.pending_reasons == [] and app.held_reasons == []
     sim = replayed(net)
     assert_record_is_true(sim, app.tunnels)
     every_pair_delivered((1, 2, 3) if not host_2_moves else (1, 3))(sim)
@@ -1021,18 +1037,20 @@ def test_a_bad_write_gets_a_4xx_and_changes_nothing(rest, method, path, body, to
 # --- reconnects -------------------------------------------------------------------------------
 def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net, app):
     """Ryu's dpset notes a switch may reconnect before the old connection is seen to drop.
-    The new connection wipes qroute's rules and groups (switch_features); they must come
-    back, and the old connection's late DEAD event must not take the live switch away."""
+    The new connection reads the switch back (nothing is deleted, nothing re-sent but the
+    idempotent base rules), and the old connection's late DEAD event must not take the live
+    switch away."""
     learn(net, 1)
     learn(net, 3)
     old = net.datapaths[2]
     net.clear()
-    new = net.connect(2)
-    assert reparse(new, new.sent[0]).command == ofp.OFPFC_DELETE  # rules wiped on connect
+    new = reconnect(net, 2)
     assert all(msg.datapath is new for msg in new.sent)
+    assert [m for m in new.sent if is_table_mod(m) and not is_add(m)] == []
+    assert len([m for m in new.sent if is_table_mod(m)]) == len(ofmsgs.base_rules())
     sim = replayed(net)
     assert_record_is_true(sim, app.tunnels)
-    assert delivered(sim, 1, 3) == {SHORT}  # s2's transit rule is back
+    assert delivered(sim, 1, 3) == {SHORT}
     net.clear()
     net.state_change(old, app_module.DEAD_DISPATCHER)
     assert app.datapaths[2] is new and 2 in app.state.switches
@@ -1040,7 +1058,7 @@ def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net,
     assert [m for _, m in net.log if is_table_mod(m)] == []
 
 
-def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_deletes_the_rest(
+def test_a_reconnected_switch_read_back_lets_moving_a_pair_delete_its_old_tunnel_everywhere(
         net, app, monkeypatch):
     decide = app.policy.decide
 
@@ -1054,10 +1072,11 @@ def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_delete
     label = app.tunnels.labels[LONG]
     monkeypatch.setattr(app.policy, "decide", decide)
     net.clear()
-    net.connect(5)  # wipes s5; the decision it asks for takes 1->3 the short way
+    reconnect(net, 5)  # read back; the decision it asks for takes 1->3 the short way
     assert paths_of(app, 1, 3) == [SHORT]
-    # the old tunnel's rule on s4 (not wiped, not on the new path) is deleted, not left behind
+    # the old tunnel's rules on s4 and s5 are deleted, not left behind
     sim = replayed(net)
     assert ("tunnel", label) not in sim.contents(4)[0]
+    assert ("tunnel", label) not in sim.contents(5)[0]
     assert_record_is_true(sim, app.tunnels)
     assert app.status.pairs_rerouted == 1
