@@ -160,6 +160,8 @@ class QRouteController(app_manager.RyuApp):
         if dpid not in self.datapaths:
             return
         self.tunnels.adopt(entries)
+        if self.hold.ended_at is None:
+            self.hold.expect(entries)
         learned = [mac for mac, port in sorted(entries.delivery.items())
                    if mac not in self.state.hosts and self.state.learn_host(mac, dpid, port)]
         stale = readback.stale_deletions(entries)
@@ -187,8 +189,9 @@ class QRouteController(app_manager.RyuApp):
 
     def resync_reason(self) -> str:
         """Why decisions wait now ("" when they need not)."""
+        linked = {(src, ports.src_port) for (src, _), ports in self.state.links.items()}
         return self.hold.reason(self.clock(), self._read_back_switches(),
-                                set(self.readback.pending), self.state.links)
+                                set(self.readback.pending), self.state.links, linked)
 
     def _read_back_switches(self) -> set[int]:
         return {dpid for dpid, sync in self.readback.sync.items()
@@ -206,6 +209,10 @@ class QRouteController(app_manager.RyuApp):
             self.request_reroute(f"switch {dpid} read back")
         if self.hold.ended_at is None and not self.resync_reason():
             self.hold.ended_at = now
+            traced = self.tunnels.trace(self.state.links)
+            if traced:
+                self.logger.info("%d read-back tunnels without a known path followed through the "
+                                 "switches' rules", traced)
             gone = [mac for mac, host in self.state.hosts.items() if host.dpid not in self.state.switches]
             for mac in gone:  # the state file's hosts on switches that never came back
                 del self.state.hosts[mac]
@@ -378,6 +385,8 @@ class QRouteController(app_manager.RyuApp):
         reasons, self.pending_reasons = self.pending_reasons, []
         if not reasons:
             return 0
+        if self.hold.ended_at is None:
+            self.check_resync()
         if self.resync_reason():  # the start-up hold: check_resync asks again when it ends
             self.held_reasons += reasons
             return 0

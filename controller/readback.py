@@ -326,11 +326,23 @@ class StartupHold:
     timeout_s: float
     switches: set[int] = field(default_factory=set)
     links: set = field(default_factory=set)
+    ports: set = field(default_factory=set)   # (dpid, port) a read-back tunnel leaves by
     ended_at: float | None = None
 
+    def expect(self, entries: SwitchEntries) -> None:
+        """What a read-back switch's rules point at must be known too before anything is
+        decided (without a state file this is all there is to go by): the egress switches of
+        its groups (their hosts are known from their delivery rules) and the links out of
+        the ports its tunnels leave by."""
+        self.switches |= set(entries.groups) | {
+            where for kind, where in entries.classify.values() if kind == GROUP}
+        self.ports |= {(entries.dpid, port) for port in entries.tunnel_rules.values() if port is not None}
+        self.ports |= {(entries.dpid, port) for buckets in entries.groups.values() for _, _, port in buckets}
+
     def reason(self, now: float, read_back: Collection[int], reading: Collection[int],
-               known_links: Collection) -> str:
-        """Why decisions wait now ("" when they need not)."""
+               known_links: Collection, linked_ports: Collection = ()) -> str:
+        """Why decisions wait now ("" when they need not); `linked_ports`: the (dpid, port)
+        ends of the known links."""
         if reading:
             return f"reading back switch {', '.join(str(d) for d in sorted(reading))}"
         if self.ended_at is not None:
@@ -344,4 +356,8 @@ class StartupHold:
         links = sorted(set(self.links) - set(known_links))
         if links:
             return f"waiting for link {', '.join(f'{a}-{b}' for a, b in links)} of the state file"
+        ports = sorted(set(self.ports) - set(linked_ports))
+        if ports:
+            return (f"waiting for the links at {', '.join(f's{d} port {p}' for d, p in ports)}, "
+                    f"which read-back tunnels use")
         return ""

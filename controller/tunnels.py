@@ -318,6 +318,42 @@ class InstalledTunnels:
         self.record = Desired(splits, labels, tunnel_rules, groups, classify, delivery)
         self.epoch = max(self.epoch, entries.epoch)
 
+    def trace(self, links: Mapping[Link, object]) -> int:
+        """Paths for held labels (read back without a known path, e.g. no state file),
+        followed from each bucket through the tunnel rules over `links` (each with its
+        ``src_port``) to the group's egress; the pairs whose every bucket is now a known path
+        get their split back. Returns how many labels got a path."""
+        record = self.record
+        next_switch = {(src, ports.src_port): dst for (src, dst), ports in links.items()}
+        held, found = self.held_labels(), {}
+        for (ingress, egress), buckets in sorted(record.groups.items()):
+            for label, _, port in buckets:
+                if label not in held or label in found.values():
+                    continue
+                path, out = [ingress], port
+                while out is not None:
+                    there = next_switch.get((path[-1], out))
+                    if there is None or there in path or (there, label) not in record.tunnel_rules:
+                        path = []
+                        break
+                    path.append(there)
+                    out = record.tunnel_rules[(there, label)]
+                if path and path[-1] == egress and tuple(path) not in record.labels:
+                    found[tuple(path)] = label
+        if not found:
+            return 0
+        labels = {**record.labels, **found}
+        path_of = {label: path for path, label in labels.items()}
+        splits = dict(record.splits)
+        for pair, buckets in record.groups.items():
+            if pair not in splits:
+                split = self._split_of(pair, buckets, path_of)
+                if split:
+                    splits[pair] = split
+        self.record = replace(record, labels=labels, splits=splits)
+        self._remember(self.record)
+        return len(found)
+
     def _split_of(self, pair: Pair, buckets, path_of: Mapping[int, SwitchPath]) -> Split:
         paths = [path_of.get(label) for label, _, _ in buckets]
         if any(path is None or path[0] != pair[0] or path[-1] != pair[1] for path in paths):

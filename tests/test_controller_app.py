@@ -83,6 +83,7 @@ def wsgi():
 def app(spawned, clock, wsgi):
     app = app_module.QRouteController(wsgi=wsgi)
     app.clock = clock.monotonic
+    app.hold.started = clock.now  # it started now, by the test's clock
     return app
 
 
@@ -1080,3 +1081,114 @@ def test_a_reconnected_switch_read_back_lets_moving_a_pair_delete_its_old_tunnel
     assert ("tunnel", label) not in sim.contents(5)[0]
     assert_record_is_true(sim, app.tunnels)
     assert app.status.pairs_rerouted == 1
+
+
+# --- restart: the state file and the read-back ----------------------------------------------
+def _restarted(wsgi, clock):
+    """A new controller process (same settings, same home: the same state file)."""
+    app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
+    app.hold.started = clock.now  # it started now, by the test's clock
+    network = FakeNetwork(app, n=5)
+    _record_barriers(app, network)
+    return app, network
+
+
+def _connect_holding(network, tables, dpid):
+    network.connect(dpid, *tables.read_back(dpid))
+
+
+def test_a_restarted_controller_knows_hosts_and_paths_at_once_and_changes_nothing(net, app, spawned,
+                                                                                   clock, wsgi):
+    for n in (1, 3, 4):
+        learn(net, n)
+    tables = replayed(net)
+    before = dict(app.tunnels.splits), dict(app.tunnels.labels), app.tunnels.epoch
+    hosts = {m: (h.dpid, h.port, h.ip) for m, h in app.state.hosts.items()}
+    again, network = _restarted(wsgi, clock)
+    # hosts known before any switch connects (the ARP proxy can answer for them at once)
+    assert {m: (h.dpid, h.port, h.ip) for m, h in again.state.hosts.items()} == hosts
+    for dpid in (1, 2, 3, 4):
+        _connect_holding(network, tables, dpid)
+        assert again.resync_reason().endswith(" 5 of the state file to connect and be read back")
+        assert again.tunnels.epoch == before[2]
+    _connect_holding(network, tables, 5)
+    assert again.resync_reason() == ""   # links restored from the file once both ports were there
+    for src, dst in network.ring_links():  # LLDP confirms them: nothing to do
+        network.link_add(src, dst)
+    assert (dict(again.tunnels.splits), dict(again.tunnels.labels), again.tunnels.epoch) == before
+    changes = [m for _, m in network.log if is_table_mod(m)]
+    assert all(is_add(m) and m.priority in (ofmsgs.PRIORITY_MISS, ofmsgs.PRIORITY_ARP) for m in changes)
+    assert len(changes) == 5 * len(ofmsgs.base_rules())    # the idempotent base rules, nothing else
+    assert not again.provisional_links
+    assert_record_is_true(tables, again.tunnels)
+    # and it goes on deciding as before: a new host's tunnels get fresh labels, nothing deleted
+    learn(network, 2)
+    assert again.tunnels.epoch == before[2] + 1
+    assert not [m for _, m in network.log if is_delete(m)]
+    assert len(set(again.tunnels.labels.values())) == len(again.tunnels.labels)
+
+
+def test_a_corrupt_state_file_is_reported_and_the_switches_keep_forwarding(net, app, spawned, clock,
+                                                                           wsgi, home, caplog):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    (home / ".qroute" / "state.json").write_text('{"format": "qroute-state", "version": 1, "hosts": 7}')
+    with caplog.at_level(logging.ERROR):
+        again, network = _restarted(wsgi, clock)
+    assert any("state file" in r.getMessage() and "'hosts' is not a list" in r.getMessage()
+               for r in caplog.records)
+    assert again.describe()["resync"]["state_file_problem"].startswith("state file ")
+    assert again.state.hosts == {}
+    _connect_holding(network, tables, 1)
+    # s1's groups send to s3 (and its tunnels leave by ports whose links are not known yet)
+    assert "switch 3" in again.resync_reason()
+    for dpid in (2, 3, 4, 5):
+        _connect_holding(network, tables, dpid)
+    assert "waiting for the links" in again.resync_reason()
+    for src, dst in network.ring_links():
+        network.link_add(src, dst)
+    assert again.resync_reason() == ""
+    # hosts known again from the delivery rules; the paths decided again are the installed ones
+    assert {m: (h.dpid, h.port) for m, h in again.state.hosts.items()} == {mac(1): (1, 1), mac(3): (3, 1)}
+    assert paths_of(again, 1, 3) == [SHORT]
+    assert not [m for _, m in network.log if is_delete(m)]
+    sim = replayed(net)
+    for dpid, msg in network.log:
+        if is_table_mod(msg):
+            sim.apply([(dpid, msg)])
+    assert_record_is_true(sim, again.tunnels)
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT_BACK}
+
+
+def test_the_start_up_hold_ends_after_the_timeout_when_a_saved_switch_never_comes(net, app, spawned,
+                                                                                 clock, wsgi):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    again, network = _restarted(wsgi, clock)
+    for dpid in (1, 2, 3, 4):
+        _connect_holding(network, tables, dpid)
+    network.packet_in(4, HOST_PORT, ipv4_frame(4, 1))   # a new host: its decision waits
+    assert again.tunnels.epoch == app.tunnels.epoch and again.held_reasons
+    assert again.describe()["rerouting"] is True
+    clock.now += again.settings.resync_timeout
+    again.check_resync()
+    while again.pending_reasons:
+        again.run_pending_reroutes()
+    assert again.resync_reason() == "" and again.tunnels.epoch == app.tunnels.epoch + 1
+    assert (4, 1) in again.tunnels.splits
+
+
+def test_multipart_read_back_replies_are_adopted_once_the_last_part_arrived(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    net.connect(1, answer=False)
+    assert app.resync_reason() == "reading back switch 1"
+    net.answer_read_back(1, *tables.read_back(1), parts=3)
+    assert app.resync_reason() == ""
+    # s1: the egress rule of 3 -> 1, the group to s3, two classification rules, one delivery rule
+    assert app.describe()["resync"]["switches"]["1"]["entries"] == 1 + 1 + 2 + 1
+    assert_record_is_true(replayed(net), app.tunnels)
