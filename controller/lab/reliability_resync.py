@@ -86,8 +86,9 @@ def check_kill_and_restart(down_s: float = 3.0, rate_pps: int = 100, topology: s
         seconds = 2.0 + down_s + after_s
         log_path = lab.log_path + ".ping"
         with open(log_path, "w") as log:
-            ping = lab.host(src).popen(["ping", "-n", "-D", "-i", f"{1 / rate_pps:g}", "-w",
-                                        f"{seconds:.0f}", "-W", "1", lab.host(dst).IP()],
+            # a count, not a deadline (-w): the deadline would cut off the last reply in flight
+            ping = lab.host(src).popen(["ping", "-n", "-D", "-i", f"{1 / rate_pps:g}", "-c",
+                                        str(round(seconds * rate_pps)), "-W", "1", lab.host(dst).IP()],
                                        stdout=log, stderr=subprocess.STDOUT)
         time.sleep(2.0)
         killed = time.monotonic()
@@ -102,7 +103,7 @@ def check_kill_and_restart(down_s: float = 3.0, rate_pps: int = 100, topology: s
                 break
             time.sleep(0.1)
         lab.wait_until_settled()
-        ping.wait(timeout=seconds + 30)
+        ping.wait(timeout=seconds + 60)
         elapsed = time.monotonic() - killed
         transmitted, received, gap = _ping_log(log_path)
         after = {switch: lab.qroute_flows(switch) for switch in switches}
