@@ -166,6 +166,8 @@ class QRouteController(app_manager.RyuApp):
                    if mac not in self.state.hosts and self.state.learn_host(mac, dpid, port)]
         stale = readback.stale_deletions(entries)
         self._send_all(stale)
+        self.metrics.read_backs.labels("read back").inc()
+        self.metrics.stale_entries_deleted.inc(len(stale))
         self.logger.info("switch %016x read back: %d tunnel rules, %d groups, %d classification and "
                          "%d delivery rules, %d base rules (newest epoch %d); %d hosts learned from "
                          "them; %d entries of no known kind deleted", dpid, len(entries.tunnel_rules),
@@ -206,6 +208,7 @@ class QRouteController(app_manager.RyuApp):
             self.logger.error("switch %016x: %s; taken as holding nothing of qroute's", dpid,
                               self.readback.sync[dpid].failed)
             self.tunnels.adopt(readback.SwitchEntries(dpid))
+            self.metrics.read_backs.labels("failed").inc()
             self.request_reroute(f"switch {dpid} read back")
         if self.hold.ended_at is None and not self.resync_reason():
             self.hold.ended_at = now

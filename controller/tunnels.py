@@ -33,6 +33,9 @@ Bucket = ofmsgs.Bucket                     # (label, weight, first-hop out port)
 GROUP, PORT = "group", "port"              # where a classification rule sends a frame
 WEIGHT_SCALE = 1000                        # bucket weight = round(WEIGHT_SCALE * share), >= 1
 BASE_RULES = len(ofmsgs.base_rules())      # on every switch, outside any decision
+# the fields of Desired that are one switch's entries, keyed (dpid, key), and read back as such
+# (controller.readback.SwitchEntries has a field of the same name keyed without the dpid)
+SWITCH_FIELDS = ("tunnel_rules", "groups", "classify", "delivery")
 
 __all__ = ["BASE_RULES", "Change", "Desired", "InstalledTunnels", "Plan", "RuleCount",
            "bucket_weight", "rule_counts"]
@@ -292,14 +295,11 @@ class InstalledTunnels:
         without a path stay held (:meth:`held_labels`). The epoch goes past every cookie's."""
         dpid = entries.dpid
         base = self.record.without_switches({dpid})
-        tunnel_rules = dict(base.tunnel_rules)
-        tunnel_rules.update({(dpid, label): port for label, port in entries.tunnel_rules.items()})
-        groups = dict(base.groups)
-        groups.update({(dpid, egress): buckets for egress, buckets in entries.groups.items()})
-        classify = dict(base.classify)
-        classify.update({(dpid, mac): to for mac, to in entries.classify.items()})
-        delivery = dict(base.delivery)
-        delivery.update({(dpid, mac): port for mac, port in entries.delivery.items()})
+        # each per-switch field of the record, keyed (dpid, key), from the same field read back
+        per_switch = {name: {**getattr(base, name),
+                             **{(dpid, key): value for key, value in getattr(entries, name).items()}}
+                      for name in SWITCH_FIELDS}
+        tunnel_rules, groups = per_switch["tunnel_rules"], per_switch["groups"]
         labels = dict(base.labels)
         taken = set(labels.values())
         path_of = {label: path for path, label in self.known.labels.items()}
@@ -315,7 +315,7 @@ class InstalledTunnels:
             split = self._split_of((dpid, egress), buckets, path_of)
             if split:
                 splits[(dpid, egress)] = split
-        self.record = Desired(splits, labels, tunnel_rules, groups, classify, delivery)
+        self.record = replace(base, splits=splits, labels=labels, **per_switch)
         self.epoch = max(self.epoch, entries.epoch)
 
     def trace(self, links: Mapping[Link, object]) -> int:

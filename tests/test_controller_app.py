@@ -1192,3 +1192,29 @@ def test_multipart_read_back_replies_are_adopted_once_the_last_part_arrived(net,
     # s1: the egress rule of 3 -> 1, the group to s3, two classification rules, one delivery rule
     assert app.describe()["resync"]["switches"]["1"]["entries"] == 1 + 1 + 2 + 1
     assert_record_is_true(replayed(net), app.tunnels)
+
+
+def test_an_older_versions_arp_rule_read_back_is_deleted_and_nothing_else(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    old_arp = parser.OFPFlowMod(datapath=None, cookie=ofmsgs.cookie(0), cookie_mask=0, table_id=0,
+                                command=ofp.OFPFC_ADD, idle_timeout=0, hard_timeout=0,
+                                priority=ofmsgs.PRIORITY_ARP, buffer_id=ofp.OFP_NO_BUFFER,
+                                out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
+                                match=parser.OFPMatch(eth_type=ether.ETH_TYPE_ARP),
+                                instructions=[parser.OFPInstructionActions(
+                                    ofp.OFPIT_APPLY_ACTIONS, [ofmsgs.to_controller()])])
+    tables.apply([(2, old_arp)])
+    net.clear()
+    dp = net.connect(2, *tables.read_back(2))
+    (delete,) = [reparse(dp, m) for m in dp.sent if is_delete(m)]
+    assert (delete.command, delete.priority, dict(delete.match.items())) == (
+        ofp.OFPFC_DELETE_STRICT, ofmsgs.PRIORITY_ARP, {"eth_type": ether.ETH_TYPE_ARP})
+    assert delete.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    tables.apply([(2, m) for m in dp.sent if is_table_mod(m)])
+    rules, _ = tables.contents(2)
+    assert ("base", 0, ofmsgs.PRIORITY_ARP, (("eth_type", ether.ETH_TYPE_ARP),)) not in rules
+    assert app.describe()["resync"]["switches"]["2"]["stale_deleted"] == 1
+    assert app.metrics.stale_entries_deleted._value.get() == 1
+    assert_record_is_true(tables, app.tunnels)

@@ -61,17 +61,18 @@ def compare_rules(before: dict, after: dict, elapsed_s: float) -> dict:
 
 
 def check_kill_and_restart(down_s: float = 3.0, rate_pps: int = 100, topology: str = "abilene",
-                           src: str = "h11", dst: str = "h8") -> CheckResult:
+                           src: str = "h11", dst: str = "h8", state_file: bool = True) -> CheckResult:
     """Abilene by default (`topology`: any Mininet topology name of topologies.mininet_topos);
     the stream runs from `src` to `dst` while the controller is killed, stays away `down_s`
-    seconds and is started again."""
+    seconds and is started again. Without `state_file` the controller keeps none: the
+    restarted one knows hosts and paths from the switches' rules alone."""
     import mininet.clean
 
     from controller.lab.mininet_lab import MininetLab
     from topologies.mininet_topos import topos
 
     mininet.clean.cleanup()
-    lab = MininetLab(topos[topology]())
+    lab = MininetLab(topos[topology](), settings=None if state_file else {"state_file": ""})
     try:
         lab.start()
         lab.wait_until_ready()
@@ -118,7 +119,8 @@ def check_kill_and_restart(down_s: float = 3.0, rate_pps: int = 100, topology: s
                   f"{rules['kept']} qroute rules kept, {len(rules['deleted'])} deleted, "
                   f"{len(rules['replaced'])} replaced, {rules['added']} added, "
                   f"{len(groups_changed)} group tables changed")
-        details = {"topology": topology, "down_s": down_s, "rate_pps": rate_pps, "src": src, "dst": dst,
+        details = {"topology": topology, "state_file": state_file, "down_s": down_s,
+                   "rate_pps": rate_pps, "src": src, "dst": dst,
                    "transmitted": transmitted, "received": received, "lost": lost,
                    "longest_gap_ms": round(gap * 1000), "resync_s": resync_s,
                    "rules_before": sum(len(f) for f in before.values()),
