@@ -176,13 +176,15 @@ class QRouteController(app_manager.RyuApp):
         self.request_reroute(f"switch {dpid} read back")
         self.check_resync()
 
-    def _restore_links(self) -> None:
+    def _restore_links(self, down=frozenset()) -> None:
         """The state file's links whose two ports are there now, provisionally (LLDP confirms
-        them, or they go when it has not within resync_timeout after the hold)."""
+        them, or they go when it has not within resync_timeout after the hold); not over a
+        port reported down (`down`: (dpid, port))."""
         if self.saved is None:
             return
         for (src, dst), (src_port, dst_port) in sorted(self.saved.links.items()):
-            if (src, dst) in self.state.links or (src, dst) in self.provisional_links:
+            if (src, dst) in self.state.links or (src, dst) in self.provisional_links or \
+                    (src, src_port) in down or (dst, dst_port) in down:
                 continue
             if src_port in self.state.ports.get(src, ()) and dst_port in self.state.ports.get(dst, ()) \
                     and src in self.datapaths and dst in self.datapaths:
@@ -307,7 +309,8 @@ class QRouteController(app_manager.RyuApp):
         ofp = ev.msg.datapath.ofproto
         self.state.set_ports(ev.msg.datapath.id,
                              [p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
-        self._restore_links()
+        self._restore_links(down={(ev.msg.datapath.id, p.port_no) for p in ev.msg.body
+                                  if p.state & ofp.OFPPS_LINK_DOWN or p.config & ofp.OFPPC_PORT_DOWN})
         self.check_resync()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)

@@ -317,10 +317,11 @@ class ReadBack:
 # --- the start-up hold ----------------------------------------------------------------------
 @dataclass
 class StartupHold:
-    """No decision may change rules from `started` until the `switches` a restarted
-    controller expects (the state file's) are read back and the `links` their tunnels use are
-    known, or `timeout_s` passed; and never while a connected switch is being read back (its
-    record is not known yet)."""
+    """No decision may change rules from `started` until a switch was read back, the
+    `switches` a restarted controller expects (the state file's, and those read-back rules
+    point at) are read back and the `links` and `ports` their tunnels use are known, or
+    `timeout_s` passed; and never while a connected switch is being read back (its record is
+    not known yet)."""
 
     started: float
     timeout_s: float
@@ -349,6 +350,8 @@ class StartupHold:
             return ""
         if now - self.started >= self.timeout_s:
             return ""
+        if not read_back:  # without a state file the first switches read back say what to expect
+            return "waiting for a switch to connect and be read back"
         missing = sorted(set(self.switches) - set(read_back))
         if missing:
             return (f"waiting for switch {', '.join(str(d) for d in missing)} of the state file "

@@ -801,6 +801,7 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
 
     monkeypatch.setattr(app.reroute_wanted, "wait", wait)
     monkeypatch.setattr(app, "reroute", broken)
+    app.hold.ended_at = app.clock()  # no switch will connect: no start-up hold to wait out
     with caplog.at_level(logging.ERROR), pytest.raises(_Stop):
         app._rerouter()
     failures = [r for r in caplog.records if "rerouting failed" in r.getMessage()]

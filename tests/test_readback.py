@@ -183,7 +183,10 @@ def test_the_start_up_hold_waits_for_the_saved_switches_and_links_or_the_timeout
     assert hold.reason(101.0, read_back={1, 2}, reading=(), known_links={(1, 2), (2, 1)}) == ""
     assert hold.reason(110.0, read_back=set(), reading=(), known_links=set()) == ""   # timed out
     assert hold.reason(110.0, read_back=set(), reading={3}, known_links=set()) == "reading back switch 3"
-    assert StartupHold(0.0, 10.0).reason(0.0, set(), (), set()) == ""   # nothing saved: no wait
+    # nothing saved: the first switch read back says what else to wait for
+    unsaved = StartupHold(0.0, 10.0)
+    assert unsaved.reason(0.0, set(), (), set()) == "waiting for a switch to connect and be read back"
+    assert unsaved.reason(0.0, {5}, (), set()) == ""
 
 
 def test_a_switch_reconnecting_outside_a_plan_is_not_read_again_at_commit():
