@@ -1219,3 +1219,24 @@ def test_an_older_versions_arp_rule_read_back_is_deleted_and_nothing_else(net, a
     assert app.describe()["resync"]["switches"]["2"]["stale_deleted"] == 1
     assert app.metrics.stale_entries_deleted._value.get() == 1
     assert_record_is_true(tables, app.tunnels)
+
+
+def test_a_state_file_link_lldp_never_confirms_is_removed_after_the_hold(net, app, spawned, clock,
+                                                                         wsgi):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    again, network = _restarted(wsgi, clock)
+    for dpid in range(1, 6):
+        _connect_holding(network, tables, dpid)
+    assert again.resync_reason() == "" and {(1, 2), (2, 1)} <= set(again.state.links)
+    assert paths_of(again, 1, 3) == [SHORT]
+    for src, dst in network.ring_links():   # LLDP finds every link but s1-s2 (a cable moved)
+        if {src[0], dst[0]} != {1, 2}:
+            network.link_add(src, dst)
+    clock.now += again.settings.resync_timeout
+    again.check_resync()
+    while again.pending_reasons:
+        again.run_pending_reroutes()
+    assert not {(1, 2), (2, 1)} & set(again.state.links) and not again.provisional_links
+    assert paths_of(again, 1, 3) == [LONG]
