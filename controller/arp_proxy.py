@@ -43,6 +43,34 @@ def arp_reply(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
     return bytes(pkt.data)
 
 
+# The sender of the controller's own ARP probes (locally administered; no host has it): a reply
+# to it meets no rule and comes to the controller
+PROBE_MAC = "02:71:72:6f:75:00"
+
+
+def arp_probe(target_ip: str) -> bytes:
+    """An ARP probe (sender IP 0.0.0.0, RFC 5227) for `target_ip` from PROBE_MAC: the host
+    holding the address answers it to PROBE_MAC, and nobody's neighbour table changes."""
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(ethertype=ether.ETH_TYPE_ARP, dst=ofmsgs.BROADCAST, src=PROBE_MAC))
+    pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=PROBE_MAC, src_ip="0.0.0.0",
+                             dst_mac="00:00:00:00:00:00", dst_ip=target_ip))
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def probe_where_replies_bypass(target_ip: str, state: NetworkState, connected: Collection[int],
+                               exclude: tuple[int, int]) -> list[Message]:
+    """Only broadcast ARP comes to the controller: the unicast reply of a host on a switch
+    with known hosts follows their classification rules and would never teach the controller
+    where it is. An ARP probe out of those switches' edge ports (but `exclude`) makes it answer
+    the controller."""
+    with_hosts = {host.dpid for host in state.hosts.values()}
+    frame = arp_probe(target_ip)
+    return [(dpid, ofmsgs.packet_out(frame, port)) for dpid in connected if dpid in with_hosts
+            for port in state.edge_ports(dpid) if (dpid, port) != exclude]
+
+
 def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
                   guard: FloodGuard, connected: Collection[int]) -> tuple[str | None, list[Message]]:
     """A frame sent to the controller from (`dpid`, `in_port`), with `connected` the switches
@@ -88,7 +116,12 @@ def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, s
         if target is not None:
             reply = arp_reply(target.mac, target.ip, request.src_mac, request.src_ip)
             return learned, [(dpid, ofmsgs.packet_out(reply, in_port))]
-        return learned, flood_to_edges(data, state, connected, (dpid, in_port)) if first else []
+        if not first:
+            return learned, []
+        return learned, (flood_to_edges(data, state, connected, (dpid, in_port))
+                         + probe_where_replies_bypass(request.dst_ip, state, connected, (dpid, in_port)))
+    if request.dst_mac == PROBE_MAC:
+        return learned, []  # the answer to our probe: it taught us its sender, nothing to deliver
     return learned, (deliver(request.dst_mac, data, state, connected)
                      or flood_to_edges(data, state, connected, (dpid, in_port)))
 
