@@ -199,6 +199,12 @@ def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> Switc
             continue
         name, key, value = parsed
         getattr(entries, name)[key] = value
+    # deleting a group takes the rules sending to it: those cannot be counted as installed
+    for mac, (kind, where) in list(entries.classify.items()):
+        if kind == GROUP and where in entries.stale_groups:
+            del entries.classify[mac]
+            entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_CLASSIFY,
+                                        {"vlan_vid": ofmsgs.UNTAGGED, "eth_dst": mac}))
     return entries
 
 

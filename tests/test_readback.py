@@ -198,3 +198,28 @@ def test_a_switch_reconnecting_outside_a_plan_is_not_read_again_at_commit():
     tunnels.plan(desired)
     tunnels.commit(desired)
     assert tunnels.reread == []
+
+
+def test_a_classification_rule_sending_to_a_group_of_no_known_kind_is_not_counted_as_installed():
+    state, sim, tunnels, before, _ = installed_ring()
+    odd = parser.OFPGroupMod(datapath=None, command=ofp.OFPGC_MODIFY, type_=ofp.OFPGT_SELECT, group_id=3,
+                             buckets=[parser.OFPBucket(weight=1, watch_port=ofp.OFPP_ANY,
+                                                       watch_group=ofp.OFPG_ANY,
+                                                       actions=[parser.OFPActionOutput(2)])])
+    sim.apply([(1, odd)])   # s1's group to s3 no longer tags: of no kind qroute installs
+    entries = read_switch(1, *sim.read_back(1))
+    assert entries.stale_groups == [3] and 3 not in entries.groups
+    assert host_mac(3) not in entries.classify
+    restarted = InstalledTunnels()
+    restarted.remember(tunnels.labels, tunnels.splits)
+    read_all(sim, restarted)
+    sim.apply(stale_deletions(read_switch(1, *sim.read_back(1))))
+    assert_record_is_true(sim, restarted)         # what it records is what s1 holds
+    desired = restarted.resolve(before[1], state)
+    plan = restarted.plan(desired)
+    assert [kinds(phase) for phase in plan.phases] == [{"group add"}, {"classify add"}]
+    for phase in plan.phases:
+        sim.apply(phase)                          # strict: the group is added, not added twice
+    sim.apply(restarted.commit(desired))
+    assert_record_is_true(sim, restarted)
+    check_frames(sim, before, before, final=True)
