@@ -164,15 +164,17 @@ class QRouteController(app_manager.RyuApp):
             self.hold.expect(entries)
         learned = [mac for mac, port in sorted(entries.delivery.items())
                    if mac not in self.state.hosts and self.state.learn_host(mac, dpid, port)]
+        base = readback.missing_base_rules(entries)
         stale = readback.stale_deletions(entries)
-        self._send_all(stale)
+        self._send_all(base + stale)  # a new base rule before an old one of its place goes
         self.metrics.read_backs.labels("read back").inc()
         self.metrics.stale_entries_deleted.inc(len(stale))
         self.logger.info("switch %016x read back: %d tunnel rules, %d groups, %d classification and "
-                         "%d delivery rules, %d base rules (newest epoch %d); %d hosts learned from "
-                         "them; %d entries of no known kind deleted", dpid, len(entries.tunnel_rules),
-                         len(entries.groups), len(entries.classify), len(entries.delivery),
-                         len(entries.base), entries.epoch, len(learned), len(stale))
+                         "%d delivery rules, %d base rules (newest epoch %d; %d base rules added); %d "
+                         "hosts learned from them; %d entries of no known kind deleted", dpid,
+                         len(entries.tunnel_rules), len(entries.groups), len(entries.classify),
+                         len(entries.delivery), len(entries.base), entries.epoch, len(base),
+                         len(learned), len(stale))
         self.request_reroute(f"switch {dpid} read back")
         self.check_resync()
 
@@ -210,6 +212,7 @@ class QRouteController(app_manager.RyuApp):
             self.logger.error("switch %016x: %s; taken as holding nothing of qroute's", dpid,
                               self.readback.sync[dpid].failed)
             self.tunnels.adopt(readback.SwitchEntries(dpid))
+            self._send_all([(dpid, rule) for rule in ofmsgs.base_rules()])
             self.metrics.read_backs.labels("failed").inc()
             self.request_reroute(f"switch {dpid} read back")
         if self.hold.ended_at is None and not self.resync_reason():
@@ -260,10 +263,9 @@ class QRouteController(app_manager.RyuApp):
     # --- switches -------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
-        # no flush: what the switch holds is read back once it is connected (_switch_connected)
-        datapath = ev.msg.datapath
-        for message in [*ofmsgs.base_rules(), ofmsgs.port_desc_request()]:
-            self.send(datapath, message)
+        # no flush: what the switch holds is read back once it is connected (_switch_connected),
+        # and only the base rules it lacks are added then (those in place keep their counters)
+        self.send(ev.msg.datapath, ofmsgs.port_desc_request())
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def state_change(self, ev):

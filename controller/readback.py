@@ -36,7 +36,7 @@ class SwitchEntries:
     """One switch's qroute entries, keyed as in :class:`tunnels.Desired` without the dpid:
     `tunnel_rules` label -> out port (None: egress), `groups` egress -> buckets, `classify`
     mac -> (GROUP, egress) | (PORT, port), `delivery` mac -> port; `base`: the base rules
-    found (by table, priority, match); `stale_flows`: (table, priority, match fields) of
+    found ((table, priority, match), instruction_signature); `stale_flows`: (table, priority, match fields) of
     qroute-cookied rules of no known kind; `stale_groups`: ids of groups of no known kind;
     `epoch`: the newest epoch among the rules' cookies."""
 
@@ -131,11 +131,24 @@ def delivery_rule(stat) -> Parsed | None:
     return "delivery", match["eth_dst"], port
 
 
+def instruction_signature(instructions) -> tuple:
+    """What a rule's instructions do, comparable between a rule built here and one parsed
+    from a switch's reply."""
+    return tuple((type(inst).__name__, getattr(inst, "type", None), getattr(inst, "table_id", None),
+                  getattr(inst, "meter_id", None),
+                  tuple((type(action).__name__,
+                         tuple(sorted((k, v) for k, v in vars(action).items() if k != "len")))
+                        for action in getattr(inst, "actions", ())))
+                 for inst in instructions)
+
+
 def base_rule(stat) -> Parsed | None:
-    """A base rule is known by where it is and what it matches; its actions are put right by
-    the idempotent ADD every connecting switch gets."""
+    """A base rule is known by where it is and what it matches; what it does is compared
+    with the base rule of today (:func:`missing_base_rules`)."""
     key = (stat.table_id, stat.priority, tuple(sorted(stat.match.items())))
-    return ("base", key, True) if key in ofmsgs.base_rule_keys() else None
+    if key not in ofmsgs.base_rule_keys():
+        return None
+    return "base", (key, instruction_signature(stat.instructions)), True
 
 
 FLOW_KINDS: list[Callable[[object], Parsed | None]] = [tunnel_rule, classify_rule, delivery_rule,
@@ -206,6 +219,14 @@ def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> Switc
             entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_CLASSIFY,
                                         {"vlan_vid": ofmsgs.UNTAGGED, "eth_dst": mac}))
     return entries
+
+
+def missing_base_rules(entries: SwitchEntries) -> list:
+    """The base rules the switch lacks or holds doing something else: only those are added,
+    so that the ones in place keep their counters."""
+    return [(entries.dpid, mod) for mod in ofmsgs.base_rules()
+            if ((mod.table_id, mod.priority, tuple(sorted(mod.match.items()))),
+                instruction_signature(mod.instructions)) not in entries.base]
 
 
 def stale_deletions(entries: SwitchEntries) -> list:

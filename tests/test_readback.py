@@ -8,7 +8,8 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import ofmsgs
-from controller.readback import ReadBack, StartupHold, read_switch, stale_deletions
+from controller.readback import (ReadBack, StartupHold, missing_base_rules, read_switch,
+                                 stale_deletions)
 from controller.tunnels import InstalledTunnels
 from tests.tables_sim import assert_record_is_true
 from tests.test_tunnels import (CHORD, check_frames, hosts_of, host_mac, installed_ring, kinds,
@@ -33,7 +34,8 @@ def test_every_kind_of_rule_and_group_reads_back_as_installed():
     assert entries.delivery == {host_mac(1, 0): 100, host_mac(1, 1): 101}
     assert read_switch(2, *sim.read_back(2)).tunnel_rules[tunnels.labels[cw]] == 3
     assert read_switch(3, *sim.read_back(3)).tunnel_rules[tunnels.labels[cw]] is None
-    assert entries.base == ofmsgs.base_rule_keys() and entries.epoch == 1
+    assert {key for key, _ in entries.base} == ofmsgs.base_rule_keys() and entries.epoch == 1
+    assert missing_base_rules(entries) == []   # in place: not added again
     # every switch: exactly its part of the record (which assert_record_is_true held to the tables)
     record = tunnels.record
     for dpid in sorted(sim.switches):
@@ -223,3 +225,16 @@ def test_a_classification_rule_sending_to_a_group_of_no_known_kind_is_not_counte
     sim.apply(restarted.commit(desired))
     assert_record_is_true(sim, restarted)
     check_frames(sim, before, before, final=True)
+
+
+def test_base_rules_missing_or_doing_something_else_are_added_and_the_rest_left_alone():
+    state, sim, tunnels, _, _ = installed_ring()
+    miss, arp_rule, table1_miss = ofmsgs.base_rules()
+    sim.apply([(1, ofmsgs.delete_flow_strict(0, ofmsgs.PRIORITY_ARP, dict(arp_rule.match.items()))),
+               (1, ofmsgs._flow_mod(parser.OFPMatch(), [parser.OFPActionOutput(7)],
+                                    priority=ofmsgs.PRIORITY_MISS))])   # a miss rule gone wrong
+    added = missing_base_rules(read_switch(1, *sim.read_back(1)))
+    assert [(m.table_id, m.priority) for _, m in added] == [(0, ofmsgs.PRIORITY_MISS),
+                                                            (0, ofmsgs.PRIORITY_ARP)]
+    sim.apply(added)
+    assert missing_base_rules(read_switch(1, *sim.read_back(1))) == []
