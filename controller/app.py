@@ -33,7 +33,8 @@ from ryu.lib import hub  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
-from controller import arp_proxy, decision_guard, edge_guard, of_errors, ofmsgs  # noqa: E402
+from controller import (arp_proxy, decision_guard, edge_guard, of_errors, ofmsgs,  # noqa: E402
+                        readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
 from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
@@ -122,6 +123,7 @@ class QRouteController(app_manager.RyuApp):
         if self.settings.rest_api:
             register_rest_api(kwargs["wsgi"], self)
         self.logger.info("started (%s)", self.settings)
+        self._start_resync()
         hub.spawn(self._periodic, "statistics poll", self.settings.stats_interval,
                   self._poll_stats)
         hub.spawn(self._rerouter)
@@ -129,6 +131,7 @@ class QRouteController(app_manager.RyuApp):
                   lambda: self.request_reroute("periodic"))
         hub.spawn(self._periodic, "host claims", self.settings.host_probe_timeout / 2,
                   self._settle_host_claims)
+        hub.spawn(self._periodic, "resync", 0.5, self.check_resync)
 
     def _serve_metrics(self, port: int) -> None:
         """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
@@ -141,14 +144,186 @@ class QRouteController(app_manager.RyuApp):
             return
         hub.spawn(eventlet.wsgi.server, sock, self.metrics.wsgi_app(), log_output=False)
 
+    # --- resync: a restarted controller, a reconnecting switch -----------------------------
+    def _start_resync(self) -> None:
+        """Read back switches instead of flushing them, and know at once, from the state file,
+        the hosts, links and tunnels they had: decisions wait (the start-up hold) until the
+        file's switches are read back and its tunnels' links known, or resync_timeout."""
+        self.readback = readback.ReadBack()
+        self.held_reasons: list[str] = []
+        self.provisional_links: dict = {}     # link -> when restored from the state file
+        self.saved = None
+        self.state_file_problem = ""
+        if self.settings.state_file:
+            topology_links = None
+            if self.settings.topology:
+                topology_links = {(a, b) for a, b, _, _ in
+                                  link_facts(self.settings.topology, self.settings.capacity_scale)}
+            self.saved, self.state_file_problem = state_file.load(
+                self.settings.state_file, self.settings.topology, topology_links)
+            if self.state_file_problem:
+                self.logger.error("%s", self.state_file_problem)
+        saved = self.saved
+        self.hold = readback.StartupHold(self.clock(), self.settings.resync_timeout,
+                                         saved.switches() if saved else set(),
+                                         saved.path_links() if saved else set())
+        if saved is None:
+            return
+        self.state.hosts.update(saved.hosts)
+        self.tunnels.remember(saved.labels, saved.splits)
+        self.tunnels.epoch = max(self.tunnels.epoch, saved.epoch)
+        self.logger.info("state file %s: %d hosts, %d links, %d tunnels, %d switch pairs, epoch %d; "
+                         "waiting up to %g s for switches %s", self.settings.state_file,
+                         len(saved.hosts), len(saved.links), len(saved.labels), len(saved.splits),
+                         saved.epoch, self.settings.resync_timeout, sorted(saved.switches()))
+
+    def _read_back(self, datapath) -> None:
+        flows, groups = ofmsgs.app_flow_stats_request(), ofmsgs.group_desc_request()
+        self.send(datapath, flows)
+        self.send(datapath, groups)
+        self.readback.requested(datapath.id, flows.xid, groups.xid, self.clock())
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def flow_stats(self, ev):
+        msg = ev.msg
+        more = bool(msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE)
+        entries = self.readback.flow_reply(msg.datapath.id, msg.xid, msg.body, more, self.clock())
+        if entries is not None:
+            self._adopt(entries)
+
+    @set_ev_cls(ofp_event.EventOFPGroupDescStatsReply, MAIN_DISPATCHER)
+    def group_desc(self, ev):
+        msg = ev.msg
+        more = bool(msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE)
+        entries = self.readback.group_reply(msg.datapath.id, msg.xid, msg.body, more, self.clock())
+        if entries is not None:
+            self._adopt(entries)
+
+    def _adopt(self, entries: readback.SwitchEntries) -> None:
+        """A switch's read-back is complete: its rules and groups are the record's part for
+        it, the hosts it delivers to are known, entries of no kind qroute installs go, and the
+        next decision (once the hold is over) changes only what differs."""
+        dpid = entries.dpid
+        if dpid not in self.datapaths:
+            return
+        self.tunnels.adopt(entries)
+        if self.hold.ended_at is None:
+            self.hold.expect(entries)
+        learned = [mac for mac, port in sorted(entries.delivery.items())
+                   if mac not in self.state.hosts and self.state.learn_host(mac, dpid, port)]
+        base = readback.missing_base_rules(entries, self._base_rules())
+        if any(getattr(inst, "meter_id", None) == edge_guard.PACKET_IN_METER_ID
+               for _, mod in base for inst in mod.instructions):
+            # the meter before the first rule through it (on a switch that kept the meter
+            # the ADD fails harmlessly, METER_EXISTS)
+            base.insert(0, (dpid, edge_guard.packet_in_meter(self.settings.packet_in_rate)))
+        stale = readback.stale_deletions(entries)
+        self._send_all(base + stale)  # a new base rule before an old one of its place goes
+        self.metrics.read_backs.labels("read back").inc()
+        self.metrics.stale_entries_deleted.inc(len(stale))
+        self.logger.info("switch %016x read back: %d tunnel rules, %d groups, %d classification and "
+                         "%d delivery rules, %d base rules (newest epoch %d; %d base rules added); %d "
+                         "hosts learned from them; %d entries of no known kind deleted", dpid,
+                         len(entries.tunnel_rules), len(entries.groups), len(entries.classify),
+                         len(entries.delivery), len(entries.base), entries.epoch, len(base),
+                         len(learned), len(stale))
+        self.request_reroute(f"switch {dpid} read back")
+        self.check_resync()
+
+    def _base_rules(self) -> list:
+        """The base rules as this controller installs them: the to-controller ones through the
+        packet-in meter when packet_in_rate is set."""
+        rules = ofmsgs.base_rules()
+        return edge_guard.metered(rules) if self.settings.packet_in_rate else rules
+
+    def _restore_links(self, down=frozenset()) -> None:
+        """The state file's links whose two ports are there now, provisionally (LLDP confirms
+        them, or they go when it has not within resync_timeout after the hold); not over a
+        port reported down (`down`: (dpid, port))."""
+        if self.saved is None:
+            return
+        for (src, dst), (src_port, dst_port) in sorted(self.saved.links.items()):
+            if (src, dst) in self.state.links or (src, dst) in self.provisional_links or \
+                    (src, src_port) in down or (dst, dst_port) in down:
+                continue
+            if src_port in self.state.ports.get(src, ()) and dst_port in self.state.ports.get(dst, ()) \
+                    and src in self.datapaths and dst in self.datapaths:
+                self.state.add_link(src, dst, src_port, dst_port)
+                self.provisional_links[(src, dst)] = self.clock()
+
+    def resync_reason(self) -> str:
+        """Why decisions wait now ("" when they need not)."""
+        linked = {(src, ports.src_port) for (src, _), ports in self.state.links.items()}
+        return self.hold.reason(self.clock(), self._read_back_switches(),
+                                set(self.readback.pending), self.state.links, linked)
+
+    def _read_back_switches(self) -> set[int]:
+        return {dpid for dpid, sync in self.readback.sync.items()
+                if (sync.read_back_at is not None or sync.failed) and dpid in self.datapaths}
+
+    def check_resync(self) -> None:
+        """Ends the hold when nothing is waited for any more (and asks for the decision held
+        back); gives up on read-backs that never completed; drops provisional links LLDP never
+        confirmed."""
+        now = self.clock()
+        for dpid in self.readback.give_up(now, self.settings.resync_timeout):
+            self.logger.error("switch %016x: %s; taken as holding nothing of qroute's", dpid,
+                              self.readback.sync[dpid].failed)
+            self.tunnels.adopt(readback.SwitchEntries(dpid))
+            self._send_all([(dpid, rule) for rule in ofmsgs.base_rules()])
+            self.metrics.read_backs.labels("failed").inc()
+            self.request_reroute(f"switch {dpid} read back")
+        if self.hold.ended_at is None and not self.resync_reason():
+            self.hold.ended_at = now
+            traced = self.tunnels.trace(self.state.links)
+            if traced:
+                self.logger.info("%d read-back tunnels without a known path followed through the "
+                                 "switches' rules", traced)
+            gone = [mac for mac, host in self.state.hosts.items() if host.dpid not in self.state.switches]
+            for mac in gone:  # the state file's hosts on switches that never came back
+                del self.state.hosts[mac]
+            self.logger.info("resync done %.1f s after start: %d switches read back%s",
+                             now - self.hold.started,
+                             len(self._read_back_switches()),
+                             f"; {len(gone)} hosts of absent switches forgotten" if gone else "")
+            self.request_reroute("resync done")
+        if self.hold.ended_at is not None:
+            for link, since in list(self.provisional_links.items()):
+                if now - max(since, self.hold.ended_at) >= self.settings.resync_timeout:
+                    del self.provisional_links[link]
+                    if self.state.remove_link(*link):
+                        self.logger.warning("link %016x-%016x of the state file not confirmed by LLDP; "
+                                            "removed", *link)
+                        self._send_all(self.tunnels.links_down([link]))
+                        self.request_reroute(f"link {link[0]}-{link[1]} lost")
+        if self.hold.ended_at is not None and self.held_reasons and not self.resync_reason():
+            self.request_reroute("resync done")
+
+    def save_state(self) -> None:
+        """The state file, rewritten (not while the start-up hold lasts: what is known then is
+        less than the file holds)."""
+        if not self.settings.state_file or self.hold.ended_at is None:
+            return
+        snapshot = state_file.snapshot(self.settings.topology, self.tunnels.epoch, self.state.hosts,
+                                       self.state.links, self.tunnels.labels, self.tunnels.splits)
+        try:
+            state_file.write(self.settings.state_file, snapshot)
+        except OSError as error:
+            self.logger.error("state file %s cannot be written (%s)", self.settings.state_file, error)
+
+    def resync_view(self) -> dict:
+        return {"holding": self.resync_reason(), "state_file": self.settings.state_file,
+                "state_file_problem": self.state_file_problem,
+                "hold_ended_s": (None if self.hold.ended_at is None
+                                 else round(self.hold.ended_at - self.hold.started, 3)),
+                "switches": self.readback.view(self.clock())}
+
     # --- switches -------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
-        datapath = ev.msg.datapath
-        for message in [*edge_guard.connect_messages(ofmsgs.switch_reset(),
-                                                     self.settings.packet_in_rate),
-                        ofmsgs.port_desc_request()]:
-            self.send(datapath, message)
+        # no flush: what the switch holds is read back once it is connected (_switch_connected),
+        # and only the base rules it lacks are added then (those in place keep their counters)
+        self.send(ev.msg.datapath, ofmsgs.port_desc_request())
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def state_change(self, ev):
@@ -172,15 +347,17 @@ class QRouteController(app_manager.RyuApp):
                               "qroute names each select group after its egress switch's dpid: "
                               "traffic to its hosts is not routed (give the bridge a smaller "
                               "other-config:datapath-id)", dpid, ofmsgs.MAX_GROUP_ID)
-        # switch_features deleted qroute's rules and groups there; a switch can reconnect before
-        # its old connection is seen to die, so forget what was installed on it and put it back.
-        if self.tunnels.switch_wiped(dpid):
-            self.pair_rates.forget_switch(dpid)
-            self.request_reroute(f"switch {dpid} reconnected")
+        # a switch can reconnect before its old connection is seen to die: what it holds is
+        # read back and adopted; decisions wait for that (resync_reason)
+        self.tunnels.switch_reconnected(dpid)
+        self.pair_rates.forget_switch(dpid)
+        self.readback.connected(dpid, self.clock())
+        self._read_back(datapath)
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
         self.packet_in_budget.forget_switch(dpid)
+        self.readback.left(dpid)
         gone = self.state.remove_switch(dpid)
         # the ingresses stop hashing into tunnels through it at once, as for a failed link
         self._send_all(self.tunnels.links_down(gone))
@@ -198,6 +375,9 @@ class QRouteController(app_manager.RyuApp):
             self.edge.port_changed(ev.msg.datapath.id, port.port_no,
                                    down=bool(port.state & ofp.OFPPS_LINK_DOWN
                                              or port.config & ofp.OFPPC_PORT_DOWN))
+        self._restore_links(down={(ev.msg.datapath.id, p.port_no) for p in ev.msg.body
+                                  if p.state & ofp.OFPPS_LINK_DOWN or p.config & ofp.OFPPC_PORT_DOWN})
+        self.check_resync()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def port_status(self, ev):
@@ -223,6 +403,7 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(topo_event.EventLinkAdd)
     def link_add(self, ev):
         src, dst = ev.link.src, ev.link.dst
+        self.provisional_links.pop((src.dpid, dst.dpid), None)  # LLDP confirms it
         if self.state.add_link(src.dpid, dst.dpid, src.port_no, dst.port_no):
             self.logger.info("link up %016x-%016x", src.dpid, dst.dpid)
             self.request_reroute(f"link {src.dpid}-{dst.dpid} up")
@@ -256,6 +437,7 @@ class QRouteController(app_manager.RyuApp):
                                                     self.edge)
         if learned:
             self.request_reroute(f"host {learned} seen")
+            self.save_state()
         self._send_all(messages)
 
     def _settle_host_claims(self):
@@ -296,6 +478,12 @@ class QRouteController(app_manager.RyuApp):
         reasons, self.pending_reasons = self.pending_reasons, []
         if not reasons:
             return 0
+        if self.hold.ended_at is None:
+            self.check_resync()
+        if self.resync_reason():  # the start-up hold: check_resync asks again when it ends
+            self.held_reasons += reasons
+            return 0
+        reasons, self.held_reasons = self.held_reasons + reasons, []
         unique = list(dict.fromkeys(reasons))
         summary = unique[0] if len(unique) == 1 else f"{unique[0]} and {len(unique) - 1} more"
         return self.reroute(summary, triggers=unique)
@@ -344,11 +532,12 @@ class QRouteController(app_manager.RyuApp):
             decided_in = self.clock() - started
             self.sent_pairs = set()
             self._send_phases(plan)
-            wiped = sorted(self.tunnels.wiped)
             self._send_all(self.tunnels.commit(desired))
             self._after_commit(change)
-            if wiped:
-                self.request_reroute(f"switch {wiped[0]} reconnected during a decision")
+            for dpid in self.tunnels.reread:  # reconnected during the plan: read it again
+                if dpid in self.datapaths:
+                    self._read_back(self.datapaths[dpid])
+            self.save_state()
             self.pair_rates.keep_only(self.tunnels.splits)
             self._record(reason, triggers or [reason], change, decided_in, self.clock() - started)
             return len(change.rerouted) + len(change.reweighted)
@@ -618,9 +807,10 @@ class QRouteController(app_manager.RyuApp):
 
     def describe(self) -> dict:
         """The REST view (see :func:`controller.rest.describe`)."""
-        rerouting = bool(self.pending_reasons) or self.route_lock.locked()
+        rerouting = bool(self.pending_reasons or self.held_reasons) or self.route_lock.locked()
         view = describe(self.state, self.tunnels, self.pair_rates, self.policy, self.status,
                         rerouting, self.settings)
         view["edge"] = {**self.edge.describe(), **self.packet_in_budget.describe(self.clock()),
                         **self.dpid_registry.describe()}
+        view["resync"] = self.resync_view()
         return view

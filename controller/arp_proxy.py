@@ -55,6 +55,18 @@ def _learn(edge: edge_guard.EdgeGuard | None, state: NetworkState, mac: str, dpi
                                                         edge_guard.TRANSIT), probes)
 
 
+def probe_where_replies_bypass(target_ip: str, state: NetworkState, connected: Collection[int],
+                               exclude: tuple[int, int]) -> list[Message]:
+    """Only broadcast ARP comes to the controller: the unicast reply of a host on a switch
+    with known hosts follows their classification rules and would never teach the controller
+    where it is. An ARP probe out of those switches' edge ports (but `exclude`) makes it answer
+    the controller."""
+    with_hosts = {host.dpid for host in state.hosts.values()}
+    frame = edge_guard.arp_probe(ofmsgs.BROADCAST, target_ip)
+    return [(dpid, ofmsgs.packet_out(frame, port)) for dpid in connected if dpid in with_hosts
+            for port in state.edge_ports(dpid) if (dpid, port) != exclude]
+
+
 def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: NetworkState,
                   guard: FloodGuard, connected: Collection[int],
                   edge: edge_guard.EdgeGuard | None = None) -> tuple[str | None, list[Message]]:
@@ -73,9 +85,12 @@ def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: Netwo
     arp_pkt = pkt.get_protocol(arp.arp)
     if arp_pkt is not None:
         if eth.dst == edge_guard.PROBE_MAC:  # the answer to one of our probes: for us alone
-            if edge is not None:
-                edge.learn(state, arp_pkt.src_mac, dpid, in_port, arp_pkt.src_ip, now)
-            return None, []
+            if edge is None:
+                learned = state.learn_host(arp_pkt.src_mac, dpid, in_port, arp_pkt.src_ip)
+            else:
+                learned = edge.learn(state, arp_pkt.src_mac, dpid, in_port, arp_pkt.src_ip,
+                                     now)[0] == edge_guard.LEARNED
+            return (arp_pkt.src_mac if learned else None), []
         learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected, edge)
         return (arp_pkt.src_mac if learned else None), messages
     ip_pkt = pkt.get_protocol(ipv4.ipv4)
@@ -111,8 +126,10 @@ def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, s
         if target is not None:
             reply = arp_reply(target.mac, target.ip, request.src_mac, request.src_ip)
             return learned, probes + [(dpid, ofmsgs.packet_out(reply, in_port))]
-        return learned, probes + (flood_to_edges(data, state, connected, (dpid, in_port))
-                                  if first else [])
+        if not first:
+            return learned, probes
+        return learned, probes + flood_to_edges(data, state, connected, (dpid, in_port)) + \
+            probe_where_replies_bypass(request.dst_ip, state, connected, (dpid, in_port))
     return learned, probes + (deliver(request.dst_mac, data, state, connected)
                               or flood_to_edges(data, state, connected, (dpid, in_port)))
 

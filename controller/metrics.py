@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 
@@ -112,6 +112,15 @@ class ControllerMetrics:
         self.decision_seconds = Histogram(
             "qroute_decision_seconds", "time to compute and plan one routing decision",
             registry=self.registry, buckets=(.001, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))
+        self.read_backs = Counter(
+            "qroute_switch_read_backs",
+            "read-backs of a (re)connecting switch's rules and groups, by outcome (read back, or "
+            "failed: no complete reply within resync_timeout, taken as holding nothing)",
+            ["outcome"], registry=self.registry)
+        self.stale_entries_deleted = Counter(
+            "qroute_stale_entries_deleted",
+            "qroute-cookied rules and groups read back of no kind qroute installs, deleted",
+            registry=self.registry)
 
     def wsgi_app(self):
         # Served by the controller's own eventlet WSGI server: prometheus_client's threaded

@@ -7,8 +7,10 @@ delivers by destination MAC in table 1.
 
 Priority plan, table 0:
   65535  LLDP to controller (installed by ryu.topology.switches)
-  30000  ARP to controller: the controller answers or floods only to edge ports, so loops
-         in the topology never carry a broadcast
+  30000  broadcast ARP to controller: the controller answers or floods only to edge ports,
+         so loops in the topology never carry a broadcast; unicast ARP (a host re-checking
+         a neighbour it knows) is forwarded like any frame by the rules below, so hosts keep
+         their neighbours while the controller is away
   25000  tunnel rules: match vlan_vid = label; transit: output to the next hop; egress:
          pop the tag and go to table 1
   20000  classification of untagged traffic by eth_dst: a host behind another switch j goes
@@ -78,20 +80,32 @@ def to_controller():
     return parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)
 
 
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
 def base_rules() -> list:
-    """Rules every switch gets on connect: table miss and ARP to the controller in table 0,
-    and table 1's miss, which drops (a frame popped off a tunnel for no host known here)."""
+    """Rules every switch gets on connect: table miss and broadcast ARP to the controller in
+    table 0, and table 1's miss, which drops (a frame popped off a tunnel for no host known
+    here). Unicast ARP is left to the tunnel and classification rules (to the controller by
+    the table miss when its destination is unknown): a host's unicast probes of a neighbour
+    it already knows must not depend on the controller being there."""
     return [
         _flow_mod(parser.OFPMatch(), [to_controller()], priority=PRIORITY_MISS),
-        _flow_mod(parser.OFPMatch(eth_type=ether.ETH_TYPE_ARP), [to_controller()],
+        _flow_mod(parser.OFPMatch(eth_type=ether.ETH_TYPE_ARP, eth_dst=BROADCAST), [to_controller()],
                   priority=PRIORITY_ARP),
         _flow_mod(parser.OFPMatch(), priority=PRIORITY_MISS, table_id=TABLE_DELIVER),
     ]
 
 
+def base_rule_keys() -> set[tuple]:
+    """(table, priority, match items) of each base rule: how a read-back rule is known as one."""
+    return {(mod.table_id, mod.priority, tuple(sorted(mod.match.items()))) for mod in base_rules()}
+
+
 def switch_reset() -> list:
-    """What a switch gets when it (re)connects or must be brought back to what is recorded
-    for it: none of qroute's rules or groups, then the base rules."""
+    """None of qroute's rules or groups, then the base rules: an empty switch, for tests and
+    tools. The controller never sends it: a (re)connecting switch is read back instead
+    (:mod:`controller.readback`)."""
     return [delete_all_app_rules(), delete_all_groups(), *base_rules()]
 
 
@@ -215,6 +229,21 @@ def delete_all_app_rules():
     mod.table_id = ofp.OFPTT_ALL
     mod.cookie_mask = APP_COOKIE_MASK
     return mod
+
+
+def delete_flow_strict(table_id: int, priority: int, match_fields: dict):
+    """Delete one qroute rule given by its table, priority and match (as read back from a
+    switch), e.g. one of a kind the controller no longer installs."""
+    return _delete_strict(parser.OFPMatch(**match_fields), priority, table_id=table_id)
+
+
+def app_flow_stats_request():
+    """Every qroute rule of a switch (any table, any match, the cookie's high 32 bits ours):
+    what a (re)connecting switch holds, to be read back instead of deleted."""
+    return parser.OFPFlowStatsRequest(datapath=None, flags=0, table_id=ofp.OFPTT_ALL,
+                                      out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                                      cookie=cookie(0), cookie_mask=APP_COOKIE_MASK,
+                                      match=parser.OFPMatch())
 
 
 def packet_out(data: bytes, out_port: int, in_port: int = ofp.OFPP_CONTROLLER):

@@ -52,6 +52,8 @@ class Settings:
     packet_in_rate: int = 1000
     packet_in_port_budget: int = 200
     port_block_seconds: int = 10
+    state_file: str = "~/.qroute/state.json"
+    resync_timeout: float = 10.0
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -62,7 +64,7 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale", "decision_timeout", "max_hosts_per_port", "max_hosts",
-            "host_probe_timeout", "port_block_seconds"}
+            "host_probe_timeout", "port_block_seconds", "resync_timeout"}
 # 0 means no limit (or, for the packet-in limits, off)
 NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
                 "packet_in_port_budget"}

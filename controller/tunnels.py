@@ -12,9 +12,10 @@ A decision goes through :class:`InstalledTunnels` in order: :meth:`~InstalledTun
 turns the decided splits into rules and groups on the live network (:class:`Desired`),
 :meth:`~InstalledTunnels.diff` says what that changes, :meth:`~InstalledTunnels.plan` gives the
 phased messages (:mod:`controller.tunnel_plan`), and once they are sent
-:meth:`~InstalledTunnels.commit` records the result. Switches can reconnect (and lose everything
-qroute put there) and links go down at any time; :meth:`~InstalledTunnels.switch_wiped` and
-:meth:`~InstalledTunnels.links_down` keep the record true to what the switches hold.
+:meth:`~InstalledTunnels.commit` records the result. Switches can reconnect and links go down at
+any time; a reconnecting switch keeps its rules, which are read back
+(:mod:`controller.readback`) and taken as installed by :meth:`~InstalledTunnels.adopt`, and
+:meth:`~InstalledTunnels.links_down` keeps the record true to what the switches hold.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from controller import ofmsgs
+from controller.readback import SwitchEntries
 from controller.tunnel_labels import allocate
 from controller.netstate import NetworkState
 from controller.splits import Link, Message, Pair, Split, SwitchPath
@@ -31,6 +33,9 @@ Bucket = ofmsgs.Bucket                     # (label, weight, first-hop out port)
 GROUP, PORT = "group", "port"              # where a classification rule sends a frame
 WEIGHT_SCALE = 1000                        # bucket weight = round(WEIGHT_SCALE * share), >= 1
 BASE_RULES = len(ofmsgs.base_rules())      # on every switch, outside any decision
+# the fields of Desired that are one switch's entries, keyed (dpid, key), and read back as such
+# (controller.readback.SwitchEntries has a field of the same name keyed without the dpid)
+SWITCH_FIELDS = ("tunnel_rules", "groups", "classify", "delivery")
 
 __all__ = ["BASE_RULES", "Change", "Desired", "InstalledTunnels", "Plan", "RuleCount",
            "bucket_weight", "rule_counts"]
@@ -52,9 +57,10 @@ class Desired:
     delivery: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def without_switches(self, dpids: Iterable[int]) -> Desired:
-        """The record minus everything on `dpids` (wiped there). A pair whose ingress group
-        went loses its split; tunnels keep their labels while a rule or bucket anywhere still
-        uses them, so that a later plan deletes what is left of them elsewhere."""
+        """The record minus everything on `dpids` (forgotten there until read back). A pair
+        whose ingress group went loses its split; tunnels keep their labels while a rule or
+        bucket anywhere still uses them, so that a later plan deletes what is left of them
+        elsewhere."""
         gone = set(dpids)
         groups = {pair: buckets for pair, buckets in self.groups.items() if pair[0] not in gone}
         tunnel_rules = {key: port for key, port in self.tunnel_rules.items() if key[0] not in gone}
@@ -73,7 +79,7 @@ class Change:
     """What a decision changes: pairs `new`, `rerouted` (their set of paths changed),
     `reweighted` (same paths, other bucket weights) and `dropped`; hosts `added`, `moved` and
     `gone`; and `entries`, every rule and group added, changed or removed (also those put back
-    on a wiped switch)."""
+    on a switch read back)."""
 
     new: list[Pair] = field(default_factory=list)
     rerouted: list[Pair] = field(default_factory=list)
@@ -132,7 +138,7 @@ _MISSING = object()
 class InstalledTunnels:
     """The record of what is installed (a :class:`Desired`), the epoch of the decision that
     installed it, and, while a plan is under way (:meth:`plan` to :meth:`commit`), the
-    switches wiped and links gone down since it was made."""
+    switches reconnected and links gone down since it was made."""
 
     def __init__(self):
         self.epoch = 0
@@ -141,6 +147,10 @@ class InstalledTunnels:
         self.wiped: set[int] = set()
         self.broken: set[Link] = set()
         self.touched: set[Pair] = set()  # groups links_down modified while a plan was under way
+        # path -> label (and pair -> split) of tunnels installed now or before, e.g. loaded from
+        # the state file: how labels read back from a switch are known as paths again
+        self.known = Desired()
+        self.reread: list[int] = []  # switches reconnected during the last plan: read them again
 
     @property
     def splits(self) -> dict[Pair, Split]:
@@ -172,7 +182,7 @@ class InstalledTunnels:
             if kept:
                 splits[pair] = kept
         paths = [path for split in splits.values() for path, _ in split]
-        labels = allocate(paths, self.record.labels)
+        labels = allocate(paths, self.record.labels, held=self.held_labels())
         tunnel_rules: dict[tuple[int, int], int | None] = {}
         for path in labels:
             for position, dpid in enumerate(path[1:], start=1):
@@ -227,10 +237,10 @@ class InstalledTunnels:
 
     def commit(self, desired: Desired) -> list[Message]:
         """Record `desired` as installed once its plan was sent, and return what makes the
-        switches hold exactly that: a switch wiped meanwhile lost what the plan sent it before
-        it reconnected and holds what was sent after, so it is reset (no qroute rules or groups
-        but the base rules) and recorded empty, for the next decision to fill; groups with
-        buckets over links that went down meanwhile are modified to drop those buckets."""
+        switches hold exactly that: groups with buckets over links that went down meanwhile
+        are modified to drop those buckets. A switch that reconnected meanwhile may have missed
+        what the plan sent it before: it is recorded empty and listed in :attr:`reread`, to be
+        read back again (and adopted) before the next decision."""
         record, messages = desired, []
         if self.broken:
             record, messages = _drop_broken(record, self.broken)
@@ -243,24 +253,118 @@ class InstalledTunnels:
         if self.wiped:
             record = record.without_switches(self.wiped)
             messages = [(dpid, m) for dpid, m in messages if dpid not in self.wiped]
-            messages += [(dpid, m) for dpid in sorted(self.wiped) for m in ofmsgs.switch_reset()]
+            self.reread = sorted(self.wiped)
         self.record, self.pending = record, None
+        self._remember(record)
         self.wiped.clear()
         self.broken.clear()
         self.touched.clear()
         return messages
 
-    # --- events ---------------------------------------------------------------------------
-    def switch_wiped(self, dpid: int) -> bool:
-        """A switch (re)connected and lost qroute's rules and groups: forget them, and remember
-        it for a plan that may be under way (:meth:`commit`). Returns whether anything was
-        forgotten."""
-        self.wiped.add(dpid)
-        stripped = self.record.without_switches({dpid})
-        changed = stripped != self.record
-        self.record = stripped
-        return changed
+    # --- read-back ------------------------------------------------------------------------
+    def remember(self, labels: Mapping[SwitchPath, int], splits: Mapping[Pair, Split]) -> None:
+        """Paths, labels and splits installed earlier (the state file's): read-back labels are
+        known as these paths again."""
+        self.known = Desired(splits=dict(splits), labels=dict(labels))
+        self._remember(self.record)
 
+    def _remember(self, record: Desired) -> None:
+        labels = {path: label for path, label in self.known.labels.items()
+                  if path not in record.labels and label not in set(record.labels.values())}
+        labels.update(record.labels)
+        self.known = Desired(splits={**self.known.splits, **record.splits}, labels=labels)
+
+    def held_labels(self) -> set[int]:
+        """Labels a rule or bucket in the record uses without a known path (read back from a
+        switch): no new tunnel may get one until the rules holding it are gone."""
+        used = {label for _, label in self.record.tunnel_rules} | {
+            spec[0] for buckets in self.record.groups.values() for spec in buckets}
+        return used - set(self.record.labels.values())
+
+    def switch_reconnected(self, dpid: int) -> None:
+        """A switch (re)connected: what it holds is read back and adopted; a plan under way
+        may have lost messages to it, so its commit has it read again."""
+        if self.pending is not None:
+            self.wiped.add(dpid)
+
+    def adopt(self, entries: SwitchEntries) -> None:
+        """Take what a switch was read back holding as its part of the record. A label it uses
+        gets its known path back (:meth:`remember`); a select group whose every bucket's
+        label is a known path from this switch to the group's egress gives the pair's split
+        (the known shares when the bucket weights are theirs, else the weights'). Labels
+        without a path stay held (:meth:`held_labels`). The epoch goes past every cookie's."""
+        dpid = entries.dpid
+        base = self.record.without_switches({dpid})
+        # each per-switch field of the record, keyed (dpid, key), from the same field read back
+        per_switch = {name: {**getattr(base, name),
+                             **{(dpid, key): value for key, value in getattr(entries, name).items()}}
+                      for name in SWITCH_FIELDS}
+        tunnel_rules, groups = per_switch["tunnel_rules"], per_switch["groups"]
+        labels = dict(base.labels)
+        taken = set(labels.values())
+        path_of = {label: path for path, label in self.known.labels.items()}
+        used = {label for _, label in tunnel_rules} | {
+            spec[0] for buckets in groups.values() for spec in buckets}
+        for label in sorted(used - taken):
+            path = path_of.get(label)
+            if path is not None and path not in labels:
+                labels[path] = label
+        path_of = {label: path for path, label in labels.items()}
+        splits = dict(base.splits)
+        for egress, buckets in entries.groups.items():
+            split = self._split_of((dpid, egress), buckets, path_of)
+            if split:
+                splits[(dpid, egress)] = split
+        self.record = replace(base, splits=splits, labels=labels, **per_switch)
+        self.epoch = max(self.epoch, entries.epoch)
+
+    def trace(self, links: Mapping[Link, object]) -> int:
+        """Paths for held labels (read back without a known path, e.g. no state file),
+        followed from each bucket through the tunnel rules over `links` (each with its
+        ``src_port``) to the group's egress; the pairs whose every bucket is now a known path
+        get their split back. Returns how many labels got a path."""
+        record = self.record
+        next_switch = {(src, ports.src_port): dst for (src, dst), ports in links.items()}
+        held, found = self.held_labels(), {}
+        for (ingress, egress), buckets in sorted(record.groups.items()):
+            for label, _, port in buckets:
+                if label not in held or label in found.values():
+                    continue
+                path, out = [ingress], port
+                while out is not None:
+                    there = next_switch.get((path[-1], out))
+                    if there is None or there in path or (there, label) not in record.tunnel_rules:
+                        path = []
+                        break
+                    path.append(there)
+                    out = record.tunnel_rules[(there, label)]
+                if path and path[-1] == egress and tuple(path) not in record.labels:
+                    found[tuple(path)] = label
+        if not found:
+            return 0
+        labels = {**record.labels, **found}
+        path_of = {label: path for path, label in labels.items()}
+        splits = dict(record.splits)
+        for pair, buckets in record.groups.items():
+            if pair not in splits:
+                split = self._split_of(pair, buckets, path_of)
+                if split:
+                    splits[pair] = split
+        self.record = replace(record, labels=labels, splits=splits)
+        self._remember(self.record)
+        return len(found)
+
+    def _split_of(self, pair: Pair, buckets, path_of: Mapping[int, SwitchPath]) -> Split:
+        paths = [path_of.get(label) for label, _, _ in buckets]
+        if any(path is None or path[0] != pair[0] or path[-1] != pair[1] for path in paths):
+            return ()
+        known = self.known.splits.get(pair, ())
+        if [path for path, _ in known] == paths and all(
+                bucket_weight(share) == weight for (_, share), (_, weight, _) in zip(known, buckets)):
+            return tuple(known)
+        return _normalised((path, weight) for path, (_, weight, _) in zip(paths, buckets))
+
+    # --- events ---------------------------------------------------------------------------
     def links_down(self, links: Iterable[Link]) -> list[Message]:
         """Group modifications, to send at once, that drop the buckets of tunnels over `links`
         (directed; give both directions of a failed cable), recorded as installed. A pair left

@@ -123,7 +123,9 @@ class FakeNetwork:
         return links
 
     # --- switches -------------------------------------------------------------------------
-    def connect(self, dpid: int) -> FakeDatapath:
+    def connect(self, dpid: int, flows=(), groups=(), answer: bool = True) -> FakeDatapath:
+        """A switch connects; it answers the app's read-back requests (unless not `answer`)
+        with `flows` (``OFPFlowStats``) and `groups` (``OFPGroupDescStats``): what it holds."""
         dp = FakeDatapath(dpid, self.log)
         self.datapaths[dpid] = dp
         features = parser.OFPSwitchFeatures(dp, datapath_id=dpid, n_buffers=0, n_tables=254,
@@ -134,7 +136,27 @@ class FakeNetwork:
         ports.append(self.port(ofproto_v1_3.OFPP_LOCAL))
         reply = parser.OFPPortDescStatsReply(dp, body=ports)
         self._handle(self.app.port_desc, ofp_event.EventOFPPortDescStatsReply(reply))
+        if answer:
+            self.answer_read_back(dpid, flows, groups)
         return dp
+
+    def answer_read_back(self, dpid: int, flows=(), groups=(), parts: int = 1):
+        """Reply to the last read-back requests sent to the switch, each reply in `parts`
+        multipart messages (all but the last flagged REPLY_MORE)."""
+        dp = self.datapaths[dpid]
+        flow_request = [m for m in dp.sent if isinstance(m, parser.OFPFlowStatsRequest)][-1]
+        group_request = [m for m in dp.sent if isinstance(m, parser.OFPGroupDescStatsRequest)][-1]
+        for request, cls, event, body in (
+                (flow_request, parser.OFPFlowStatsReply, ofp_event.EventOFPFlowStatsReply, list(flows)),
+                (group_request, parser.OFPGroupDescStatsReply, ofp_event.EventOFPGroupDescStatsReply,
+                 list(groups))):
+            size = -(-len(body) // parts) if body else 0
+            for part in range(parts):
+                reply = cls(dp, body=body[part * size:(part + 1) * size] if size else [])
+                reply.flags = ofproto_v1_3.OFPMPF_REPLY_MORE if part < parts - 1 else 0
+                reply.xid = request.xid
+                handler = self.app.flow_stats if cls is parser.OFPFlowStatsReply else self.app.group_desc
+                self._handle(handler, event(reply))
 
     def state_change(self, dp, state):
         ev = ofp_event.EventOFPStateChange(dp)

@@ -275,6 +275,27 @@ class TableSim:
         return rules, groups
 
 
+    # --- what a switch answers when read back -------------------------------------------
+    def flow_stats(self, dpid: int, cookie: int = 0, cookie_mask: int = 0) -> list:
+        """The switch's flow-stats reply body for a request filtered by cookie (as
+        ``ofmsgs.app_flow_stats_request`` asks), every table, Ryu's parsed objects."""
+        return [parser.OFPFlowStats(table_id=e.table_id, duration_sec=0, duration_nsec=0,
+                                    priority=e.priority, idle_timeout=0, hard_timeout=0, flags=0,
+                                    cookie=e.cookie, packet_count=0, byte_count=0,
+                                    match=parser.OFPMatch(**e.match), instructions=e.instructions)
+                for e in self.switch(dpid).flows.values()
+                if (e.cookie & cookie_mask) == (cookie & cookie_mask)]
+
+    def group_descs(self, dpid: int) -> list:
+        """The switch's group-desc reply body."""
+        return [parser.OFPGroupDescStats(type_=group_type, group_id=group_id, buckets=buckets)
+                for group_id, (group_type, buckets) in sorted(self.switch(dpid).groups.items())]
+
+    def read_back(self, dpid: int) -> tuple[list, list]:
+        """(flow stats of qroute's cookie, group descs): what a read-back of `dpid` returns."""
+        return self.flow_stats(dpid, 0x71726F75 << 32, 0xFFFFFFFF00000000), self.group_descs(dpid)
+
+
 def assert_record_is_true(sim: TableSim, tunnels) -> None:
     """What the switches hold, read back from the replayed messages, is the record (plus the
     base rules)."""

@@ -112,3 +112,29 @@ def test_a_tunnel_tagged_frame_teaches_nothing_and_is_not_delivered():
     tagged.serialize()
     assert handle_packet(bytes(tagged.data), 1, HOST, 0.0, state, guard, [1, 2]) == (None, [])
     assert mac(1) not in state.hosts
+
+
+def test_an_unknown_target_behind_a_switch_with_known_hosts_is_probed_and_learned_from_its_answer():
+    """Only broadcast ARP reaches the controller: on s2, which has a known host, the unknown
+    target's unicast reply to the asker follows the classification rules. The controller's
+    probe (sender 0.0.0.0, so no neighbour table changes) out of s2's edge ports makes the
+    target answer the controller instead, which learns it and delivers nothing."""
+    from controller.edge_guard import PROBE_MAC
+
+    state, guard = network()
+    state.set_ports(2, {HOST, LINK, 3})
+    state.learn_host(mac(3), 2, 3, ip(3))
+    request = arp_frame(arp.ARP_REQUEST, 1, ip(2))
+    _, messages = handle_packet(request, 1, HOST, 0.0, state, guard, connected=[1, 2])
+    floods = [(d, m.actions[0].port) for d, m in messages if m.data == request]
+    probes = [(d, m) for d, m in messages if m.data != request]
+    assert floods == [(2, HOST), (2, 3)]
+    assert [(d, m.actions[0].port) for d, m in probes] == [(2, HOST), (2, 3)]
+    probe = packet.Packet(probes[0][1].data)
+    eth, asked = probe.get_protocol(ethernet.ethernet), probe.get_protocol(arp.arp)
+    assert (eth.src, eth.dst) == (PROBE_MAC, "ff:ff:ff:ff:ff:ff")
+    assert (asked.opcode, asked.src_mac, asked.src_ip, asked.dst_ip) == (arp.ARP_REQUEST, PROBE_MAC,
+                                                                          "0.0.0.0", ip(2))
+    answer = arp_frame(arp.ARP_REPLY, 2, "0.0.0.0", dst_mac=PROBE_MAC)
+    learned, messages = handle_packet(answer, 2, HOST, 0.1, state, guard, [1, 2])
+    assert learned == mac(2) and state.hosts[mac(2)].ip == ip(2) and messages == []

@@ -83,6 +83,7 @@ def wsgi():
 def app(spawned, clock, wsgi):
     app = app_module.QRouteController(wsgi=wsgi)
     app.clock = clock.monotonic
+    app.hold.started = clock.now  # it started now, by the test's clock
     return app
 
 
@@ -188,7 +189,7 @@ def pin(app, pair, paths, weights=None):
 def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi):
     assert app.settings == Settings()
     assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation",
-                                                              "host claims"]
+                                                              "host claims", "resync"]
     assert (app._rerouter,) in spawned
     assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
 
@@ -242,19 +243,23 @@ def test_load_settings_reads_the_config_files(tmp_path, monkeypatch):
 
 
 # --- switch connect ---------------------------------------------------------------------------
-def test_connect_resets_the_switch_then_installs_base_rules(app):
+def test_connect_reads_the_switch_back_deletes_nothing_and_installs_base_rules(app):
     net = FakeNetwork(app, n=1)
-    dp = net.connect(1)
-    first = reparse(dp, dp.sent[0])
-    assert first.command == ofp.OFPFC_DELETE and first.table_id == ofp.OFPTT_ALL
-    assert first.cookie_mask == ofmsgs.APP_COOKIE_MASK
-    assert first.cookie >> 32 == ofmsgs.APP_COOKIE
-    assert (first.out_port, first.out_group) == (ofp.OFPP_ANY, ofp.OFPG_ANY)
-    groups = [m for m in dp.sent if isinstance(m, parser.OFPGroupMod)]
-    assert [(g.command, g.group_id) for g in groups] == [(ofp.OFPGC_DELETE, ofp.OFPG_ALL)]
-    assert dp.sent.index(groups[0]) < min(dp.sent.index(m) for m in dp.sent if is_add(m))
-
+    dp = net.connect(1, answer=False)
+    assert not [m for m in dp.sent if is_table_mod(m)]   # nothing changes before the read-back
+    kinds = [type(m).__name__ for m in dp.sent]
+    assert kinds == ["OFPPortDescStatsRequest", "OFPFlowStatsRequest", "OFPGroupDescStatsRequest"]
+    (request,) = [m for m in dp.sent if isinstance(m, parser.OFPFlowStatsRequest)]
+    assert (request.cookie, request.cookie_mask) == (ofmsgs.APP_COOKIE << 32, ofmsgs.APP_COOKIE_MASK)
+    assert app.datapaths == {1: dp} and app.state.switches == {1}
+    assert app.state.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
+    assert app.resync_reason() == "reading back switch 1"
+    net.answer_read_back(1)   # an empty switch: it gets the base rules
+    assert app.resync_reason() == "" and app.describe()["resync"]["switches"]["1"]["state"] == "read back"
+    assert not [m for m in dp.sent if is_delete(m)]
+    assert not [m for m in dp.sent if isinstance(m, parser.OFPGroupMod)]
     adds = [reparse(dp, m) for m in dp.sent if is_add(m)]
+    assert len(adds) == len(ofmsgs.base_rules())
     by_place = {(m.table_id, m.priority): m for m in adds}
     miss = by_place[(0, ofmsgs.PRIORITY_MISS)]
     assert list(miss.match.items()) == []
@@ -262,13 +267,9 @@ def test_connect_resets_the_switch_then_installs_base_rules(app):
     apply = next(i for i in miss.instructions if isinstance(i, parser.OFPInstructionActions))
     assert apply.actions[0].max_len == ofp.OFPCML_NO_BUFFER
     arp_rule = by_place[(0, ofmsgs.PRIORITY_ARP)]
-    assert arp_rule.match["eth_type"] == ether.ETH_TYPE_ARP
+    assert dict(arp_rule.match.items()) == {"eth_type": ether.ETH_TYPE_ARP, "eth_dst": "ff:ff:ff:ff:ff:ff"}
     assert output_ports(arp_rule) == [ofp.OFPP_CONTROLLER]
     assert all(m.cookie >> 32 == ofmsgs.APP_COOKIE for m in adds)
-    assert isinstance(dp.sent[-1], parser.OFPPortDescStatsRequest)
-    assert app.datapaths == {1: dp} and app.state.switches == {1}
-    assert app.state.ports[1] == {1, 2, 3}  # OFPP_LOCAL is not an edge port
-
 
 
 # --- ARP --------------------------------------------------------------------------------------
@@ -803,6 +804,7 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
 
     monkeypatch.setattr(app.reroute_wanted, "wait", wait)
     monkeypatch.setattr(app, "reroute", broken)
+    app.hold.ended_at = app.clock()  # no switch will connect: no start-up hold to wait out
     with caplog.at_level(logging.ERROR), pytest.raises(_Stop):
         app._rerouter()
     failures = [r for r in caplog.records if "rerouting failed" in r.getMessage()]
@@ -854,35 +856,48 @@ def test_a_host_moving_during_a_decision_gets_nothing_towards_its_old_switch(net
     assert [(o.kind, o.dpid, o.port) for o in moved] == [("host", 4, HOST_PORT)]
 
 
-def test_a_switch_reconnecting_while_the_policy_runs_gets_its_rules_from_that_decision(net, app, monkeypatch):
+def reconnect(net, dpid, answer=True):
+    """The switch connects again holding what it was sent (the replayed log) and answers the
+    read-back with it."""
+    flows, groups = replayed(net).read_back(dpid)
+    return net.connect(dpid, flows, groups, answer=answer)
+
+
+def answer_from_tables(net, dpid):
+    net.answer_read_back(dpid, *replayed(net).read_back(dpid))
+
+
+def test_a_switch_reconnecting_while_the_policy_runs_keeps_its_rules_and_nothing_is_resent(
+        net, app, monkeypatch):
     learn(net, 1)
     learn(net, 3)
     decide = app.policy.decide
 
     def decided_while_s2_reconnects(*args):
         net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-        net.connect(2)  # deletes every app rule and group on s2
+        reconnect(net, 2)  # read back: it holds what it had
         del net._handle
         return decide(*args)
 
     monkeypatch.setattr(app.policy, "decide", decided_while_s2_reconnects)
     net.clear()
-    assert app.reroute("periodic") == 0  # rules restored, no pair rerouted or reweighted
-    assert_record_is_true(replayed(net), app.tunnels)
-    # so the decision the reconnection asked for has nothing left to install
-    monkeypatch.setattr(app.policy, "decide", decide)
     epoch = app.tunnels.epoch
-    assert app.pending_reasons == ["switch 2 reconnected"]
+    assert app.reroute("periodic") == 0
+    assert [m for _, m in net.log if is_table_mod(m) and not is_add(m)] == []
+    assert_record_is_true(replayed(net), app.tunnels)
+    monkeypatch.setattr(app.policy, "decide", decide)
+    assert app.pending_reasons == ["switch 2 read back"]
     app.run_pending_reroutes()
-    assert app.tunnels.epoch == epoch
+    assert app.tunnels.epoch == epoch  # nothing to install
 
 
 @pytest.mark.parametrize("host_2_moves", [False, True])
 def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracked_rules(
         net, app, clock, host_2_moves):
-    """Whatever a decision sent a switch before it reconnected is gone, what it sent after
-    reached the new connection and stands; the follow-up decision (run by the fake loop)
-    leaves every switch holding exactly what the app tracks, even when a host moved meanwhile."""
+    """What a decision sent a switch before it reconnected may be lost, what it sent after
+    reached the new connection; the switch is read again after the plan, and the follow-up
+    decision leaves every switch holding exactly what the app tracks, even when a host moved
+    meanwhile. Decisions wait while the switch is read."""
     learn(net, 1)
     learn(net, 3)
     reconnected = []
@@ -891,7 +906,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
         if not reconnected:
             reconnected.append(2)
             net._handle = lambda handler, event: handler(event)  # the rerouter is busy here
-            net.connect(2)  # wipes s2; the decision's later phases reach it after this
+            # the connection dropped: the messages of this phase to s2 are lost
+            net.log[:] = [(d, m) for d, m in net.log if d != 2 or not is_table_mod(m)]
+            reconnect(net, 2)
             if host_2_moves:
                 net.packet_in(4, HOST_PORT, ipv4_frame(2, 1))  # host 2 now sends from s4
                 # its old port is up: the move counts once a probe there goes unanswered
@@ -902,7 +919,9 @@ def test_a_switch_reconnecting_during_the_barrier_waits_holds_exactly_the_tracke
     app.await_barriers = barrier_wait_during_which_s2_reconnects
     learn(net, 2)  # a new host: one decision, whose barrier wait sees s2 reconnect
     assert reconnected == [2] and app.state.hosts[mac(2)].dpid == (4 if host_2_moves else 2)
-    assert app.pending_reasons == []
+    assert app.resync_reason() == "reading back switch 2"   # read again after the plan
+    answer_from_tables(net, 2)
+    assert app.pending_reasons == [] and app.held_reasons == []
     sim = replayed(net)
     assert_record_is_true(sim, app.tunnels)
     every_pair_delivered((1, 2, 3) if not host_2_moves else (1, 3))(sim)
@@ -1026,18 +1045,19 @@ def test_a_bad_write_gets_a_4xx_and_changes_nothing(rest, method, path, body, to
 # --- reconnects -------------------------------------------------------------------------------
 def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net, app):
     """Ryu's dpset notes a switch may reconnect before the old connection is seen to drop.
-    The new connection wipes qroute's rules and groups (switch_features); they must come
-    back, and the old connection's late DEAD event must not take the live switch away."""
+    The new connection reads the switch back (nothing is deleted or sent again, not even the
+    base rules, which are in place), and the old connection's late DEAD event must not take
+    the live switch away."""
     learn(net, 1)
     learn(net, 3)
     old = net.datapaths[2]
     net.clear()
-    new = net.connect(2)
-    assert reparse(new, new.sent[0]).command == ofp.OFPFC_DELETE  # rules wiped on connect
+    new = reconnect(net, 2)
     assert all(msg.datapath is new for msg in new.sent)
+    assert [m for m in new.sent if is_table_mod(m)] == []
     sim = replayed(net)
     assert_record_is_true(sim, app.tunnels)
-    assert delivered(sim, 1, 3) == {SHORT}  # s2's transit rule is back
+    assert delivered(sim, 1, 3) == {SHORT}
     net.clear()
     net.state_change(old, app_module.DEAD_DISPATCHER)
     assert app.datapaths[2] is new and 2 in app.state.switches
@@ -1045,7 +1065,7 @@ def test_switch_reconnecting_before_its_old_connection_dies_keeps_its_rules(net,
     assert [m for _, m in net.log if is_table_mod(m)] == []
 
 
-def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_deletes_the_rest(
+def test_a_reconnected_switch_read_back_lets_moving_a_pair_delete_its_old_tunnel_everywhere(
         net, app, monkeypatch):
     decide = app.policy.decide
 
@@ -1059,11 +1079,12 @@ def test_a_reconnected_switch_forgets_only_its_own_rules_so_moving_a_pair_delete
     label = app.tunnels.labels[LONG]
     monkeypatch.setattr(app.policy, "decide", decide)
     net.clear()
-    net.connect(5)  # wipes s5; the decision it asks for takes 1->3 the short way
+    reconnect(net, 5)  # read back; the decision it asks for takes 1->3 the short way
     assert paths_of(app, 1, 3) == [SHORT]
-    # the old tunnel's rule on s4 (not wiped, not on the new path) is deleted, not left behind
+    # the old tunnel's rules on s4 and s5 are deleted, not left behind
     sim = replayed(net)
     assert ("tunnel", label) not in sim.contents(4)[0]
+    assert ("tunnel", label) not in sim.contents(5)[0]
     assert_record_is_true(sim, app.tunnels)
     assert app.status.pairs_rerouted == 1
 
@@ -1129,3 +1150,159 @@ def test_a_host_behind_a_port_reported_down_moves_without_a_probe(net, app):
     net.packet_in(2, HOST_PORT, ipv4_frame(1, 3))  # host 1 now on s2
     assert app.state.hosts[mac(1)].dpid == 2
     assert not [m for _, m in net.log if isinstance(m, parser.OFPPacketOut)]  # no probe
+
+
+# --- restart: the state file and the read-back ----------------------------------------------
+def _restarted(wsgi, clock):
+    """A new controller process (same settings, same home: the same state file)."""
+    app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
+    app.hold.started = clock.now  # it started now, by the test's clock
+    network = FakeNetwork(app, n=5)
+    _record_barriers(app, network)
+    return app, network
+
+
+def _connect_holding(network, tables, dpid):
+    network.connect(dpid, *tables.read_back(dpid))
+
+
+def test_a_restarted_controller_knows_hosts_and_paths_at_once_and_changes_nothing(net, app, spawned,
+                                                                                   clock, wsgi):
+    for n in (1, 3, 4):
+        learn(net, n)
+    tables = replayed(net)
+    before = dict(app.tunnels.splits), dict(app.tunnels.labels), app.tunnels.epoch
+    hosts = {m: (h.dpid, h.port, h.ip) for m, h in app.state.hosts.items()}
+    again, network = _restarted(wsgi, clock)
+    # hosts known before any switch connects (the ARP proxy can answer for them at once)
+    assert {m: (h.dpid, h.port, h.ip) for m, h in again.state.hosts.items()} == hosts
+    for dpid in (1, 2, 3, 4):
+        _connect_holding(network, tables, dpid)
+        assert again.resync_reason().endswith(" 5 of the state file to connect and be read back")
+        assert again.tunnels.epoch == before[2]
+    _connect_holding(network, tables, 5)
+    assert again.resync_reason() == ""   # links restored from the file once both ports were there
+    for src, dst in network.ring_links():  # LLDP confirms them: nothing to do
+        network.link_add(src, dst)
+    assert (dict(again.tunnels.splits), dict(again.tunnels.labels), again.tunnels.epoch) == before
+    assert [m for _, m in network.log if is_table_mod(m)] == []   # not even the base rules
+    assert not again.provisional_links
+    assert_record_is_true(tables, again.tunnels)
+    # and it goes on deciding as before: a new host's tunnels get fresh labels, nothing deleted
+    learn(network, 2)
+    assert again.tunnels.epoch == before[2] + 1
+    assert not [m for _, m in network.log if is_delete(m)]
+    assert len(set(again.tunnels.labels.values())) == len(again.tunnels.labels)
+
+
+def test_a_corrupt_state_file_is_reported_and_the_switches_keep_forwarding(net, app, spawned, clock,
+                                                                           wsgi, home, caplog):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    (home / ".qroute" / "state.json").write_text('{"format": "qroute-state", "version": 1, "hosts": 7}')
+    with caplog.at_level(logging.ERROR):
+        again, network = _restarted(wsgi, clock)
+    assert any("state file" in r.getMessage() and "'hosts' is not a list" in r.getMessage()
+               for r in caplog.records)
+    assert again.describe()["resync"]["state_file_problem"].startswith("state file ")
+    assert again.state.hosts == {}
+    _connect_holding(network, tables, 1)
+    # s1's groups send to s3 (and its tunnels leave by ports whose links are not known yet)
+    assert "switch 3" in again.resync_reason()
+    for dpid in (2, 3, 4, 5):
+        _connect_holding(network, tables, dpid)
+    assert "waiting for the links" in again.resync_reason()
+    for src, dst in network.ring_links():
+        network.link_add(src, dst)
+    assert again.resync_reason() == ""
+    # hosts known again from the delivery rules; the paths decided again are the installed ones
+    assert {m: (h.dpid, h.port) for m, h in again.state.hosts.items()} == {mac(1): (1, 1), mac(3): (3, 1)}
+    assert paths_of(again, 1, 3) == [SHORT]
+    assert not [m for _, m in network.log if is_delete(m)]
+    sim = replayed(net)
+    for dpid, msg in network.log:
+        if is_table_mod(msg):
+            sim.apply([(dpid, msg)])
+    assert_record_is_true(sim, again.tunnels)
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT_BACK}
+
+
+def test_the_start_up_hold_ends_after_the_timeout_when_a_saved_switch_never_comes(net, app, spawned,
+                                                                                 clock, wsgi):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    again, network = _restarted(wsgi, clock)
+    for dpid in (1, 2, 3, 4):
+        _connect_holding(network, tables, dpid)
+    network.packet_in(4, HOST_PORT, ipv4_frame(4, 1))   # a new host: its decision waits
+    assert again.tunnels.epoch == app.tunnels.epoch and again.held_reasons
+    assert again.describe()["rerouting"] is True
+    clock.now += again.settings.resync_timeout
+    again.check_resync()
+    while again.pending_reasons:
+        again.run_pending_reroutes()
+    assert again.resync_reason() == "" and again.tunnels.epoch == app.tunnels.epoch + 1
+    assert (4, 1) in again.tunnels.splits
+
+
+def test_multipart_read_back_replies_are_adopted_once_the_last_part_arrived(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    net.connect(1, answer=False)
+    assert app.resync_reason() == "reading back switch 1"
+    net.answer_read_back(1, *tables.read_back(1), parts=3)
+    assert app.resync_reason() == ""
+    # s1: the egress rule of 3 -> 1, the group to s3, two classification rules, one delivery rule
+    assert app.describe()["resync"]["switches"]["1"]["entries"] == 1 + 1 + 2 + 1
+    assert_record_is_true(replayed(net), app.tunnels)
+
+
+def test_an_older_versions_arp_rule_read_back_is_deleted_and_nothing_else(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    old_arp = parser.OFPFlowMod(datapath=None, cookie=ofmsgs.cookie(0), cookie_mask=0, table_id=0,
+                                command=ofp.OFPFC_ADD, idle_timeout=0, hard_timeout=0,
+                                priority=ofmsgs.PRIORITY_ARP, buffer_id=ofp.OFP_NO_BUFFER,
+                                out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, flags=0,
+                                match=parser.OFPMatch(eth_type=ether.ETH_TYPE_ARP),
+                                instructions=[parser.OFPInstructionActions(
+                                    ofp.OFPIT_APPLY_ACTIONS, [ofmsgs.to_controller()])])
+    tables.apply([(2, old_arp)])
+    net.clear()
+    dp = net.connect(2, *tables.read_back(2))
+    (delete,) = [reparse(dp, m) for m in dp.sent if is_delete(m)]
+    assert (delete.command, delete.priority, dict(delete.match.items())) == (
+        ofp.OFPFC_DELETE_STRICT, ofmsgs.PRIORITY_ARP, {"eth_type": ether.ETH_TYPE_ARP})
+    assert delete.cookie_mask == ofmsgs.APP_COOKIE_MASK
+    tables.apply([(2, m) for m in dp.sent if is_table_mod(m)])
+    rules, _ = tables.contents(2)
+    assert ("base", 0, ofmsgs.PRIORITY_ARP, (("eth_type", ether.ETH_TYPE_ARP),)) not in rules
+    assert app.describe()["resync"]["switches"]["2"]["stale_deleted"] == 1
+    assert app.metrics.stale_entries_deleted._value.get() == 1
+    assert_record_is_true(tables, app.tunnels)
+
+
+def test_a_state_file_link_lldp_never_confirms_is_removed_after_the_hold(net, app, spawned, clock,
+                                                                         wsgi):
+    learn(net, 1)
+    learn(net, 3)
+    tables = replayed(net)
+    again, network = _restarted(wsgi, clock)
+    for dpid in range(1, 6):
+        _connect_holding(network, tables, dpid)
+    assert again.resync_reason() == "" and {(1, 2), (2, 1)} <= set(again.state.links)
+    assert paths_of(again, 1, 3) == [SHORT]
+    for src, dst in network.ring_links():   # LLDP finds every link but s1-s2 (a cable moved)
+        if {src[0], dst[0]} != {1, 2}:
+            network.link_add(src, dst)
+    clock.now += again.settings.resync_timeout
+    again.check_resync()
+    while again.pending_reasons:
+        again.run_pending_reroutes()
+    assert not {(1, 2), (2, 1)} & set(again.state.links) and not again.provisional_links
+    assert paths_of(again, 1, 3) == [LONG]

@@ -90,7 +90,9 @@ def test_base_rules_and_switch_reset():
     rules = [flow_mod(m) for m in ofmsgs.base_rules()]
     assert [(m.table_id, m.priority, dict(m.match.items()), actions(m)) for m in rules] == [
         (0, 0, {}, [("OFPActionOutput", ofp.OFPP_CONTROLLER)]),
-        (0, 30000, {"eth_type": 0x0806}, [("OFPActionOutput", ofp.OFPP_CONTROLLER)]),
+        # broadcast ARP only: unicast ARP between known hosts follows their rules
+        (0, 30000, {"eth_type": 0x0806, "eth_dst": "ff:ff:ff:ff:ff:ff"},
+         [("OFPActionOutput", ofp.OFPP_CONTROLLER)]),
         (1, 0, {}, []),                             # table 1's miss drops
     ]
     assert BASE_RULES == 3
@@ -100,6 +102,21 @@ def test_base_rules_and_switch_reset():
                                                                   ofmsgs.APP_COOKIE_MASK)
     assert group_mod_bytes(delete_groups)[::2] == (ofp.OFPGC_DELETE, ofp.OFPG_ALL)
     assert len(base) == 3
+
+
+def test_the_read_back_request_asks_every_table_for_qroute_cookied_rules_only():
+    datapath = FakeDatapath(1, [])
+    request = ofmsgs.app_flow_stats_request()
+    request.datapath = datapath
+    datapath.send_msg(request)
+    # OpenFlow 1.3 layout: multipart header (type, flags), then the flow-stats request body
+    kind, = struct.unpack_from("!H", request.buf, 8)
+    table, out_port, out_group, cookie, mask = struct.unpack_from("!B3xII4xQQ", request.buf, 16)
+    assert kind == ofp.OFPMP_FLOW
+    assert (table, out_port, out_group) == (ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY)
+    assert (cookie, mask) == (0x71726F75 << 32, 0xFFFFFFFF00000000)
+    match_type, match_length = struct.unpack_from("!HH", request.buf, 48)
+    assert (match_type, match_length) == (ofp.OFPMT_OXM, 4)  # no field: every rule
 
 
 def test_group_add_modify_delete_bytes():

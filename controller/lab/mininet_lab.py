@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -70,8 +71,11 @@ class MininetLab:
     def __init__(self, topo, settings: dict | None = None, log_path: str | None = None,
                  controller_start_timeout: float = 30.0, tls: bool = False):
         self.topo = topo
-        # a token of its own, so that the lab (and no one else) can write through the REST API
+        # a token of its own, so that the lab (and no one else) can write through the REST API;
+        # a state file of its own, which a restarted controller of this lab (and no other) reads
         self.settings = {"stats_interval": "1.0", "api_token": secrets.token_urlsafe(16),
+                         "state_file": os.path.join(tempfile.mkdtemp(prefix="qroute-lab-state-"),
+                                                    "state.json"),
                          **(settings or {})}
         self.of_port = free_port()
         self.rest_port = free_port()
@@ -141,18 +145,19 @@ class MininetLab:
             os.unlink(self._config_path)
             self._config_path = None
 
-    def _start_controller(self):
-        with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as config:
-            config.write("[qroute]\n")
-            for key, value in self.settings.items():
-                config.write(f"{key} = {value}\n")
-            self._config_path = config.name
+    def _start_controller(self, append_log: bool = False):
+        if self._config_path is None:
+            with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as config:
+                config.write("[qroute]\n")
+                for key, value in self.settings.items():
+                    config.write(f"{key} = {value}\n")
+                self._config_path = config.name
         listen = (["--ofp-ssl-listen-port", str(self.of_port), *self.tls.ryu_arguments()]
                   if self.tls else ["--ofp-tcp-listen-port", str(self.of_port)])
         command = [sys.executable, "-m", "controller.launcher", *listen,
                    "--wsapi-port", str(self.rest_port),
                    "--config-file", self._config_path]
-        log = open(self.log_path, "w")
+        log = open(self.log_path, "a" if append_log else "w")
         self.controller = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log,
                                            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.controller_start_timeout
@@ -165,6 +170,45 @@ class MininetLab:
             except OSError:
                 time.sleep(0.2)
         raise TimeoutError(f"controller did not start; log: {self.log_path}")
+
+    def restart_controller(self, kill: bool = True, down_s: float = 2.0,
+                           reconnect_backoff_ms: int = 500) -> float:
+        """Stop the controller (``kill -9`` with `kill`, else SIGTERM), leave the switches
+        without it for `down_s` seconds, and start it again with the same config, ports and
+        state file; returns the seconds from the stop until its REST API answered again. The
+        switches are first told to retry the controller every `reconnect_backoff_ms` at most
+        (Open vSwitch backs off to 8 s by default)."""
+        for switch in self.net.switches:
+            uuid = subprocess.run(["ovs-vsctl", "get", "bridge", switch.name, "controller"],
+                                  capture_output=True, text=True, check=True).stdout.strip("[] \n")
+            for record in filter(None, (part.strip() for part in uuid.split(","))):
+                subprocess.run(["ovs-vsctl", "set", "controller", record,
+                                f"max_backoff={max(1000, reconnect_backoff_ms)}"], check=True)
+        stopped = time.monotonic()
+        self.controller.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        self.controller.wait(timeout=10)
+        self.controller = None
+        time.sleep(down_s)
+        self._start_controller(append_log=True)
+        return time.monotonic() - stopped
+
+    def qroute_flows(self, switch: str) -> dict[tuple, dict]:
+        """The switch's qroute rules, read from the switch itself: {(table, priority, match):
+        {"cookie", "duration_s", "n_packets", "actions"}}."""
+        out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch,
+                              "cookie=0x71726f7500000000/0xffffffff00000000"],
+                             capture_output=True, text=True, check=True).stdout
+        flows = {}
+        for line in out.splitlines():
+            found = re.search(r"cookie=(0x[0-9a-f]+), duration=([\d.]+)s, table=(\d+), "
+                              r"n_packets=(\d+), n_bytes=\d+, (?:\S+=\S+, )*?priority=(\d+),?(\S*) "
+                              r"actions=(\S*)", line)
+            if found:
+                cookie, duration, table, packets, priority, match, actions = found.groups()
+                flows[(int(table), int(priority), match)] = {
+                    "cookie": int(cookie, 16), "duration_s": float(duration),
+                    "n_packets": int(packets), "actions": actions}
+        return flows
 
     def controller_log(self) -> str:
         return Path(self.log_path).read_text(errors="replace")
