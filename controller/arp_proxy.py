@@ -19,11 +19,16 @@ from controller.splits import Message
 
 
 class FloodGuard:
-    """Remembers recently handled requests so that copies of one are not handled twice."""
+    """Remembers recently handled requests so that copies of one are not handled twice, and
+    who asked for a target not known yet (answered as soon as the target is learned)."""
+
+    MAX_ASKS = 1024
 
     def __init__(self, window_s: float):
         self.window_s = window_s
         self.seen: dict[object, float] = {}
+        # target IP -> {asker MAC: (asker IP, dpid, port, when)}
+        self.asks: dict[str, dict[str, tuple[str, int, int, float]]] = {}
 
     def first_time(self, key, now: float) -> bool:
         if len(self.seen) > 4096:
@@ -33,6 +38,29 @@ class FloodGuard:
             return False
         self.seen[key] = now
         return True
+
+    def remember_ask(self, target_ip: str, asker_mac: str, asker_ip: str, dpid: int, port: int,
+                     now: float) -> None:
+        if sum(len(askers) for askers in self.asks.values()) >= self.MAX_ASKS:
+            self.asks = {ip: fresh for ip, askers in self.asks.items()
+                         if (fresh := {mac: ask for mac, ask in askers.items()
+                                       if now - ask[3] < self.window_s})}
+            if sum(len(askers) for askers in self.asks.values()) >= self.MAX_ASKS:
+                return  # a flood of asks: they are not answered early, hosts ask again
+        self.asks.setdefault(target_ip, {})[asker_mac] = (asker_ip, dpid, port, now)
+
+    def answers(self, state: NetworkState, ip: str | None, now: float,
+                answered: str | None = None) -> list[Message]:
+        """Replies, for hosts that asked for `ip` within the window, now that its host is known
+        (but `answered`, whom the target's own reply is on its way to)."""
+        askers = self.asks.pop(ip, {}) if ip else {}
+        askers.pop(answered, None)
+        target = state.host_by_ip(ip) if askers else None
+        if target is None:
+            return []
+        return [(dpid, ofmsgs.packet_out(arp_reply(target.mac, target.ip, mac, asker_ip), port))
+                for mac, (asker_ip, dpid, port, when) in sorted(askers.items())
+                if now - when < self.window_s and mac in state.hosts]
 
 
 def arp_reply(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
@@ -90,7 +118,7 @@ def handle_packet(data: bytes, dpid: int, in_port: int, now: float, state: Netwo
             else:
                 learned = edge.learn(state, arp_pkt.src_mac, dpid, in_port, arp_pkt.src_ip,
                                      now)[0] == edge_guard.LEARNED
-            return (arp_pkt.src_mac if learned else None), []
+            return (arp_pkt.src_mac if learned else None), guard.answers(state, arp_pkt.src_ip, now)
         learned, messages = handle(arp_pkt, data, dpid, in_port, now, state, guard, connected, edge)
         return (arp_pkt.src_mac if learned else None), messages
     ip_pkt = pkt.get_protocol(ipv4.ipv4)
@@ -128,10 +156,17 @@ def handle(request: arp.arp, data: bytes, dpid: int, in_port: int, now: float, s
             return learned, probes + [(dpid, ofmsgs.packet_out(reply, in_port))]
         if not first:
             return learned, probes
-        return learned, probes + flood_to_edges(data, state, connected, (dpid, in_port)) + \
+        # the request itself goes only where the target's reply would come back here; where it
+        # would pass the controller by (switches with known hosts, whose classification rules
+        # carry unicast ARP), a probe goes instead, and its answer gets the asker its reply
+        guard.remember_ask(request.dst_ip, request.src_mac, request.src_ip, dpid, in_port, now)
+        bypassed = {host.dpid for host in state.hosts.values()}
+        return learned, probes + flood_to_edges(data, state, [d for d in connected if d not in bypassed],
+                                                (dpid, in_port)) + \
             probe_where_replies_bypass(request.dst_ip, state, connected, (dpid, in_port))
-    return learned, probes + (deliver(request.dst_mac, data, state, connected)
-                              or flood_to_edges(data, state, connected, (dpid, in_port)))
+    return learned, probes + guard.answers(state, request.src_ip, now, request.dst_mac) + (
+        deliver(request.dst_mac, data, state, connected)
+        or flood_to_edges(data, state, connected, (dpid, in_port)))
 
 
 def deliver(dst_mac: str, data: bytes, state: NetworkState, connected: Collection[int]) -> list[Message]:

@@ -5,6 +5,7 @@ from ryu.lib.packet import arp, ethernet, ipv4, lldp, packet, vlan
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
 
+from controller import edge_guard
 from controller.arp_proxy import FloodGuard, handle_packet
 from controller.netstate import NetworkState
 from tests.fakes import arp_frame, ip, ipv4_frame, mac
@@ -116,9 +117,10 @@ def test_a_tunnel_tagged_frame_teaches_nothing_and_is_not_delivered():
 
 def test_an_unknown_target_behind_a_switch_with_known_hosts_is_probed_and_learned_from_its_answer():
     """Only broadcast ARP reaches the controller: on s2, which has a known host, the unknown
-    target's unicast reply to the asker follows the classification rules. The controller's
-    probe (sender 0.0.0.0, so no neighbour table changes) out of s2's edge ports makes the
-    target answer the controller instead, which learns it and delivers nothing."""
+    target's unicast reply to the asker would follow the classification rules and pass the
+    controller by. So s2 gets no copy of the request but the controller's probe (sender
+    0.0.0.0, so no neighbour table changes) out of its edge ports; the target answers the
+    controller, which learns it and answers the asker itself."""
     from controller.edge_guard import PROBE_MAC
 
     state, guard = network()
@@ -126,15 +128,27 @@ def test_an_unknown_target_behind_a_switch_with_known_hosts_is_probed_and_learne
     state.learn_host(mac(3), 2, 3, ip(3))
     request = arp_frame(arp.ARP_REQUEST, 1, ip(2))
     _, messages = handle_packet(request, 1, HOST, 0.0, state, guard, connected=[1, 2])
-    floods = [(d, m.actions[0].port) for d, m in messages if m.data == request]
-    probes = [(d, m) for d, m in messages if m.data != request]
-    assert floods == [(2, HOST), (2, 3)]
-    assert [(d, m.actions[0].port) for d, m in probes] == [(2, HOST), (2, 3)]
-    probe = packet.Packet(probes[0][1].data)
+    assert [m for _, m in messages if m.data == request] == []
+    assert [(d, m.actions[0].port) for d, m in messages] == [(2, HOST), (2, 3)]
+    probe = packet.Packet(messages[0][1].data)
     eth, asked = probe.get_protocol(ethernet.ethernet), probe.get_protocol(arp.arp)
     assert (eth.src, eth.dst) == (PROBE_MAC, "ff:ff:ff:ff:ff:ff")
     assert (asked.opcode, asked.src_mac, asked.src_ip, asked.dst_ip) == (arp.ARP_REQUEST, PROBE_MAC,
                                                                           "0.0.0.0", ip(2))
     answer = arp_frame(arp.ARP_REPLY, 2, "0.0.0.0", dst_mac=PROBE_MAC)
     learned, messages = handle_packet(answer, 2, HOST, 0.1, state, guard, [1, 2])
-    assert learned == mac(2) and state.hosts[mac(2)].ip == ip(2) and messages == []
+    assert learned == mac(2) and state.hosts[mac(2)].ip == ip(2)
+    assert [(d, m.actions[0].port) for d, m in messages] == [(1, HOST)]   # the asker's answer
+    told = packet.Packet(messages[0][1].data).get_protocol(arp.arp)
+    assert (told.opcode, told.src_mac, told.src_ip, told.dst_mac, told.dst_ip) == (
+        arp.ARP_REPLY, mac(2), ip(2), mac(1), ip(1))
+
+
+def test_an_ask_older_than_the_window_is_not_answered_late():
+    state, guard = network()
+    state.set_ports(2, {HOST, LINK, 3})
+    state.learn_host(mac(3), 2, 3, ip(3))
+    handle_packet(arp_frame(arp.ARP_REQUEST, 1, ip(2)), 1, HOST, 0.0, state, guard, connected=[1, 2])
+    answer = arp_frame(arp.ARP_REPLY, 2, "0.0.0.0", dst_mac=edge_guard.PROBE_MAC)
+    learned, messages = handle_packet(answer, 2, HOST, 5.0, state, guard, [1, 2])
+    assert learned == mac(2) and messages == []
