@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from controller import ofmsgs
+from controller.protection import protect
 from controller.tunnel_labels import allocate
 from controller.netstate import NetworkState
 from controller.splits import Link, Message, Pair, Split, SwitchPath
@@ -42,7 +43,12 @@ class Desired:
 
     `tunnel_rules`: (dpid, label) -> out port on a transit switch, None at the egress;
     `groups`: (ingress, egress) pair -> its buckets; `classify`: (dpid, mac) -> (GROUP, egress)
-    or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1."""
+    or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1.
+    Local protection (:mod:`controller.protection`): `backups`, backup path -> its label (its
+    rules are in `tunnel_rules`, unprotected); `protection`, (dpid, label) -> (out port, backup
+    label, backup's first port): the fast-failover group ``ofmsgs.ff_group_id(label)`` on dpid,
+    which the tunnel's hop there (its transit rule, or at the ingress its select bucket) goes
+    through; the out port is the one `tunnel_rules` or the bucket names."""
 
     splits: dict[Pair, Split] = field(default_factory=dict)
     labels: dict[SwitchPath, int] = field(default_factory=dict)
@@ -50,6 +56,12 @@ class Desired:
     groups: dict[Pair, tuple[Bucket, ...]] = field(default_factory=dict)
     classify: dict[tuple[int, str], tuple[str, int]] = field(default_factory=dict)
     delivery: dict[tuple[int, str], int] = field(default_factory=dict)
+    backups: dict[SwitchPath, int] = field(default_factory=dict)
+    protection: dict[tuple[int, int], ofmsgs.Protection] = field(default_factory=dict)
+
+    def protected_labels(self, dpid: int) -> set[int]:
+        """Labels whose hop on `dpid` goes through a fast-failover group."""
+        return {label for switch, label in self.protection if switch == dpid}
 
     def without_switches(self, dpids: Iterable[int]) -> Desired:
         """The record minus everything on `dpids` (wiped there). A pair whose ingress group
@@ -58,14 +70,18 @@ class Desired:
         gone = set(dpids)
         groups = {pair: buckets for pair, buckets in self.groups.items() if pair[0] not in gone}
         tunnel_rules = {key: port for key, port in self.tunnel_rules.items() if key[0] not in gone}
+        protection = {key: spec for key, spec in self.protection.items() if key[0] not in gone}
         used = {label for _, label in tunnel_rules} | {
-            spec[0] for buckets in groups.values() for spec in buckets}
+            spec[0] for buckets in groups.values() for spec in buckets} | {
+            label for _, label in protection} | {spec[1] for spec in protection.values()}
         return Desired(
             splits={pair: split for pair, split in self.splits.items() if pair in groups},
             labels={path: label for path, label in self.labels.items() if label in used},
             tunnel_rules=tunnel_rules, groups=groups,
             classify={key: to for key, to in self.classify.items() if key[0] not in gone},
-            delivery={key: port for key, port in self.delivery.items() if key[0] not in gone})
+            delivery={key: port for key, port in self.delivery.items() if key[0] not in gone},
+            backups={path: label for path, label in self.backups.items() if label in used},
+            protection=protection)
 
 
 @dataclass(frozen=True)
@@ -90,8 +106,9 @@ class Change:
 
 @dataclass(frozen=True)
 class RuleCount:
-    """qroute's flow rules (tunnel, classification and delivery; the BASE_RULES every switch
-    has are not counted), select groups and their buckets on one switch."""
+    """qroute's flow rules (tunnel, backup tunnel, classification and delivery; the BASE_RULES
+    every switch has are not counted), groups (select and fast-failover) and their buckets (a
+    fast-failover group has two) on one switch."""
 
     flow_rules: int = 0
     groups: int = 0
@@ -132,9 +149,11 @@ _MISSING = object()
 class InstalledTunnels:
     """The record of what is installed (a :class:`Desired`), the epoch of the decision that
     installed it, and, while a plan is under way (:meth:`plan` to :meth:`commit`), the
-    switches wiped and links gone down since it was made."""
+    switches wiped and links gone down since it was made. `protect`: give every tunnel hop a
+    backup tunnel and fast-failover group (:mod:`controller.protection`)."""
 
-    def __init__(self):
+    def __init__(self, protect: bool = False):
+        self.protect = protect
         self.epoch = 0
         self.record = Desired()
         self.pending: Desired | None = None
@@ -172,13 +191,19 @@ class InstalledTunnels:
             if kept:
                 splits[pair] = kept
         paths = [path for split in splits.values() for path, _ in split]
-        labels = allocate(paths, self.record.labels)
+        # backups still installed keep their labels from new tunnels until a plan removes them
+        labels = allocate(paths, self.record.labels, held=set(self.record.backups.values()))
+        protected = protect(labels, links, self.record.backups,
+                            held=set(labels.values()) | set(self.record.labels.values())
+                            ) if self.protect else None
+        backups = protected.backups if protected else {}
         tunnel_rules: dict[tuple[int, int], int | None] = {}
-        for path in labels:
+        for path in [*labels, *backups]:
+            label = labels[path] if path in labels else backups[path]
             for position, dpid in enumerate(path[1:], start=1):
                 last = position == len(path) - 1
                 out_port = None if last else links[(dpid, path[position + 1])].src_port
-                tunnel_rules[(dpid, labels[path])] = out_port
+                tunnel_rules[(dpid, label)] = out_port
         groups = {pair: tuple((labels[path], bucket_weight(share), links[(path[0], path[1])].src_port)
                               for path, share in split)
                   for pair, split in splits.items()}
@@ -192,7 +217,8 @@ class InstalledTunnels:
                     classify[(ingress, mac)] = (PORT, host.port)
                 elif (ingress, host.dpid) in splits:
                     classify[(ingress, mac)] = (GROUP, host.dpid)
-        return Desired(splits, labels, tunnel_rules, groups, classify, delivery)
+        return Desired(splits, labels, tunnel_rules, groups, classify, delivery, backups,
+                       protected.protection if protected else {})
 
     def diff(self, desired: Desired) -> Change:
         old = self.record
@@ -202,7 +228,7 @@ class InstalledTunnels:
         old_hosts = {mac: (dpid, port) for (dpid, mac), port in old.delivery.items()}
         new_hosts = {mac: (dpid, port) for (dpid, mac), port in desired.delivery.items()}
         entries = sum(_dict_changes(getattr(old, name), getattr(desired, name))
-                      for name in ("tunnel_rules", "groups", "classify", "delivery"))
+                      for name in ("tunnel_rules", "groups", "classify", "delivery", "protection"))
         return Change(
             new=sorted(pair for pair in desired.splits if pair not in old.splits),
             rerouted=sorted(pair for pair in kept if old_paths[pair] != new_paths[pair]),
@@ -237,7 +263,8 @@ class InstalledTunnels:
             # a group links_down changed during the plan holds what it made of the old record;
             # it must hold the new record's buckets (those already re-sent above aside)
             sent = {(dpid, m.group_id) for dpid, m in messages}
-            messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)]))
+            messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)],
+                                                       record.protected_labels(ingress)))
                          for ingress, egress in sorted(self.touched - sent)
                          if (ingress, egress) in record.groups]
         if self.wiped:
@@ -275,7 +302,12 @@ class InstalledTunnels:
         prefer = set(self.pending.labels.values()) if self.pending is not None else None
         if self.pending is not None:
             self.broken |= down
-        self.record, messages = _drop_broken(self.record, down, prefer)
+        # a bucket may only go through a fast-failover group that is there whichever phase
+        # was sent last: one the plan deletes would take the bucket (or the switch refuse it)
+        through = set(self.record.protection)
+        if self.pending is not None:
+            through &= set(self.pending.protection)
+        self.record, messages = _drop_broken(self.record, down, prefer, through)
         if self.pending is not None:
             self.touched.update((dpid, m.group_id) for dpid, m in messages)
         return messages
@@ -286,10 +318,13 @@ class InstalledTunnels:
         return pair if pair in self.record.groups else None
 
 
-def _drop_broken(record: Desired, down: set[Link],
-                 prefer: set[int] | None = None) -> tuple[Desired, list[Message]]:
+def _drop_broken(record: Desired, down: set[Link], prefer: set[int] | None = None,
+                 through: set[tuple[int, int]] | None = None) -> tuple[Desired, list[Message]]:
     """`record` with the buckets of tunnels over `down` links removed from the groups (the
-    remaining shares renormalised), and the group modifications that do it."""
+    remaining shares renormalised), and the group modifications that do it; a bucket goes
+    through its fast-failover group where (ingress, label) is in `through` (default: where the
+    record protects the hop)."""
+    through = set(record.protection) if through is None else through
     splits, groups, messages = dict(record.splits), dict(record.groups), []
     for pair, split in sorted(record.splits.items()):
         intact = [(path, share) for path, share in split if not _path_links(path) & down]
@@ -303,7 +338,8 @@ def _drop_broken(record: Desired, down: set[Link],
         buckets = tuple((record.labels[path], bucket_weight(share), port_of[record.labels[path]])
                         for path, share in new_split)
         splits[pair], groups[pair] = new_split, buckets
-        messages.append((pair[0], ofmsgs.group_modify(pair[1], buckets)))
+        messages.append((pair[0], ofmsgs.group_modify(
+            pair[1], buckets, {label for label, _, _ in buckets if (pair[0], label) in through})))
     return replace(record, splits=splits, groups=groups), messages
 
 
@@ -316,5 +352,7 @@ def rule_counts(tunnels: Desired | InstalledTunnels) -> dict[int, RuleCount]:
     groups: dict[int, list[int]] = {}
     for (ingress, _), buckets in record.groups.items():
         groups.setdefault(ingress, []).append(len(buckets))
+    for dpid, _ in record.protection:
+        groups.setdefault(dpid, []).append(2)
     return {dpid: RuleCount(rules.get(dpid, 0), len(groups.get(dpid, ())), sum(groups.get(dpid, ())))
             for dpid in sorted(rules.keys() | groups.keys())}
