@@ -58,7 +58,7 @@ class QRouteController(app_manager.RyuApp):
             self.state.apply_link_facts(
                 link_facts(self.settings.topology, self.settings.capacity_scale))
         self.datapaths = {}
-        self.tunnels = InstalledTunnels()
+        self.tunnels = InstalledTunnels(protect=self.settings.local_protection)
         self.port_rates = PortRates(self.settings.stats_interval)
         self.pair_rates = PairRates()
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
@@ -119,7 +119,8 @@ class QRouteController(app_manager.RyuApp):
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
         if dpid > ofmsgs.MAX_GROUP_ID:
-            self.logger.error("switch %016x: its dpid is above OpenFlow's largest group id (%#x), and "
+            self.logger.error("switch %016x: its dpid is above the largest select group id (%#x; "
+                              "the ids above are qroute's fast-failover groups), and "
                               "qroute names each select group after its egress switch's dpid: "
                               "traffic to its hosts is not routed (give the bridge a smaller "
                               "other-config:datapath-id)", dpid, ofmsgs.MAX_GROUP_ID)

@@ -42,6 +42,7 @@ class Settings:
     split: str = "auto"
     api_token: str = field(default="", repr=False)  # the settings are logged at start-up
     api_token_file: str = "~/.qroute/api-token"
+    local_protection: bool = True
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint

@@ -198,8 +198,8 @@ class InstalledTunnels:
                             ) if self.protect else None
         backups = protected.backups if protected else {}
         tunnel_rules: dict[tuple[int, int], int | None] = {}
-        for path in [*labels, *backups]:
-            label = labels[path] if path in labels else backups[path]
+        # a backup's label is its own even where its path is also a tunnel's
+        for path, label in [*labels.items(), *backups.items()]:
             for position, dpid in enumerate(path[1:], start=1):
                 last = position == len(path) - 1
                 out_port = None if last else links[(dpid, path[position + 1])].src_port

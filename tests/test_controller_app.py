@@ -23,6 +23,7 @@ from webob import Request
 import controller.app as app_module
 from controller import ofmsgs, ryu_options
 from controller.settings import Settings
+from controller.tunnels import InstalledTunnels
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
                          is_add, is_delete, mac, output_ports, reparse)
 from tests.tables_sim import TableSim, assert_record_is_true
@@ -465,6 +466,9 @@ def test_link_add_restores_the_shorter_path_and_the_old_tunnel_leaves_last(net, 
 
 
 def test_a_link_event_off_the_path_sends_nothing(net, app):
+    # without local protection: with it, 4-5 carries the backup of s1->s3's hops, and its loss
+    # replaces that backup (tests/test_protection.py)
+    app.tunnels = InstalledTunnels(protect=False)
     learn(net, 1)
     learn(net, 3)
     net.clear()
@@ -808,6 +812,7 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
 
 
 def test_a_link_failing_during_a_decision_does_not_cost_intact_splits_their_rules(net, app, monkeypatch):
+    app.tunnels = InstalledTunnels(protect=False)  # (as above: 4-5 carries backups otherwise)
     learn(net, 1)
     learn(net, 3)
     assert paths_of(app, 1, 3) == [SHORT]
