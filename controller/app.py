@@ -39,6 +39,7 @@ from controller.metrics import ControllerMetrics  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
+from controller.protection import PortLiveness  # noqa: E402
 from controller.rest import ControllerStatus, UnknownPair, describe, register_rest_api  # noqa: E402
 from controller.ryu_options import load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
@@ -59,6 +60,7 @@ class QRouteController(app_manager.RyuApp):
                 link_facts(self.settings.topology, self.settings.capacity_scale))
         self.datapaths = {}
         self.tunnels = InstalledTunnels(protect=self.settings.local_protection)
+        self.liveness = PortLiveness()
         self.port_rates = PortRates(self.settings.stats_interval)
         self.pair_rates = PairRates()
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
@@ -133,6 +135,7 @@ class QRouteController(app_manager.RyuApp):
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
         gone = self.state.remove_switch(dpid)
+        self.liveness.forget_switch(dpid)
         # the ingresses stop hashing into tunnels through it at once, as for a failed link
         self._send_all(self.tunnels.links_down(gone))
         self.port_rates.forget_switch(dpid)
@@ -143,6 +146,8 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def port_desc(self, ev):
         ofp = ev.msg.datapath.ofproto
+        self.liveness.described(ev.msg.datapath.id,
+                                [p.port_no for p in ev.msg.body if p.state & ofp.OFPPS_LIVE])
         self.state.set_ports(ev.msg.datapath.id,
                              [p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
 
@@ -151,9 +156,19 @@ class QRouteController(app_manager.RyuApp):
         msg, ofp = ev.msg, ev.msg.datapath.ofproto
         dpid, port, deleted = msg.datapath.id, msg.desc.port_no, msg.reason == ofp.OFPPR_DELETE
         down = deleted or msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.desc.config & ofp.OFPPC_PORT_DOWN
+        # not live with the carrier up: BFD found the link dead (controller.protection)
+        lost, regained = self.liveness.reported(dpid, port, bool(msg.desc.state & ofp.OFPPS_LIVE),
+                                                bool(down))
+        if lost:
+            self.liveness.park(dpid, port, [(link, self.state.links[link])
+                                            for link in self.state.links_at_port(dpid, port)])
+        if regained:
+            for (src, dst), info in self.liveness.unpark(dpid, port):
+                if self.state.add_link(src, dst, info.src_port, info.dst_port):
+                    self.request_reroute(f"link {src}-{dst} live again")
         # React to the port itself: LLDP would notice the dead link only seconds later.
         removed = self.state.port_changed(dpid, port, present=not deleted and port <= ofp.OFPP_MAX,
-                                          down=bool(down))
+                                          down=bool(down or lost))
         for link in removed:
             self.metrics.forget_link(link)
         if removed:

@@ -31,7 +31,7 @@ from controller.ofmsgs import MAX_LABEL, MIN_LABEL, Protection
 from controller.splits import Link, SwitchPath
 from controller.tunnel_labels import LABEL_COUNT, allocate
 
-__all__ = ["Protected", "backup_path", "hops", "protect"]
+__all__ = ["PortLiveness", "Protected", "backup_path", "hops", "protect"]
 
 
 def hops(path: SwitchPath) -> list[tuple[int, int]]:
@@ -129,3 +129,41 @@ def protect(labels: Mapping[SwitchPath, int], links: Mapping[Link, object],
         protection[(switch, label)] = (links[(switch, next_of[(switch, label)])].src_port,
                                        backups[backup], links[(backup[0], backup[1])].src_port)
     return Protected(backups, protection, sorted(unprotected))
+
+
+class PortLiveness:
+    """Ports a switch reported LIVE (OpenFlow 1.3 port state), and the links set aside while a
+    port with its carrier up was not live: BFD (where it runs on the link) found it dead, the
+    fast-failover groups already avoid it, and the controller routes around it too. LLDP
+    discovery (ryu.topology) still holds such a link and will not announce it again, so it is
+    given back when the port is live again. A switch that never reports LIVE is judged by its
+    carrier alone."""
+
+    def __init__(self):
+        self.live: set[tuple[int, int]] = set()
+        self.parked: dict[tuple[int, int], list[tuple[Link, object]]] = {}
+
+    def described(self, dpid: int, live_ports: Iterable[int]) -> None:
+        self.live.update((dpid, port) for port in live_ports)
+
+    def reported(self, dpid: int, port: int, live: bool, gone: bool) -> tuple[bool, bool]:
+        """A port-status: (liveness lost with the carrier up, liveness back)."""
+        key = (dpid, port)
+        was_live = key in self.live
+        if live and not gone:
+            self.live.add(key)
+        else:
+            self.live.discard(key)
+        if gone:
+            self.parked.pop(key, None)
+        return was_live and not live and not gone, live and not gone and key in self.parked
+
+    def park(self, dpid: int, port: int, links: Iterable[tuple[Link, object]]) -> None:
+        self.parked.setdefault((dpid, port), []).extend(links)
+
+    def unpark(self, dpid: int, port: int) -> list[tuple[Link, object]]:
+        return self.parked.pop((dpid, port), [])
+
+    def forget_switch(self, dpid: int) -> None:
+        self.live = {key for key in self.live if key[0] != dpid}
+        self.parked = {key: links for key, links in self.parked.items() if key[0] != dpid}

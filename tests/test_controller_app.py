@@ -435,6 +435,27 @@ def test_port_down_drops_its_buckets_at_once_then_the_decision_reroutes(net, app
     assert_record_is_true(sim, app.tunnels)
 
 
+def test_a_port_no_longer_live_with_its_carrier_up_loses_its_link_until_live_again(net, app):
+    # BFD on the link: the switch clears the port's LIVE flag, its carrier stays up, and LLDP
+    # discovery (which still holds the link) will not announce it again
+    for n in (1, 3):
+        learn(net, n)
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LIVE)
+    assert (2, 3) in app.state.links and paths_of(app, 1, 3) == [SHORT]
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=0)
+    assert (2, 3) not in app.state.links and (3, 2) not in app.state.links
+    assert paths_of(app, 1, 3) == [LONG]
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LIVE)
+    ports = app.state.links[(2, 3)]
+    assert (ports.src_port, ports.dst_port) == (NEXT_PORT, PREV_PORT) and (3, 2) in app.state.links
+    assert paths_of(app, 1, 3) == [SHORT]
+
+
+def test_a_switch_that_never_reports_live_is_judged_by_its_carrier(net, app):
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=0)
+    assert (2, 3) in app.state.links
+
+
 def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
     net.port_status(1, NEXT_PORT, ofp.OFPPR_MODIFY, config=ofp.OFPPC_PORT_DOWN)
     assert (1, 2) not in app.state.links and (2, 1) not in app.state.links
