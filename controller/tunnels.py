@@ -58,6 +58,7 @@ class Desired:
     delivery: dict[tuple[int, str], int] = field(default_factory=dict)
     backups: dict[SwitchPath, int] = field(default_factory=dict)
     protection: dict[tuple[int, int], ofmsgs.Protection] = field(default_factory=dict)
+    unprotected: tuple[tuple[int, int], ...] = ()  # hops with a backup path but no free label
 
     def protected_labels(self, dpid: int) -> set[int]:
         """Labels whose hop on `dpid` goes through a fast-failover group."""
@@ -81,7 +82,8 @@ class Desired:
             classify={key: to for key, to in self.classify.items() if key[0] not in gone},
             delivery={key: port for key, port in self.delivery.items() if key[0] not in gone},
             backups={path: label for path, label in self.backups.items() if label in used},
-            protection=protection)
+            protection=protection,
+            unprotected=tuple(hop for hop in self.unprotected if hop[0] not in gone))
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,16 @@ class InstalledTunnels:
         (the rest renormalised); a pair left with none keeps its installed split if that is
         intact, else gets nothing. Pairs whose switches no longer both have hosts get
         nothing, nor do pairs towards a switch whose dpid is too large to name a group (the
-        app says so when the switch connects). LabelsExhausted if the tunnels need more labels
+        app says so when the switch connects). With protection, a pair whose installed
+        tunnels broke too but are all bypassed by the switches (each broken one's first dead
+        hop protected by an intact backup) keeps what is installed for it as it is, backups
+        included: a link that fails while a decision runs must not take the pair's group away
+        before the decision it asks for. LabelsExhausted if the tunnels need more labels
         than are free."""
         links = state.links
         live_pairs = set(state.switch_pairs())
         splits: dict[Pair, Split] = {}
+        carried: dict[Pair, Split] = {}
         for pair, split in sorted(decided.items()):
             if pair not in live_pairs or pair[1] > ofmsgs.MAX_GROUP_ID:
                 continue
@@ -188,18 +195,36 @@ class InstalledTunnels:
             installed = self.record.splits.get(pair, ())
             if not kept and installed and all(_intact(path, pair, links) for path, _ in installed):
                 kept = installed
+            if not kept and installed and self.protect and all(
+                    _intact(path, pair, links) or self._bypassed(path, links) for path, _ in installed):
+                carried[pair] = installed
             if kept:
                 splits[pair] = kept
-        paths = [path for split in splits.values() for path, _ in split]
+        carried_paths = {path for split in carried.values() for path, _ in split}
+        paths = [path for split in splits.values() for path, _ in split] + sorted(carried_paths)
         # backups still installed keep their labels from new tunnels until a plan removes them
         labels = allocate(paths, self.record.labels, held=set(self.record.backups.values()))
-        protected = protect(labels, links, self.record.backups,
+        protected = protect({path: label for path, label in labels.items() if path not in carried_paths},
+                            links, self.record.backups,
                             held=set(labels.values()) | set(self.record.labels.values())
                             ) if self.protect else None
-        backups = protected.backups if protected else {}
+        backups = dict(protected.backups) if protected else {}
+        protection = dict(protected.protection) if protected else {}
+        carried_labels = {labels[path] for path in carried_paths}
+        backup_of = {label: path for path, label in self.record.backups.items()}
+        for (dpid, label), spec in self.record.protection.items():
+            backup = backup_of.get(spec[1])
+            if label in carried_labels and backup and _intact(backup, (backup[0], backup[-1]), links):
+                protection[(dpid, label)] = spec
+                backups[backup] = spec[1]
         tunnel_rules: dict[tuple[int, int], int | None] = {}
         # a backup's label is its own even where its path is also a tunnel's
         for path, label in [*labels.items(), *backups.items()]:
+            if path in carried_paths and labels.get(path) == label:
+                tunnel_rules.update((key, self.record.tunnel_rules[key]) for key in
+                                    ((dpid, label) for dpid in path[1:])
+                                    if key in self.record.tunnel_rules)
+                continue
             for position, dpid in enumerate(path[1:], start=1):
                 last = position == len(path) - 1
                 out_port = None if last else links[(dpid, path[position + 1])].src_port
@@ -207,6 +232,8 @@ class InstalledTunnels:
         groups = {pair: tuple((labels[path], bucket_weight(share), links[(path[0], path[1])].src_port)
                               for path, share in split)
                   for pair, split in splits.items()}
+        for pair, split in carried.items():
+            splits[pair], groups[pair] = split, self.record.groups[pair]
         classify: dict[tuple[int, str], tuple[str, int]] = {}
         delivery: dict[tuple[int, str], int] = {}
         with_hosts = {host.dpid for host in state.hosts.values()}
@@ -218,7 +245,20 @@ class InstalledTunnels:
                 elif (ingress, host.dpid) in splits:
                     classify[(ingress, mac)] = (GROUP, host.dpid)
         return Desired(splits, labels, tunnel_rules, groups, classify, delivery, backups,
-                       protected.protection if protected else {})
+                       protection, tuple(protected.unprotected) if protected else ())
+
+    def _bypassed(self, path: SwitchPath, links: Mapping[Link, object]) -> bool:
+        """Whether the switches carry an installed tunnel past its first dead hop: that hop is
+        protected and its backup intact."""
+        label = self.record.labels.get(path)
+        backup_of = {label: backup for backup, label in self.record.backups.items()}
+        for here, there in zip(path, path[1:]):
+            if (here, there) in links:
+                continue
+            spec = self.record.protection.get((here, label))
+            backup = backup_of.get(spec[1]) if spec else None
+            return backup is not None and _intact(backup, (here, path[-1]), links)
+        return True
 
     def diff(self, desired: Desired) -> Change:
         old = self.record

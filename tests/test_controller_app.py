@@ -451,6 +451,20 @@ def test_a_port_no_longer_live_with_its_carrier_up_loses_its_link_until_live_aga
     assert paths_of(app, 1, 3) == [SHORT]
 
 
+def test_every_hop_is_protected_and_the_switches_bypass_a_dead_cable_on_their_own(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    # 1-2-3 and 3-2-1, each hop with a backup: 1-5-4-3 (without s2), 2-1-5-4-3 (s3 is the
+    # egress: without the cable only), 3-4-5-1, 2-3-4-5-1
+    assert app.describe()["protection"] == {"enabled": True, "backup_tunnels": 4,
+                                            "protected_hops": 4, "unprotected_hops": 0}
+    sim = replayed(net)
+    sim.set_down((1, 2))
+    assert delivered(sim, 1, 3) == {(1, 5, 4, 3)} and delivered(sim, 3, 1) == {(3, 2, 3, 4, 5, 1)}
+    sim.set_down((2, 3))
+    assert delivered(sim, 1, 3) == {(1, 2, 1, 5, 4, 3)} and delivered(sim, 3, 1) == {(3, 4, 5, 1)}
+
+
 def test_a_switch_that_never_reports_live_is_judged_by_its_carrier(net, app):
     net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=0)
     assert (2, 3) in app.state.links

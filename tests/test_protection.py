@@ -18,7 +18,7 @@ from controller.protection import backup_path, protect
 from controller.tunnels import InstalledTunnels, rule_counts
 from tests.tables_sim import assert_record_is_true
 from tests.test_tunnel_messages import flow_mod, sent
-from tests.test_tunnels import (CHORD, check_frames, hosts_of, intact, kinds, ring_decision,
+from tests.test_tunnels import (CHORD, around, check_frames, hosts_of, intact, kinds, ring_decision,
                                 ring_split, ring_state, run, sim_for)
 
 
@@ -189,6 +189,29 @@ def test_a_cable_down_is_bypassed_then_links_down_and_the_next_decision_clean_up
     run(sim, tunnels, state, decided, (before[0], survivors))
     # re-optimised: no tunnel or backup over the dead cable any more
     assert not [p for p in [*tunnels.labels, *tunnels.record.backups] if not intact(p, state.links)]
+
+
+@pytest.mark.parametrize("protect_hops", [True, False])
+def test_a_link_failing_while_a_decision_runs_leaves_a_bypassed_pair_installed(protect_hops):
+    state = ring_state(chord=None)
+    sim, tunnels = sim_for(state), InstalledTunnels(protect=protect_hops)
+    decided = {pair: (((pair[0], *around(*pair, 1)[1:]), 1.0),) for pair in state.switch_pairs()}
+    run(sim, tunnels, state, decided, ({}, {}))
+    for link in [(2, 3), (3, 2)]:          # fails after the decision was taken, before resolve
+        state.remove_link(*link)
+    sim.set_down((2, 3))
+    desired = tunnels.resolve(decided, state)
+    for phase in tunnels.plan(desired).phases:
+        sim.apply(phase)
+    sim.apply(tunnels.commit(desired))
+    assert_record_is_true(sim, tunnels)
+    outcomes = sim.walk(1, 100, "00:00:00:00:03:00")
+    if protect_hops:   # kept as installed: the switches' backup 2-1-6-5-4-3 carries it
+        assert desired.splits[(1, 3)] == (((1, 2, 3), 1.0),)
+        assert [(o.kind, o.path) for o in outcomes] == [("host", (1, 2, 1, 6, 5, 4, 3))]
+    else:              # without protection the pair loses its group until the next decision
+        assert (1, 3) not in desired.splits
+        assert [o.kind for o in outcomes] == ["controller"]
 
 
 def test_a_link_down_mid_plan_never_points_a_bucket_at_an_ff_group_the_plan_deletes():
