@@ -299,3 +299,19 @@ def test_resolve_with_protection_keeps_installed_backup_labels_and_frees_none_ea
     reweighted = tunnels.resolve(split, state)
     assert reweighted.backups == tunnels.record.backups
     assert hosts_of(state)
+
+
+def test_geant_fits_its_tunnels_and_every_backup_into_the_vlan_ids():
+    from controller import rule_scale
+    from tests.conftest import require_data_or_skip
+
+    require_data_or_skip("geant", "GEANT.json")
+    tunnels = rule_scale.switch_tunnels("geant")
+    state = rule_scale.network_state("geant", 1)
+    decided = {pair: tuple((path, 1.0 / len(paths)) for path in paths)
+               for pair, paths in tunnels.items() if pair in set(state.switch_pairs())}
+    desired = InstalledTunnels(protect=True).resolve(decided, state)
+    hops = sum(len(path) - 1 for path in desired.labels)
+    assert desired.unprotected == () and len(desired.protection) <= hops
+    assert len(desired.labels) + len(desired.backups) <= ofmsgs.MAX_LABEL
+    assert set(desired.labels.values()).isdisjoint(desired.backups.values())

@@ -1,8 +1,9 @@
 """Reliability checks of local protection, each setting up its own Mininet lab (root):
 
 - :func:`link_failure_on_an_active_path`: a 1,000 pps ping stream, the first link of its path
-  taken down while the controller is stopped (SIGSTOP), so that only the switches' fast-failover
-  groups can save it; the controller is then continued and must re-optimise off the link.
+  taken down while the controller is stopped (SIGSTOP, for STOPPED_S), so that only the
+  switches' fast-failover groups can save it; the controller is then continued and must
+  re-optimise off the link while the stream goes on (the outage counts the whole stream).
 - :func:`silent_link_death`: the first link of the stream's path black-holed with both carriers
   up (:mod:`controller.lab.silent_link`); with BFD on the inter-switch links the switches bypass
   it within BFD's detection time; the controller notices it through LLDP, or through the port's
@@ -33,6 +34,7 @@ PROTECTED_TRIALS_NEEDED = 0.9     # of the trials, within it
 BFD_MULTIPLIER = 3                # Open vSwitch's BFD detect multiplier (not configurable)
 LLDP_BOUND_S = 10.0 + 5.0 + 1.0   # LINK_TIMEOUT + TIMEOUT_CHECK_PERIOD + a probe period
 REOPTIMISE_S = 5.0                # once continued, the controller must be off the link by then
+STOPPED_S = 0.8                   # the controller stays stopped this long after the failure
 
 
 def bfd_bound_ms(bfd_ms: int) -> float:
@@ -61,6 +63,21 @@ def _finish_stream(stream, timeout=60.0):
     received = {int(m) for m in re.findall(r"icmp_seq=(\d+)", out.read())}
     out.close()
     return PingStream(sent=count, received=received, interval_s=interval_s)
+
+
+def _longest_gap_start_ms(result) -> int | None:
+    """When (ms into the stream) its longest run of lost replies began: tells the failure
+    itself (at 1,000 ms) from what the controller did after it was continued."""
+    best, start, run_start, run = None, None, None, 0
+    for seq in range(1, result.sent + 1):
+        if seq in result.received:
+            run = 0
+            continue
+        run_start = seq if run == 0 else run_start
+        run += 1
+        if best is None or run > best:
+            best, start = run, run_start
+    return None if start is None else round((start - 1) * result.interval_s * 1000)
 
 
 def _stream_through(lab, rng, hosts, min_hops=2):
@@ -142,18 +159,20 @@ def link_failure_on_an_active_path(trials: int = 10, rate_pps: int = 1000, seed:
         for trial in range(1, trials + 1):
             src, dst, path = _stream_through(lab, rng, hosts)
             link = (path[0], path[1])
-            stream = _start_stream(lab, src, dst, int(2.5 * rate_pps), 1.0 / rate_pps)
+            stream = _start_stream(lab, src, dst, int(3.0 * rate_pps), 1.0 / rate_pps)
             time.sleep(1.0)
             lab.pause_controller(True)
             try:
                 lab.set_link(*link, up=False)
-                result = _finish_stream(stream)
+                time.sleep(STOPPED_S)
             finally:
                 lab.pause_controller(False)
+            # the controller re-optimises while the stream still runs: that must cost nothing
             reoptimised = _wait_off_link(lab, src, dst, link, REOPTIMISE_S)
+            result = _finish_stream(stream)
             rows.append({"trial": trial, "src": src, "dst": dst, "link": list(link),
                          "outage_ms": round(result.outage_s * 1000), "lost": result.lost,
-                         "sent": result.sent,
+                         "sent": result.sent, "gap_at_ms": _longest_gap_start_ms(result),
                          "reoptimised_s": None if reoptimised is None else round(reoptimised, 2)})
             lab.set_link(*link, up=True)
             lab.wait_for_all_links()
