@@ -26,7 +26,8 @@ ingress, or s's transit rule) sends the frame to a fast-failover group on s, id
 FF_GROUP_BASE + label: bucket 1 watches the hop's own out port and outputs there; bucket 2
 watches the first port of a backup tunnel from s to the tunnel's egress that avoids the hop's
 link (:mod:`controller.protection`), rewrites the VLAN id to the backup's label and outputs
-there. The switch takes bucket 2 by itself once the port is not live (carrier lost, or BFD down
+there (to OFPP_IN_PORT where that is the port the hop's frames arrive by: a backup that turns
+back). The switch takes bucket 2 by itself once the port is not live (carrier lost, or BFD down
 where it runs); the backup's own hops are plain transit rules. Select group ids stop below
 FF_GROUP_BASE (MAX_GROUP_ID).
 
@@ -175,7 +176,10 @@ def delete_delivery_rule(mac: str):
 FF_GROUP_BASE = 0xFFFF0000
 MAX_GROUP_ID = FF_GROUP_BASE - 1  # select groups are named after their egress dpid
 
-Protection = tuple[int, int, int]  # (hop's out port, backup tunnel's label, backup's first port)
+# (hop's out port, backup tunnel's label, backup's first port, whether that port is the one
+# the hop's frames come in by: a switch never outputs a frame to its ingress port unless told
+# OFPP_IN_PORT, so such a backup, which turns back, outputs to IN_PORT)
+Protection = tuple[int, int, int, bool]
 
 
 def check_group_id(group_id: int) -> int:
@@ -234,14 +238,15 @@ def group_delete(group_id: int):
 
 
 def ff_buckets(protection: Protection) -> list:
-    out_port, backup_label, backup_port = protection
+    out_port, backup_label, backup_port, turns_back = protection
     if out_port == backup_port:
         raise ValueError(f"a backup leaving by the protected port {out_port} protects nothing")
     return [parser.OFPBucket(weight=0, watch_port=out_port, watch_group=ofp.OFPG_ANY,
                              actions=[parser.OFPActionOutput(out_port)]),
             parser.OFPBucket(weight=0, watch_port=backup_port, watch_group=ofp.OFPG_ANY,
                              actions=[parser.OFPActionSetField(vlan_vid=tagged(backup_label)),
-                                      parser.OFPActionOutput(backup_port)])]
+                                      parser.OFPActionOutput(ofp.OFPP_IN_PORT if turns_back
+                                                             else backup_port)])]
 
 
 def _ff_group_mod(command: int, label: int, protection: Protection | None):

@@ -84,7 +84,8 @@ def backup_path(links: Collection[Link], switch: int, next_switch: int, egress: 
 @dataclass(frozen=True)
 class Protected:
     """`backups`: backup path -> its label; `protection`: (switch, tunnel label) -> (the hop's
-    out port, backup label, backup's first port); `unprotected`: hops (switch, label) with a
+    out port, backup label, backup's first port, whether the backup turns back: leaves by the
+    port the hop's frames arrive by); `unprotected`: hops (switch, label) with a
     backup path but no free label for it."""
 
     backups: dict[SwitchPath, int] = field(default_factory=dict)
@@ -122,12 +123,17 @@ def protect(labels: Mapping[SwitchPath, int], links: Mapping[Link, object],
     protection, unprotected = {}, []
     next_of = {(path[k], label): path[k + 1] for path, label in labels.items()
                for k in range(len(path) - 1)}
+    previous_of = {(path[k], label): path[k - 1] for path, label in labels.items()
+                   for k in range(1, len(path) - 1)}
     for (switch, label), backup in wanted.items():
         if backup not in backups:
             unprotected.append((switch, label))
             continue
+        # a transit hop whose backup turns back leaves by the port its frames came in by
+        turns_back = backup[1] == previous_of.get((switch, label))
         protection[(switch, label)] = (links[(switch, next_of[(switch, label)])].src_port,
-                                       backups[backup], links[(backup[0], backup[1])].src_port)
+                                       backups[backup], links[(backup[0], backup[1])].src_port,
+                                       turns_back)
     return Protected(backups, protection, sorted(unprotected))
 
 

@@ -46,7 +46,8 @@ class Desired:
     or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1.
     Local protection (:mod:`controller.protection`): `backups`, backup path -> its label (its
     rules are in `tunnel_rules`, unprotected); `protection`, (dpid, label) -> (out port, backup
-    label, backup's first port): the fast-failover group ``ofmsgs.ff_group_id(label)`` on dpid,
+    label, backup's first port, whether that is the port the hop's frames come in by): the
+    fast-failover group ``ofmsgs.ff_group_id(label)`` on dpid,
     which the tunnel's hop there (its transit rule, or at the ingress its select bucket) goes
     through; the out port is the one `tunnel_rules` or the bucket names."""
 

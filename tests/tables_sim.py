@@ -211,7 +211,8 @@ class TableSim:
         outcomes, goto = [], None
         for inst in entry.instructions:
             if isinstance(inst, parser.OFPInstructionActions):
-                vid, results = self._actions(dpid, inst.actions, vid, eth_dst, eth_type, path)
+                vid, results = self._actions(dpid, in_port, inst.actions, vid, eth_dst, eth_type,
+                                             path)
                 outcomes += results
             elif isinstance(inst, parser.OFPInstructionGotoTable):
                 goto = inst.table_id
@@ -224,7 +225,7 @@ class TableSim:
             return [Outcome("drop", dpid, None, path, vid)]
         return outcomes
 
-    def _actions(self, dpid, actions, vid, eth_dst, eth_type, path):
+    def _actions(self, dpid, in_port, actions, vid, eth_dst, eth_type, path):
         outcomes = []
         for action in actions:
             if isinstance(action, parser.OFPActionPushVlan):
@@ -238,7 +239,7 @@ class TableSim:
                 assert vid is not None, "pop_vlan on an untagged frame"
                 vid = None
             elif isinstance(action, parser.OFPActionOutput):
-                outcomes += self._output(dpid, action.port, vid, eth_dst, eth_type, path)
+                outcomes += self._output(dpid, in_port, action.port, vid, eth_dst, eth_type, path)
             elif isinstance(action, parser.OFPActionGroup):
                 group_type, buckets = self.switch(dpid).groups[action.group_id]
                 assert buckets, f"group {action.group_id} has no buckets"
@@ -252,15 +253,20 @@ class TableSim:
                     assert all(bucket.weight >= 1 for bucket in buckets)
                     chosen = buckets
                 for bucket in chosen:
-                    _, results = self._actions(dpid, bucket.actions, vid, eth_dst, eth_type, path)
+                    _, results = self._actions(dpid, in_port, bucket.actions, vid, eth_dst, eth_type,
+                                               path)
                     outcomes += results
             else:
                 raise AssertionError(f"action {action} not simulated")
         return vid, outcomes
 
-    def _output(self, dpid, port, vid, eth_dst, eth_type, path):
+    def _output(self, dpid, in_port, port, vid, eth_dst, eth_type, path):
         if port == ofp.OFPP_CONTROLLER:
             return [Outcome("controller", dpid, None, path, vid)]
+        if port == in_port:   # a switch drops it: only OFPP_IN_PORT sends a frame back
+            return [Outcome("drop", dpid, port, path, vid)]
+        if port == ofp.OFPP_IN_PORT:
+            port = in_port
         for (here, there), (out_port, in_port) in self.links.items():
             if here == dpid and out_port == port:
                 if (here, there) in self.down:
@@ -323,17 +329,17 @@ class TableSim:
         return out.port
 
     def fast_failover(self, dpid: int) -> dict[int, tuple[int, int, int]]:
-        """{group id: (bucket 1's watched and output port, bucket 2's VLAN id, its watched and
-        output port)} of one switch's fast-failover groups, and the labels whose tunnel rule or
-        select bucket goes through one (under key "used": {label: group id})."""
+        """{group id: (bucket 1's watched and output port, bucket 2's VLAN id, its watched port,
+        whether it outputs to OFPP_IN_PORT)} of one switch's fast-failover groups."""
         switch, found = self.switch(dpid), {}
         for group_id, (group_type, buckets) in switch.groups.items():
             if group_type != ofp.OFPGT_FF:
                 continue
             first, second = buckets
             (out1,), (set_vid, out2) = first.actions, second.actions
-            assert first.watch_port == out1.port and second.watch_port == out2.port
-            found[group_id] = (out1.port, set_vid.value & 0x0FFF, out2.port)
+            turns_back = out2.port == ofp.OFPP_IN_PORT
+            assert first.watch_port == out1.port and (turns_back or second.watch_port == out2.port)
+            found[group_id] = (out1.port, set_vid.value & 0x0FFF, second.watch_port, turns_back)
         return found
 
     def through_groups(self, dpid: int) -> dict[int, int]:

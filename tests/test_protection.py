@@ -249,7 +249,7 @@ def test_a_wiped_switch_gets_its_ff_groups_back_before_its_rules_use_them():
 
 # --- messages, record, counts ----------------------------------------------------------------
 def test_ff_group_bytes_watch_the_hop_port_then_the_backup_port():
-    _, msg = sent(ofmsgs.ff_group_add(7, (3, 40, 5)))
+    _, msg = sent(ofmsgs.ff_group_add(7, (3, 40, 5, False)))
     raw = bytes(msg.buf)
     command, group_type, group_id = struct.unpack_from("!HBxI", raw, 8)
     assert (command, group_type, group_id) == (ofp.OFPGC_ADD, ofp.OFPGT_FF, 0xFFFF0007)
@@ -315,3 +315,20 @@ def test_geant_fits_its_tunnels_and_every_backup_into_the_vlan_ids():
     assert desired.unprotected == () and len(desired.protection) <= hops
     assert len(desired.labels) + len(desired.backups) <= ofmsgs.MAX_LABEL
     assert set(desired.labels.values()).isdisjoint(desired.backups.values())
+
+
+def test_a_backup_that_turns_back_leaves_by_the_ingress_port():
+    # 1-2-3 on a chordless 6-ring: at s2 the backup of 2->3 is 2-1-6-5-4-3, back the way the
+    # frames came; a switch drops a frame output to the port it came in by unless told IN_PORT
+    state, sim, tunnels, _, _ = installed(chord=None)
+    label = tunnels.labels[(1, 2, 3)]
+    out_port, backup_label, backup_port, turns_back = tunnels.record.protection[(2, label)]
+    assert (out_port, backup_port, turns_back) == (3, 1, True)
+    assert tunnels.record.backups[(2, 1, 6, 5, 4, 3)] == backup_label
+    assert tunnels.record.protection[(1, label)][3] is False     # the ingress never turns back
+    sim.set_down((2, 3))
+    walked = [(o.kind, o.path) for o in sim.walk(1, 100, "00:00:00:00:03:00")
+              if o.path[:2] == (1, 2)]
+    assert walked == [("host", (1, 2, 1, 6, 5, 4, 3))]
+    sim.apply([(2, ofmsgs.ff_group_modify(label, (out_port, backup_label, backup_port, False)))])
+    assert [o.kind for o in sim.walk(1, 100, "00:00:00:00:03:00") if o.path[:2] == (1, 2)] == ["drop"]

@@ -49,7 +49,7 @@ def _start_stream(lab, src, dst, count, interval_s):
     reads it: 1,000 replies a second are about 55 kB)."""
     out = tempfile.TemporaryFile("w+")
     process = lab.host(src).popen(
-        ["ping", "-n", "-i", str(interval_s), "-c", str(count), "-W", "1", lab.host(dst).IP()],
+        ["ping", "-D", "-n", "-i", str(interval_s), "-c", str(count), "-W", "1", lab.host(dst).IP()],
         stdout=out, stderr=subprocess.STDOUT, text=True)
     return process, out, count, interval_s
 
@@ -60,24 +60,21 @@ def _finish_stream(stream, timeout=60.0):
     process, out, count, interval_s = stream
     process.wait(timeout=timeout)
     out.seek(0)
-    received = {int(m) for m in re.findall(r"icmp_seq=(\d+)", out.read())}
+    text = out.read()
     out.close()
-    return PingStream(sent=count, received=received, interval_s=interval_s)
+    received = {int(m) for m in re.findall(r"icmp_seq=(\d+)", text)}
+    return PingStream(sent=count, received=received, interval_s=interval_s), [
+        float(m) for m in re.findall(r"^\[(\d+\.\d+)\]", text, re.MULTILINE)]
 
 
-def _longest_gap_start_ms(result) -> int | None:
-    """When (ms into the stream) its longest run of lost replies began: tells the failure
-    itself (at 1,000 ms) from what the controller did after it was continued."""
-    best, start, run_start, run = None, None, None, 0
-    for seq in range(1, result.sent + 1):
-        if seq in result.received:
-            run = 0
-            continue
-        run_start = seq if run == 0 else run_start
-        run += 1
-        if best is None or run > best:
-            best, start = run, run_start
-    return None if start is None else round((start - 1) * result.interval_s * 1000)
+def _longest_silence(arrivals: list[float], since: float) -> tuple[float, float]:
+    """(longest time without a reply, when it began, both in ms after `since`): wall-clock
+    from the replies' arrival times (ping -D)."""
+    gaps = [(b - a, a) for a, b in zip(arrivals, arrivals[1:])]
+    if not gaps:
+        return 0.0, 0.0
+    gap, start = max(gaps)
+    return round(gap * 1000, 1), round((start - since) * 1000, 1)
 
 
 def _stream_through(lab, rng, hosts, min_hops=2):
@@ -163,16 +160,22 @@ def link_failure_on_an_active_path(trials: int = 10, rate_pps: int = 1000, seed:
             time.sleep(1.0)
             lab.pause_controller(True)
             try:
+                failed_at = time.time()
                 lab.set_link(*link, up=False)
                 time.sleep(STOPPED_S)
             finally:
                 lab.pause_controller(False)
             # the controller re-optimises while the stream still runs: that must cost nothing
             reoptimised = _wait_off_link(lab, src, dst, link, REOPTIMISE_S)
-            result = _finish_stream(stream)
+            result, arrivals = _finish_stream(stream)
+            silence_ms, silence_at_ms = _longest_silence(arrivals, failed_at)
+            # the outage is the longest wall-clock time without a reply: ping slows down while
+            # its replies are missing, so lost replies x interval would understate it
             rows.append({"trial": trial, "src": src, "dst": dst, "link": list(link),
-                         "outage_ms": round(result.outage_s * 1000), "lost": result.lost,
-                         "sent": result.sent, "gap_at_ms": _longest_gap_start_ms(result),
+                         "outage_ms": round(max(silence_ms, result.outage_s * 1000)),
+                         "lost": result.lost, "sent": result.sent,
+                         "longest_lost_run_ms": round(result.outage_s * 1000),
+                         "silence_began_ms_after_failure": silence_at_ms,
                          "reoptimised_s": None if reoptimised is None else round(reoptimised, 2)})
             lab.set_link(*link, up=True)
             lab.wait_for_all_links()
@@ -212,16 +215,19 @@ def silent_link_death(trials: int = 3, bfd_ms: int = 10, rate_pps: int = 1000,
             link = (path[0], path[1])
             stream = _start_stream(lab, src, dst, int(2.0 * rate_pps), 1.0 / rate_pps)
             time.sleep(1.0)
+            silenced_at = time.time()
             lab.set_link_silent(*link, silent=True)
             try:
                 gone = _link_gone(lab, link, LLDP_BOUND_S + 2)
                 controller_s = None if gone is None else round(gone, 2)
-                result = _finish_stream(stream)
+                result, arrivals = _finish_stream(stream)
+                silence_ms, _ = _longest_silence(arrivals, silenced_at)
                 reoptimised = _wait_off_link(lab, src, dst, link, REOPTIMISE_S)
             finally:
                 lab.set_link_silent(*link, silent=False)
             rows.append({"trial": trial, "src": src, "dst": dst, "link": list(link),
-                         "outage_ms": round(result.outage_s * 1000), "lost": result.lost,
+                         "outage_ms": round(max(silence_ms, result.outage_s * 1000)),
+                         "lost": result.lost, "longest_lost_run_ms": round(result.outage_s * 1000),
                          "controller_detect_s": controller_s,
                          "reoptimised": reoptimised is not None})
             lab.wait_for_all_links(timeout=30)
