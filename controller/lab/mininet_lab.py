@@ -314,8 +314,7 @@ class MininetLab:
         port-status): see :mod:`controller.lab.silent_link`."""
         from controller.lab.silent_link import set_silent
 
-        for name in self.link_interfaces(dpid_a, dpid_b):
-            set_silent(name, silent)
+        set_silent(*self.link_interfaces(dpid_a, dpid_b), silent=silent)
 
     def pause_controller(self, paused: bool) -> None:
         """SIGSTOP (the controller decides nothing, answers nothing) or SIGCONT."""

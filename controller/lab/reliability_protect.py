@@ -14,8 +14,8 @@
 Bounds (see README "Local protection"):
 - BFD (Open vSwitch): a session goes down once no BFD packet arrived for 3 x the negotiated
   receive interval (the detect multiplier is fixed at 3); at `bfd_ms` = 10 that is 30 ms, and the
-  stream's outage adds the switch's revalidation and the measurement's granularity
-  (:func:`bfd_bound_ms`: 50 ms).
+  stream's outage adds the switch's reaction and the measurement's granularity
+  (:func:`bfd_bound_ms`: 60 ms).
 - LLDP (ryu.topology.switches): a link is deleted when its last LLDP reply is older than
   LINK_TIMEOUT (10 s) and more than LINK_LLDP_DROP (5) probes went unanswered, checked every
   TIMEOUT_CHECK_PERIOD (5 s), probes every 0.9 s per port: detection within 10-16 s.
@@ -40,10 +40,11 @@ STOPPED_S = 0.8                   # the controller stays stopped this long after
 
 def bfd_bound_ms(bfd_ms: int) -> float:
     """The longest outage BFD detection allows, as the stream measures it: 3 intervals without
-    a BFD packet (Open vSwitch sends within the interval, never later), then 10 ms for the
-    switch to revalidate its cached flows and the lab to black-hole the second side, and 10 ms
-    of measurement: ping slows to about one probe per 10 ms while its replies are missing."""
-    return BFD_MULTIPLIER * bfd_ms + 10 + 10
+    a BFD packet (Open vSwitch sends within the interval, never later), then up to 20 ms for
+    ovs-vswitchd's main loop to see the session down and revalidate its cached flows (measured
+    10-20 ms beyond the 30 ms), and 10 ms of measurement: ping slows to about one probe per
+    10 ms while its replies are missing."""
+    return BFD_MULTIPLIER * bfd_ms + 20 + 10
 
 
 def _start_stream(lab, src, dst, count, interval_s):
