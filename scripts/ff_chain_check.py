@@ -1,8 +1,8 @@
 """Measure, on Open vSwitch's userspace datapath, whether a select group's bucket can chain
 into a fast-failover group that switches to a backup VLAN label when its watched port dies,
 and how long a 1,000 pps ping stream is cut: by a link taken down (carrier lost) and by a
-silent link death (100 % netem loss on the far side) detected by BFD. No controller: the rules
-are put in with ovs-ofctl. Needs root and Mininet; run under the Mininet lock.
+silent link death (every frame dropped by XDP on both ends, carriers up) detected by BFD.
+No controller: the rules are put in with ovs-ofctl. Needs root and Mininet; run under the Mininet lock.
 
     sudo .venv/bin/python scripts/ff_chain_check.py [--bfd-ms 10]
 """
@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 
+from controller.lab.silent_link import set_silent
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import OVSSwitch
@@ -99,16 +100,16 @@ def main():
             print(f"carrier down s1-eth2 trial {trial}: outage {lost[0]} ms, lost {lost[1]}")
             time.sleep(1.5)
         print(ofctl("dump-group-stats", "s1"))
-        # silent death: BFD on both ends of s1-s2, then 100% loss s1->s2 (the data direction)
+        # silent death: BFD on both ends of s1-s2, then every frame on it dropped
         for intf in ("s1-eth2", "s2-eth1", "s1-eth3", "s3-eth1"):
             subprocess.run(["ovs-vsctl", "set", "interface", intf, "bfd:enable=true",
                             f"bfd:min_tx={args.bfd_ms}", f"bfd:min_rx={args.bfd_ms}"], check=True)
         time.sleep(3)
         print(subprocess.run(["ovs-appctl", "bfd/show", "s1-eth2"], capture_output=True, text=True).stdout)
         for trial in range(args.trials):
-            lost = stream(h1, 4.0, lambda: net.get("s1").cmd("tc qdisc add dev s1-eth2 root netem loss 100%"),
-                          lambda: net.get("s1").cmd("tc qdisc del dev s1-eth2 root"))
-            print(f"silent loss s1-eth2 with BFD {args.bfd_ms} ms trial {trial}: "
+            lost = stream(h1, 4.0, lambda: set_silent("s1-eth2", "s2-eth1", silent=True),
+                          lambda: set_silent("s1-eth2", "s2-eth1", silent=False))
+            print(f"silent s1-s2 with BFD {args.bfd_ms} ms trial {trial}: "
                   f"outage {lost[0]} ms, lost {lost[1]}")
             time.sleep(3)
         print(subprocess.run(["ovs-appctl", "bfd/show", "s1-eth2"], capture_output=True, text=True).stdout)
