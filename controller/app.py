@@ -40,6 +40,7 @@ from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
+from controller.protection import PortLiveness  # noqa: E402
 from controller.rest import (ControllerStatus, UnknownPair, describe,  # noqa: E402
                              openflow_error_seen, register_rest_api)
 from controller.ryu_options import load_settings  # noqa: E402
@@ -80,7 +81,8 @@ class QRouteController(app_manager.RyuApp):
             self.state.apply_link_facts(
                 link_facts(self.settings.topology, self.settings.capacity_scale))
         self.datapaths = {}
-        self.tunnels = InstalledTunnels()
+        self.tunnels = InstalledTunnels(protect=self.settings.local_protection)
+        self.liveness = PortLiveness()
         self.port_rates = PortRates(self.settings.stats_interval)
         self.pair_rates = PairRates()
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
@@ -170,7 +172,7 @@ class QRouteController(app_manager.RyuApp):
         if saved is None:
             return
         self.state.hosts.update(saved.hosts)
-        self.tunnels.remember(saved.labels, saved.splits)
+        self.tunnels.remember(saved.labels, saved.splits, saved.backups)
         self.tunnels.epoch = max(self.tunnels.epoch, saved.epoch)
         self.logger.info("state file %s: %d hosts, %d links, %d tunnels, %d switch pairs, epoch %d; "
                          "waiting up to %g s for switches %s", self.settings.state_file,
@@ -305,7 +307,8 @@ class QRouteController(app_manager.RyuApp):
         if not self.settings.state_file or self.hold.ended_at is None:
             return
         snapshot = state_file.snapshot(self.settings.topology, self.tunnels.epoch, self.state.hosts,
-                                       self.state.links, self.tunnels.labels, self.tunnels.splits)
+                                       self.state.links, self.tunnels.labels, self.tunnels.splits,
+                                       self.tunnels.record.backups)
         try:
             state_file.write(self.settings.state_file, snapshot)
         except OSError as error:
@@ -343,7 +346,8 @@ class QRouteController(app_manager.RyuApp):
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
         if dpid > ofmsgs.MAX_GROUP_ID:
-            self.logger.error("switch %016x: its dpid is above OpenFlow's largest group id (%#x), and "
+            self.logger.error("switch %016x: its dpid is above the largest select group id (%#x; "
+                              "the ids above are qroute's fast-failover groups), and "
                               "qroute names each select group after its egress switch's dpid: "
                               "traffic to its hosts is not routed (give the bridge a smaller "
                               "other-config:datapath-id)", dpid, ofmsgs.MAX_GROUP_ID)
@@ -359,6 +363,7 @@ class QRouteController(app_manager.RyuApp):
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)
         gone = self.state.remove_switch(dpid)
+        self.liveness.forget_switch(dpid)
         # the ingresses stop hashing into tunnels through it at once, as for a failed link
         self._send_all(self.tunnels.links_down(gone))
         self.port_rates.forget_switch(dpid)
@@ -369,6 +374,8 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def port_desc(self, ev):
         ofp = ev.msg.datapath.ofproto
+        self.liveness.described(ev.msg.datapath.id,
+                                [p.port_no for p in ev.msg.body if p.state & ofp.OFPPS_LIVE])
         self.state.set_ports(ev.msg.datapath.id,
                              [p.port_no for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
         for port in ev.msg.body:  # a host known behind a port already down is gone
@@ -384,10 +391,20 @@ class QRouteController(app_manager.RyuApp):
         msg, ofp = ev.msg, ev.msg.datapath.ofproto
         dpid, port, deleted = msg.datapath.id, msg.desc.port_no, msg.reason == ofp.OFPPR_DELETE
         down = deleted or msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.desc.config & ofp.OFPPC_PORT_DOWN
+        # not live with the carrier up: BFD found the link dead (controller.protection)
+        lost, regained = self.liveness.reported(dpid, port, bool(msg.desc.state & ofp.OFPPS_LIVE),
+                                                bool(down))
+        if lost:
+            self.liveness.park(dpid, port, [(link, self.state.links[link])
+                                            for link in self.state.links_at_port(dpid, port)])
+        if regained:
+            for (src, dst), info in self.liveness.unpark(dpid, port):
+                if self.state.add_link(src, dst, info.src_port, info.dst_port):
+                    self.request_reroute(f"link {src}-{dst} live again")
         # React to the port itself: LLDP would notice the dead link only seconds later.
         removed = self.state.port_changed(dpid, port, present=not deleted and port <= ofp.OFPP_MAX,
-                                          down=bool(down))
-        self.edge.port_changed(dpid, port, down=bool(down))
+                                          down=bool(down or lost))
+        self.edge.port_changed(dpid, port, down=bool(down or lost))
         self._settle_host_claims()  # a claim on a host behind that port needs no probe answer
         for link in removed:
             self.metrics.forget_link(link)

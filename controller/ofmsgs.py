@@ -23,13 +23,23 @@ table 1:
 
 A select group's id is its egress switch's dpid (one group per egress on each ingress switch).
 
+Local protection: where a tunnel hop at switch s has a backup, the hop (s's select bucket at the
+ingress, or s's transit rule) sends the frame to a fast-failover group on s, id
+FF_GROUP_BASE + label: bucket 1 watches the hop's own out port and outputs there; bucket 2
+watches the first port of a backup tunnel from s to the tunnel's egress that avoids the hop's
+link (:mod:`controller.protection`), rewrites the VLAN id to the backup's label and outputs
+there (to OFPP_IN_PORT where that is the port the hop's frames arrive by: a backup that turns
+back). The switch takes bucket 2 by itself once the port is not live (carrier lost, or BFD down
+where it runs); the backup's own hops are plain transit rules. Select group ids stop below
+FF_GROUP_BASE (MAX_GROUP_ID).
+
 Every rule qroute installs carries APP_COOKIE in the high 32 bits of its cookie, so its own
 rules can be listed and deleted without touching anyone else's; the low 32 bits hold the epoch
 of the decision that installed it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -127,6 +137,13 @@ def tunnel_transit_rule(label: int, out_port: int, epoch: int = 0):
                      priority=PRIORITY_TUNNEL, epoch=epoch)
 
 
+def tunnel_transit_to_group(label: int, epoch: int = 0):
+    """A protected transit hop: its frames go to the hop's fast-failover group, which sends
+    them on to the next hop while that port is live and onto the backup tunnel when not."""
+    return _flow_mod(tunnel_match(label), [parser.OFPActionGroup(ff_group_id(label))],
+                     priority=PRIORITY_TUNNEL, epoch=epoch)
+
+
 def tunnel_egress_rule(label: int, epoch: int = 0):
     """The egress switch of a tunnel: the tag comes off and table 1 delivers by eth_dst."""
     return _flow_mod(tunnel_match(label), [parser.OFPActionPopVlan()], priority=PRIORITY_TUNNEL,
@@ -169,45 +186,100 @@ def delete_delivery_rule(mac: str):
 
 
 # --- groups -------------------------------------------------------------------------------
-MAX_GROUP_ID = ofp.OFPG_MAX  # select groups are named after their egress dpid
+# fast-failover groups take FF_GROUP_BASE + label (labels 1..4094), select groups the ids below
+FF_GROUP_BASE = 0xFFFF0000
+MAX_GROUP_ID = FF_GROUP_BASE - 1  # select groups are named after their egress dpid
+
+# (hop's out port, backup tunnel's label, backup's first port, whether that port is the one
+# the hop's frames come in by: a switch never outputs a frame to its ingress port unless told
+# OFPP_IN_PORT, so such a backup, which turns back, outputs to IN_PORT)
+Protection = tuple[int, int, int, bool]
 
 
 def check_group_id(group_id: int) -> int:
-    """A select group's id is its egress dpid; OpenFlow group ids stop at OFPG_MAX."""
-    if not 0 <= group_id <= ofp.OFPG_MAX:
-        raise ValueError(f"switch dpid {group_id:#x} cannot be a group id (OpenFlow allows "
-                         f"0..{ofp.OFPG_MAX:#x}): qroute names each select group after its egress dpid")
+    """A select group's id is its egress dpid, below the fast-failover groups' range."""
+    if not 0 <= group_id <= MAX_GROUP_ID:
+        raise ValueError(f"switch dpid {group_id:#x} cannot be a group id (qroute's select groups "
+                         f"take 0..{MAX_GROUP_ID:#x}, its fast-failover groups the ids above): "
+                         f"qroute names each select group after its egress dpid")
     return group_id
 
 
-def bucket(label: int, weight: int, out_port: int):
+def ff_group_id(label: int) -> int:
+    """The fast-failover group of tunnel `label`'s hop on a switch (one per label there)."""
+    return FF_GROUP_BASE + (tagged(label) & 0x0FFF)
+
+
+def ff_group_label(group_id: int) -> int | None:
+    """The tunnel label of a fast-failover group id (None: not one of qroute's FF ids)."""
+    label = group_id - FF_GROUP_BASE
+    return label if MIN_LABEL <= label <= MAX_LABEL else None
+
+
+def bucket(label: int, weight: int, out_port: int, protected: bool = False):
     """One tunnel of a select group: tag the frame with the tunnel's label, send it on the
-    tunnel's first hop; `weight` (>= 1) is its share of the group's flows."""
+    tunnel's first hop (`protected`: through the hop's fast-failover group, which outputs to
+    `out_port` while it is live); `weight` (>= 1) is its share of the group's flows."""
     if weight < 1:
         raise ValueError(f"bucket weight {weight} for label {label}: a bucket needs weight >= 1")
+    out = (parser.OFPActionGroup(ff_group_id(label)) if protected
+           else parser.OFPActionOutput(out_port))
     actions = [parser.OFPActionPushVlan(ether.ETH_TYPE_8021Q),
-               parser.OFPActionSetField(vlan_vid=tagged(label)),
-               parser.OFPActionOutput(out_port)]
+               parser.OFPActionSetField(vlan_vid=tagged(label)), out]
     return parser.OFPBucket(weight=weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
                             actions=actions)
 
 
-def _group_mod(command: int, group_id: int, buckets: Iterable[Bucket]):
+def _group_mod(command: int, group_id: int, buckets: Iterable[Bucket],
+               protected: Collection[int] = ()):
     return parser.OFPGroupMod(datapath=None, command=command, type_=ofp.OFPGT_SELECT,
                               group_id=check_group_id(group_id),
-                              buckets=[bucket(*spec) for spec in buckets])
+                              buckets=[bucket(*spec, protected=spec[0] in protected)
+                                       for spec in buckets])
 
 
-def group_add(group_id: int, buckets: Iterable[Bucket]):
-    return _group_mod(ofp.OFPGC_ADD, group_id, buckets)
+def group_add(group_id: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
+    """A select group; buckets whose label is in `protected` go through their FF group."""
+    return _group_mod(ofp.OFPGC_ADD, group_id, buckets, protected)
 
 
-def group_modify(group_id: int, buckets: Iterable[Bucket]):
-    return _group_mod(ofp.OFPGC_MODIFY, group_id, buckets)
+def group_modify(group_id: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
+    return _group_mod(ofp.OFPGC_MODIFY, group_id, buckets, protected)
 
 
 def group_delete(group_id: int):
     return _group_mod(ofp.OFPGC_DELETE, group_id, ())
+
+
+def ff_buckets(protection: Protection) -> list:
+    out_port, backup_label, backup_port, turns_back = protection
+    if out_port == backup_port:
+        raise ValueError(f"a backup leaving by the protected port {out_port} protects nothing")
+    return [parser.OFPBucket(weight=0, watch_port=out_port, watch_group=ofp.OFPG_ANY,
+                             actions=[parser.OFPActionOutput(out_port)]),
+            parser.OFPBucket(weight=0, watch_port=backup_port, watch_group=ofp.OFPG_ANY,
+                             actions=[parser.OFPActionSetField(vlan_vid=tagged(backup_label)),
+                                      parser.OFPActionOutput(ofp.OFPP_IN_PORT if turns_back
+                                                             else backup_port)])]
+
+
+def _ff_group_mod(command: int, label: int, protection: Protection | None):
+    return parser.OFPGroupMod(datapath=None, command=command, type_=ofp.OFPGT_FF,
+                              group_id=ff_group_id(label),
+                              buckets=ff_buckets(protection) if protection else [])
+
+
+def ff_group_add(label: int, protection: Protection):
+    """Tunnel `label`'s hop on a switch: out of its port while live, else onto the backup."""
+    return _ff_group_mod(ofp.OFPGC_ADD, label, protection)
+
+
+def ff_group_modify(label: int, protection: Protection):
+    return _ff_group_mod(ofp.OFPGC_MODIFY, label, protection)
+
+
+def ff_group_delete(label: int):
+    return _ff_group_mod(ofp.OFPGC_DELETE, label, None)
 
 
 def delete_all_groups():

@@ -35,7 +35,8 @@ VID_MASK = 0x0FFF
 class SwitchEntries:
     """One switch's qroute entries, keyed as in :class:`tunnels.Desired` without the dpid:
     `tunnel_rules` label -> out port (None: egress), `groups` egress -> buckets, `classify`
-    mac -> (GROUP, egress) | (PORT, port), `delivery` mac -> port; `base`: the base rules
+    mac -> (GROUP, egress) | (PORT, port), `delivery` mac -> port, `protection` label -> the
+    fast-failover group of the label's hop here (ofmsgs.Protection); `base`: the base rules
     found ((table, priority, match), instruction_signature); `stale_flows`: (table, priority, match fields) of
     qroute-cookied rules of no known kind; `stale_groups`: ids of groups of no known kind;
     `epoch`: the newest epoch among the rules' cookies."""
@@ -45,6 +46,7 @@ class SwitchEntries:
     groups: dict[int, tuple[ofmsgs.Bucket, ...]] = field(default_factory=dict)
     classify: dict[str, tuple[str, int]] = field(default_factory=dict)
     delivery: dict[str, int] = field(default_factory=dict)
+    protection: dict[int, ofmsgs.Protection] = field(default_factory=dict)
     base: set = field(default_factory=set)
     stale_flows: list[tuple[int, int, dict]] = field(default_factory=list)
     stale_groups: list[int] = field(default_factory=list)
@@ -56,7 +58,7 @@ class SwitchEntries:
 
     def count(self) -> int:
         return (len(self.tunnel_rules) + len(self.groups) + len(self.classify)
-                + len(self.delivery))
+                + len(self.delivery) + len(self.protection))
 
 
 # --- actions, in words ----------------------------------------------------------------------
@@ -100,6 +102,25 @@ def tunnel_rule(stat) -> Parsed | None:
     if not gotos and port is not None and port <= ofp.OFPP_MAX:
         return "tunnel_rules", label, port
     return None
+
+
+# a protected hop's out port is its fast-failover group's first bucket: known once groups are read
+THROUGH_FF = "through its fast-failover group"
+
+
+def protected_tunnel_rule(stat) -> Parsed | None:
+    """A protected transit hop: match the label, send to the label's fast-failover group."""
+    match = dict(stat.match.items())
+    vid = match.get("vlan_vid")
+    if (stat.table_id, stat.priority) != (ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_TUNNEL) or \
+            set(match) != {"vlan_vid"} or not isinstance(vid, int) or not vid & ofp.OFPVID_PRESENT:
+        return None
+    label = vid & VID_MASK
+    actions, gotos = _actions(stat.instructions)
+    if gotos or len(actions) != 1 or not isinstance(actions[0], parser.OFPActionGroup) or \
+            ofmsgs.ff_group_label(actions[0].group_id) != label:
+        return None
+    return "tunnel_rules", label, THROUGH_FF
 
 
 def classify_rule(stat) -> Parsed | None:
@@ -151,8 +172,8 @@ def base_rule(stat) -> Parsed | None:
     return "base", (key, instruction_signature(stat.instructions)), True
 
 
-FLOW_KINDS: list[Callable[[object], Parsed | None]] = [tunnel_rule, classify_rule, delivery_rule,
-                                                        base_rule]
+FLOW_KINDS: list[Callable[[object], Parsed | None]] = [tunnel_rule, protected_tunnel_rule,
+                                                        classify_rule, delivery_rule, base_rule]
 
 
 # --- group kinds ----------------------------------------------------------------------------
@@ -167,17 +188,44 @@ def select_group(desc) -> Parsed | None:
             return None
         push, set_vid, out = actions
         if not (isinstance(push, parser.OFPActionPushVlan) and push.ethertype == ether.ETH_TYPE_8021Q
-                and isinstance(set_vid, parser.OFPActionSetField) and set_vid.key == "vlan_vid"
-                and isinstance(out, parser.OFPActionOutput) and out.port <= ofp.OFPP_MAX):
+                and isinstance(set_vid, parser.OFPActionSetField) and set_vid.key == "vlan_vid"):
             return None
         label = set_vid.value & VID_MASK
         if not set_vid.value & ofp.OFPVID_PRESENT or not ofmsgs.MIN_LABEL <= label <= ofmsgs.MAX_LABEL:
             return None
-        buckets.append((label, bucket.weight, out.port))
+        if isinstance(out, parser.OFPActionOutput) and out.port <= ofp.OFPP_MAX:
+            buckets.append((label, bucket.weight, out.port))
+        elif isinstance(out, parser.OFPActionGroup) and ofmsgs.ff_group_label(out.group_id) == label:
+            buckets.append((label, bucket.weight, THROUGH_FF))  # the port: its FF group's
+        else:
+            return None
     return "groups", desc.group_id, tuple(buckets)
 
 
-GROUP_KINDS: list[Callable[[object], Parsed | None]] = [select_group]
+def ff_group(desc) -> Parsed | None:
+    """A protected hop's fast-failover group: out of the hop's port while it is live, else
+    relabelled onto the backup tunnel (out of its first port, or back in where it turns back)."""
+    label = ofmsgs.ff_group_label(desc.group_id)
+    if desc.type != ofp.OFPGT_FF or label is None or len(desc.buckets) != 2:
+        return None
+    primary, backup = desc.buckets
+    out = _single_output(list(primary.actions))
+    if out is None or out > ofp.OFPP_MAX or primary.watch_port != out:
+        return None
+    actions = list(backup.actions)
+    if len(actions) != 2 or not isinstance(actions[0], parser.OFPActionSetField) or \
+            actions[0].key != "vlan_vid" or not isinstance(actions[1], parser.OFPActionOutput):
+        return None
+    backup_label, backup_port, leaves_by = (actions[0].value & VID_MASK, backup.watch_port,
+                                            actions[1].port)
+    if not actions[0].value & ofp.OFPVID_PRESENT or \
+            not ofmsgs.MIN_LABEL <= backup_label <= ofmsgs.MAX_LABEL or backup_port > ofp.OFPP_MAX or \
+            leaves_by not in (backup_port, ofp.OFPP_IN_PORT) or backup_port == out:
+        return None
+    return "protection", label, (out, backup_label, backup_port, leaves_by == ofp.OFPP_IN_PORT)
+
+
+GROUP_KINDS: list[Callable[[object], Parsed | None]] = [select_group, ff_group]
 
 
 def _first(kinds, item) -> Parsed | None:
@@ -212,6 +260,7 @@ def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> Switc
             continue
         name, key, value = parsed
         getattr(entries, name)[key] = value
+    _resolve_through_ff(entries)
     # deleting a group takes the rules sending to it: those cannot be counted as installed
     for mac, (kind, where) in list(entries.classify.items()):
         if kind == GROUP and where in entries.stale_groups:
@@ -219,6 +268,28 @@ def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> Switc
             entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_CLASSIFY,
                                         {"vlan_vid": ofmsgs.UNTAGGED, "eth_dst": mac}))
     return entries
+
+
+def _resolve_through_ff(entries: SwitchEntries) -> None:
+    """A hop sent through a fast-failover group goes out of that group's first port; one whose
+    group is missing or of no known kind is stale (a select group with such a bucket: the
+    whole group, with the rules sending to it)."""
+    ports = {label: spec[0] for label, spec in entries.protection.items()}
+    for label, port in list(entries.tunnel_rules.items()):
+        if port == THROUGH_FF:
+            if label in ports:
+                entries.tunnel_rules[label] = ports[label]
+            else:
+                del entries.tunnel_rules[label]
+                entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_TUNNEL,
+                                            {"vlan_vid": ofmsgs.tagged(label)}))
+    for egress, buckets in list(entries.groups.items()):
+        if any(port == THROUGH_FF and label not in ports for label, _, port in buckets):
+            del entries.groups[egress]
+            entries.stale_groups.append(egress)
+        else:
+            entries.groups[egress] = tuple((label, weight, ports[label] if port == THROUGH_FF else port)
+                                           for label, weight, port in buckets)
 
 
 def missing_base_rules(entries: SwitchEntries, rules: list | None = None) -> list:
@@ -234,7 +305,12 @@ def stale_deletions(entries: SwitchEntries) -> list:
     groups (no known rule points at an unknown group: such a rule is not of a known kind)."""
     messages = [(entries.dpid, ofmsgs.delete_flow_strict(table, priority, match))
                 for table, priority, match in entries.stale_flows]
-    messages += [(entries.dpid, ofmsgs.group_delete(group_id)) for group_id in entries.stale_groups]
+    for group_id in entries.stale_groups:
+        label = ofmsgs.ff_group_label(group_id)
+        if label is not None:
+            messages.append((entries.dpid, ofmsgs.ff_group_delete(label)))
+        elif group_id <= ofmsgs.MAX_GROUP_ID:
+            messages.append((entries.dpid, ofmsgs.group_delete(group_id)))
     return messages
 
 

@@ -90,12 +90,14 @@ def host_pair_rules(state: NetworkState, hosts_per_switch: int) -> dict[int, int
     return rules
 
 
-def scale_row(topology: str, hosts_per_switch: int, tunnels) -> ScaleRow:
+def scale_row(topology: str, hosts_per_switch: int, tunnels, protect: bool = True) -> ScaleRow:
+    """`protect`: with local protection (backup tunnels' rules and fast-failover groups), as the
+    controller runs by default."""
     state = network_state(topology, hosts_per_switch)
     routed = set(state.switch_pairs())
     decided = {pair: tuple((path, 1.0 / len(paths)) for path in paths)
                for pair, paths in tunnels.items() if pair in routed}
-    desired = InstalledTunnels().resolve(decided, state)
+    desired = InstalledTunnels(protect=protect).resolve(decided, state)
     counts = rule_counts(desired).values()
     return ScaleRow(hosts_per_switch, len(desired.labels),
                     max(c.flow_rules for c in counts), max(c.groups for c in counts),
@@ -115,12 +117,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", default="abilene", help="abilene, geant or a topology file")
     parser.add_argument("--hosts-per-switch", type=comma_list(positive_int), default=[1, 4, 16],
                         help="comma-separated host counts per switch (default 1,4,16)")
+    parser.add_argument("--no-protection", action="store_true",
+                        help="count without local protection (local_protection = false)")
 
 
 def run(args: argparse.Namespace) -> int:
     """A missing data directory or a malformed file raises (the CLI prints one line, exit 2)."""
     tunnels = switch_tunnels(args.topology)
-    rows = [scale_row(args.topology, count, tunnels) for count in args.hosts_per_switch]
+    rows = [scale_row(args.topology, count, tunnels, protect=not args.no_protection)
+            for count in args.hosts_per_switch]
     print(markdown(args.topology, rows))
     print("\nBusiest switch of each design (the most flow rules, groups, buckets); qroute's "
           "base rules (ARP, table misses) left out of both.")

@@ -54,6 +54,7 @@ class Settings:
     port_block_seconds: int = 10
     state_file: str = "~/.qroute/state.json"
     resync_timeout: float = 10.0
+    local_protection: bool = True
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint

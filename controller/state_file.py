@@ -38,16 +38,17 @@ class SavedState:
     links: dict[Link, tuple[int, int]] = field(default_factory=dict)   # (src port, dst port)
     labels: dict[SwitchPath, int] = field(default_factory=dict)
     splits: dict[Pair, Split] = field(default_factory=dict)
+    backups: dict[SwitchPath, int] = field(default_factory=dict)   # local protection's tunnels
 
     def switches(self) -> set[int]:
         """The switches the file's hosts, links and tunnels are on: those a restarted
         controller waits for before it changes anything."""
         found = {host.dpid for host in self.hosts.values()} | {d for link in self.links for d in link}
-        return found | {dpid for path in self.labels for dpid in path}
+        return found | {dpid for path in [*self.labels, *self.backups] for dpid in path}
 
     def path_links(self) -> set[Link]:
-        """The links the file's tunnels run over."""
-        return {link for path in self.labels for link in zip(path, path[1:])}
+        """The links the file's tunnels (backups included) run over."""
+        return {link for path in [*self.labels, *self.backups] for link in zip(path, path[1:])}
 
 
 def to_json(saved: SavedState) -> dict:
@@ -61,6 +62,8 @@ def to_json(saved: SavedState) -> dict:
                    for path, label in sorted(saved.labels.items(), key=lambda item: item[1])],
         "splits": [{"src": src, "dst": dst, "paths": [{"path": list(p), "share": w} for p, w in split]}
                    for (src, dst), split in sorted(saved.splits.items())],
+        "backups": [{"path": list(path), "label": label}
+                    for path, label in sorted(saved.backups.items(), key=lambda item: item[1])],
     }
 
 
@@ -135,6 +138,12 @@ def from_json(data, topology: str = "", topology_links: Collection[Link] | None 
                 any(not 0 < share <= 1 for _, share in split):
             raise StateFileError(f"split {pair}'s shares do not sum to 1")
         saved.splits[pair] = tuple(split)
+    for item in _records(data, "backups"):  # (absent from files written before protection)
+        path = _path(item.get("path"), "a backup's path")
+        label = _int(item.get("label"), f"the label of backup {list(path)}", MIN_LABEL, MAX_LABEL)
+        if path in saved.backups or label in saved.backups.values() or label in saved.labels.values():
+            raise StateFileError(f"backup label {label} or path {list(path)} given twice")
+        saved.backups[path] = label
     return saved
 
 
@@ -187,9 +196,10 @@ def write(path: str, saved: SavedState) -> None:
 
 def snapshot(topology: str, epoch: int, hosts: Mapping[str, HostLocation],
              links: Mapping[Link, object], labels: Mapping[SwitchPath, int],
-             splits: Mapping[Pair, Split]) -> SavedState:
+             splits: Mapping[Pair, Split],
+             backups: Mapping[SwitchPath, int] | None = None) -> SavedState:
     """The state to save: `links` maps each directed link to its ports (``src_port``,
     ``dst_port`` attributes, as NetworkState keeps them)."""
     return SavedState(topology=topology, epoch=epoch, hosts=dict(hosts),
                       links={link: (ports.src_port, ports.dst_port) for link, ports in links.items()},
-                      labels=dict(labels), splits=dict(splits))
+                      labels=dict(labels), splits=dict(splits), backups=dict(backups or {}))

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from controller import ofmsgs
+from controller.protection import protect
 from controller.readback import SwitchEntries
 from controller.tunnel_labels import allocate
 from controller.netstate import NetworkState
@@ -35,7 +36,7 @@ WEIGHT_SCALE = 1000                        # bucket weight = round(WEIGHT_SCALE 
 BASE_RULES = len(ofmsgs.base_rules())      # on every switch, outside any decision
 # the fields of Desired that are one switch's entries, keyed (dpid, key), and read back as such
 # (controller.readback.SwitchEntries has a field of the same name keyed without the dpid)
-SWITCH_FIELDS = ("tunnel_rules", "groups", "classify", "delivery")
+SWITCH_FIELDS = ("tunnel_rules", "groups", "classify", "delivery", "protection")
 
 __all__ = ["BASE_RULES", "Change", "Desired", "InstalledTunnels", "Plan", "RuleCount",
            "bucket_weight", "rule_counts"]
@@ -47,7 +48,13 @@ class Desired:
 
     `tunnel_rules`: (dpid, label) -> out port on a transit switch, None at the egress;
     `groups`: (ingress, egress) pair -> its buckets; `classify`: (dpid, mac) -> (GROUP, egress)
-    or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1."""
+    or (PORT, port) for untagged frames in table 0; `delivery`: (dpid, mac) -> port in table 1.
+    Local protection (:mod:`controller.protection`): `backups`, backup path -> its label (its
+    rules are in `tunnel_rules`, unprotected); `protection`, (dpid, label) -> (out port, backup
+    label, backup's first port, whether that is the port the hop's frames come in by): the
+    fast-failover group ``ofmsgs.ff_group_id(label)`` on dpid,
+    which the tunnel's hop there (its transit rule, or at the ingress its select bucket) goes
+    through; the out port is the one `tunnel_rules` or the bucket names."""
 
     splits: dict[Pair, Split] = field(default_factory=dict)
     labels: dict[SwitchPath, int] = field(default_factory=dict)
@@ -55,6 +62,13 @@ class Desired:
     groups: dict[Pair, tuple[Bucket, ...]] = field(default_factory=dict)
     classify: dict[tuple[int, str], tuple[str, int]] = field(default_factory=dict)
     delivery: dict[tuple[int, str], int] = field(default_factory=dict)
+    backups: dict[SwitchPath, int] = field(default_factory=dict)
+    protection: dict[tuple[int, int], ofmsgs.Protection] = field(default_factory=dict)
+    unprotected: tuple[tuple[int, int], ...] = ()  # hops with a backup path but no free label
+
+    def protected_labels(self, dpid: int) -> set[int]:
+        """Labels whose hop on `dpid` goes through a fast-failover group."""
+        return {label for switch, label in self.protection if switch == dpid}
 
     def without_switches(self, dpids: Iterable[int]) -> Desired:
         """The record minus everything on `dpids` (forgotten there until read back). A pair
@@ -64,14 +78,19 @@ class Desired:
         gone = set(dpids)
         groups = {pair: buckets for pair, buckets in self.groups.items() if pair[0] not in gone}
         tunnel_rules = {key: port for key, port in self.tunnel_rules.items() if key[0] not in gone}
+        protection = {key: spec for key, spec in self.protection.items() if key[0] not in gone}
         used = {label for _, label in tunnel_rules} | {
-            spec[0] for buckets in groups.values() for spec in buckets}
+            spec[0] for buckets in groups.values() for spec in buckets} | {
+            label for _, label in protection} | {spec[1] for spec in protection.values()}
         return Desired(
             splits={pair: split for pair, split in self.splits.items() if pair in groups},
             labels={path: label for path, label in self.labels.items() if label in used},
             tunnel_rules=tunnel_rules, groups=groups,
             classify={key: to for key, to in self.classify.items() if key[0] not in gone},
-            delivery={key: port for key, port in self.delivery.items() if key[0] not in gone})
+            delivery={key: port for key, port in self.delivery.items() if key[0] not in gone},
+            backups={path: label for path, label in self.backups.items() if label in used},
+            protection=protection,
+            unprotected=tuple(hop for hop in self.unprotected if hop[0] not in gone))
 
 
 @dataclass(frozen=True)
@@ -96,8 +115,9 @@ class Change:
 
 @dataclass(frozen=True)
 class RuleCount:
-    """qroute's flow rules (tunnel, classification and delivery; the BASE_RULES every switch
-    has are not counted), select groups and their buckets on one switch."""
+    """qroute's flow rules (tunnel, backup tunnel, classification and delivery; the BASE_RULES
+    every switch has are not counted), groups (select and fast-failover) and their buckets (a
+    fast-failover group has two) on one switch."""
 
     flow_rules: int = 0
     groups: int = 0
@@ -138,9 +158,11 @@ _MISSING = object()
 class InstalledTunnels:
     """The record of what is installed (a :class:`Desired`), the epoch of the decision that
     installed it, and, while a plan is under way (:meth:`plan` to :meth:`commit`), the
-    switches reconnected and links gone down since it was made."""
+    switches reconnected and links gone down since it was made. `protect`: give every tunnel
+    hop a backup tunnel and fast-failover group (:mod:`controller.protection`)."""
 
-    def __init__(self):
+    def __init__(self, protect: bool = False):
+        self.protect = protect
         self.epoch = 0
         self.record = Desired()
         self.pending: Desired | None = None
@@ -167,11 +189,16 @@ class InstalledTunnels:
         (the rest renormalised); a pair left with none keeps its installed split if that is
         intact, else gets nothing. Pairs whose switches no longer both have hosts get
         nothing, nor do pairs towards a switch whose dpid is too large to name a group (the
-        app says so when the switch connects). LabelsExhausted if the tunnels need more labels
+        app says so when the switch connects). With protection, a pair whose installed
+        tunnels broke too but are all bypassed by the switches (each broken one's first dead
+        hop protected by an intact backup) keeps what is installed for it as it is, backups
+        included: a link that fails while a decision runs must not take the pair's group away
+        before the decision it asks for. LabelsExhausted if the tunnels need more labels
         than are free."""
         links = state.links
         live_pairs = set(state.switch_pairs())
         splits: dict[Pair, Split] = {}
+        carried: dict[Pair, Split] = {}
         for pair, split in sorted(decided.items()):
             if pair not in live_pairs or pair[1] > ofmsgs.MAX_GROUP_ID:
                 continue
@@ -179,19 +206,47 @@ class InstalledTunnels:
             installed = self.record.splits.get(pair, ())
             if not kept and installed and all(_intact(path, pair, links) for path, _ in installed):
                 kept = installed
+            if not kept and installed and self.protect and all(
+                    _intact(path, pair, links) or self._bypassed(path, links) for path, _ in installed):
+                carried[pair] = installed
             if kept:
                 splits[pair] = kept
-        paths = [path for split in splits.values() for path, _ in split]
-        labels = allocate(paths, self.record.labels, held=self.held_labels())
+        carried_paths = {path for split in carried.values() for path, _ in split}
+        paths = [path for split in splits.values() for path, _ in split] + sorted(carried_paths)
+        # backups still installed keep their labels from new tunnels until a plan removes them
+        labels = allocate(paths, self.record.labels,
+                          held=self.held_labels() | set(self.record.backups.values()))
+        protected = protect({path: label for path, label in labels.items() if path not in carried_paths},
+                            links, self.record.backups,
+                            held=set(labels.values()) | set(self.record.labels.values())
+                            | self.held_labels()
+                            ) if self.protect else None
+        backups = dict(protected.backups) if protected else {}
+        protection = dict(protected.protection) if protected else {}
+        carried_labels = {labels[path] for path in carried_paths}
+        backup_of = {label: path for path, label in self.record.backups.items()}
+        for (dpid, label), spec in self.record.protection.items():
+            backup = backup_of.get(spec[1])
+            if label in carried_labels and backup and _intact(backup, (backup[0], backup[-1]), links):
+                protection[(dpid, label)] = spec
+                backups[backup] = spec[1]
         tunnel_rules: dict[tuple[int, int], int | None] = {}
-        for path in labels:
+        # a backup's label is its own even where its path is also a tunnel's
+        for path, label in [*labels.items(), *backups.items()]:
+            if path in carried_paths and labels.get(path) == label:
+                tunnel_rules.update((key, self.record.tunnel_rules[key]) for key in
+                                    ((dpid, label) for dpid in path[1:])
+                                    if key in self.record.tunnel_rules)
+                continue
             for position, dpid in enumerate(path[1:], start=1):
                 last = position == len(path) - 1
                 out_port = None if last else links[(dpid, path[position + 1])].src_port
-                tunnel_rules[(dpid, labels[path])] = out_port
+                tunnel_rules[(dpid, label)] = out_port
         groups = {pair: tuple((labels[path], bucket_weight(share), links[(path[0], path[1])].src_port)
                               for path, share in split)
                   for pair, split in splits.items()}
+        for pair, split in carried.items():
+            splits[pair], groups[pair] = split, self.record.groups[pair]
         classify: dict[tuple[int, str], tuple[str, int]] = {}
         delivery: dict[tuple[int, str], int] = {}
         with_hosts = {host.dpid for host in state.hosts.values()}
@@ -202,7 +257,21 @@ class InstalledTunnels:
                     classify[(ingress, mac)] = (PORT, host.port)
                 elif (ingress, host.dpid) in splits:
                     classify[(ingress, mac)] = (GROUP, host.dpid)
-        return Desired(splits, labels, tunnel_rules, groups, classify, delivery)
+        return Desired(splits, labels, tunnel_rules, groups, classify, delivery, backups,
+                       protection, tuple(protected.unprotected) if protected else ())
+
+    def _bypassed(self, path: SwitchPath, links: Mapping[Link, object]) -> bool:
+        """Whether the switches carry an installed tunnel past its first dead hop: that hop is
+        protected and its backup intact."""
+        label = self.record.labels.get(path)
+        backup_of = {label: backup for backup, label in self.record.backups.items()}
+        for here, there in zip(path, path[1:]):
+            if (here, there) in links:
+                continue
+            spec = self.record.protection.get((here, label))
+            backup = backup_of.get(spec[1]) if spec else None
+            return backup is not None and _intact(backup, (here, path[-1]), links)
+        return True
 
     def diff(self, desired: Desired) -> Change:
         old = self.record
@@ -212,7 +281,7 @@ class InstalledTunnels:
         old_hosts = {mac: (dpid, port) for (dpid, mac), port in old.delivery.items()}
         new_hosts = {mac: (dpid, port) for (dpid, mac), port in desired.delivery.items()}
         entries = sum(_dict_changes(getattr(old, name), getattr(desired, name))
-                      for name in ("tunnel_rules", "groups", "classify", "delivery"))
+                      for name in ("tunnel_rules", "groups", "classify", "delivery", "protection"))
         return Change(
             new=sorted(pair for pair in desired.splits if pair not in old.splits),
             rerouted=sorted(pair for pair in kept if old_paths[pair] != new_paths[pair]),
@@ -247,7 +316,8 @@ class InstalledTunnels:
             # a group links_down changed during the plan holds what it made of the old record;
             # it must hold the new record's buckets (those already re-sent above aside)
             sent = {(dpid, m.group_id) for dpid, m in messages}
-            messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)]))
+            messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)],
+                                                       record.protected_labels(ingress)))
                          for ingress, egress in sorted(self.touched - sent)
                          if (ingress, egress) in record.groups]
         if self.wiped:
@@ -262,24 +332,32 @@ class InstalledTunnels:
         return messages
 
     # --- read-back ------------------------------------------------------------------------
-    def remember(self, labels: Mapping[SwitchPath, int], splits: Mapping[Pair, Split]) -> None:
-        """Paths, labels and splits installed earlier (the state file's): read-back labels are
-        known as these paths again."""
-        self.known = Desired(splits=dict(splits), labels=dict(labels))
+    def remember(self, labels: Mapping[SwitchPath, int], splits: Mapping[Pair, Split],
+                 backups: Mapping[SwitchPath, int] | None = None) -> None:
+        """Paths, labels, splits and backup tunnels installed earlier (the state file's):
+        read-back labels are known as these paths again."""
+        self.known = Desired(splits=dict(splits), labels=dict(labels), backups=dict(backups or {}))
         self._remember(self.record)
 
     def _remember(self, record: Desired) -> None:
-        labels = {path: label for path, label in self.known.labels.items()
-                  if path not in record.labels and label not in set(record.labels.values())}
-        labels.update(record.labels)
-        self.known = Desired(splits={**self.known.splits, **record.splits}, labels=labels)
+        def merged(known: Mapping[SwitchPath, int], now: Mapping[SwitchPath, int]) -> dict:
+            out = {path: label for path, label in known.items()
+                   if path not in now and label not in set(now.values())}
+            out.update(now)
+            return out
+
+        self.known = Desired(splits={**self.known.splits, **record.splits},
+                             labels=merged(self.known.labels, record.labels),
+                             backups=merged(self.known.backups, record.backups))
 
     def held_labels(self) -> set[int]:
         """Labels a rule or bucket in the record uses without a known path (read back from a
         switch): no new tunnel may get one until the rules holding it are gone."""
-        used = {label for _, label in self.record.tunnel_rules} | {
-            spec[0] for buckets in self.record.groups.values() for spec in buckets}
-        return used - set(self.record.labels.values())
+        record = self.record
+        used = {label for _, label in record.tunnel_rules} | {
+            spec[0] for buckets in record.groups.values() for spec in buckets} | {
+            spec[1] for spec in record.protection.values()}
+        return used - set(record.labels.values()) - set(record.backups.values())
 
     def switch_reconnected(self, dpid: int) -> None:
         """A switch (re)connected: what it holds is read back and adopted; a plan under way
@@ -300,12 +378,18 @@ class InstalledTunnels:
                              **{(dpid, key): value for key, value in getattr(entries, name).items()}}
                       for name in SWITCH_FIELDS}
         tunnel_rules, groups = per_switch["tunnel_rules"], per_switch["groups"]
-        labels = dict(base.labels)
-        taken = set(labels.values())
+        labels, backups = dict(base.labels), dict(base.backups)
+        taken = set(labels.values()) | set(backups.values())
         path_of = {label: path for path, label in self.known.labels.items()}
+        backup_path_of = {label: path for path, label in self.known.backups.items()}
         used = {label for _, label in tunnel_rules} | {
-            spec[0] for buckets in groups.values() for spec in buckets}
+            spec[0] for buckets in groups.values() for spec in buckets} | {
+            spec[1] for spec in per_switch["protection"].values()}
         for label in sorted(used - taken):
+            path = backup_path_of.get(label)
+            if path is not None and path not in backups:
+                backups[path] = label
+                continue
             path = path_of.get(label)
             if path is not None and path not in labels:
                 labels[path] = label
@@ -315,7 +399,7 @@ class InstalledTunnels:
             split = self._split_of((dpid, egress), buckets, path_of)
             if split:
                 splits[(dpid, egress)] = split
-        self.record = replace(base, splits=splits, labels=labels, **per_switch)
+        self.record = replace(base, splits=splits, labels=labels, backups=backups, **per_switch)
         self.epoch = max(self.epoch, entries.epoch)
 
     def trace(self, links: Mapping[Link, object]) -> int:
@@ -340,7 +424,22 @@ class InstalledTunnels:
                     out = record.tunnel_rules[(there, label)]
                 if path and path[-1] == egress and tuple(path) not in record.labels:
                     found[tuple(path)] = label
-        if not found:
+        backups = {}
+        for (switch, _), (_, backup_label, backup_port, _) in sorted(record.protection.items()):
+            if backup_label not in held or backup_label in found.values() or \
+                    backup_label in backups.values():
+                continue
+            path, out = [switch], backup_port
+            while out is not None:
+                there = next_switch.get((path[-1], out))
+                if there is None or there in path or (there, backup_label) not in record.tunnel_rules:
+                    path = []
+                    break
+                path.append(there)
+                out = record.tunnel_rules[(there, backup_label)]
+            if path and tuple(path) not in record.backups:
+                backups[tuple(path)] = backup_label
+        if not found and not backups:
             return 0
         labels = {**record.labels, **found}
         path_of = {label: path for path, label in labels.items()}
@@ -350,9 +449,10 @@ class InstalledTunnels:
                 split = self._split_of(pair, buckets, path_of)
                 if split:
                     splits[pair] = split
-        self.record = replace(record, labels=labels, splits=splits)
+        self.record = replace(record, labels=labels, splits=splits,
+                              backups={**record.backups, **backups})
         self._remember(self.record)
-        return len(found)
+        return len(found) + len(backups)
 
     def _split_of(self, pair: Pair, buckets, path_of: Mapping[int, SwitchPath]) -> Split:
         paths = [path_of.get(label) for label, _, _ in buckets]
@@ -379,7 +479,12 @@ class InstalledTunnels:
         prefer = set(self.pending.labels.values()) if self.pending is not None else None
         if self.pending is not None:
             self.broken |= down
-        self.record, messages = _drop_broken(self.record, down, prefer)
+        # a bucket may only go through a fast-failover group that is there whichever phase
+        # was sent last: one the plan deletes would take the bucket (or the switch refuse it)
+        through = set(self.record.protection)
+        if self.pending is not None:
+            through &= set(self.pending.protection)
+        self.record, messages = _drop_broken(self.record, down, prefer, through)
         if self.pending is not None:
             self.touched.update((dpid, m.group_id) for dpid, m in messages)
         return messages
@@ -390,10 +495,13 @@ class InstalledTunnels:
         return pair if pair in self.record.groups else None
 
 
-def _drop_broken(record: Desired, down: set[Link],
-                 prefer: set[int] | None = None) -> tuple[Desired, list[Message]]:
+def _drop_broken(record: Desired, down: set[Link], prefer: set[int] | None = None,
+                 through: set[tuple[int, int]] | None = None) -> tuple[Desired, list[Message]]:
     """`record` with the buckets of tunnels over `down` links removed from the groups (the
-    remaining shares renormalised), and the group modifications that do it."""
+    remaining shares renormalised), and the group modifications that do it; a bucket goes
+    through its fast-failover group where (ingress, label) is in `through` (default: where the
+    record protects the hop)."""
+    through = set(record.protection) if through is None else through
     splits, groups, messages = dict(record.splits), dict(record.groups), []
     for pair, split in sorted(record.splits.items()):
         intact = [(path, share) for path, share in split if not _path_links(path) & down]
@@ -407,7 +515,8 @@ def _drop_broken(record: Desired, down: set[Link],
         buckets = tuple((record.labels[path], bucket_weight(share), port_of[record.labels[path]])
                         for path, share in new_split)
         splits[pair], groups[pair] = new_split, buckets
-        messages.append((pair[0], ofmsgs.group_modify(pair[1], buckets)))
+        messages.append((pair[0], ofmsgs.group_modify(
+            pair[1], buckets, {label for label, _, _ in buckets if (pair[0], label) in through})))
     return replace(record, splits=splits, groups=groups), messages
 
 
@@ -420,5 +529,7 @@ def rule_counts(tunnels: Desired | InstalledTunnels) -> dict[int, RuleCount]:
     groups: dict[int, list[int]] = {}
     for (ingress, _), buckets in record.groups.items():
         groups.setdefault(ingress, []).append(len(buckets))
+    for dpid, _ in record.protection:
+        groups.setdefault(dpid, []).append(2)
     return {dpid: RuleCount(rules.get(dpid, 0), len(groups.get(dpid, ())), sum(groups.get(dpid, ())))
             for dpid in sorted(rules.keys() | groups.keys())}

@@ -1,6 +1,7 @@
 """A small OpenFlow 1.3 switch-table simulator for the tests: replays serialised flow-mods and
 group-mods, then walks a frame through tables 0 and 1 and the select groups hop by hop over the
-topology's links, taking every bucket of every group it meets.
+topology's links, taking every bucket of every select group it meets and, of a fast-failover
+group, the first bucket whose watched port is live (links can be taken down: `set_down`).
 
 Each message is serialised through `tests.fakes.FakeDatapath` (so a malformed one fails where it
 is applied) and read back from its bytes: flow-mods by Ryu's own parser, group-mods (which Ryu
@@ -8,8 +9,10 @@ cannot parse as a message) by their OpenFlow 1.3 layout and Ryu's bucket parser.
 semantics follow the specification where qroute relies on them: ADD replaces an entry of the
 same table, priority and match; DELETE_STRICT removes that entry when the cookie matches under
 the mask; DELETE removes every entry the cookie matches; a group ADD of an existing group or a
-MODIFY of a missing one is an error, and so is a flow pointing at a missing group; deleting a
-group removes the flows that point at it; a table miss without an entry drops.
+MODIFY of a missing one is an error, and so is a flow or bucket pointing at a missing group;
+deleting a group removes the flows that point at it, and deleting one that another group's
+bucket points at is refused here (the plan must never do it); a table miss without an entry
+drops; a frame sent onto a down link is lost.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
+from controller.ofmsgs import ff_group_id
 from tests.fakes import FakeDatapath, reparse
 
 MAX_HOPS = 64
@@ -49,7 +53,8 @@ class Switch:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str                  # "host" (out of a port without a link), "controller", "drop", "loop"
+    kind: str                  # "host" (out of a port without a link), "controller", "drop",
+                               # "loop", "lost" (sent onto a down link)
     dpid: int
     port: int | None
     path: tuple[int, ...]      # switches the frame went through
@@ -72,6 +77,11 @@ def _flow_groups(entry: Entry) -> set[int]:
             if isinstance(action, parser.OFPActionGroup)}
 
 
+def _bucket_groups(buckets) -> set[int]:
+    return {action.group_id for bucket in buckets for action in bucket.actions
+            if isinstance(action, parser.OFPActionGroup)}
+
+
 class TableSim:
     """Switches joined by `links` ({(a, b): (port on a, port on b)}, directed)."""
 
@@ -80,6 +90,15 @@ class TableSim:
         self.switches: dict[int, Switch] = {}
         self.datapaths: dict[int, FakeDatapath] = {}
         self.log: list = []
+        self.down: set[tuple[int, int]] = set()   # directed links down (both ways for a cable)
+
+    def set_down(self, *cables: tuple[int, int]) -> None:
+        """These cables (both directions) are down: their ports are not live, frames are lost."""
+        self.down = {link for a, b in cables for link in ((a, b), (b, a))}
+
+    def port_live(self, dpid: int, port: int) -> bool:
+        return not any((here == dpid and ports[0] == port) or (there == dpid and ports[1] == port)
+                       for (here, there), ports in self.links.items() if (here, there) in self.down)
 
     def switch(self, dpid: int) -> Switch:
         return self.switches.setdefault(dpid, Switch())
@@ -138,6 +157,10 @@ class TableSim:
             raise AssertionError(f"flow-mod command {mod.command}")
 
     def _group_mod(self, switch: Switch, command, group_type, group_id, buckets) -> None:
+        if command in (ofp.OFPGC_ADD, ofp.OFPGC_MODIFY):
+            missing = _bucket_groups(buckets) - set(switch.groups)
+            if missing:
+                raise SwitchError(f"group {group_id}'s buckets point at missing groups {missing}")
         if command == ofp.OFPGC_ADD:
             if group_id in switch.groups:
                 raise SwitchError(f"group {group_id} exists (OFPGMFC_GROUP_EXISTS)")
@@ -148,6 +171,10 @@ class TableSim:
             switch.groups[group_id] = (group_type, buckets)
         elif command == ofp.OFPGC_DELETE:
             gone = set(switch.groups) if group_id == ofp.OFPG_ALL else {group_id}
+            users = {gid for gid, (_, others) in switch.groups.items()
+                     if gid not in gone and _bucket_groups(others) & gone}
+            if users:
+                raise SwitchError(f"group {group_id} deleted while groups {users} point at it")
             for gid in gone:
                 switch.groups.pop(gid, None)
             for key, entry in list(switch.flows.items()):
@@ -184,7 +211,8 @@ class TableSim:
         outcomes, goto = [], None
         for inst in entry.instructions:
             if isinstance(inst, parser.OFPInstructionActions):
-                vid, results = self._actions(dpid, inst.actions, vid, eth_dst, eth_type, path)
+                vid, results = self._actions(dpid, in_port, inst.actions, vid, eth_dst, eth_type,
+                                             path)
                 outcomes += results
             elif isinstance(inst, parser.OFPInstructionGotoTable):
                 goto = inst.table_id
@@ -199,7 +227,7 @@ class TableSim:
             return [Outcome("drop", dpid, None, path, vid)]
         return outcomes
 
-    def _actions(self, dpid, actions, vid, eth_dst, eth_type, path):
+    def _actions(self, dpid, in_port, actions, vid, eth_dst, eth_type, path):
         outcomes = []
         for action in actions:
             if isinstance(action, parser.OFPActionPushVlan):
@@ -213,23 +241,38 @@ class TableSim:
                 assert vid is not None, "pop_vlan on an untagged frame"
                 vid = None
             elif isinstance(action, parser.OFPActionOutput):
-                outcomes += self._output(dpid, action.port, vid, eth_dst, eth_type, path)
+                outcomes += self._output(dpid, in_port, action.port, vid, eth_dst, eth_type, path)
             elif isinstance(action, parser.OFPActionGroup):
                 group_type, buckets = self.switch(dpid).groups[action.group_id]
-                assert group_type == ofp.OFPGT_SELECT and buckets, f"group {action.group_id}"
-                for bucket in buckets:
-                    assert bucket.weight >= 1
-                    _, results = self._actions(dpid, bucket.actions, vid, eth_dst, eth_type, path)
+                assert buckets, f"group {action.group_id} has no buckets"
+                if group_type == ofp.OFPGT_FF:
+                    live = [b for b in buckets if self.port_live(dpid, b.watch_port)]
+                    if not live:
+                        outcomes.append(Outcome("drop", dpid, None, path, vid))
+                    chosen = live[:1]
+                else:
+                    assert group_type == ofp.OFPGT_SELECT, f"group {action.group_id}"
+                    assert all(bucket.weight >= 1 for bucket in buckets)
+                    chosen = buckets
+                for bucket in chosen:
+                    _, results = self._actions(dpid, in_port, bucket.actions, vid, eth_dst, eth_type,
+                                               path)
                     outcomes += results
             else:
                 raise AssertionError(f"action {action} not simulated")
         return vid, outcomes
 
-    def _output(self, dpid, port, vid, eth_dst, eth_type, path):
+    def _output(self, dpid, in_port, port, vid, eth_dst, eth_type, path):
         if port == ofp.OFPP_CONTROLLER:
             return [Outcome("controller", dpid, None, path, vid)]
+        if port == in_port:   # a switch drops it: only OFPP_IN_PORT sends a frame back
+            return [Outcome("drop", dpid, port, path, vid)]
+        if port == ofp.OFPP_IN_PORT:
+            port = in_port
         for (here, there), (out_port, in_port) in self.links.items():
             if here == dpid and out_port == port:
+                if (here, there) in self.down:
+                    return [Outcome("lost", dpid, port, path, vid)]
                 return self._table(there, in_port, vid, eth_dst, eth_type, 0, path + (there,))
         return [Outcome("host", dpid, port, path, vid)]
 
@@ -252,8 +295,8 @@ class TableSim:
                     assert [type(a) for a in actions] == [parser.OFPActionPopVlan] and gotos == [1]
                     rules[("tunnel", vid & 0x0FFF)] = None
                 else:
-                    assert len(actions) == 1
-                    rules[("tunnel", vid & 0x0FFF)] = actions[0].port
+                    (action,) = actions
+                    rules[("tunnel", vid & 0x0FFF)] = self._first_port(switch, action)
             elif entry.table_id == 0 and vid == ofp.OFPVID_NONE:
                 (action,) = actions
                 target = (("group", action.group_id) if isinstance(action, parser.OFPActionGroup)
@@ -265,14 +308,58 @@ class TableSim:
             else:
                 rules[("base", entry.table_id, entry.priority, tuple(sorted(entry.match.items())))] = (
                     tuple(type(a).__name__ for a in actions))
-        for group_id, (_, buckets) in switch.groups.items():
+        for group_id, (group_type, buckets) in switch.groups.items():
+            if group_type != ofp.OFPGT_SELECT:
+                continue
             specs = []
             for bucket in buckets:
                 push, set_vid, out = bucket.actions
-                assert isinstance(push, parser.OFPActionPushVlan) and isinstance(out, parser.OFPActionOutput)
-                specs.append((set_vid.value & 0x0FFF, bucket.weight, out.port))
+                assert isinstance(push, parser.OFPActionPushVlan)
+                specs.append((set_vid.value & 0x0FFF, bucket.weight, self._first_port(switch, out)))
             groups[group_id] = tuple(specs)
         return rules, groups
+
+    @staticmethod
+    def _first_port(switch: Switch, action) -> int:
+        """The port an output action names, or the first bucket's of the FF group it goes to."""
+        if isinstance(action, parser.OFPActionOutput):
+            return action.port
+        assert isinstance(action, parser.OFPActionGroup)
+        group_type, (first, _) = switch.groups[action.group_id]
+        assert group_type == ofp.OFPGT_FF
+        (out,) = first.actions
+        return out.port
+
+    def fast_failover(self, dpid: int) -> dict[int, tuple[int, int, int]]:
+        """{group id: (bucket 1's watched and output port, bucket 2's VLAN id, its watched port,
+        whether it outputs to OFPP_IN_PORT)} of one switch's fast-failover groups."""
+        switch, found = self.switch(dpid), {}
+        for group_id, (group_type, buckets) in switch.groups.items():
+            if group_type != ofp.OFPGT_FF:
+                continue
+            first, second = buckets
+            (out1,), (set_vid, out2) = first.actions, second.actions
+            turns_back = out2.port == ofp.OFPP_IN_PORT
+            assert first.watch_port == out1.port and (turns_back or second.watch_port == out2.port)
+            found[group_id] = (out1.port, set_vid.value & 0x0FFF, second.watch_port, turns_back)
+        return found
+
+    def through_groups(self, dpid: int) -> dict[int, int]:
+        """{label: fast-failover group id} for each tunnel rule or select bucket of `dpid` that
+        sends its frames through a fast-failover group."""
+        switch, used = self.switch(dpid), {}
+        for entry in switch.flows.values():
+            vid = entry.match.get("vlan_vid")
+            for gid in _flow_groups(entry):
+                if vid is not None and vid != ofp.OFPVID_NONE:
+                    used[vid & 0x0FFF] = gid
+        for group_type, buckets in switch.groups.values():
+            if group_type == ofp.OFPGT_SELECT:
+                for bucket in buckets:
+                    _, set_vid, out = bucket.actions
+                    if isinstance(out, parser.OFPActionGroup):
+                        used[set_vid.value & 0x0FFF] = out.group_id
+        return used
 
 
     # --- what a switch answers when read back -------------------------------------------
@@ -312,3 +399,14 @@ def assert_record_is_true(sim: TableSim, tunnels) -> None:
         assert rules == expected, dpid
         assert groups == {egress: buckets for (ingress, egress), buckets in record.groups.items()
                           if ingress == dpid}, dpid
+        protection = {label: spec for (d, label), spec in record.protection.items() if d == dpid}
+        assert sim.fast_failover(dpid) == {ff_group_id(label): spec
+                                           for label, spec in protection.items()}, dpid
+        # every rule and bucket of a protected hop goes through the hop's group (a group may
+        # outlive its bucket, dropped by links_down, until the next decision removes it)
+        used = {label for (d, label), port in record.tunnel_rules.items()
+                if d == dpid and port is not None} | {
+            spec[0] for (ingress, _), buckets in record.groups.items() if ingress == dpid
+            for spec in buckets}
+        assert sim.through_groups(dpid) == {label: ff_group_id(label) for label in protection
+                                            if label in used}, dpid

@@ -23,6 +23,7 @@ from webob import Request
 import controller.app as app_module
 from controller import ofmsgs, ryu_options
 from controller.settings import Settings
+from controller.tunnels import InstalledTunnels
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
                          is_add, is_delete, mac, output_ports, reparse)
 from tests.tables_sim import TableSim, assert_record_is_true
@@ -437,6 +438,41 @@ def test_port_down_drops_its_buckets_at_once_then_the_decision_reroutes(net, app
     assert_record_is_true(sim, app.tunnels)
 
 
+def test_a_port_no_longer_live_with_its_carrier_up_loses_its_link_until_live_again(net, app):
+    # BFD on the link: the switch clears the port's LIVE flag, its carrier stays up, and LLDP
+    # discovery (which still holds the link) will not announce it again
+    for n in (1, 3):
+        learn(net, n)
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LIVE)
+    assert (2, 3) in app.state.links and paths_of(app, 1, 3) == [SHORT]
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=0)
+    assert (2, 3) not in app.state.links and (3, 2) not in app.state.links
+    assert paths_of(app, 1, 3) == [LONG]
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=ofp.OFPPS_LIVE)
+    ports = app.state.links[(2, 3)]
+    assert (ports.src_port, ports.dst_port) == (NEXT_PORT, PREV_PORT) and (3, 2) in app.state.links
+    assert paths_of(app, 1, 3) == [SHORT]
+
+
+def test_every_hop_is_protected_and_the_switches_bypass_a_dead_cable_on_their_own(net, app):
+    learn(net, 1)
+    learn(net, 3)
+    # 1-2-3 and 3-2-1, each hop with a backup: 1-5-4-3 (without s2), 2-1-5-4-3 (s3 is the
+    # egress: without the cable only), 3-4-5-1, 2-3-4-5-1
+    assert app.describe()["protection"] == {"enabled": True, "backup_tunnels": 4,
+                                            "protected_hops": 4, "unprotected_hops": 0}
+    sim = replayed(net)
+    sim.set_down((1, 2))
+    assert delivered(sim, 1, 3) == {(1, 5, 4, 3)} and delivered(sim, 3, 1) == {(3, 2, 3, 4, 5, 1)}
+    sim.set_down((2, 3))
+    assert delivered(sim, 1, 3) == {(1, 2, 1, 5, 4, 3)} and delivered(sim, 3, 1) == {(3, 4, 5, 1)}
+
+
+def test_a_switch_that_never_reports_live_is_judged_by_its_carrier(net, app):
+    net.port_status(2, NEXT_PORT, ofp.OFPPR_MODIFY, state=0)
+    assert (2, 3) in app.state.links
+
+
 def test_port_admin_down_and_port_delete_also_remove_the_link(net, app):
     net.port_status(1, NEXT_PORT, ofp.OFPPR_MODIFY, config=ofp.OFPPC_PORT_DOWN)
     assert (1, 2) not in app.state.links and (2, 1) not in app.state.links
@@ -468,6 +504,9 @@ def test_link_add_restores_the_shorter_path_and_the_old_tunnel_leaves_last(net, 
 
 
 def test_a_link_event_off_the_path_sends_nothing(net, app):
+    # without local protection: with it, 4-5 carries the backup of s1->s3's hops, and its loss
+    # replaces that backup (tests/test_protection.py)
+    app.tunnels = InstalledTunnels(protect=False)
     learn(net, 1)
     learn(net, 3)
     net.clear()
@@ -812,6 +851,7 @@ def test_rerouter_logs_a_failed_decision_and_keeps_going(app, monkeypatch, caplo
 
 
 def test_a_link_failing_during_a_decision_does_not_cost_intact_splits_their_rules(net, app, monkeypatch):
+    app.tunnels = InstalledTunnels(protect=False)  # (as above: 4-5 carries backups otherwise)
     learn(net, 1)
     learn(net, 3)
     assert paths_of(app, 1, 3) == [SHORT]
@@ -1256,8 +1296,11 @@ def test_multipart_read_back_replies_are_adopted_once_the_last_part_arrived(net,
     assert app.resync_reason() == "reading back switch 1"
     net.answer_read_back(1, *tables.read_back(1), parts=3)
     assert app.resync_reason() == ""
-    # s1: the egress rule of 3 -> 1, the group to s3, two classification rules, one delivery rule
-    assert app.describe()["resync"]["switches"]["1"]["entries"] == 1 + 1 + 2 + 1
+    # every rule and group s1 holds but the base rules (tunnel, backup and classification rules,
+    # delivery, the select group to s3 and the fast-failover groups of its hops), as its table has them
+    flows, groups = tables.read_back(1)
+    assert app.describe()["resync"]["switches"]["1"]["entries"] == \
+        len(flows) - len(ofmsgs.base_rules()) + len(groups)
     assert_record_is_true(replayed(net), app.tunnels)
 
 

@@ -238,3 +238,66 @@ def test_base_rules_missing_or_doing_something_else_are_added_and_the_rest_left_
                                                             (0, ofmsgs.PRIORITY_ARP)]
     sim.apply(added)
     assert missing_base_rules(read_switch(1, *sim.read_back(1))) == []
+
+
+# --- local protection: fast-failover groups and backup tunnels read back --------------------
+def protected_ring():
+    from tests.test_protection import installed
+
+    return installed(protect_hops=True)
+
+
+def test_fast_failover_groups_and_the_rules_through_them_read_back_as_installed():
+    state, sim, tunnels, _, _ = protected_ring()
+    record = tunnels.record
+    assert record.protection and record.backups
+    for dpid in sorted(sim.switches):
+        got = read_switch(dpid, *sim.read_back(dpid))
+        assert got.stale_flows == [] and got.stale_groups == [], dpid
+        assert got.protection == {label: spec for (d, label), spec in record.protection.items()
+                                  if d == dpid}, dpid
+        # a protected hop's port is its FF group's first bucket's, as in the record
+        assert got.tunnel_rules == {label: port for (d, label), port in record.tunnel_rules.items()
+                                    if d == dpid}, dpid
+        assert got.groups == {egress: b for (ingress, egress), b in record.groups.items() if ingress == dpid}
+
+
+def test_a_restarted_controller_with_the_saved_backups_rebuilds_protection_and_sends_nothing():
+    state, sim, old, before, _ = protected_ring()
+    restarted = InstalledTunnels(protect=True)
+    restarted.remember(old.labels, old.splits, old.record.backups)
+    read_all(sim, restarted)
+    assert restarted.record.backups == old.record.backups
+    assert restarted.record.protection == old.record.protection
+    assert restarted.held_labels() == set()
+    desired = restarted.resolve(before[1], state)
+    assert restarted.plan(desired).phases == []
+
+
+def test_without_a_state_file_backups_are_followed_through_the_rules_and_kept():
+    state, sim, old, before, _ = protected_ring()
+    restarted = InstalledTunnels(protect=True)
+    read_all(sim, restarted)
+    assert restarted.record.backups == {}
+    restarted.trace(state.links)
+    assert restarted.record.backups == old.record.backups
+    assert restarted.record.labels == old.record.labels and restarted.held_labels() == set()
+    desired = restarted.resolve(before[1], state)
+    assert restarted.plan(desired).phases == []
+
+
+def test_a_protected_rule_whose_fast_failover_group_is_gone_is_stale_with_its_select_group():
+    state, sim, tunnels, _, _ = protected_ring()
+    flows, groups = sim.read_back(1)
+    ff_ids = {g.group_id for g in groups if g.type == ofp.OFPGT_FF}
+    entries = read_switch(1, flows, [g for g in groups if g.group_id not in ff_ids])
+    assert entries.protection == {}
+    # s1's select groups all send through FF groups: none can be counted as installed
+    assert entries.groups == {} and sorted(entries.stale_groups) == sorted(
+        egress for (ingress, egress) in tunnels.record.groups if ingress == 1)
+    protected_transit = {label for (d, label) in tunnels.record.protection if d == 1
+                         and tunnels.record.tunnel_rules.get((1, label)) is not None}
+    assert {match["vlan_vid"] & 0xFFF for _, _, match in entries.stale_flows
+            if "eth_dst" not in match} == protected_transit
+    # their deletion: rules first, then the groups, each by a kind the switch accepts
+    assert all(isinstance(m, (parser.OFPFlowMod, parser.OFPGroupMod)) for _, m in stale_deletions(entries))

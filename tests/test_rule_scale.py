@@ -10,7 +10,9 @@ from controller import rule_scale
 
 def test_tunnel_rules_grow_by_one_classification_per_host_and_one_delivery_per_own_host():
     tunnels = rule_scale.switch_tunnels("abilene")
-    rows = [rule_scale.scale_row("abilene", h, tunnels) for h in (1, 4, 16)]
+    # without local protection: one select group per other switch (protection adds its
+    # fast-failover groups and backup rules, counted in tests/test_protection.py)
+    rows = [rule_scale.scale_row("abilene", h, tunnels, protect=False) for h in (1, 4, 16)]
     switches = len(rule_scale.network_state("abilene", 1).switches)
     assert switches == 12
     assert all(row.tunnels == sum(len(paths) for paths in tunnels.values()) for row in rows)

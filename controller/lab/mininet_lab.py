@@ -69,8 +69,10 @@ class PingStream:
 
 class MininetLab:
     def __init__(self, topo, settings: dict | None = None, log_path: str | None = None,
-                 controller_start_timeout: float = 30.0, tls: bool = False):
+                 controller_start_timeout: float = 30.0, tls: bool = False,
+                 bfd_ms: int | None = None):
         self.topo = topo
+        self.bfd_ms = bfd_ms  # BFD on every inter-switch link at this interval (enable_bfd)
         # a token of its own, so that the lab (and no one else) can write through the REST API;
         # a state file of its own, which a restarted controller of this lab (and no other) reads
         self.settings = {"stats_interval": "1.0", "api_token": secrets.token_urlsafe(16),
@@ -125,6 +127,8 @@ class MininetLab:
             # The userspace datapath does not fill in offloaded checksums: without this,
             # TCP and UDP between hosts fail while ping works.
             host.cmd(f"ethtool -K {host.defaultIntf()} tx off rx off")
+        if self.bfd_ms:
+            self.enable_bfd(self.bfd_ms)
 
     def stop(self):
         if self.net is not None:
@@ -352,6 +356,45 @@ class MininetLab:
 
     def set_link(self, dpid_a: int, dpid_b: int, up: bool):
         self.net.configLinkStatus(f"s{dpid_a}", f"s{dpid_b}", "up" if up else "down")
+
+    # --- silent link death, BFD, a stopped controller (local protection) -------------------
+    def link_interfaces(self, dpid_a: int, dpid_b: int) -> tuple[str, str]:
+        """The interfaces of the link sA-sB: (the one on sA, the one on sB)."""
+        a, b = self.net.get(f"s{dpid_a}"), self.net.get(f"s{dpid_b}")
+        (link, *_) = self.net.linksBetween(a, b)
+        return ((link.intf1.name, link.intf2.name) if link.intf1.node is a
+                else (link.intf2.name, link.intf1.name))
+
+    def switch_link_interfaces(self) -> list[str]:
+        return [name for link in self.net.links
+                if isinstance(link.intf1.node, OVSSwitch) and isinstance(link.intf2.node, OVSSwitch)
+                for name in (link.intf1.name, link.intf2.name)]
+
+    def enable_bfd(self, min_tx_ms: int = 10, min_rx_ms: int | None = None) -> None:
+        """BFD on both ends of every inter-switch link (Open vSwitch detects a dead session
+        after 3 x the negotiated interval and the port stops being live for fast-failover
+        groups). The controller cannot configure BFD over OpenFlow; on a real network run the
+        same `ovs-vsctl set interface` on each switch."""
+        rx = min_rx_ms or min_tx_ms
+        for name in self.switch_link_interfaces():
+            subprocess.run(["ovs-vsctl", "set", "interface", name, "bfd:enable=true",
+                            f"bfd:min_tx={min_tx_ms}", f"bfd:min_rx={rx}"], check=True)
+
+    def bfd_state(self, interface: str) -> dict[str, str]:
+        out = subprocess.run(["ovs-vsctl", "get", "interface", interface, "bfd_status"],
+                             capture_output=True, text=True, check=True).stdout
+        return dict(re.findall(r'(\w+)="?([^",}]*)"?', out))
+
+    def set_link_silent(self, dpid_a: int, dpid_b: int, silent: bool) -> None:
+        """Every frame on the link sA-sB lost, both ways, while both carriers stay up (no
+        port-status): see :mod:`controller.lab.silent_link`."""
+        from controller.lab.silent_link import set_silent
+
+        set_silent(*self.link_interfaces(dpid_a, dpid_b), silent=silent)
+
+    def pause_controller(self, paused: bool) -> None:
+        """SIGSTOP (the controller decides nothing, answers nothing) or SIGCONT."""
+        self.controller.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     # --- traffic --------------------------------------------------------------------------
     def start_ping_stream(self, src: str, dst: str, count: int, interval_s: float = 0.01):
