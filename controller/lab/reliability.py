@@ -36,6 +36,16 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
+    Check("restart", "controller.lab.reliability_resync", "check_kill_and_restart",
+          full={"down_s": 3.0}, fast={"down_s": 3.0}),
+    Check("restart-without-state-file", "controller.lab.reliability_resync", "check_kill_and_restart",
+          full={"down_s": 3.0, "state_file": False}),
+    Check("link-failure", "controller.lab.reliability_protect", "link_failure_on_an_active_path",
+          full={"trials": 10}, fast={"trials": 3}),
+    Check("silent-link-death", "controller.lab.reliability_protect", "silent_link_death",
+          full={"trials": 10}, fast={"trials": 3}),
+    Check("lldp-detection", "controller.lab.reliability_protect", "lldp_detection",
+          full={"trials": 2}),
     Check("rest-fuzz", "controller.lab.reliability_inputs", "rest_fuzz",
           full={"requests": 2000}, fast={"requests": 300}),
     Check("bad-checkpoints", "controller.lab.reliability_inputs", "bad_checkpoints",
@@ -49,6 +59,8 @@ CHECKS: tuple[Check, ...] = (
     Check("ip-takeover", "controller.lab.reliability_edge", "check_ip_takeover", full={}, fast={}),
     Check("dpid-takeover", "controller.lab.reliability_edge", "check_dpid_takeover", full={}, fast={}),
     Check("tls-channel", "controller.lab.reliability_edge", "check_tls_channel", full={}, fast={}),
+    Check("soak", "controller.lab.reliability_soak", "soak", full={"minutes": 10.0},
+          fast={"minutes": 1.0}),
 )
 
 
