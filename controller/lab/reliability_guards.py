@@ -231,10 +231,13 @@ def flow_table_exhaustion(flow_limit: int = 8, switch: int = 2, ring: int = 4) -
                     pings[f"{a.name}-{b.name}"] = " 0% packet loss" in out or " 50% packet loss" in out
         table = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", f"s{switch}", "table=0"],
                                capture_output=True, text=True).stdout
+        # the errors counted and the errors logged, read together: retries of refused pairs
+        # may still be answered while the pings run
+        final = lab.rest("state")
         log = lab.controller_log()
     error_lines = [line for line in log.splitlines() if "OpenFlow error:" in line]
     untied = [line for line in error_lines if "a message not recorded" in line]
-    errors = state["guards"]["openflow_errors"]
+    errors = final["guards"]["openflow_errors"]
     total_errors = sum(e["count"] for e in errors)
     decoded = all(e["type"].startswith("OFPET_") and e["code"].startswith("OFP") for e in errors)
     refused_pairs = set()
