@@ -85,14 +85,20 @@ def _single_output(actions) -> int | None:
 Parsed = tuple[str, object, object]  # (SwitchEntries field, key, value)
 
 
-def tunnel_rule(stat) -> Parsed | None:
+def _tunnel_label(stat) -> int | None:
+    """The label a tunnel rule (table 0, tunnel priority, matching a VLAN id alone) is for."""
     match = dict(stat.match.items())
     vid = match.get("vlan_vid")
     if (stat.table_id, stat.priority) != (ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_TUNNEL) or \
             set(match) != {"vlan_vid"} or not isinstance(vid, int) or not vid & ofp.OFPVID_PRESENT:
         return None
     label = vid & VID_MASK
-    if not ofmsgs.MIN_LABEL <= label <= ofmsgs.MAX_LABEL:
+    return label if ofmsgs.MIN_LABEL <= label <= ofmsgs.MAX_LABEL else None
+
+
+def tunnel_rule(stat) -> Parsed | None:
+    label = _tunnel_label(stat)
+    if label is None:
         return None
     actions, gotos = _actions(stat.instructions)
     if gotos == [ofmsgs.TABLE_DELIVER] and len(actions) == 1 and \
@@ -110,12 +116,9 @@ THROUGH_FF = "through its fast-failover group"
 
 def protected_tunnel_rule(stat) -> Parsed | None:
     """A protected transit hop: match the label, send to the label's fast-failover group."""
-    match = dict(stat.match.items())
-    vid = match.get("vlan_vid")
-    if (stat.table_id, stat.priority) != (ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_TUNNEL) or \
-            set(match) != {"vlan_vid"} or not isinstance(vid, int) or not vid & ofp.OFPVID_PRESENT:
+    label = _tunnel_label(stat)
+    if label is None:
         return None
-    label = vid & VID_MASK
     actions, gotos = _actions(stat.instructions)
     if gotos or len(actions) != 1 or not isinstance(actions[0], parser.OFPActionGroup) or \
             ofmsgs.ff_group_label(actions[0].group_id) != label:

@@ -414,31 +414,17 @@ class InstalledTunnels:
             for label, _, port in buckets:
                 if label not in held or label in found.values():
                     continue
-                path, out = [ingress], port
-                while out is not None:
-                    there = next_switch.get((path[-1], out))
-                    if there is None or there in path or (there, label) not in record.tunnel_rules:
-                        path = []
-                        break
-                    path.append(there)
-                    out = record.tunnel_rules[(there, label)]
-                if path and path[-1] == egress and tuple(path) not in record.labels:
-                    found[tuple(path)] = label
+                path = _follow(record, next_switch, ingress, port, label)
+                if path and path[-1] == egress and path not in record.labels:
+                    found[path] = label
         backups = {}
         for (switch, _), (_, backup_label, backup_port, _) in sorted(record.protection.items()):
             if backup_label not in held or backup_label in found.values() or \
                     backup_label in backups.values():
                 continue
-            path, out = [switch], backup_port
-            while out is not None:
-                there = next_switch.get((path[-1], out))
-                if there is None or there in path or (there, backup_label) not in record.tunnel_rules:
-                    path = []
-                    break
-                path.append(there)
-                out = record.tunnel_rules[(there, backup_label)]
-            if path and tuple(path) not in record.backups:
-                backups[tuple(path)] = backup_label
+            path = _follow(record, next_switch, switch, backup_port, backup_label)
+            if path and path not in record.backups:
+                backups[path] = backup_label
         if not found and not backups:
             return 0
         labels = {**record.labels, **found}
@@ -493,6 +479,20 @@ class InstalledTunnels:
         """The pair whose select group `group_id` is on switch `dpid` (for group statistics)."""
         pair = (dpid, group_id)
         return pair if pair in self.record.groups else None
+
+
+def _follow(record: Desired, next_switch: Mapping[tuple[int, int], int], start: int, port: int,
+            label: int) -> SwitchPath:
+    """The switch path a frame tagged `label` leaving `start` by `port` takes through the
+    record's tunnel rules to the switch that pops it (() where a rule is missing or it loops)."""
+    path, out = [start], port
+    while out is not None:
+        there = next_switch.get((path[-1], out))
+        if there is None or there in path or (there, label) not in record.tunnel_rules:
+            return ()
+        path.append(there)
+        out = record.tunnel_rules[(there, label)]
+    return tuple(path)
 
 
 def _drop_broken(record: Desired, down: set[Link], prefer: set[int] | None = None,
