@@ -308,6 +308,8 @@ class QRouteController(app_manager.RyuApp):
             # the ADD fails harmlessly, METER_EXISTS)
             base.insert(0, (dpid, edge_guard.packet_in_meter(self.settings.packet_in_rate)))
         stale = readback.stale_deletions(entries)
+        if not self.ha.writes_allowed():
+            base, stale = [], []  # a standby changes nothing: the master adds and deletes
         self._send_all(base + stale)  # a new base rule before an old one of its place goes
         self.metrics.read_backs.labels("read back").inc()
         self.metrics.stale_entries_deleted.inc(len(stale))
