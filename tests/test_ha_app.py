@@ -20,8 +20,9 @@ from tests.fakes import FakeNetwork, arp_frame, ip, is_delete, mac
 from tests.test_controller_app import (HOST_PORT, _app_with, _record_barriers, delivered, is_table_mod,
                                        learn, replayed)
 
-home, clock, spawned, wsgi, app, net = (app_tests.home, app_tests.clock, app_tests.spawned,
-                                        app_tests.wsgi, app_tests.app, app_tests.net)
+home, clock, spawned, wsgi, app, net, rest = (app_tests.home, app_tests.clock, app_tests.spawned,
+                                              app_tests.wsgi, app_tests.app, app_tests.net,
+                                              app_tests.rest)
 
 WRITES = (parser.OFPFlowMod, parser.OFPGroupMod, parser.OFPMeterMod, parser.OFPPacketOut)
 OLD_MASTER, STANDBY = "old-master", "standby"
@@ -87,6 +88,20 @@ def test_without_ha_no_role_is_asked_and_the_state_says_equal(net, app):
     assert not [m for _, m in net.history if isinstance(m, (parser.OFPRoleRequest, parser.OFPSetAsync))]
     assert app.describe()["ha"] == {"enabled": False, "role": "equal"}
     assert app.metrics.registry.get_sample_value("qroute_controller_role", {"role": "equal"}) == 1
+
+
+def test_the_rest_api_serves_the_ha_view(rest):
+    _, _, call = rest
+    assert call("GET", "ha", token=None) == (200, {"enabled": False, "role": "equal"})
+
+
+def test_with_etcd_set_the_campaign_runs_as_a_greenthread_of_its_own(standby, spawned):
+    app, _ = standby
+    assert (app._campaign,) in spawned
+    app.ha.role.on_term(Term(True, STANDBY, 9), [])
+    assert app.ha.step_interval() == 1.0           # a master refreshes every third of the lease
+    app.ha.role.on_term(Term(False, OLD_MASTER, 10), [])
+    assert app.ha.step_interval() == 0.5           # a standby campaigns twice as often
 
 
 def test_a_slave_asks_for_its_role_first_then_reads_back_and_sends_no_write(standby, tables):
