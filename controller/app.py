@@ -11,6 +11,7 @@ lists.
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -143,6 +144,7 @@ class QRouteController(app_manager.RyuApp):
                   self._settle_host_claims)
         hub.spawn(self._periodic, "resync", 0.5, self.check_resync)
         if self.ha.enabled:
+            logging.getLogger(ha.OFCTL_LOGGER).addFilter(ha.WithoutOfctlsUnknownErrors())
             hub.spawn(self._campaign)
             if ryu_listen_ports():  # under ryu-manager (not an app built by a test)
                 signal.signal(signal.SIGTERM, self._terminated)

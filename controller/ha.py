@@ -4,6 +4,7 @@ of the role, the gate on writes, and the REST view. Time comes in as arguments.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections import Counter
@@ -46,6 +47,18 @@ def role_error(error_type: int, code: int) -> str:
     if error_type == ofp.OFPET_BAD_REQUEST and code == ofp.OFPBRC_IS_SLAVE:
         return IS_SLAVE
     return ""
+
+
+class WithoutOfctlsUnknownErrors(logging.Filter):
+    """Ryu's ofctl service logs every OpenFlow error it did not ask for as "unknown error xid
+    N", at ERROR: a standby's refused LLDP packet-outs would fill the log with those (two a
+    second per switch). qroute's own handler logs every error decoded (controller.app)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "unknown error xid %s")
+
+
+OFCTL_LOGGER = "OfctlService"  # ryu.app.ofctl.service.OfctlService's logger (its class name)
 
 
 def default_controller_id(of_port: int | None) -> str:

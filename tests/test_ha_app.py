@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from types import SimpleNamespace
 
 import pytest
 from ryu.controller import ofp_event
@@ -214,3 +215,17 @@ def test_a_clean_shutdown_resigns(standby, tables):
     _taken_over(app, network, tables)
     app.close()
     assert app.ha.leadership.resigned
+
+
+def test_ryus_ofctl_does_not_log_the_refused_packet_outs_as_unknown_errors(standby, caplog):
+    """Ryu's ofctl service logs each error it did not ask for at ERROR ("unknown error xid
+    N"); with HA on, the app's own (decoded, once per switch) line is all that is logged."""
+    from ryu.app.ofctl.service import OfctlService
+
+    app, network = standby
+    service = OfctlService()
+    service._switches[1] = SimpleNamespace(xids={})
+    with caplog.at_level(logging.INFO):
+        service._handle_reply(_error(network, 1, ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE, xid=99))
+    assert service.logger.name == "OfctlService"
+    assert "unknown error xid" not in caplog.text
