@@ -11,7 +11,10 @@ lists.
 """
 from __future__ import annotations
 
+import logging
+import os
 import random
+import signal
 import time
 from collections.abc import Sequence
 
@@ -33,8 +36,8 @@ from ryu.lib import hub  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
-from controller import (arp_proxy, decision_guard, edge_guard, of_errors, ofmsgs,  # noqa: E402
-                        readback, state_file)
+from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  # noqa: E402
+                        ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
 from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
@@ -43,12 +46,16 @@ from controller.policy import keep_intact_else, make_policy  # noqa: E402
 from controller.protection import PortLiveness  # noqa: E402
 from controller.rest import (ControllerStatus, UnknownPair, describe,  # noqa: E402
                              openflow_error_seen, register_rest_api)
-from controller.ryu_options import load_settings  # noqa: E402
+from controller.ryu_options import _ryu_options, load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
 from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
 from controller.ofp_channel import REGISTRY as DPID_REGISTRY  # noqa: E402
 from controller.ofp_channel import fix_tls_listener, guard_dpids  # noqa: E402
 from topologies.catalog import link_facts  # noqa: E402
+
+def ryu_listen_ports() -> dict[str, int]:
+    return _ryu_options()[1]
+
 
 guard_dpids()       # a second connection does not take a live switch's dpid
 fix_tls_listener()  # every switch can connect over TLS, not the first alone
@@ -117,7 +124,9 @@ class QRouteController(app_manager.RyuApp):
         self._labels_seen = (None, {})  # (a labels dict, its inverse): the label -> path cache
         self.api_token, self.api_token_source = provision_token(self.settings.api_token,
                                                                 self.settings.api_token_file)
+        self.ha = ha.HighAvailability(self._leadership())
         self.metrics = ControllerMetrics(self.status)
+        self.metrics.watch_role(self.ha)
         self.metrics.registry.register(EdgeCollector(self.edge, self.packet_in_budget,
                                                      self.dpid_registry))
         if self.settings.metrics_port:
@@ -134,6 +143,87 @@ class QRouteController(app_manager.RyuApp):
         hub.spawn(self._periodic, "host claims", self.settings.host_probe_timeout / 2,
                   self._settle_host_claims)
         hub.spawn(self._periodic, "resync", 0.5, self.check_resync)
+        if self.ha.enabled:
+            logging.getLogger(ha.OFCTL_LOGGER).addFilter(ha.WithoutOfctlsUnknownErrors())
+            hub.spawn(self._campaign)
+            if ryu_listen_ports():  # under ryu-manager (not an app built by a test)
+                signal.signal(signal.SIGTERM, self._terminated)
+
+    # --- high availability ------------------------------------------------------------------
+    def _leadership(self):
+        """The etcd campaign, with etcd_endpoint set (else None: one controller, role EQUAL)."""
+        if not self.settings.etcd_endpoint:
+            return None
+        from etcd3gw.client import Etcd3Client
+
+        from controller.leadership import Leadership
+        from controller.settings import etcd_address
+
+        protocol, host, port = etcd_address(self.settings.etcd_endpoint)
+        # under ryu-manager sockets are green: a request waits in this greenthread alone, and
+        # the timeout keeps an unreachable etcd from outliving the lease
+        client = Etcd3Client(host=host, port=port, protocol=protocol,
+                             timeout=self.settings.leader_ttl / 3)
+        controller_id = self.settings.controller_id or ha.default_controller_id(
+            ryu_listen_ports().get("--ofp-tcp-listen-port"))
+        self.logger.info("high availability: etcd %s, controller id %s, lease %d s",
+                         self.settings.etcd_endpoint, controller_id, self.settings.leader_ttl)
+        return Leadership(client, controller_id, self.settings.leader_ttl)
+
+    def _terminated(self, signum, frame):
+        # a greenthread, not the handler, talks to etcd (a handler may not switch greenlets)
+        hub.spawn(self._resign_and_exit, signum)
+
+    def _resign_and_exit(self, signum):
+        self.close()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # ends as an unhandled SIGTERM would have
+
+    def close(self):
+        """A clean shutdown gives the leadership up at once: another controller takes over
+        without waiting for the lease to run out."""
+        if self.ha.enabled and self.ha.role.leading:
+            self.logger.warning("high availability: resigning as master")
+        if self.ha.enabled:
+            self.ha.leadership.resign()
+
+    def _campaign(self):
+        while True:
+            try:
+                self.step_leadership()
+            except Exception:
+                self.logger.exception("leadership step failed; continuing")
+            hub.sleep(self.ha.step_interval())
+
+    def step_leadership(self) -> None:
+        """One step of the campaign; a change of role goes to every switch at once, and a new
+        master reads every switch back before its first decision."""
+        problem = self.ha.leadership.problem
+        became, deposed, messages = self.ha.step(self.clock(), self.datapaths)
+        if self.ha.leadership.problem and self.ha.leadership.problem != problem:
+            self.logger.error("high availability: %s", self.ha.leadership.problem)
+        self._send_all(messages)
+        if became:
+            self.logger.warning("high availability: master now (generation %d); reading back "
+                                "%d switches before deciding", self.ha.role.term.generation,
+                                len(self.datapaths))
+            self._take_over()
+        elif deposed:
+            self.logger.warning("high availability: no longer master (holder %s); sending no "
+                                "more rules", self.ha.role.term.holder or "none")
+
+    def _take_over(self) -> None:
+        """What every switch holds is read back (the previous master may have changed it since
+        this controller last looked), under a hold like the start-up one: no decision until
+        every connected switch is read back and the links its tunnels use are known."""
+        now = self.clock()
+        self.hold = readback.StartupHold(now, self.settings.resync_timeout, set(self.datapaths))
+        self.held_reasons = []
+        for dpid, datapath in sorted(self.datapaths.items()):
+            self.tunnels.switch_reconnected(dpid)
+            self.readback.connected(dpid, now)
+            self._read_back(datapath)
+        self.request_reroute("became master")
 
     def _serve_metrics(self, port: int) -> None:
         """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
@@ -220,6 +310,8 @@ class QRouteController(app_manager.RyuApp):
             # the ADD fails harmlessly, METER_EXISTS)
             base.insert(0, (dpid, edge_guard.packet_in_meter(self.settings.packet_in_rate)))
         stale = readback.stale_deletions(entries)
+        if not self.ha.writes_allowed():
+            base, stale = [], []  # a standby changes nothing: the master adds and deletes
         self._send_all(base + stale)  # a new base rule before an old one of its place goes
         self.metrics.read_backs.labels("read back").inc()
         self.metrics.stale_entries_deleted.inc(len(stale))
@@ -326,7 +418,10 @@ class QRouteController(app_manager.RyuApp):
     def switch_features(self, ev):
         # no flush: what the switch holds is read back once it is connected (_switch_connected),
         # and only the base rules it lacks are added then (those in place keep their counters)
-        self.send(ev.msg.datapath, ofmsgs.port_desc_request())
+        datapath = ev.msg.datapath
+        for _, message in self.ha.role.on_connect(datapath.id):  # before anything else
+            self.send(datapath, message)
+        self.send(datapath, ofmsgs.port_desc_request())
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def state_change(self, ev):
@@ -493,8 +588,8 @@ class QRouteController(app_manager.RyuApp):
         """One decision for all reasons asked for since the last one (hosts learned during a
         ping sweep cost one decision, not one each); returns switch pairs changed."""
         reasons, self.pending_reasons = self.pending_reasons, []
-        if not reasons:
-            return 0
+        if not reasons or not self.ha.writes_allowed():
+            return 0  # a standby decides nothing: a new master reads back, then decides
         if self.hold.ended_at is None:
             self.check_resync()
         if self.resync_reason():  # the start-up hold: check_resync asks again when it ends
@@ -520,6 +615,8 @@ class QRouteController(app_manager.RyuApp):
 
         ``triggers``: every reason this decision answers (default: ``reason`` alone); the
         reroute counter counts the decision once under each kind among them."""
+        if not self.ha.writes_allowed():
+            return 0
         with self.route_lock:
             started = self.clock()
             graph, pairs, current = self.state.graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
@@ -696,6 +793,10 @@ class QRouteController(app_manager.RyuApp):
         dpid = msg.datapath.id or 0
         type_name, code_name = of_errors.error_names(msg.type, msg.code)
         sent = self.sent_log.lookup(dpid, msg.xid)
+        role_error = ha.role_error(msg.type, msg.code)
+        if role_error:
+            self._role_refused(dpid, role_error, sent, f"{type_name} {code_name}")
+            return
         if sent is None:
             header = of_errors.offending_header(msg.data)
             what = f"a message not recorded (xid {msg.xid}{', ' + header if header else ''})"
@@ -715,6 +816,22 @@ class QRouteController(app_manager.RyuApp):
         if self.refused.refused(sent.pairs, error, sent.epoch, self.clock()):
             self._retry_refused()
         self._show_not_installed()
+
+    def _role_refused(self, dpid, kind, sent, name) -> None:
+        """A switch refused our role request as stale, or a write as from a slave: no pair was
+        refused, but writes stop at once where a newer master exists. Ryu's LLDP packet-outs
+        refused while slave are counted (REST "ha"), logged once per switch."""
+        stop, first = self.ha.refused(dpid, kind, ha.is_write_sent(sent))
+        if kind == ha.STALE:
+            type_name, code_name = name.split(" ", 1)
+            openflow_error_seen(self.status, type_name, code_name, f"switch {dpid:016x}: {name}")
+        if stop:
+            self.logger.error("switch %016x: %s: a newer master exists; sending no more rules",
+                              dpid, name)
+        elif first:
+            self.logger.info("switch %016x: %s (%s; further ones not logged)", dpid, name,
+                             "a role request older than one it saw" if kind == ha.STALE else
+                             "refused while slave, e.g. ryu.topology's LLDP packet-outs")
 
     def _retry_refused(self) -> None:
         """A decision for the refused pairs, now or at the earliest retry (one timer at a time)."""
@@ -780,7 +897,10 @@ class QRouteController(app_manager.RyuApp):
             self.logger.warning("no barrier reply from %016x (%r); going on", dpid, error)
 
     def send(self, datapath, message):
-        """Send, and remember under its xid what the message was (an error names only that)."""
+        """Send, and remember under its xid what the message was (an error names only that).
+        Writes (rules, groups, meters, packets) go only while master (see controller.ha)."""
+        if self.ha.withhold(message):
+            return
         message.datapath = datapath
         datapath.send_msg(message)
         if message.xid is None:
@@ -830,4 +950,5 @@ class QRouteController(app_manager.RyuApp):
         view["edge"] = {**self.edge.describe(), **self.packet_in_budget.describe(self.clock()),
                         **self.dpid_registry.describe()}
         view["resync"] = self.resync_view()
+        view["ha"] = self.ha.describe()
         return view

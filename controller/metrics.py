@@ -99,6 +99,29 @@ class EdgeCollector:
             value=self.registry.refused_total, created=self.created)
 
 
+class _RoleCollector:
+    """The controller's OpenFlow role (controller.ha) and the terms it won as master."""
+
+    ROLES = ("equal", "master", "slave")
+
+    def __init__(self, high_availability):
+        self.ha = high_availability
+        self.created = time.time()
+
+    def collect(self):
+        role = GaugeMetricFamily("qroute_controller_role",
+                                 "1 for this controller's OpenFlow role (equal without high "
+                                 "availability, else master or slave), 0 for the others",
+                                 labels=["role"])
+        current = self.ha.role.name()
+        for name in self.ROLES:
+            role.add_metric([name], 1.0 if name == current else 0.0)
+        yield role
+        yield CounterMetricFamily("qroute_master_terms_won",
+                                  "etcd terms this controller won (became master)",
+                                  value=self.ha.terms_won, created=self.created)
+
+
 class ControllerMetrics:
     def __init__(self, status):
         self.registry = CollectorRegistry()
@@ -121,6 +144,9 @@ class ControllerMetrics:
             "qroute_stale_entries_deleted",
             "qroute-cookied rules and groups read back of no kind qroute installs, deleted",
             registry=self.registry)
+
+    def watch_role(self, high_availability) -> None:
+        self.registry.register(_RoleCollector(high_availability))
 
     def wsgi_app(self):
         # Served by the controller's own eventlet WSGI server: prometheus_client's threaded

@@ -1,4 +1,4 @@
-"""REST API: GET /qroute/v1/{state,pairs,links,hosts,switches,resync,pins} as JSON, and pins written with
+"""REST API: GET /qroute/v1/{state,pairs,links,hosts,switches,resync,ha,pins} as JSON, and pins written with
 ``PUT``/``DELETE /qroute/v1/pins/<src>-<dst>`` behind a bearer token.
 
 Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise. The
@@ -175,7 +175,7 @@ class QRouteRest(ControllerBase):
         return _json(self.app.describe())
 
     @route("qroute", "/qroute/v1/{part}", methods=["GET"],
-           requirements={"part": "pairs|links|hosts|switches|resync"})
+           requirements={"part": "pairs|links|hosts|switches|resync|ha"})
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
 

@@ -55,6 +55,9 @@ class Settings:
     state_file: str = "~/.qroute/state.json"
     resync_timeout: float = 10.0
     local_protection: bool = True
+    etcd_endpoint: str = ""
+    controller_id: str = ""
+    leader_ttl: int = 3
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -69,6 +72,7 @@ POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_
 # 0 means no limit (or, for the packet-in limits, off)
 NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
                 "packet_in_port_budget"}
+ETCD_ENDPOINT = re.compile(r"(https?)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)
@@ -134,6 +138,14 @@ def parse_settings(raw: dict[str, str], source: str = "config",
             continue
         if name in ("keep_margin", "min_gain") and not 0 <= value <= 1:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be between 0 and 1")
+            continue
+        if name == "leader_ttl" and value < 2:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at least 2 (etcd's "
+                            f"shortest lease)")
+            continue
+        if name == "etcd_endpoint" and value and not ETCD_ENDPOINT.fullmatch(value):
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be http://HOST:PORT or "
+                            f"https://HOST:PORT (etcd's client URL)")
             continue
         if name == "metrics_port" and not 0 <= value <= 65535:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")
@@ -264,3 +276,9 @@ def default_checkpoint(settings: Settings) -> str:
 
     network = settings.topology if settings.topology in NAMED_TOPOLOGIES else "abilene"
     return shipped_checkpoint(settings.policy, network, single_path=settings.split == "false")
+
+
+def etcd_address(endpoint: str) -> tuple[str, str, int]:
+    """(protocol, host, port) of an etcd_endpoint the settings accepted."""
+    protocol, host, port = ETCD_ENDPOINT.fullmatch(endpoint).groups()
+    return protocol, host.strip("[]"), int(port)

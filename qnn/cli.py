@@ -31,7 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "realism": ("qnn.models.realism", "the trained QNN under finite shots and depolarising noise"),
     "scale": ("qnn.bench.scale", "every baseline's decision time vs flow count on a large graph"),
     "rules": ("controller.rule_scale", "OpenFlow rules and groups per switch: tunnels against host pairs"),
-    "lab": ("controller.lab.cli", "live tools in Mininet (root): demo, failover, replay, reliability"),
+    "lab": ("controller.lab.cli", "live tools in Mininet (root): demo, failover, replay, reliability, ha"),
 }
 
 # the parser's names for the chosen tool, outermost first (a group's tool has two)

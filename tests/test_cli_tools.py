@@ -15,7 +15,7 @@ from qnn.cli import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "rules", "lab"]
-LAB_TOOLS = ["demo", "failover", "replay", "reliability"]
+LAB_TOOLS = ["demo", "failover", "replay", "reliability", "ha"]
 EVERY_TOOL = [*TOOLS[:-1], *(f"lab {name}" for name in LAB_TOOLS)]
 REQUIRED = {"bench": ["--topology", "polska"], "train": ["--topology", "geant", "--out", "x.pt"],
             "export-qasm": ["--checkpoint", "qnn-geant"], "scale": ["--out", "x"]}
@@ -58,7 +58,7 @@ def test_help_imports_neither_torch_nor_mininet():
         "from qnn.cli import main\n"
         "for argv in (['--help'], ['lab', '--help'], ['lab', 'demo', '--help'],\n"
         "             ['lab', 'failover', '--help'], ['lab', 'replay', '--help'],\n"
-        "             ['lab', 'reliability', '--help']):\n"
+        "             ['lab', 'reliability', '--help'], ['lab', 'ha', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as exit:\n"
@@ -138,12 +138,14 @@ def test_no_tool_or_an_unknown_tool_is_one_line(capsys):
 def test_the_lab_refuses_without_root_in_one_line(tool, monkeypatch, capsys):
     import controller.lab.demo
     import controller.lab.failover_bench
+    import controller.lab.ha_failover
     import controller.lab.replay
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a lab tool ran without root")
 
-    for module in (controller.lab.demo, controller.lab.failover_bench, controller.lab.replay):
+    for module in (controller.lab.demo, controller.lab.failover_bench, controller.lab.replay,
+                   controller.lab.ha_failover):
         monkeypatch.setattr(module, "run", must_not_run)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert main(["lab", tool]) == 2
@@ -156,11 +158,11 @@ def test_the_lab_refuses_without_root_before_importing_mininet():
         "import os, sys\n"
         "os.geteuid = lambda: 1000\n"
         "from qnn.cli import main\n"
-        "codes = [main(['lab', tool]) for tool in ('demo', 'failover', 'replay')]\n"
+        "codes = [main(['lab', tool]) for tool in ('demo', 'failover', 'replay', 'ha')]\n"
         "print(codes, [m for m in sys.modules if m.split('.')[0] == 'mininet'])\n")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[2, 2, 2] []"
-    assert len(done.stderr.splitlines()) == 3 and "needs root" in done.stderr
+    assert done.stdout.splitlines()[-1] == "[2, 2, 2, 2] []"
+    assert len(done.stderr.splitlines()) == 4 and "needs root" in done.stderr
 
 
 @pytest.mark.parametrize("tool, argv, work", [

@@ -57,3 +57,51 @@ def test_a_leader_cut_off_from_etcd_steps_down_after_its_ttl(etcd):
         assert not a.step(2.5).leading      # past it: another may lead now
     finally:
         etcd.resume()
+
+
+GREEN_STEP = """
+import eventlet
+eventlet.monkey_patch(thread=False)   # as ryu-manager's hub.patch does
+import time
+from controller.lab.etcd_server import EtcdServer
+from controller.leadership import Leadership
+
+with EtcdServer() as etcd:
+    lead = Leadership(etcd.client(timeout=1.0), "a", 3)
+    assert lead.step(time.monotonic()).leading
+    gaps = []
+
+    def ticker():
+        last = time.monotonic()
+        for _ in range(150):
+            eventlet.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticks = eventlet.spawn(ticker)
+    etcd.pause()
+    started = time.monotonic()
+    lead.step(time.monotonic())
+    waited = time.monotonic() - started
+    etcd.resume()
+    ticks.wait()
+    print(f"{waited:.3f} {max(gaps):.3f} {lead.problem!r}")
+"""
+
+
+def test_a_step_waiting_on_a_stopped_etcd_does_not_block_other_greenthreads():
+    """Under ryu-manager sockets are green: the app's campaign greenthread calls etcd3gw
+    directly, so a step that waits for an unanswering etcd must leave the event loop running."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", GREEN_STEP], cwd=root, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr
+    waited, longest_gap, problem = result.stdout.split(" ", 2)
+    assert float(waited) >= 0.9 and "Timeout" in problem   # it did wait on etcd, to its timeout
+    assert float(longest_gap) < 0.1                        # while 10 ms ticks went on

@@ -82,3 +82,16 @@ def test_the_run_prints_the_table_writes_json_and_fails_when_a_check_fails(tmp_p
     assert [(row["check"], row["passed"], row["details"]) for row in written] == [
         ("a", True, {"lost": 0}), ("c", False, {})]
     assert (tmp_path / "r.md").read_text().startswith("| check |")
+
+
+def test_the_failover_rule_wants_every_trial_lossless_and_taken_over_within_5_s():
+    from controller.lab.reliability_ha import judge
+
+    good = {"transmitted": 1000, "lost": 0, "takeover_s": 3.9}
+    assert judge([good, good])[0]
+    assert not judge([good, {**good, "lost": 1}])[0]
+    assert not judge([good, {**good, "takeover_s": 5.2}])[0]
+    assert not judge([{**good, "takeover_s": None}])[0]
+    assert not judge([{**good, "transmitted": 0}])[0]
+    assert not judge([])[0]
+    assert judge([good, {**good, "lost": 2}])[1].startswith("2 lost in 2 trials ([0, 2])")

@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "failover": ("controller.lab.failover_bench", "outage of a ping stream when a link on its path fails"),
     "replay": ("controller.lab.replay", "consecutive real matrices live, per policy: measured MLU / LP"),
     "reliability": ("controller.lab.reliability", "faults and hostile input, each check with its pass rule"),
+    "ha": ("controller.lab.ha_failover", "master failover: kill -9 of the master of 2-3 controllers"),
 }
 
 

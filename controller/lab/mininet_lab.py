@@ -118,9 +118,7 @@ class MininetLab:
         switch = partial(OVSSwitch, datapath="user", protocols="OpenFlow13")
         if self.tls:
             subprocess.run(self.tls.ovs_set_ssl(), check=True)
-        controller = partial(RemoteController, ip="127.0.0.1", port=self.of_port,
-                             protocol="ssl" if self.tls else "tcp")
-        self.net = Mininet(topo=self.topo, switch=switch, controller=controller, link=TCLink,
+        self.net = Mininet(topo=self.topo, switch=switch, controller=self._controllers(), link=TCLink,
                            autoSetMacs=False, waitConnected=False)
         self.net.start()
         for host in self.net.hosts:
@@ -129,6 +127,11 @@ class MininetLab:
             host.cmd(f"ethtool -K {host.defaultIntf()} tx off rx off")
         if self.bfd_ms:
             self.enable_bfd(self.bfd_ms)
+
+    def _controllers(self):
+        """What Mininet connects every switch to (a list: to each of them)."""
+        return partial(RemoteController, ip="127.0.0.1", port=self.of_port,
+                       protocol="ssl" if self.tls else "tcp")
 
     def stop(self):
         if self.net is not None:

@@ -59,6 +59,8 @@ CHECKS: tuple[Check, ...] = (
     Check("ip-takeover", "controller.lab.reliability_edge", "check_ip_takeover", full={}, fast={}),
     Check("dpid-takeover", "controller.lab.reliability_edge", "check_dpid_takeover", full={}, fast={}),
     Check("tls-channel", "controller.lab.reliability_edge", "check_tls_channel", full={}, fast={}),
+    Check("master-failover", "controller.lab.reliability_ha", "master_failover",
+          full={"trials": 3}, fast={"trials": 2, "topology": "ring"}),
     Check("soak", "controller.lab.reliability_soak", "soak", full={"minutes": 10.0},
           fast={"minutes": 1.0}),
 )
