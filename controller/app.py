@@ -277,17 +277,16 @@ class QRouteController(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev):
-        msg = ev.msg
-        more = bool(msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE)
-        entries = self.readback.flow_reply(msg.datapath.id, msg.xid, msg.body, more, self.clock())
-        if entries is not None:
-            self._adopt(entries)
+        self._read_back_part(ev.msg, self.readback.flow_reply)
 
     @set_ev_cls(ofp_event.EventOFPGroupDescStatsReply, MAIN_DISPATCHER)
     def group_desc(self, ev):
-        msg = ev.msg
+        self._read_back_part(ev.msg, self.readback.group_reply)
+
+    def _read_back_part(self, msg, collect) -> None:
+        """One part of a read-back reply; the switch is adopted once both replies are whole."""
         more = bool(msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE)
-        entries = self.readback.group_reply(msg.datapath.id, msg.xid, msg.body, more, self.clock())
+        entries = collect(msg.datapath.id, msg.xid, msg.body, more, self.clock())
         if entries is not None:
             self._adopt(entries)
 
