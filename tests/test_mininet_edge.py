@@ -6,21 +6,16 @@ limits' bound, and the switch stays connected; a host claiming another's IP or M
 it off; switches connect over TLS and a plain-TCP client is not answered; a second connection
 does not take a connected switch's dpid. Root only; skipped otherwise (failing under CI=true,
 see conftest.py)."""
-import os
-
 import pytest
+
+from tests.lab_helpers import lab_module
 
 pytestmark = pytest.mark.mininet
 
 
 @pytest.fixture(scope="module")
 def edge():
-    if os.geteuid() != 0:
-        pytest.skip("Mininet tests need root (Open vSwitch, network namespaces)")
-    pytest.importorskip("mininet.net", reason="Debian's mininet package is not importable")
-    from controller.lab import reliability_edge
-
-    return reliability_edge
+    return lab_module("reliability_edge")
 
 
 def _check(result):

@@ -1,21 +1,16 @@
 """Local protection in the real lab (Open vSwitch userspace datapath, ryu-manager, Mininet):
 the fast subset of controller.lab.reliability_protect's checks, with the issue's pass rules.
 Root only; each test sets up its own lab (about 30-45 s each)."""
-import os
-
 import pytest
+
+from tests.lab_helpers import lab_module
 
 pytestmark = pytest.mark.mininet
 
 
 @pytest.fixture(scope="module")
 def checks():
-    if os.geteuid() != 0:
-        pytest.skip("Mininet tests need root (Open vSwitch, network namespaces)")
-    pytest.importorskip("mininet.net", reason="Debian's mininet package is not importable")
-    from controller.lab import reliability_protect
-
-    return reliability_protect
+    return lab_module("reliability_protect")
 
 
 def test_a_failed_link_is_bypassed_within_50_ms_with_the_controller_stopped(checks):
