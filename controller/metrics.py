@@ -16,6 +16,17 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from controller.decision_guard import REASONS as REJECTION_REASONS
+
+# why a policy's decision was abandoned (see controller.app.PolicyAbandoned)
+ABANDONED_WHYS = ("busy", "deadline", "failure")
+
+
+def _with_zeros(counts, known) -> list:
+    """The counts by label value, every known value there (at 0 until counted): a series that
+    exists from the start is one a dashboard's rate() and increase() can read."""
+    return sorted({**dict.fromkeys(known, 0), **counts}.items())
+
 
 class _StatusCollector:
     def __init__(self, status):
@@ -47,14 +58,14 @@ class _StatusCollector:
             "policy decisions not waited for, by why: deadline (decision_timeout passed), failure "
             "(a link or switch failed meanwhile), busy (an abandoned one still runs); the fallback decided",
             labels=["why"])
-        for why, count in sorted(status.decisions_abandoned.items()):
+        for why, count in _with_zeros(status.decisions_abandoned, ABANDONED_WHYS):
             abandoned.add_metric([why], count, created=created)
         yield abandoned
         rejected = CounterMetricFamily(
             "qroute_decisions_rejected",
             "policy decisions the guard replaced by the fallback, by reason (missing_pair: pairs "
             "filled in by the fallback, the rest of the decision kept)", labels=["reason"])
-        for reason, count in sorted(status.decisions_rejected.items()):
+        for reason, count in _with_zeros(status.decisions_rejected, REJECTION_REASONS):
             rejected.add_metric([reason], count, created=created)
         yield rejected
         deferred = CounterMetricFamily(
