@@ -238,8 +238,9 @@ class QRouteController(app_manager.RyuApp):
                                            f"({error}); metrics are off")
             self.logger.error("%s", self.status.metrics_problem)
             return
-        if exposure_warning(bind, port):
-            self.logger.warning("%s", exposure_warning(bind, port))
+        exposed = exposure_warning(bind, port)
+        if exposed:
+            self.logger.warning("%s", exposed)
         hub.spawn(eventlet.wsgi.server, sock, self.metrics.wsgi_app(), log_output=False)
 
     # --- resync: a restarted controller, a reconnecting switch -----------------------------
