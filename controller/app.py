@@ -39,7 +39,8 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  # noqa: E402
                         ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
-from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
+from controller.metrics import (ControllerMetrics, EdgeCollector, exposure_warning,  # noqa: E402
+                                listen_family)
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
@@ -127,6 +128,7 @@ class QRouteController(app_manager.RyuApp):
         self.ha = ha.HighAvailability(self._leadership())
         self.metrics = ControllerMetrics(self.status)
         self.metrics.watch_role(self.ha)
+        self.metrics.watch_network(self)
         self.metrics.registry.register(EdgeCollector(self.edge, self.packet_in_budget,
                                                      self.dpid_registry))
         if self.settings.metrics_port:
@@ -227,13 +229,18 @@ class QRouteController(app_manager.RyuApp):
 
     def _serve_metrics(self, port: int) -> None:
         """Metrics are an extra: a port that cannot be bound is reported, and routing goes on."""
+        bind = self.settings.metrics_bind
         try:
             # no SO_REUSEPORT (eventlet's default): a port another server holds must fail here
-            sock = eventlet.listen(("127.0.0.1", port), reuse_port=False)
+            sock = eventlet.listen((bind, port), family=listen_family(bind), reuse_port=False)
         except OSError as error:
-            self.status.metrics_problem = f"metrics_port {port} cannot be served ({error}); metrics are off"
+            self.status.metrics_problem = (f"metrics_port {port} cannot be served on {bind} "
+                                           f"({error}); metrics are off")
             self.logger.error("%s", self.status.metrics_problem)
             return
+        exposed = exposure_warning(bind, port)
+        if exposed:
+            self.logger.warning("%s", exposed)
         hub.spawn(eventlet.wsgi.server, sock, self.metrics.wsgi_app(), log_output=False)
 
     # --- resync: a restarted controller, a reconnecting switch -----------------------------
@@ -436,6 +443,7 @@ class QRouteController(app_manager.RyuApp):
     def _switch_connected(self, datapath):
         dpid = datapath.id
         self.datapaths[dpid] = datapath
+        self.metrics.switch_connects.inc()
         self.sent_log.forget_switch(dpid)  # a new connection's xids say nothing of the old one's
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
@@ -454,6 +462,7 @@ class QRouteController(app_manager.RyuApp):
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
+        self.metrics.switch_disconnects.inc()
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)
         gone = self.state.remove_switch(dpid)
@@ -532,6 +541,7 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
+        self.metrics.packet_in(msg.reason)
         dpid, in_port, now = msg.datapath.id, msg.match["in_port"], self.clock()
         if not self.state.is_link_port(dpid, in_port):
             admitted, drops = self.packet_in_budget.admit(dpid, in_port, now)
@@ -640,6 +650,7 @@ class QRouteController(app_manager.RyuApp):
             change = self.tunnels.diff(desired)
             if not change:
                 self._show_not_installed()
+                self.metrics.decision_seconds.observe(self.clock() - started)
                 return 0
             plan = self.tunnels.plan(desired)
             decided_in = self.clock() - started
@@ -861,6 +872,7 @@ class QRouteController(app_manager.RyuApp):
         self.status.rerouted(triggers, len(change.rerouted), len(change.reweighted),
                              self._pairs_installed(), len(self.tunnels.labels))
         self.metrics.decision_seconds.observe(decided_in)
+        self.metrics.install_seconds.observe(elapsed - decided_in)
         self.logger.info(
             "reroute #%d (%s): %d switch pairs over %d tunnels; %d new, %d rerouted, %d reweighted, "
             "%d removed; decided in %.1f ms, installed (with barriers) in %.1f ms",

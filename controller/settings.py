@@ -7,6 +7,7 @@ config silently runs with defaults, so everything is checked here at start-up in
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -34,6 +35,7 @@ class Settings:
     arp_flood_window: float = 1.0
     rest_api: bool = True
     metrics_port: int = 0
+    metrics_bind: str = "127.0.0.1"
     policy: str = "shortest-path"
     checkpoint: str = ""
     keep_margin: float = 0.1
@@ -150,6 +152,11 @@ def parse_settings(raw: dict[str, str], source: str = "config",
         if name == "metrics_port" and not 0 <= value <= 65535:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")
             continue
+        if name == "metrics_bind" and not _is_ip_address(value):
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be an IP address "
+                            f"(127.0.0.1, ::1, 0.0.0.0 for every IPv4 interface, or one of this "
+                            f"machine's addresses; not a host name)")
+            continue
         values[name] = value
     policy = values.get("policy", "shortest-path")
     if values.get("routing_weight") == "ospf" and not values.get("topology"):
@@ -174,6 +181,14 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _network_problems(topology: str, tunnels: str, origins: dict[str, str], source: str) -> list[str]:
