@@ -332,3 +332,13 @@ def test_no_tunnel_nor_backup_is_kept_over_a_drained_link(api):
     over = [path for path in (*app.tunnels.labels, *app.tunnels.record.backups)
             if {(2, 3), (3, 2)} & set(zip(path, path[1:]))]
     assert over == [], (app.tunnels.labels, app.tunnels.record.backups, app.tunnels.splits)
+
+
+def test_a_drained_link_stays_drained_after_a_restart(api, clock):  # noqa: F811
+    from tests.test_controller_app import FakeWsgi
+
+    api.call("POST", "links/3-2/drain")
+    again = app_module.QRouteController(wsgi=FakeWsgi())  # same settings, same state file
+    assert again.drained.is_drained((2, 3)) and again.drained.is_drained((3, 2))
+    api.call("POST", "links/2-3/undrain")
+    assert app_module.QRouteController(wsgi=FakeWsgi()).drained.cables == set()
