@@ -692,6 +692,8 @@ class QRouteController(app_manager.RyuApp):
         Who decided, and why the fallback did, is left in ``decided_by``."""
         self.decided_by = (self.policy.name, "")
         if self.policy is self.fallback_policy:
+            if self.status.policy_problem:  # the configured policy could not be built
+                self._fell_back(self.status.policy_problem)
             return tpool.execute(self.policy.decide, graph, pairs, current, demand)
         number = self.tunnels.epoch + 1
         try:
