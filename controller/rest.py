@@ -188,6 +188,8 @@ NUMBER = re.compile(r"[0-9]{1,18}")
 def json_body(req, fields: Iterable[str] = (), required: bool = False):
     """The request's JSON body: an object whose keys are among ``fields`` (an empty body is
     ``{}`` unless ``required``); BadRequest otherwise. With ``fields`` None, any JSON value."""
+    if (req.content_length or 0) > MAX_BODY_BYTES:  # refused before it is read
+        raise BadRequest(413, f"the body is over {MAX_BODY_BYTES} bytes")
     raw = req.body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(413, f"the body is over {MAX_BODY_BYTES} bytes")
@@ -224,7 +226,7 @@ def since_number(req) -> int | None:
 
 
 def openapi_document() -> bytes:
-    return (pathlib.Path(__file__).with_name("openapi.json")).read_bytes()
+    return pathlib.Path(__file__).with_name("openapi.json").read_bytes()
 
 
 READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json"
