@@ -23,6 +23,7 @@ from ryu.app.wsgi import ControllerBase, Response, route  # noqa: E402
 
 from controller.api_token import bearer_matches  # noqa: E402
 from controller.pins import PinError, parse_pair  # noqa: E402
+from controller.ui_rest import register_ui  # noqa: E402
 
 APP_KEY = "qroute_app"
 
@@ -219,3 +220,4 @@ class QRouteRest(ControllerBase):
 
 def register_rest_api(wsgi, app) -> None:
     wsgi.register(QRouteRest, {APP_KEY: app})
+    register_ui(wsgi)  # the dashboard's files, /qroute/ui/
