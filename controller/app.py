@@ -39,13 +39,19 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  # noqa: E402
                         ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
+from controller.decision_log import DecisionLog, is_failure, measured_mlu, pair_changes  # noqa: E402
+from controller.decision_guard import predicted_mlu  # noqa: E402
+from controller.drain import DrainedLinks  # noqa: E402
 from controller.metrics import ControllerMetrics, EdgeCollector  # noqa: E402
 from controller.netstate import NetworkState  # noqa: E402
 from controller.pins import Pins, parse_pin  # noqa: E402
 from controller.policy import keep_intact_else, make_policy  # noqa: E402
+from controller.policy_switch import ControlError, switched_settings  # noqa: E402
+from controller.settings import default_checkpoint  # noqa: E402
 from controller.protection import PortLiveness  # noqa: E402
 from controller.rest import (ControllerStatus, UnknownPair, describe,  # noqa: E402
                              openflow_error_seen, register_rest_api)
+from controller.topology_view import node_facts, topology_view  # noqa: E402
 from controller.ryu_options import _ryu_options, load_settings  # noqa: E402
 from controller.stats import PairRates, PortRates, poll_requests  # noqa: E402
 from controller.tunnels import Change, InstalledTunnels, Plan  # noqa: E402
@@ -69,12 +75,6 @@ class PolicyAbandoned(Exception):
         self.why = why
 
 
-def is_failure(reason: str) -> bool:
-    """Whether a reason for a decision is a failure, whose repair must not wait on a policy."""
-    return (reason.startswith("link ") and reason.endswith((" down", " lost"))) or \
-        (reason.startswith("switch ") and reason.endswith(" left"))
-
-
 class QRouteController(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {"wsgi": WSGIApplication}
@@ -83,6 +83,7 @@ class QRouteController(app_manager.RyuApp):
         super().__init__(*args, **kwargs)
         self.settings = load_settings()
         self.clock = time.monotonic  # the time handed to the pure code (tests set their own)
+        self.wall_clock = time.time  # the decision log's record times
         self.state = NetworkState(default_capacity_bps=self.settings.link_capacity_mbps * 1e6)
         if self.settings.topology:
             self.state.apply_link_facts(
@@ -110,6 +111,12 @@ class QRouteController(app_manager.RyuApp):
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
+        self.drained = DrainedLinks()
+        self.decisions = DecisionLog(self.settings.decision_log_size, self.settings.stats_interval,
+                                     os.path.expanduser(self.settings.decision_log_file)
+                                     if self.settings.decision_log_file else "")
+        self.decided_by = ("", "")  # (the policy that decided the last decision, why the fallback did)
+        self.nodes = node_facts(self.settings.topology)
         self.released: set = set()  # pairs unpinned since the last decision
         # deadlines, guards, the churn budget, and what was sent under which xid
         self.policy_call = None         # the policy's running decision (a greenthread), if any
@@ -569,6 +576,12 @@ class QRouteController(app_manager.RyuApp):
         for link, rate in self.port_rates.update(ev.msg.datapath.id, ev.msg.body, self.clock(), self.state):
             self.state.set_load(link, rate)
             self.metrics.observe_link(link, rate, self.state.utilisation(link))
+        self.decisions.measured(self.measured_mlu(), self.clock())
+
+    def measured_mlu(self) -> float | None:
+        """The largest measured utilisation of the live links (None before any is measured)."""
+        return measured_mlu(self.state.utilisation(link) for link in self.state.links
+                            if link in self.state.load_bps)
 
     # --- routing --------------------------------------------------------------------------
     def request_reroute(self, reason: str) -> None:
@@ -618,7 +631,8 @@ class QRouteController(app_manager.RyuApp):
             return 0
         with self.route_lock:
             started = self.clock()
-            graph, pairs, current = self.state.graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
+            wall, mlu_before = self.wall_clock(), self.measured_mlu()
+            graph, pairs, current = self.routing_graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
             # an unpinned pair's installed split was the operator's: the policy decides it afresh
             for pair in self.released:
                 current.pop(pair, None)
@@ -628,18 +642,26 @@ class QRouteController(app_manager.RyuApp):
                 self.refused.reset()  # another path, or room freed: refused pairs may try again
             self.refused.keep_only(pairs)
             self.wait_cut_short = ""
-            decided = self._decide(graph, pairs, current, reason)
+            demand = dict(self.pair_rates.bps)
+            decided = self._decide(graph, pairs, current, reason, demand)
             if self.wait_cut_short:
                 # a failure ended the wait: the fallback decides on the network as it is now
-                graph, pairs = self.state.graph(), self.state.switch_pairs()
+                graph, pairs = self.routing_graph(), self.state.switch_pairs()
                 decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
+                if not self.decided_by[1]:
+                    self._fell_back(f"failure: {self.wait_cut_short} ended the wait")
             decided = self._within_budget(decided, current, graph)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)
             desired = self.tunnels.resolve(decided, self.state)
             change = self.tunnels.diff(desired)
+            predicted = predicted_mlu(graph, desired.splits, demand) if any(demand.values()) else None
+            logged = dict(wall=wall, reasons=list(triggers or [reason]), policy=self.decided_by[0],
+                          fallback=self.decided_by[1], predicted_mlu=predicted, mlu_before=mlu_before)
             if not change:
                 self._show_not_installed()
+                self.decisions.record(now=self.clock(), decision_s=self.clock() - started, install_s=0.0,
+                                      changes=[], epoch=self.tunnels.epoch, **logged)
                 return 0
             plan = self.tunnels.plan(desired)
             decided_in = self.clock() - started
@@ -653,13 +675,21 @@ class QRouteController(app_manager.RyuApp):
             self.save_state()
             self.pair_rates.keep_only(self.tunnels.splits)
             self._record(reason, triggers or [reason], change, decided_in, self.clock() - started)
+            self.decisions.record(now=self.clock(), decision_s=decided_in,
+                                  install_s=self.clock() - started - decided_in,
+                                  changes=pair_changes(change, self.tunnels.splits),
+                                  epoch=self.tunnels.epoch, **logged)
             return len(change.rerouted) + len(change.reweighted)
 
-    def _decide(self, graph, pairs, current, reason):
-        """The policy's decision, off the event loop, checked by the guard. One that raises,
-        overruns decision_timeout (or a failure's arrival), or is rejected is counted and
-        replaced: intact splits stay, new and broken pairs get shortest paths."""
-        demand = dict(self.pair_rates.bps)
+    def _fell_back(self, why: str) -> None:
+        self.decided_by = (f"{self.fallback_policy.name} (fallback)", why)
+
+    def _decide(self, graph, pairs, current, reason, demand):
+        """The policy's decision on ``demand``, off the event loop, checked by the guard. One
+        that raises, overruns decision_timeout (or a failure's arrival), or is rejected is
+        counted and replaced: intact splits stay, new and broken pairs get shortest paths.
+        Who decided, and why the fallback did, is left in ``decided_by``."""
+        self.decided_by = (self.policy.name, "")
         if self.policy is self.fallback_policy:
             return tpool.execute(self.policy.decide, graph, pairs, current, demand)
         number = self.tunnels.epoch + 1
@@ -670,11 +700,13 @@ class QRouteController(app_manager.RyuApp):
             self.status.last_abandoned = f"reroute #{number} ({reason}): {abandoned}"
             self.logger.warning("policy %s: %s; intact splits stay, new and broken pairs get "
                                 "shortest paths", self.policy.name, abandoned)
+            self._fell_back(f"{abandoned.why}: {abandoned}")
             return tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
         except Exception as error:
             self.status.policy_failed(f"reroute #{number} ({reason}): {error!r}")
             self.logger.exception("policy %s failed (%r); intact splits stay, new and broken pairs "
                                   "get shortest paths", self.policy.name, error)
+            self._fell_back(f"failed: {error!r}")
             return tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
         fallback = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
         verdict = decision_guard.check_decision(decided, graph, pairs, fallback, demand,
@@ -684,11 +716,13 @@ class QRouteController(app_manager.RyuApp):
         if verdict.problems:
             self.status.last_rejected = f"reroute #{number} ({reason}): {verdict.summary()}"
             if verdict.rejected:
+                self._fell_back(f"rejected: {verdict.summary()}")
                 self.logger.error("policy %s: decision rejected (%s); intact splits stay, new and "
                                   "broken pairs get shortest paths", self.policy.name, verdict.summary())
             else:
                 self.logger.warning("policy %s: %s; those pairs get the fallback's paths",
                                     self.policy.name, verdict.summary())
+                self.decided_by = (self.policy.name, f"for some pairs: {verdict.summary()}")
         return verdict.splits
 
     def _policy_within_deadline(self, graph, pairs, current, demand):
@@ -925,7 +959,7 @@ class QRouteController(app_manager.RyuApp):
     def pin(self, pair, body):
         """Pin a switch pair's split (REST ``PUT /qroute/v1/pins/<src>-<dst>``), checked against
         the live graph, and ask for the decision that installs it; returns the pinned split."""
-        graph = self.state.graph()
+        graph = self.routing_graph()
         missing = [dpid for dpid in pair if dpid not in graph]
         if missing:
             raise UnknownPair(f"switch {missing[0]} is not connected")
@@ -941,6 +975,61 @@ class QRouteController(app_manager.RyuApp):
             self.request_reroute(f"unpin {pair[0]}-{pair[1]}")
         return removed
 
+    def routing_graph(self):
+        """The live graph the policies decide on: the drained links left out."""
+        return self.drained.routing_graph(self.state.graph())
+
+    # --- the control API (controller.rest) --------------------------------------------------
+    def switch_policy(self, body) -> dict:
+        """Switch the policy, checkpoint or split (REST ``PUT /qroute/v1/policy``), built as at
+        start-up; ControlError (the old policy kept) for a bad request or a checkpoint that
+        cannot be used. Asks for a decision by the new policy; returns the policy view."""
+        settings = switched_settings(body, self.settings)
+        policy, fallback, problem = tpool.execute(make_policy, settings, self.logger)
+        if problem:
+            raise ControlError(problem)
+        with self.route_lock:  # not while a decision runs with the old one
+            self.settings, self.policy, self.fallback_policy = settings, policy, fallback
+            self.status.policy_problem = ""
+        self.logger.warning("operator: policy now %s", policy.description)
+        self.request_reroute(f"operator policy {policy.name}")
+        return self.policy_view()
+
+    def policy_view(self) -> dict:
+        return {"policy": self.policy.description, "policy_name": self.policy.name,
+                "checkpoint": self.checkpoint_in_use(), "split": bool(getattr(self.policy, "split", False)),
+                "policy_problem": self.status.policy_problem}
+
+    def checkpoint_in_use(self) -> str:
+        if getattr(self.policy, "loaded", None) is None:
+            return ""
+        return default_checkpoint(self.settings)
+
+    def reoptimize(self) -> None:
+        self.request_reroute("operator reoptimize")
+
+    def drain(self, link) -> bool:
+        """Take a link (both directions) out of the routing graph and ask for the decision
+        that moves its traffic; DrainError for an unknown link or one whose loss would cut the
+        network. Returns whether it was not drained before."""
+        changed = self.drained.drain(link, self.state.links, self.state.switches)
+        if changed:
+            self.logger.warning("operator: link %d-%d drained", *link)
+            self.request_reroute(f"operator drain {link[0]}-{link[1]}")
+        return changed
+
+    def undrain(self, link) -> bool:
+        changed = self.drained.undrain(link, self.state.links)
+        if changed:
+            self.logger.warning("operator: link %d-%d undrained", *link)
+            self.request_reroute(f"operator undrain {link[0]}-{link[1]}")
+        return changed
+
+    def topology(self) -> dict:
+        """The REST topology view (see :func:`controller.topology_view.topology_view`)."""
+        return topology_view(self.settings.topology, self.nodes, self.state, self.drained,
+                             self.measured_mlu(), self.policy_view(), self.settings.stats_interval)
+
     def describe(self) -> dict:
         """The REST view (see :func:`controller.rest.describe`)."""
         rerouting = bool(self.pending_reasons or self.held_reasons) or self.route_lock.locked()
@@ -950,4 +1039,8 @@ class QRouteController(app_manager.RyuApp):
                         **self.dpid_registry.describe()}
         view["resync"] = self.resync_view()
         view["ha"] = self.ha.describe()
+        for link in view["links"]:
+            link["drained"] = self.drained.is_drained((link["src"], link["dst"]))
+        view["drained"] = self.drained.describe()
+        view["decision_log_problem"] = self.decisions.problem
         return view

@@ -1,5 +1,7 @@
-"""REST API: GET /qroute/v1/{state,pairs,links,hosts,switches,resync,ha,pins} as JSON, and pins written with
-``PUT``/``DELETE /qroute/v1/pins/<src>-<dst>`` behind a bearer token.
+"""REST API under /qroute/v1 (every route is described in ``controller/openapi.json``, served at
+``/qroute/v1/openapi.json``): open reads (state and its parts, topology, decisions, policy, pins)
+and the control writes behind a bearer token: the policy switched, a re-optimisation asked for,
+links drained and undrained, pins put and deleted.
 
 Served by Ryu's WSGI server, which the launcher binds to 127.0.0.1 unless told otherwise. The
 view itself (:func:`describe`) is built from the controller's parts, with its status counted
@@ -12,6 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import pathlib
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -22,10 +27,13 @@ patch_eventlet()  # ryu.app.wsgi needs it on the eventlet releases that run on P
 from ryu.app.wsgi import ControllerBase, Response, route  # noqa: E402
 
 from controller.api_token import bearer_matches  # noqa: E402
+from controller.drain import DrainError, parse_link  # noqa: E402
 from controller.pins import PinError, parse_pair  # noqa: E402
+from controller.policy_switch import ControlError  # noqa: E402
 from controller.ui_rest import register_ui  # noqa: E402
 
 APP_KEY = "qroute_app"
+LOG = logging.getLogger("qroute.rest")
 
 
 class UnknownPair(PinError):
@@ -166,10 +174,95 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+class BadRequest(ValueError):
+    """A request answered with ``status`` and a message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+MAX_BODY_BYTES = 64 * 1024
+NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def json_body(req, fields: Iterable[str] = (), required: bool = False):
+    """The request's JSON body: an object whose keys are among ``fields`` (an empty body is
+    ``{}`` unless ``required``); BadRequest otherwise. With ``fields`` None, any JSON value."""
+    raw = req.body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(413, f"the body is over {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        if required:
+            raise BadRequest(400, "the body must be JSON")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise BadRequest(400, f"the body is not JSON: {error}") from None
+    if fields is None:
+        return body
+    fields = set(fields)
+    if not isinstance(body, dict):
+        raise BadRequest(400, "the body must be a JSON object" +
+                         (f" with any of {', '.join(sorted(fields))}" if fields else " ({})"))
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise BadRequest(400, f"unknown field(s) {', '.join(map(repr, unknown))} "
+                              f"(known: {', '.join(sorted(fields)) or 'none'})")
+    return body
+
+
+def since_number(req) -> int | None:
+    """``?since=N`` (a whole number of 0 or more), or None without it."""
+    given = req.GET.getall("since")
+    if not given:
+        return None
+    if len(given) > 1 or not NUMBER.fullmatch(given[0]):
+        raise BadRequest(400, f"since must be one whole number of 0 or more (a decision's "
+                              f"number), not {', '.join(map(repr, given))}")
+    return int(given[0])
+
+
+def openapi_document() -> bytes:
+    return (pathlib.Path(__file__).with_name("openapi.json")).read_bytes()
+
+
+READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json"
+
+
 class QRouteRest(ControllerBase):
     def __init__(self, req, link, data, **config):
         super().__init__(req, link, data, **config)
         self.app = data[APP_KEY]
+
+    def __call__(self, req):
+        """Every answer a 4xx or 2xx: what a request can get wrong is answered with a message,
+        and an unforeseen failure is logged and answered as a request not handled."""
+        try:
+            return super().__call__(req)
+        except BadRequest as error:
+            return _error(error.status, str(error))
+        except (ControlError, PinError) as error:
+            return _error(400, str(error))
+        except DrainError as error:
+            return _error(error.status, str(error))
+        except Exception as error:  # no input may get a 5xx
+            LOG.exception("REST %s %s failed", req.method, req.path_info)
+            return _error(400, f"the request could not be handled: {error!r}")
+
+    def _refused(self, req) -> Response | None:
+        """Writes need ``Authorization: Bearer <token>``: 401 without one, 403 with another."""
+        scheme, _, given = (req.headers.get("Authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            response = _error(401, "writes need 'Authorization: Bearer <token>' (the token is in "
+                                   f"{self.app.api_token_source})")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        if not bearer_matches(req.headers.get("Authorization"), self.app.api_token):
+            return _error(403, "the bearer token is not the controller's (it is in "
+                               f"{self.app.api_token_source})")
+        return None
 
     @route("qroute", "/qroute/v1/state", methods=["GET"])
     def state(self, req, **_):
@@ -180,28 +273,65 @@ class QRouteRest(ControllerBase):
     def part(self, req, part, **_):
         return _json(self.app.describe()[part])
 
+    @route("qroute", "/qroute/v1/topology", methods=["GET"])
+    def topology(self, req, **_):
+        return _json(self.app.topology())
+
+    @route("qroute", "/qroute/v1/decisions", methods=["GET"])
+    def decisions(self, req, **_):
+        return _json(self.app.decisions.describe(since_number(req)))
+
+    @route("qroute", "/qroute/v1/openapi.json", methods=["GET"])
+    def openapi(self, req, **_):
+        return Response(content_type="application/json", charset="utf-8", body=openapi_document())
+
+    @route("qroute", "/qroute/v1/policy", methods=["GET"])
+    def policy(self, req, **_):
+        return _json(self.app.policy_view())
+
+    @route("qroute", "/qroute/v1/policy", methods=["PUT"])
+    def switch_policy(self, req, **_):
+        refused = self._refused(req)
+        if refused:
+            return refused
+        return _json(self.app.switch_policy(json_body(req, None, required=True)))
+
+    @route("qroute", "/qroute/v1/reoptimize", methods=["POST"])
+    def reoptimize(self, req, **_):
+        refused = self._refused(req)
+        if refused:
+            return refused
+        json_body(req)
+        self.app.reoptimize()
+        return _json({"requested": True}, 202)
+
+    @route("qroute", "/qroute/v1/links/{link}/{action}", methods=["POST"],
+           requirements={"action": "drain|undrain"})
+    def drain(self, req, link, action, **_):
+        refused = self._refused(req)
+        if refused:
+            return refused
+        json_body(req)
+        key = parse_link(link)
+        changed = (self.app.drain if action == "drain" else self.app.undrain)(key)
+        return _json({"link": list(key), "drained": action == "drain", "changed": changed})
+
     @route("qroute", "/qroute/v1/pins", methods=["GET"])
     def pins(self, req, **_):
         return _json(self.app.pins.describe())
 
     @route("qroute", "/qroute/v1/pins/{pair}", methods=["PUT", "DELETE"])
     def pin(self, req, pair, **_):
-        if not bearer_matches(req.headers.get("Authorization"), self.app.api_token):
-            response = _error(401, "writes need 'Authorization: Bearer <token>' (the token is in "
-                                   f"{self.app.api_token_source})")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
+        refused = self._refused(req)
+        if refused:
+            return refused
         try:
             key = parse_pair(pair)
             if req.method == "DELETE":
                 if not self.app.unpin(key):
                     return _error(404, f"pair {pair} is not pinned")
                 return _json({"unpinned": list(key)})
-            try:
-                body = json.loads(req.body or b"")
-            except (ValueError, UnicodeDecodeError) as error:
-                return _error(400, f"the body is not JSON: {error}")
-            split = self.app.pin(key, body)
+            split = self.app.pin(key, json_body(req, None, required=True))
         except UnknownPair as error:
             return _error(404, str(error))
         except PinError as error:
@@ -210,7 +340,7 @@ class QRouteRest(ControllerBase):
                       "weights": [w for _, w in split]})
 
     @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
-           requirements={"part": "state|pairs|links|hosts|switches"})
+           requirements={"part": READ_ONLY})
     def read_only(self, req, part, **_):
         response = _json({"error": f"/qroute/v1/{part} is read-only: use GET"})
         response.status = 405

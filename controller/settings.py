@@ -58,6 +58,8 @@ class Settings:
     etcd_endpoint: str = ""
     controller_id: str = ""
     leader_ttl: int = 3
+    decision_log_size: int = 200
+    decision_log_file: str = ""
 
 
 LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
@@ -68,7 +70,7 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale", "decision_timeout", "max_hosts_per_port", "max_hosts",
-            "host_probe_timeout", "port_block_seconds", "resync_timeout"}
+            "host_probe_timeout", "port_block_seconds", "resync_timeout", "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
 NOT_NEGATIVE = {"mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
                 "packet_in_port_budget"}
@@ -76,6 +78,8 @@ ETCD_ENDPOINT = re.compile(r"(https?)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
 # shorter periods only spin the controller (statistics replies take longer than that to come back)
+# a full ring is one REST answer: a few MB at most
+MAX_DECISION_LOG_SIZE = 10000
 SHORTEST_PERIOD_S = {"stats_interval": 0.1, "reoptimize_interval": 0.1}
 
 
@@ -146,6 +150,10 @@ def parse_settings(raw: dict[str, str], source: str = "config",
         if name == "etcd_endpoint" and value and not ETCD_ENDPOINT.fullmatch(value):
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be http://HOST:PORT or "
                             f"https://HOST:PORT (etcd's client URL)")
+            continue
+        if name == "decision_log_size" and value > MAX_DECISION_LOG_SIZE:
+            problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be at most "
+                            f"{MAX_DECISION_LOG_SIZE} (the ring is held in memory and served whole)")
             continue
         if name == "metrics_port" and not 0 <= value <= 65535:
             problems.append(f"{where}: [{SECTION}] {key} = {text!r}: must be 0..65535")

@@ -1063,7 +1063,7 @@ def test_a_pin_through_the_api_is_installed_and_removed(rest):
 
 @pytest.mark.parametrize("method, path, body, token, status, says", [
     ("PUT", "pins/1-3", {"paths": [[1, 2, 3]]}, None, 401, "Authorization: Bearer"),
-    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]]}, "wrong", 401, "Authorization: Bearer"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]]}, "wrong", 403, "not the controller's"),
     ("PUT", "pins/1-3", b"{not json", "s3cret", 400, "not JSON"),
     ("PUT", "pins/1-3", {"paths": [[1, 2, 3]], "weight": [1]}, "s3cret", 400, "unknown field"),
     ("PUT", "pins/1-3", {"paths": [[1, 3]]}, "s3cret", 400, "does not see: 1-3"),

@@ -19,6 +19,8 @@ class AbileneNode(NamedTuple):
     index: int
     name: str
     city: str
+    latitude: float   # the city's (degrees north), for drawing the network on a map
+    longitude: float  # degrees east
 
 
 class LinkFact(NamedTuple):
@@ -30,18 +32,18 @@ class LinkFact(NamedTuple):
 
 
 ABILENE_NODES: tuple[AbileneNode, ...] = (
-    AbileneNode(0, "ATLAM5", "Atlanta (M5)"),
-    AbileneNode(1, "ATLAng", "Atlanta"),
-    AbileneNode(2, "CHINng", "Chicago"),
-    AbileneNode(3, "DNVRng", "Denver"),
-    AbileneNode(4, "HSTNng", "Houston"),
-    AbileneNode(5, "IPLSng", "Indianapolis"),
-    AbileneNode(6, "KSCYng", "Kansas City"),
-    AbileneNode(7, "LOSAng", "Los Angeles"),
-    AbileneNode(8, "NYCMng", "New York"),
-    AbileneNode(9, "SNVAng", "Sunnyvale"),
-    AbileneNode(10, "STTLng", "Seattle"),
-    AbileneNode(11, "WASHng", "Washington"),
+    AbileneNode(0, "ATLAM5", "Atlanta (M5)", 33.749, -84.388),
+    AbileneNode(1, "ATLAng", "Atlanta", 33.749, -84.388),
+    AbileneNode(2, "CHINng", "Chicago", 41.878, -87.63),
+    AbileneNode(3, "DNVRng", "Denver", 39.739, -104.99),
+    AbileneNode(4, "HSTNng", "Houston", 29.76, -95.37),
+    AbileneNode(5, "IPLSng", "Indianapolis", 39.768, -86.158),
+    AbileneNode(6, "KSCYng", "Kansas City", 39.1, -94.579),
+    AbileneNode(7, "LOSAng", "Los Angeles", 34.052, -118.244),
+    AbileneNode(8, "NYCMng", "New York", 40.713, -74.006),
+    AbileneNode(9, "SNVAng", "Sunnyvale", 37.369, -122.036),
+    AbileneNode(10, "STTLng", "Seattle", 47.606, -122.332),
+    AbileneNode(11, "WASHng", "Washington", 38.907, -77.037),
 )
 
 # (index, source, destination, OSPF weight, capacity in kbit/s), as in abilene/topology.tsv.

@@ -1,0 +1,105 @@
+"""The decision log (controller.decision_log): kinds, the bounded ring, MLU after, the file."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controller.decision_log import DecisionLog, decision_kind, measured_mlu, pair_changes
+from controller.tunnels import Change
+
+
+def logged(log, now=100.0, reasons=("periodic",), **extra):
+    values = dict(wall=1_764_600_000.5, now=now, reasons=list(reasons), policy="qnn", fallback="",
+                  decision_s=0.0123, install_s=0.04, changes=[], predicted_mlu=0.5,
+                  mlu_before=0.8, epoch=3)
+    values.update(extra)
+    return log.record(**values)
+
+
+@pytest.mark.parametrize("reasons, kind", [
+    (["link 2-3 down"], "failure"),
+    (["link 2-3 lost", "periodic"], "failure"),
+    (["switch 4 left"], "failure"),
+    (["periodic", "host 00:00:00:00:00:01 seen"], "timer"),
+    (["host 00:00:00:00:00:01 seen"], "host"),
+    (["operator drain 2-3"], "operator"),
+    (["pin 1-3"], "operator"),
+    (["unpin 1-3", "host 00:00:00:00:00:02 seen"], "host"),
+    (["resync done"], "start"),
+    (["switch 3 read back"], "start"),
+    (["link 2-3 up"], "start"),
+])
+def test_a_decision_is_of_the_first_kind_one_of_its_reasons_is(reasons, kind):
+    assert decision_kind(reasons) == kind
+
+
+def test_records_are_numbered_from_one_and_the_ring_keeps_the_latest():
+    log = DecisionLog(size=3, stats_interval=2.0)
+    for _ in range(5):
+        logged(log)
+    assert [entry["number"] for entry in log.describe()["decisions"]] == [3, 4, 5]
+    assert log.describe()["size"] == 3
+    assert [entry["number"] for entry in log.describe(since=3)["decisions"]] == [4, 5]
+    assert log.describe(since=5)["decisions"] == [] and len(log.describe(since=0)["decisions"]) == 3
+
+
+def test_a_record_holds_what_the_contract_names_in_its_units():
+    entry = logged(DecisionLog(200, 2.0), reasons=["link 2-3 down", "periodic"])
+    assert entry == {"number": 1, "time": 1_764_600_000.5, "reasons": ["link 2-3 down", "periodic"],
+                     "kind": "failure", "policy": "qnn", "fallback": "", "decision_ms": 12.3,
+                     "install_ms": 40.0, "changes": [],
+                     "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
+                     "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3}
+    json.dumps(entry)
+
+
+def test_mlu_after_is_the_first_measurement_one_stats_interval_after_the_decision():
+    log = DecisionLog(200, stats_interval=2.0)
+    entry = logged(log, now=100.0)
+    log.measured(0.9, now=101.0)   # half an interval on: still the traffic of before
+    assert entry["mlu_after"] is None
+    log.measured(None, now=102.5)  # nothing measured yet
+    assert entry["mlu_after"] is None
+    log.measured(0.42, now=102.5)
+    log.measured(0.99, now=105.0)  # later measurements do not overwrite it
+    assert entry["mlu_after"] == 0.42
+
+
+def test_the_file_gets_each_record_once_it_is_complete(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    log = DecisionLog(200, stats_interval=2.0, file=str(path))
+    logged(log, now=100.0)
+    assert not path.exists()  # its MLU after is not known yet
+    log.measured(0.3, now=102.0)
+    logged(log, now=103.0)
+    logged(log, now=104.0)  # the second one completes without its MLU after
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(line["number"], line["mlu_after"]) for line in lines] == [(1, 0.3), (2, None)]
+
+
+def test_a_file_that_cannot_be_written_is_reported_and_the_ring_goes_on(tmp_path):
+    log = DecisionLog(200, stats_interval=1.0, file=str(tmp_path / "no such folder" / "d.jsonl"))
+    logged(log, now=0.0)
+    logged(log, now=1.0)
+    assert "cannot be written" in log.problem and len(log.records) == 2
+
+
+def test_pair_changes_name_each_moved_pair_with_its_new_split():
+    change = Change(new=[(3, 1)], rerouted=[(1, 3)], reweighted=[(2, 5)], dropped=[(4, 1)], entries=9)
+    splits = {(1, 3): (((1, 5, 4, 3), 0.25), ((1, 2, 3), 0.75)), (3, 1): (((3, 2, 1), 1.0),),
+              (2, 5): (((2, 1, 5), 0.5), ((2, 3, 4, 5), 0.5))}
+    assert pair_changes(change, splits) == [
+        {"src": 1, "dst": 3, "paths": [[1, 5, 4, 3], [1, 2, 3]], "weights": [0.25, 0.75],
+         "change": "rerouted"},
+        {"src": 2, "dst": 5, "paths": [[2, 1, 5], [2, 3, 4, 5]], "weights": [0.5, 0.5],
+         "change": "reweighted"},
+        {"src": 3, "dst": 1, "paths": [[3, 2, 1]], "weights": [1.0], "change": "new"},
+        {"src": 4, "dst": 1, "paths": [], "weights": [], "change": "removed"}]
+    entry = logged(DecisionLog(10, 1.0), changes=pair_changes(change, splits))
+    assert entry["moved"] == {"new": 1, "rerouted": 1, "reweighted": 1, "removed": 1}
+
+
+def test_measured_mlu_is_the_largest_and_none_without_measurements():
+    assert measured_mlu([0.2, 0.7, 0.1]) == 0.7
+    assert measured_mlu([]) is None

@@ -1,0 +1,68 @@
+"""Drained links (controller.drain): out of the routing graph both ways, refused where unknown
+or where the network would be cut."""
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+from controller.drain import DrainedLinks, DrainError, parse_link
+
+# a ring of five: 1-2-3-4-5-1, both directions
+RING = [(a, b) for n in range(1, 6) for a, b in ((n, n % 5 + 1), (n % 5 + 1, n))]
+
+
+def ring_graph():
+    graph = nx.DiGraph()
+    graph.add_edges_from(RING, capacity=1e7)
+    return graph
+
+
+def test_a_drained_link_leaves_the_graph_in_both_directions_and_comes_back():
+    drained = DrainedLinks()
+    assert drained.drain((3, 2), RING, range(1, 6))
+    graph = drained.routing_graph(ring_graph())
+    assert not graph.has_edge(2, 3) and not graph.has_edge(3, 2)
+    assert nx.shortest_path(graph, 1, 3) == [1, 5, 4, 3]
+    assert ring_graph().has_edge(2, 3)  # the live graph itself is left as it is
+    assert drained.is_drained((2, 3)) and drained.describe() == [{"src": 2, "dst": 3}]
+    assert not drained.drain((2, 3), RING, range(1, 6))  # already drained
+    assert drained.undrain((2, 3), RING)
+    assert nx.shortest_path(drained.routing_graph(ring_graph()), 1, 3) == [1, 2, 3]
+    assert not drained.undrain((2, 3), RING)
+
+
+def test_a_drain_that_would_cut_the_network_is_refused_and_changes_nothing():
+    drained = DrainedLinks()
+    drained.drain((2, 3), RING, range(1, 6))
+    with pytest.raises(DrainError) as refused:
+        drained.drain((4, 5), RING, range(1, 6))  # the ring is a line now: 4-5 is a bridge
+    assert refused.value.status == 409 and "cut the network" in str(refused.value)
+    assert drained.describe() == [{"src": 2, "dst": 3}]
+
+
+def test_a_network_already_in_two_parts_may_drain_within_a_part():
+    line = [(1, 2), (2, 1), (2, 3), (3, 2), (1, 3), (3, 1), (4, 5), (5, 4)]  # a triangle and a pair
+    drained = DrainedLinks()
+    assert drained.drain((1, 2), line, range(1, 6))
+    with pytest.raises(DrainError):
+        drained.drain((4, 5), line, range(1, 6))
+
+
+@pytest.mark.parametrize("link", [(1, 3), (7, 8)])
+def test_an_unknown_link_is_404(link):
+    with pytest.raises(DrainError) as refused:
+        DrainedLinks().drain(link, RING, range(1, 6))
+    assert refused.value.status == 404
+    with pytest.raises(DrainError):
+        DrainedLinks().undrain(link, RING)
+
+
+@pytest.mark.parametrize("text", ["1-1", "a-2", "1-2-3", "1", "-1-2", "١-٢", "1-" + "9" * 30, ""])
+def test_a_link_that_is_not_two_dpids_is_400(text):
+    with pytest.raises(DrainError) as refused:
+        parse_link(text)
+    assert refused.value.status == 400
+
+
+def test_a_link_is_two_decimal_dpids():
+    assert parse_link("12-3") == (12, 3)
