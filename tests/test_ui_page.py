@@ -91,6 +91,9 @@ class ScriptedController:
             return self._json(start_response, self.state())
         if path == "/qroute/v1/decisions":
             since = int(query.get("since", ["-1"])[0])
+            if "since" in query and since < 0:  # as the controller: a decision number or nothing
+                return self._json(start_response, {"error": "since: not a decision number"},
+                                  "400 Bad Request")
             return self._json(start_response, {"size": 200, "decisions": [
                 d for d in self.decisions if d["number"] > since]})
         return self._json(start_response, {"error": "no such path"}, "404 Not Found")

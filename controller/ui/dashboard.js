@@ -489,7 +489,8 @@
   async function pollDecisions() {
     if (view.decisionsServed === false) return;
     try {
-      const reply = await getJson(`decisions?since=${decisionsSince()}`);
+      const since = decisionsSince();
+      const reply = await getJson(since >= 0 ? `decisions?since=${since}` : "decisions");
       view.decisionsServed = true;
       const byNumber = new Map(view.decisions.map((d) => [d.number, d]));
       const newest = view.decisions.length ? view.decisions[view.decisions.length - 1].number : -1;
