@@ -305,16 +305,17 @@ class QRouteRest(ControllerBase):
         self.app.reoptimize()
         return _json({"requested": True}, 202)
 
-    @route("qroute", "/qroute/v1/links/{link}/{action}", methods=["POST"],
-           requirements={"action": "drain|undrain"})
-    def drain(self, req, link, action, **_):
+    # (not {action}: Ryu takes that name for the method a route calls)
+    @route("qroute", "/qroute/v1/links/{link}/{verb}", methods=["POST"],
+           requirements={"verb": "drain|undrain"})
+    def drain(self, req, link, verb, **_):
         refused = self._refused(req)
         if refused:
             return refused
         json_body(req)
         key = parse_link(link)
-        changed = (self.app.drain if action == "drain" else self.app.undrain)(key)
-        return _json({"link": list(key), "drained": action == "drain", "changed": changed})
+        changed = (self.app.drain if verb == "drain" else self.app.undrain)(key)
+        return _json({"link": list(key), "drained": verb == "drain", "changed": changed})
 
     @route("qroute", "/qroute/v1/pins", methods=["GET"])
     def pins(self, req, **_):
