@@ -90,4 +90,4 @@ class QRouteUi(ControllerBase):
 
 
 def register_ui(wsgi) -> None:
-    wsgi.register(QRouteUi)
+    wsgi.register(QRouteUi, None)  # no data: it serves files, not the app

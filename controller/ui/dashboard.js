@@ -10,6 +10,7 @@
   const CHART_SAMPLES = 900;        // points kept per policy series
   const DECISIONS_KEPT = 200;       // as the controller's ring
   const PENDING_LOOKBACK = 10;      // decisions re-read while their measured MLU after is unknown
+  const DRAINED_COLOUR = "#718096";
   const PALETTE = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b", "#744210"];
 
   let token = "";                   // the API token: memory only
@@ -139,7 +140,7 @@
       const squeeze = Math.cos(lat0 * Math.PI / 180);
       const scale = 40;  // pixels per degree before the fit
       for (const s of switches) spot[s.dpid] = { x: (s.lon * squeeze) * scale, y: -s.lat * scale };
-      spreadTwins(spot, 28);
+      spreadTwins(spot, 36);
     } else {
       const ordered = [...switches].sort((a, b) => a.dpid - b.dpid);
       const radius = Math.max(150, 30 * ordered.length);
@@ -180,7 +181,8 @@
       style: [
         { selector: "node", style: {
           "background-color": "#2a4365", "width": 22, "height": 22, "label": "data(label)",
-          "font-size": 11, "color": "#1a202c", "text-valign": "bottom", "text-margin-y": 3,
+          "font-size": 13, "min-zoomed-font-size": 6, "color": "#1a202c", "text-valign": "bottom",
+          "text-margin-y": 3,
           "text-outline-color": "#fff", "text-outline-width": 2 } },
         { selector: "node.source", style: { "background-color": "#dd6b20", "border-width": 3, "border-color": "#7b341e" } },
         { selector: "node.destination", style: { "background-color": "#38a169", "border-width": 3, "border-color": "#22543d" } },
@@ -237,7 +239,8 @@
         if (!cy.getElementById(String(link.src)).nonempty() || !cy.getElementById(String(link.dst)).nonempty()) continue;
         const data = { id, source: String(link.src), target: String(link.dst), src: link.src, dst: link.dst,
                        capacity: link.capacity_bps, load: link.load_bps, utilisation: link.utilisation,
-                       drained: Boolean(link.drained), colour: utilColour(link.utilisation),
+                       drained: Boolean(link.drained),
+                       colour: link.drained ? DRAINED_COLOUR : utilColour(link.utilisation),
                        width: utilWidth(link.utilisation) };
         let edge = cy.getElementById(id);
         if (edge.nonempty()) edge.data(data);
