@@ -653,7 +653,7 @@ class QRouteController(app_manager.RyuApp):
             decided = self._within_budget(decided, current, graph)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)
-            desired = self.tunnels.resolve(decided, self.state)
+            desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state))
             change = self.tunnels.diff(desired)
             predicted = predicted_mlu(graph, desired.splits, demand) if any(demand.values()) else None
             logged = dict(wall=wall, reasons=list(triggers or [reason]), policy=self.decided_by[0],

@@ -83,11 +83,30 @@ class DrainedLinks:
         graph.remove_edges_from(drained)
         return graph
 
+    def routing_state(self, state):
+        """``state`` (a NetworkState) as the tunnels are built on: its links without the drained
+        ones, so that no backup path of local protection runs over a drained link either."""
+        if not self.cables:
+            return state
+        return _WithoutLinks(state, {link: ports for link, ports in state.links.items()
+                                     if cable(link) not in self.cables})
+
     def describe(self) -> list[dict]:
         return [{"src": a, "dst": b} for a, b in sorted(self.cables)]
 
     def _undrained(self, links: Collection[Link]) -> list[Link]:
         return [link for link in links if cable(link) not in self.cables]
+
+
+class _WithoutLinks:
+    """A read-only view of a NetworkState with other links."""
+
+    def __init__(self, state, links):
+        self._state = state
+        self.links = links
+
+    def __getattr__(self, name):
+        return getattr(self._state, name)
 
 
 def _components(links: Iterable[Link], switches: Iterable[int]) -> int:

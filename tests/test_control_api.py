@@ -14,6 +14,7 @@ from webob import Request
 import controller.app as app_module
 from controller import ryu_options
 from tests.fakes import NEXT_PORT, FakeNetwork
+from tests.tables_sim import assert_record_is_true
 from tests.test_controller_app import (LONG, SHORT, _record_barriers, clock, delivered,  # noqa: F401
                                        every_pair_delivered, home, learn, paths_of, replayed,
                                        spawned)
@@ -215,9 +216,13 @@ def routes_answered(wsgi):
 
 
 def test_every_route_is_documented_and_every_documented_route_answers(api):
-    document = json.loads(api.call("GET", "openapi.json", token=None)[1] and
-                          Request.blank("/qroute/v1/openapi.json").get_response(api.wsgi).body)
-    assert document["openapi"].startswith("3.0")
+    status, document = api.call("GET", "openapi.json", token=None)
+    assert status == 200 and document["openapi"].startswith("3.0")
+    text = json.dumps(document)
+    for ref in set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
+        assert ref in document["components"]["schemas"], ref
+    assert all("responses" in operation for item in document["paths"].values()
+               for operation in item.values())
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert routes_answered(api.wsgi) == documented
     for path, method in sorted(documented):
@@ -299,7 +304,6 @@ def random_request(rng):
     return method, path, headers, body
 
 
-@pytest.mark.slow
 def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwarding(api):
     rng = random.Random(16)
     statuses = set()
@@ -317,3 +321,14 @@ def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwardin
     assert {200, 202, 400, 401, 403, 404, 405, 409}.issubset(statuses)  # writes went through too
     assert Request.blank("/qroute/v1/state").get_response(api.wsgi).status_int == 200
     every_pair_delivered([1, 3])(replayed(api.net))
+
+
+def test_no_tunnel_nor_backup_is_kept_over_a_drained_link(api):
+    app, net, call = api.app, api.net, api.call
+    assert app.tunnels.protect  # local protection (the default): backups around each hop
+    call("POST", "links/2-3/drain")
+    sim = replayed(net)
+    assert_record_is_true(sim, app.tunnels)
+    over = [path for path in (*app.tunnels.labels, *app.tunnels.record.backups)
+            if {(2, 3), (3, 2)} & set(zip(path, path[1:]))]
+    assert over == [], (app.tunnels.labels, app.tunnels.record.backups, app.tunnels.splits)

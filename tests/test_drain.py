@@ -66,3 +66,18 @@ def test_a_link_that_is_not_two_dpids_is_400(text):
 
 def test_a_link_is_two_decimal_dpids():
     assert parse_link("12-3") == (12, 3)
+
+
+def test_the_state_tunnels_are_built_on_lacks_the_drained_links_and_keeps_the_rest():
+    from controller.netstate import NetworkState
+
+    state = NetworkState()
+    for a, b in RING:
+        state.add_switch(a)
+        state.add_link(a, b, src_port=b, dst_port=a)
+    drained = DrainedLinks()
+    assert drained.routing_state(state) is state  # nothing drained: the state itself
+    drained.drain((2, 3), RING, range(1, 6))
+    view = drained.routing_state(state)
+    assert set(view.links) == set(RING) - {(2, 3), (3, 2)}
+    assert set(state.links) == set(RING) and view.switches == state.switches
