@@ -96,7 +96,7 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None
                      ok=s["unreported_pairs"] < pairs)
 
 
-def dashboard_screenshot(lab, src: int, dst: int, path: str, seconds: int = 12) -> str:
+def dashboard_screenshot(lab, src: int, dst: int, path: str, seconds: int = 8) -> str:
     """A screenshot of the lab's dashboard while iperf3 loads the pair (src, dst) (node
     indices), with that pair selected; returns what it shows in words."""
     from controller.lab.browser import dashboard_url, screenshot_dashboard
@@ -112,7 +112,7 @@ def dashboard_screenshot(lab, src: int, dst: int, path: str, seconds: int = 12) 
         screenshot_dashboard(url, path, updates=4)
     finally:
         traffic.join()
-    return f"{url} with iperf3 on s{src + 1}-s{dst + 1} saved to {path}"
+    return f"saved to {path}: the page at {url} with iperf3 on s{src + 1}-s{dst + 1}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

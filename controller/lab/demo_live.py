@@ -119,10 +119,11 @@ def run_live(args, plan, settings) -> int:
         print(f"dashboard   {url}", flush=True)
         print(f"api token   {lab.settings['api_token']}   (the dashboard's Control panel asks for it)",
               flush=True)
-        print(f"controller  {settings['policy']} on {plan.topology}; its log: {lab.log_path}", flush=True)
+        print(f"controller  {args.policy} on {plan.topology}; its log: {lab.log_path}", flush=True)
         print(f"traffic     {plan.source}: matrices {plan.matrix_indices[0]}..{plan.matrix_indices[-1]}, "
-              f"{args.seconds_per_matrix} s each, looping; from another machine: "
-              f"ssh -L {lab.rest_port}:127.0.0.1:{lab.rest_port} <this host>", flush=True)
+              f"{args.seconds_per_matrix} s each, looping", flush=True)
+        print(f"elsewhere   ssh -L {lab.rest_port}:127.0.0.1:{lab.rest_port} <this host>, then the same URL",
+              flush=True)
         print("Ctrl-C stops it and cleans up.", flush=True)
         ports = {pair: replay_port for replay_port, pair in enumerate(plan.pairs, start=5301)}
         for (_src, dst), port in ports.items():
@@ -138,6 +139,8 @@ def run_live(args, plan, settings) -> int:
                     for (src, dst), rate in rates.items()]
                 processes.extend(clients)
                 deadline = time.monotonic() + args.seconds_per_matrix + CLIENT_GRACE_S
+                time.sleep(args.seconds_per_matrix / 2)
+                busiest = _busiest(lab)  # mid-matrix, while its traffic runs
                 for client in clients:
                     try:
                         client.communicate(timeout=max(0.1, deadline - time.monotonic()))
@@ -146,7 +149,7 @@ def run_live(args, plan, settings) -> int:
                         client.communicate()
                 processes[:] = [p for p in processes if p.poll() is None]
                 print(f"[{time.monotonic() - started:7.1f} s] matrix {index}: {len(rates)} pairs, "
-                      f"{sum(rates.values()) / 1e6:.1f} Mbit/s offered; {_busiest(lab)}", flush=True)
+                      f"{sum(rates.values()) / 1e6:.1f} Mbit/s offered; mid-way the {busiest}", flush=True)
     except Stop as stop:
         why = f"{stop} received"
     finally:

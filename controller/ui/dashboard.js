@@ -138,7 +138,7 @@
     if (located) {
       const lat0 = switches.reduce((sum, s) => sum + s.lat, 0) / switches.length;
       const squeeze = Math.cos(lat0 * Math.PI / 180);
-      const scale = 40;  // pixels per degree before the fit
+      const scale = 25;  // pixels per degree before the fit
       for (const s of switches) spot[s.dpid] = { x: (s.lon * squeeze) * scale, y: -s.lat * scale };
       spreadTwins(spot, 36);
     } else {
@@ -358,12 +358,12 @@
   function renderPairList() {
     const list = $("pair-list");
     const pairs = view.controller ? view.controller.pairs : [];
-    const keys = pairs.map((p) => linkId(p.src, p.dst));
-    const shown = [...list.options].slice(1).map((o) => o.value);
-    if (keys.length === shown.length && keys.every((k, i) => k === shown[i])) return;
+    const labels = pairs.map((p) => [linkId(p.src, p.dst),
+      `s${p.src} → s${p.dst} (${p.paths.length} tunnel${p.paths.length === 1 ? "" : "s"})`]);
+    const shown = [...list.options].slice(1).map((o) => [o.value, o.textContent]);
+    if (labels.length === shown.length && labels.every(([v, t], i) => v === shown[i][0] && t === shown[i][1])) return;
     list.replaceChildren(el("option", { value: "" }, "(choose a switch pair)"),
-      ...pairs.map((p) => el("option", { value: linkId(p.src, p.dst) },
-                             `s${p.src} → s${p.dst} (${p.paths.length} tunnel${p.paths.length === 1 ? "" : "s"})`)));
+      ...labels.map(([value, text]) => el("option", { value }, text)));
     list.value = view.selectedPair ? linkId(...view.selectedPair) : "";
   }
 
