@@ -9,7 +9,7 @@
   const DEFAULT_INTERVAL_S = 2.0;
   const CHART_SAMPLES = 900;        // points kept per policy series
   const DECISIONS_KEPT = 200;       // as the controller's ring
-  const PENDING_LOOKBACK = 10;      // decisions re-read while their measured MLU after is unknown
+  const PENDING_INTERVALS = 4;      // a decision is re-read this many stats intervals for its MLU after
   const DRAINED_COLOUR = "#718096";
   const PALETTE = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b", "#744210"];
 
@@ -482,9 +482,11 @@
   }
 
   function decisionsSince() {
-    // re-read the last few whose measured MLU after is not in yet
-    const recent = view.decisions.slice(-PENDING_LOOKBACK);
-    const pending = recent.find((d) => d.mlu_after === null || d.mlu_after === undefined);
+    // re-read the recent ones whose measured MLU after is not in yet (it comes one stats
+    // interval after the decision; one that never gets it is given up after a few)
+    const now = Date.now() / 1000;
+    const pending = view.decisions.find((d) => (d.mlu_after === null || d.mlu_after === undefined)
+                                           && now - d.seenAt < PENDING_INTERVALS * intervalS());
     if (pending) return pending.number - 1;
     return view.decisions.length ? view.decisions[view.decisions.length - 1].number : -1;
   }
@@ -499,7 +501,8 @@
       const newest = view.decisions.length ? view.decisions[view.decisions.length - 1].number : -1;
       const fresh = reply.decisions || [];
       if (fresh.length && fresh[fresh.length - 1].number < newest) byNumber.clear();  // a restarted controller
-      for (const d of fresh) byNumber.set(d.number, d);
+      const now = Date.now() / 1000;
+      for (const d of fresh) byNumber.set(d.number, { ...d, seenAt: (byNumber.get(d.number) || {}).seenAt || now });
       view.decisions = [...byNumber.values()].sort((a, b) => a.number - b.number).slice(-DECISIONS_KEPT);
     } catch (error) {
       if (error.status === 404) view.decisionsServed = false;
