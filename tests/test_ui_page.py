@@ -36,7 +36,8 @@ def _link(src, dst, utilisation):
 class ScriptedController:
     """The JSON API as the contract has it, with loads the test sets; every write recorded."""
 
-    def __init__(self):
+    def __init__(self, located: bool = True):
+        self.switches = SWITCHES if located else [{**s, "lat": None, "lon": None} for s in SWITCHES]
         self.loads = {(a, b): 0.05 for a, b in CABLES} | {(b, a): 0.05 for a, b in CABLES}
         self.writes = []
         self.cookies_seen = []
@@ -57,7 +58,7 @@ class ScriptedController:
 
     def topology(self):
         links = [_link(s, d, u) for (s, d), u in sorted(self.loads.items())]
-        return {"name": "line", "switches": SWITCHES, "links": links,
+        return {"name": "line", "switches": self.switches, "links": links,
                 "mlu": max(link["utilisation"] for link in links), "policy": "qnn", "split": True,
                 "checkpoint": "qnn-abilene", "stats_interval": 0.5}
 
@@ -109,19 +110,27 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def controller():
+def _serve(scripted: ScriptedController):
     if not shutil.which("chromium") or not shutil.which("chromedriver"):
         pytest.skip("Debian's chromium and chromium-driver are not installed (make install)")
     if not (UI_DIR / "vendor" / "cytoscape.min.js").exists():
         pytest.skip("controller/ui/vendor/ is made by make install (npm ci)")
-    scripted = ScriptedController()
     server = make_server("127.0.0.1", 0, scripted, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     scripted.port = server.server_address[1]
     yield scripted
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def controller():
+    yield from _serve(ScriptedController())
+
+
+@pytest.fixture
+def unlocated_controller():
+    yield from _serve(ScriptedController(located=False))
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +238,18 @@ def test_a_drain_from_the_page_carries_the_token_and_no_cookie(controller, page)
     assert json.loads(controller.writes[2][3]) == {"policy": "mlp"}
     kept = page.execute_script("return [document.cookie, localStorage.length, sessionStorage.length]")
     assert kept == ["", 0, 0] and not controller.cookies_seen
+
+
+def test_without_coordinates_every_load_draws_the_same_picture(page, unlocated_controller):
+    from controller.lab.browser import dashboard_url, wait_for_updates
+
+    pictures = []
+    for _ in range(2):
+        page.get(dashboard_url(unlocated_controller.port))
+        wait_for_updates(page, 2)
+        pictures.append(page.execute_script(
+            "return qroute.cy.nodes().map(n => [n.id(), Math.round(n.position('x')),"
+            " Math.round(n.position('y'))])"))
+    assert pictures[0] == pictures[1]
+    spots = {(x, y) for _, x, y in pictures[0]}
+    assert len(pictures[0]) == 3 and len(spots) == 3  # every switch drawn, none on another

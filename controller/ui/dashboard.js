@@ -29,6 +29,8 @@
     chartPolicies: [],
     samples: [],                    // {t, mlu, policy}
     hashApplied: false,
+    located: true,                  // the switches drawn at their coordinates
+    laidOutWith: 0,                 // links drawn when the layout last ran (no coordinates)
   };
   let cy = null;
   let timer = null;
@@ -130,7 +132,8 @@
   }
 
   // Coordinates where every switch has them (a flat projection around their mean), else a
-  // circle in dpid order: the same picture on every load.
+  // circle in dpid order that a force-directed layout then untangles (from that circle, with no
+  // random start: the same picture on every load).
   function positions(switches) {
     const located = switches.length > 0 && switches.every((s) => isFinite(s.lat) && isFinite(s.lon)
                                                           && s.lat !== null && s.lon !== null);
@@ -143,7 +146,7 @@
       spreadTwins(spot, 36);
     } else {
       const ordered = [...switches].sort((a, b) => a.dpid - b.dpid);
-      const radius = Math.max(150, 30 * ordered.length);
+      const radius = Math.max(150, 14 * ordered.length);
       ordered.forEach((s, i) => {
         const angle = -Math.PI / 2 + 2 * Math.PI * i / ordered.length;
         spot[s.dpid] = { x: radius * Math.cos(angle), y: radius * Math.sin(angle) };
@@ -223,7 +226,8 @@
     const reshaped = wanted.length !== known.size || wanted.some((dpid) => !known.has(dpid));
     cy.batch(() => {
       if (reshaped) {
-        const { spot } = positions(topology.switches);
+        const { spot, located } = positions(topology.switches);
+        view.located = located;
         cy.nodes().filter((n) => !wanted.includes(Number(n.id()))).remove();
         for (const s of topology.switches) {
           const node = cy.getElementById(String(s.dpid));
@@ -256,7 +260,16 @@
         }
       });
     });
-    if (reshaped) cy.fit(undefined, 40);
+    // without coordinates the layout follows the links: laid out again while links are found
+    const cables = cy.edges().length;
+    if (!view.located && (reshaped || cables !== view.laidOutWith)) {
+      view.laidOutWith = cables;
+      cy.layout({ name: "cose", randomize: false, animate: false, fit: true, padding: 40,
+                  nodeDimensionsIncludeLabels: true, idealEdgeLength: () => 70,
+                  nodeRepulsion: () => 200000, numIter: 1500 }).run();
+    } else if (reshaped) {
+      cy.fit(undefined, 40);
+    }
   }
 
   // --- selection ----------------------------------------------------------------------------
