@@ -269,6 +269,7 @@ class QRouteController(app_manager.RyuApp):
         if saved is None:
             return
         self.state.hosts.update(saved.hosts)
+        self.drained.cables |= saved.drained  # still out of the graph after a restart
         self.tunnels.remember(saved.labels, saved.splits, saved.backups)
         self.tunnels.epoch = max(self.tunnels.epoch, saved.epoch)
         self.logger.info("state file %s: %d hosts, %d links, %d tunnels, %d switch pairs, epoch %d; "
@@ -406,7 +407,7 @@ class QRouteController(app_manager.RyuApp):
             return
         snapshot = state_file.snapshot(self.settings.topology, self.tunnels.epoch, self.state.hosts,
                                        self.state.links, self.tunnels.labels, self.tunnels.splits,
-                                       self.tunnels.record.backups)
+                                       self.tunnels.record.backups, self.drained.cables)
         try:
             state_file.write(self.settings.state_file, snapshot)
         except OSError as error:
@@ -691,6 +692,8 @@ class QRouteController(app_manager.RyuApp):
         Who decided, and why the fallback did, is left in ``decided_by``."""
         self.decided_by = (self.policy.name, "")
         if self.policy is self.fallback_policy:
+            if self.status.policy_problem:  # the configured policy could not be built
+                self._fell_back(self.status.policy_problem)
             return tpool.execute(self.policy.decide, graph, pairs, current, demand)
         number = self.tunnels.epoch + 1
         try:
@@ -1015,6 +1018,7 @@ class QRouteController(app_manager.RyuApp):
         changed = self.drained.drain(link, self.state.links, self.state.switches)
         if changed:
             self.logger.warning("operator: link %d-%d drained", *link)
+            self.save_state()
             self.request_reroute(f"operator drain {link[0]}-{link[1]}")
         return changed
 
@@ -1022,6 +1026,7 @@ class QRouteController(app_manager.RyuApp):
         changed = self.drained.undrain(link, self.state.links)
         if changed:
             self.logger.warning("operator: link %d-%d undrained", *link)
+            self.save_state()
             self.request_reroute(f"operator undrain {link[0]}-{link[1]}")
         return changed
 

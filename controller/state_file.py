@@ -1,10 +1,11 @@
 """The controller's state file: what a restarted controller needs to know at once.
 
-Hosts (mac, dpid, port, ip), links with their ports, tunnel labels (path -> label), splits and
-the epoch, as JSON, written atomically (a temporary file in the same folder, fsync, rename,
-fsync of the folder) after every committed decision and whenever hosts change. A controller
-that starts loads it, so that hosts and paths are known without waiting for traffic, and the
-labels read back from the switches are known as paths again.
+Hosts (mac, dpid, port, ip), links with their ports, tunnel labels (path -> label), splits, the
+links an operator drained and the epoch, as JSON, written atomically (a temporary file in the
+same folder, fsync, rename, fsync of the folder) after every committed decision and whenever
+hosts or drains change. A controller that starts loads it, so that hosts and paths are known
+without waiting for traffic, the labels read back from the switches are known as paths again,
+and drained links stay out of the graph.
 
 A file that cannot be read, is not qroute's, is of another version, was written for another
 topology or does not hold together is refused as a whole with a message naming the problem:
@@ -39,6 +40,7 @@ class SavedState:
     labels: dict[SwitchPath, int] = field(default_factory=dict)
     splits: dict[Pair, Split] = field(default_factory=dict)
     backups: dict[SwitchPath, int] = field(default_factory=dict)   # local protection's tunnels
+    drained: set[Link] = field(default_factory=set)   # cables an operator drained (low dpid first)
 
     def switches(self) -> set[int]:
         """The switches the file's hosts, links and tunnels are on: those a restarted
@@ -64,6 +66,7 @@ def to_json(saved: SavedState) -> dict:
                    for (src, dst), split in sorted(saved.splits.items())],
         "backups": [{"path": list(path), "label": label}
                     for path, label in sorted(saved.backups.items(), key=lambda item: item[1])],
+        "drained": [{"src": a, "dst": b} for a, b in sorted(saved.drained)],
     }
 
 
@@ -144,6 +147,11 @@ def from_json(data, topology: str = "", topology_links: Collection[Link] | None 
         if path in saved.backups or label in saved.backups.values() or label in saved.labels.values():
             raise StateFileError(f"backup label {label} or path {list(path)} given twice")
         saved.backups[path] = label
+    for item in _records(data, "drained"):  # (absent from files written before drains)
+        a, b = _int(item.get("src"), "drained link src"), _int(item.get("dst"), "drained link dst")
+        if a == b:
+            raise StateFileError(f"drained link {a}-{b} has the same switch at both ends")
+        saved.drained.add((min(a, b), max(a, b)))
     return saved
 
 
@@ -197,9 +205,11 @@ def write(path: str, saved: SavedState) -> None:
 def snapshot(topology: str, epoch: int, hosts: Mapping[str, HostLocation],
              links: Mapping[Link, object], labels: Mapping[SwitchPath, int],
              splits: Mapping[Pair, Split],
-             backups: Mapping[SwitchPath, int] | None = None) -> SavedState:
+             backups: Mapping[SwitchPath, int] | None = None,
+             drained: Collection[Link] = ()) -> SavedState:
     """The state to save: `links` maps each directed link to its ports (``src_port``,
     ``dst_port`` attributes, as NetworkState keeps them)."""
     return SavedState(topology=topology, epoch=epoch, hosts=dict(hosts),
                       links={link: (ports.src_port, ports.dst_port) for link, ports in links.items()},
-                      labels=dict(labels), splits=dict(splits), backups=dict(backups or {}))
+                      labels=dict(labels), splits=dict(splits), backups=dict(backups or {}),
+                      drained={(min(link), max(link)) for link in drained})

@@ -332,3 +332,46 @@ def test_no_tunnel_nor_backup_is_kept_over_a_drained_link(api):
     over = [path for path in (*app.tunnels.labels, *app.tunnels.record.backups)
             if {(2, 3), (3, 2)} & set(zip(path, path[1:]))]
     assert over == [], (app.tunnels.labels, app.tunnels.record.backups, app.tunnels.splits)
+
+
+def test_a_drained_link_stays_drained_after_a_restart(api, clock):  # noqa: F811
+    from tests.test_controller_app import FakeWsgi
+
+    api.call("POST", "links/3-2/drain")
+    again = app_module.QRouteController(wsgi=FakeWsgi())  # same settings, same state file
+    assert again.drained.is_drained((2, 3)) and again.drained.is_drained((3, 2))
+    api.call("POST", "links/2-3/undrain")
+    assert app_module.QRouteController(wsgi=FakeWsgi()).drained.cables == set()
+
+
+def test_a_decision_the_fallback_made_says_why(api):
+    app, call = api.app, api.call
+    assert call("PUT", "policy", {"policy": "lp"})[0] == 200
+
+    def fails(*_):
+        raise RuntimeError("solver gone")
+
+    app.policy.decide = fails
+    before = dict(app.tunnels.splits)
+    call("POST", "reoptimize")
+    last = app.decisions.records[-1]
+    assert (last["policy"], last["fallback"]) == \
+        ("shortest-path (fallback)", "failed: RuntimeError('solver gone')")
+    assert app.tunnels.splits == before and last["changes"] == []  # intact splits kept
+
+
+def test_decisions_by_the_fallback_name_the_configured_policy_that_could_not_be_built(spawned, clock,  # noqa: F811
+                                                                                      tmp_path, monkeypatch):
+    conf = tmp_path / "q.conf"
+    conf.write_text(f"[qroute]\npolicy = qnn\ncheckpoint = {tmp_path / 'missing.pt'}\n")
+    monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
+    from tests.test_controller_app import FakeWsgi
+
+    app = app_module.QRouteController(wsgi=FakeWsgi())
+    app.clock = clock.monotonic
+    net = FakeNetwork(app, n=5)
+    net.start()
+    learn(net, 1)
+    learn(net, 3)
+    last = app.decisions.records[-1]
+    assert last["policy"] == "shortest-path (fallback)" and "policy qnn unavailable" in last["fallback"]

@@ -70,6 +70,9 @@ def test_default_section_keys_are_not_qroute_options(tmp_path):
     ("keep_margin", "-0.1"),
     ("split", "yes"),
     ("split", "ecmp"),
+    ("decision_log_size", "0"),
+    ("decision_log_size", "10001"),
+    ("decision_log_size", "many"),
 ])
 def test_each_bad_value_is_reported_with_key_and_file(tmp_path, key, value):
     path = write(tmp_path, "bad.conf", f"[qroute]\n{key} = {value}\n")
@@ -294,3 +297,8 @@ def test_deadline_guard_and_churn_values_are_read(tmp_path):
     settings = read_settings([path])
     assert (settings.decision_timeout, settings.mlu_tolerance, settings.max_moves, settings.hold_down) == \
         (0.25, 0.0, 4, 30.0)
+
+
+def test_the_decision_log_size_is_accepted_up_to_ten_thousand():
+    assert parse_settings({"decision_log_size": "10000"}).decision_log_size == 10000
+    assert parse_settings({"decision_log_size": "1"}).decision_log_size == 1

@@ -103,3 +103,12 @@ def test_the_write_is_synced_before_it_replaces_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b)))
     state_file.write(str(path), saved())
     assert calls == ["fsync", "replace", "fsync"]   # the data, the rename, the folder
+
+
+def test_drained_links_are_saved_as_cables_and_read_back():
+    from controller.state_file import SavedState, from_json, to_json
+
+    saved = from_json(to_json(SavedState(drained={(2, 3), (1, 5)})))
+    assert saved.drained == {(1, 5), (2, 3)}
+    assert from_json({**to_json(SavedState()), "drained": [{"src": 7, "dst": 4}]}).drained == {(4, 7)}
+    assert from_json({k: v for k, v in to_json(SavedState()).items() if k != "drained"}).drained == set()
