@@ -273,7 +273,7 @@ ROUTES = [("GET", "state"), ("GET", "links"), ("GET", "topology"), ("GET", "deci
           ("POST", "links/5-1/undrain"), ("PUT", "pins/1-3"), ("DELETE", "pins/1-3"), ("PUT", "pins/3-1")]
 
 
-def random_request(rng):
+def random_request(rng, token=TOKEN):
     """Mostly the API's own routes with random bodies and headers, else random paths and methods."""
     if rng.random() < 0.7:
         method, path = rng.choice(ROUTES)
@@ -286,10 +286,10 @@ def random_request(rng):
     headers = {}
     auth = rng.random()
     if auth < 0.5:
-        headers["Authorization"] = f"Bearer {TOKEN}"
+        headers["Authorization"] = f"Bearer {token}"
     elif auth < 0.7:
         headers["Authorization"] = rng.choice(["Bearer", "Bearer ", "bearer x", "Basic abc", "Bearer é",
-                                               f"Bearer {TOKEN} {TOKEN}", "x" * 300])
+                                               f"Bearer {token} {token}", "x" * 300])
     if rng.random() < 0.3:
         headers["Content-Type"] = rng.choice(["application/json", "text/plain", "multipart/form-data"])
     shape = rng.random()

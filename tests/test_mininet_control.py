@@ -38,6 +38,22 @@ def _tx_packets(switch: str, port: int) -> int:
     return int(re.search(r"tx pkts=(\d+)", out).group(1))
 
 
+def _slow_write(lab, method, part, body, timeout=60.0):
+    """lab.rest_write with a longer wait for the answer."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{lab.rest_port}/qroute/v1/{part}", data=json.dumps(body).encode(),
+        method=method, headers={"Authorization": f"Bearer {lab.settings['api_token']}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
 def _wait_off(lab, link, timeout=10.0):
     """The path h1 -> h4 once it no longer uses `link` (and no decision is under way)."""
     deadline = time.monotonic() + timeout
@@ -89,7 +105,8 @@ class TestControl:
         lab = diamond
         assert lab.ping_all() == 0.0
         assert lab.rest("policy")["policy_name"] == "shortest-path"
-        status, reply = lab.rest_write("PUT", "policy", {"policy": "qnn"})
+        # the first learned policy imports torch and TorchQuantum in the controller: seconds
+        status, reply = _slow_write(lab, "PUT", "policy", {"policy": "qnn"})
         assert status == 200 and reply["policy_name"] == "qnn", reply
         lab.require_policy("qnn")
         deadline = time.monotonic() + 15
@@ -102,6 +119,35 @@ class TestControl:
         assert recorded and recorded[-1]["policy"] == "qnn" and recorded[-1]["fallback"] == "", recorded
         assert lab.rest("topology")["policy"] == "qnn"
         assert lab.ping_all() == 0.0
-        status, reply = lab.rest_write("PUT", "policy", {"policy": "qnn", "checkpoint": "/nonexistent.pt"})
+        status, reply = _slow_write(lab, "PUT", "policy", {"policy": "qnn", "checkpoint": "/nonexistent.pt"})
         assert status == 400 and lab.rest("policy")["policy_name"] == "qnn"
         assert lab.rest_write("PUT", "policy", {"policy": "shortest-path"})[0] == 200
+
+    def test_a_thousand_random_requests_over_http_get_no_5xx_and_forwarding_goes_on(self, diamond):
+        import http.client
+        import random
+        import urllib.parse
+
+        from tests.test_control_api import random_request
+
+        lab = diamond
+        assert lab.ping_all() == 0.0
+        rng = random.Random(1616)
+        statuses = []
+        for _ in range(1000):
+            method, path, headers, body = random_request(rng, token=lab.settings["api_token"])
+            connection = http.client.HTTPConnection("127.0.0.1", lab.rest_port, timeout=10)
+            connection.request(method, urllib.parse.quote(path, safe="/?=&%-."), body=body,
+                               headers=headers)
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            statuses.append(response.status)
+            assert response.status < 500, (method, path, headers, body[:80])
+        print(f"statuses: {sorted(set(statuses))}")
+        for link in lab.rest("state")["drained"]:
+            lab.rest_write("POST", f"links/{link['src']}-{link['dst']}/undrain")
+        lab.rest_write("PUT", "policy", {"policy": "shortest-path"})
+        for pin in lab.rest("pins"):
+            lab.rest_write("DELETE", f"pins/{pin['src']}-{pin['dst']}")
+        assert lab.ping_all() == 0.0
