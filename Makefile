@@ -4,7 +4,8 @@
 #   make test-fast   pure-logic and controller tests only (no root, no Mininet)
 #   make lint     ruff over the whole tree (its rules are in pyproject.toml)
 #   make test-mininet  the Mininet tier alone (root)
-#   make install  set-up only: apt packages, .venv, pinned Python packages
+#   make install  set-up only: apt packages, .venv, pinned Python packages, the dashboard's JavaScript
+#   make demo-live  Abilene (TOPO=geant) with the dashboard and looping traffic until Ctrl-C (root)
 #   make bench    scale, speed, failover and live benchmarks (see BENCHMARKS.md), results under bench-out/
 #   make reliability  faults and hostile input in Mininet, each check with its pass rule (root; RELIABILITY.md)
 #   make clean    remove the virtual environment and build leftovers
@@ -23,15 +24,21 @@ TORCH_PIP_ARGS ?=
 APT_PACKAGES := mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv procps etcd-server chromium chromium-driver
 SITE := $(VENV)/lib/python3.11/site-packages
 STAMP := $(VENV)/.qroute-installed
+# The dashboard's libraries, from the npm registry by package-lock.json, copied where the
+# controller serves them (controller/ui/vendor/, not in git): the page needs no internet.
+UI_VENDOR := controller/ui/vendor
+UI_STAMP := $(UI_VENDOR)/.installed
+UI_FILES := cytoscape/dist/cytoscape.min.js uplot/dist/uPlot.iife.min.js uplot/dist/uPlot.min.css
+TOPO ?= abilene
 PYTEST_ARGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install apt demo lint test test-fast test-mininet bench reliability clean ovs-start mininet-clean
+.PHONY: help install apt demo demo-live lint test test-fast test-mininet bench reliability clean ovs-start mininet-clean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
-install: $(STAMP)
+install: $(STAMP) $(UI_STAMP)
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -62,6 +69,17 @@ $(STAMP): requirements.txt constraints.txt build-constraints.txt setup.cfg pypro
 	@echo "qroute: environment ready in $(VENV) ($$(du -sh $(VENV) | cut -f1))"
 	touch $(STAMP)
 
+$(UI_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "qroute: installing Debian packages: nodejs npm"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends nodejs npm; }
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(UI_VENDOR) && mkdir -p $(UI_VENDOR)
+	for f in $(UI_FILES); do cp node_modules/$$f $(UI_VENDOR)/; done
+	cp node_modules/cytoscape/LICENSE $(UI_VENDOR)/cytoscape-LICENSE.txt
+	cp node_modules/uplot/LICENSE $(UI_VENDOR)/uplot-LICENSE.txt
+	touch $(UI_STAMP)
+
 ovs-start: apt
 	@./scripts/ovs-start
 
@@ -71,6 +89,11 @@ mininet-clean: apt
 demo: install ovs-start
 	@$(MAKE) -s mininet-clean
 	status=0; $(PY) -m qnn.cli lab demo || status=$$?; $(MAKE) -s mininet-clean; exit $$status
+
+# Runs until Ctrl-C; the tool cleans up what it started, mininet-clean is the second net.
+demo-live: install ovs-start
+	@$(MAKE) -s mininet-clean
+	status=0; $(PY) -m qnn.cli lab demo-live --topology $(TOPO) || status=$$?; $(MAKE) -s mininet-clean; exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -109,5 +132,5 @@ reliability: install ovs-start
 	  --markdown bench-out/reliability.md || status=$$?; $(MAKE) -s mininet-clean; exit $$status
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench-out node_modules $(UI_VENDOR)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

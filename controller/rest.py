@@ -30,6 +30,7 @@ from controller.api_token import bearer_matches  # noqa: E402
 from controller.drain import DrainError, parse_link  # noqa: E402
 from controller.pins import PinError, parse_pair  # noqa: E402
 from controller.policy_switch import ControlError  # noqa: E402
+from controller.ui_rest import register_ui  # noqa: E402
 
 APP_KEY = "qroute_app"
 LOG = logging.getLogger("qroute.rest")
@@ -352,3 +353,4 @@ class QRouteRest(ControllerBase):
 
 def register_rest_api(wsgi, app) -> None:
     wsgi.register(QRouteRest, {APP_KEY: app})
+    register_ui(wsgi)  # the dashboard's files, /qroute/ui/

@@ -15,7 +15,7 @@ from qnn.cli import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["bench", "train", "export-qasm", "speed", "realism", "scale", "rules", "lab"]
-LAB_TOOLS = ["demo", "failover", "replay", "reliability", "ha"]
+LAB_TOOLS = ["demo", "demo-live", "failover", "replay", "reliability", "ha"]
 EVERY_TOOL = [*TOOLS[:-1], *(f"lab {name}" for name in LAB_TOOLS)]
 REQUIRED = {"bench": ["--topology", "polska"], "train": ["--topology", "geant", "--out", "x.pt"],
             "export-qasm": ["--checkpoint", "qnn-geant"], "scale": ["--out", "x"]}
@@ -57,7 +57,8 @@ def test_help_imports_neither_torch_nor_mininet():
         "import sys\n"
         "from qnn.cli import main\n"
         "for argv in (['--help'], ['lab', '--help'], ['lab', 'demo', '--help'],\n"
-        "             ['lab', 'failover', '--help'], ['lab', 'replay', '--help'],\n"
+        "             ['lab', 'demo-live', '--help'], ['lab', 'failover', '--help'],\n"
+        "             ['lab', 'replay', '--help'],\n"
         "             ['lab', 'reliability', '--help'], ['lab', 'ha', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"

@@ -192,7 +192,9 @@ def test_app_builds_outside_ryu_manager_with_default_settings(app, spawned, wsgi
     assert [args[1] for args in spawned if len(args) > 1] == ["statistics poll", "re-optimisation",
                                                               "host claims", "resync"]
     assert (app._rerouter,) in spawned
-    assert len(wsgi.registered) == 1 and wsgi.registered[0][1]["qroute_app"] is app
+    # the REST API with the app, the dashboard's static files without it
+    assert [controller.__name__ for controller, _ in wsgi.registered] == ["QRouteRest", "QRouteUi"]
+    assert wsgi.registered[0][1]["qroute_app"] is app
 
 
 def test_load_settings_exits_naming_the_bad_option(tmp_path, monkeypatch, capsys):

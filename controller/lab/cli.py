@@ -9,6 +9,7 @@ import os
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("controller.lab.demo", "rerouting live: Abilene, a failed link, a heavy-traffic race"),
+    "demo-live": ("controller.lab.demo_live", "the dashboard, Abilene or GEANT, traffic until Ctrl-C"),
     "failover": ("controller.lab.failover_bench", "outage of a ping stream when a link on its path fails"),
     "replay": ("controller.lab.replay", "consecutive real matrices live, per policy: measured MLU / LP"),
     "reliability": ("controller.lab.reliability", "faults and hostile input, each check with its pass rule"),

@@ -1,11 +1,12 @@
 """``qroute lab demo`` (`make demo`): live rerouting, Abilene in Mininet under the qroute controller.
 
 Prints a timeline: topology up, hosts reachable, traffic flowing, link failed, traffic
-rerouted with the measured outage, link restored; then the same heavy traffic (the largest
-demands of one matrix as paced TCP, scaled so OSPF overloads a link by 30 %) under OSPF paths, the
-shipped single-path QNN and the split QNN, with what each delivered and its busiest link. The
-traffic comes from the real Abilene matrices when the data directory is there, else from a
-synthetic gravity-model matrix (seeded). Exits non-zero if any
+rerouted with the measured outage, link restored, a screenshot of the dashboard (the watched
+pair's tunnels under traffic, the decisions so far) in headless chromium; then the same heavy
+traffic (the largest demands of one matrix as paced TCP, scaled so OSPF overloads a link by
+30 %) under OSPF paths, the shipped single-path QNN and the split QNN, with what each delivered
+and its busiest link. The traffic comes from the real Abilene matrices when the data directory
+is there, else from a synthetic gravity-model matrix (seeded). Exits non-zero if any
 step fails; the race is reported, not judged (its steps fail only if a run broke). Needs root.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 
 import numpy as np
 
-from qnn.argtypes import nonnegative_int
+from qnn.argtypes import nonnegative_int, writable_output
 from topologies.abilene import ABILENE_NODES, week_or_gravity
 
 
@@ -45,6 +46,7 @@ def busiest_pair(seed: int) -> tuple[int, int, str]:
     return int(src), int(dst), f"{source}: {busiest[src, dst] / 1e6:.0f} Mbit/s peak demand"
 
 
+SCREENSHOT = "bench-out/demo-dashboard.png"
 RACE = (("spf", "OSPF paths"), ("qnn", "QNN, one path"), ("qnn-split", "QNN, split"))
 # TCP connections per switch pair: enough for a split to show, few enough that the synthetic
 # matrix (its volume spread over some 80 pairs) keeps every iperf3 client reporting on 2 cores
@@ -94,17 +96,39 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None
                      ok=s["unreported_pairs"] < pairs)
 
 
+def dashboard_screenshot(lab, src: int, dst: int, path: str, seconds: int = 8) -> str:
+    """A screenshot of the lab's dashboard while iperf3 loads the pair (src, dst) (node
+    indices), with that pair selected; returns what it shows in words."""
+    from controller.lab.browser import dashboard_url, screenshot_dashboard
+    from topologies.mininet_topos import host_of
+
+    result = {}
+    traffic = threading.Thread(target=lambda: result.update(lab.iperf3(host_of(src), host_of(dst),
+                                                                       seconds=seconds)))
+    traffic.start()
+    try:
+        time.sleep(2.0)  # the load shows in the stats interval after the traffic starts
+        url = dashboard_url(lab.rest_port, f"pair={src + 1}-{dst + 1}")
+        screenshot_dashboard(url, path, updates=4)
+    finally:
+        traffic.join()
+    return f"saved to {path}: the page at {url} with iperf3 on s{src + 1}-s{dst + 1}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=7, help="seed of the synthetic traffic")
     parser.add_argument("--tls", action="store_true",
                         help="the OpenFlow channel over TLS (a CA and certificates made for the run)")
+    parser.add_argument("--screenshot", default=SCREENSHOT,
+                        help=f"where the dashboard's screenshot goes (default {SCREENSHOT})")
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_demo(args.seed, tls=args.tls)
+    writable_output(args.screenshot, "screenshot", (".png",))
+    return run_demo(args.seed, tls=args.tls, screenshot=args.screenshot)
 
 
-def run_demo(seed: int, tls: bool = False) -> int:
+def run_demo(seed: int, tls: bool = False, screenshot: str = SCREENSHOT) -> int:
     # Mininet is imported by the functions that build networks: --help works without it
     import mininet.clean
 
@@ -166,6 +190,10 @@ def run_demo(seed: int, tls: bool = False) -> int:
         loss = lab.ping_all()
         timeline.say("hosts reachable", f"all-pairs ping after restore: {loss:.0f}% loss",
                      ok=loss == 0.0)
+        try:
+            timeline.say("dashboard", dashboard_screenshot(lab, src, dst, screenshot))
+        except Exception as error:  # noqa: BLE001 - a failed step, the demo goes on
+            timeline.say("dashboard", f"screenshot failed: {error!r}", ok=False)
     mininet.clean.cleanup()
     heavy_traffic_race(timeline, seed)
     if timeline.failures:
