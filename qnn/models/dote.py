@@ -320,7 +320,7 @@ class LoadedDote:
 def run_train(args) -> int:
     """``qroute train --model dote|figret`` (the options of :mod:`qnn.models.train`)."""
     from qnn.models.dataset import load_dataset, time_split
-    from qnn.models.train import _argv_for
+    from qnn.models.train import PER_FLOW_OPTIONS, _argv_for
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -375,7 +375,7 @@ def run_train(args) -> int:
                      "minutes": round((history[-1]["seconds"] if history else 0.0) / 60, 2)},
         "seed": args.seed,
         "validation": {k: v for k, v in best.items() if k != "epoch"},
-        "command": "qroute train " + " ".join(shlex.quote(a) for a in _argv_for(args)),
+        "command": "qroute train " + " ".join(shlex.quote(a) for a in _argv_for(args, PER_FLOW_OPTIONS)),
         "torch": torch.__version__,
     }
     side = save_dote_checkpoint(args.out, model, meta)
