@@ -42,7 +42,7 @@ def test_realised_mlu_is_the_hand_computed_busiest_link_and_its_gradient_flows_t
     mlu.sum().backward()
     # only pair 0->1's second path (0-2-1) crosses 2->1: d MLU / d split = 4 / 2
     assert torch.allclose(split.grad, t([[[0.0, 0.0], [0.0, 2.0]]]))
-    assert float(dote_loss(pt, demand, split, t([1.2]))) == pytest.approx(1.25)
+    assert float(dote_loss(pt, demand, split, t([1.2])).detach()) == pytest.approx(1.25)
 
 
 def test_per_pair_split_is_nonnegative_sums_to_one_and_leaves_missing_paths_empty():
@@ -201,3 +201,26 @@ def test_shipped_checkpoints_route_their_network_and_only_it(data_dir, network, 
     other = load_scenario("abilene" if network == "geant" else "geant")
     with pytest.raises(CheckpointError, match="topology-specific"):
         DoteRouting(other.pathset, other.network, {"checkpoint": str(method.checkpoint)}, kind)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["dote-geant", "figret-geant", "dote-abilene", "figret-abilene"])
+def test_shipped_checkpoint_reproduces_its_validation_figures_after_every_training_target(name):
+    from qnn.models.checkpoint import SHIPPED_DIR
+    from qnn.models.dataset import load_dataset
+    from qnn.problems import DEFAULT_TRAFFIC
+    from tests.conftest import require_data_or_skip
+
+    network = name.split("-")[1]
+    require_data_or_skip(*DEFAULT_TRAFFIC[network])
+    ds = load_dataset(network)
+    model, meta = load_dote_checkpoint(SHIPPED_DIR / f"{name}.pt", ds.network, ds.pathset)
+    assert meta["input_size"] == 12 * ds.pathset.n_demands and meta["model"]["kind"] == name.split("-")[0]
+    windows, targets, optima = history_windows(ds.demands, 12)[:-1], ds.demands[1:], ds.opt[1:]
+    tr, va = time_split(len(windows), meta["split"]["val_fraction"])
+    assert [int(tr[0]), int(tr[-1])] == meta["split"]["train_pairs"]
+    assert tr[-1] + 1 < va[0] + 1 and va[-1] + 1 == len(ds.demands) - 1  # targets: train < validation
+    ratios = evaluate_dote(model, PathTensors(ds.pathset), t(windows[va]), t(targets[va]), t(optima[va]))
+    assert len(ratios) == meta["validation"]["n"]
+    assert ratios.mean() == pytest.approx(meta["validation"]["mean"], abs=1e-4)
+    assert ratios.max() == pytest.approx(meta["validation"]["max"], abs=1e-4)
