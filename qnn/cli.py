@@ -25,7 +25,7 @@ INPUT_ERRORS = (CheckpointError, ValueError, FileNotFoundError, IsADirectoryErro
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("qnn.bench.command", "compare routing methods on a sequence of traffic matrices"),
-    "train": ("qnn.models.train", "train the QNN / MLP path selector"),
+    "train": ("qnn.models.train", "train the QNN / MLP path selector, or a DOTE / FIGRET model"),
     "export-qasm": ("qnn.models.export", "export the trained circuit as OpenQASM"),
     "speed": ("qnn.bench.speed", "decision time against flow count: QNN, MLP and path LP"),
     "realism": ("qnn.models.realism", "the trained QNN under finite shots and depolarising noise"),

@@ -33,3 +33,14 @@ def tiny_setup(k: int = 3, n_tms: int = 24, seed: int = 0, name: str = "tiny"):
 
 def t(a):
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+
+
+def shipped_router_checkpoints() -> list:
+    """The shipped checkpoints of the per-flow routers (QNN, MLP), not the topology-specific
+    DOTE/FIGRET ones beside them (tests/test_dote.py checks those)."""
+    import json
+
+    from qnn.models.checkpoint import FORMAT, SHIPPED_DIR, sidecar_path
+
+    return [p for p in sorted(SHIPPED_DIR.glob("*.pt"))
+            if json.loads(sidecar_path(p).read_text(encoding="utf-8")).get("format") == FORMAT]

@@ -255,9 +255,10 @@ def test_shipped_candidates_prefer_the_variant_trained_for_how_the_router_is_use
 
 
 def test_every_shipped_checkpoint_is_what_its_name_says():
-    from qnn.models.checkpoint import SHIPPED_DIR, read_sidecar, shipped_candidates
+    from qnn.models.checkpoint import read_sidecar, shipped_candidates
+    from tests.qnn_helpers import shipped_router_checkpoints
 
-    shipped = sorted(SHIPPED_DIR.glob("*.pt"))
+    shipped = shipped_router_checkpoints()
     assert shipped
     for path in shipped:
         meta = read_sidecar(path)

@@ -6,6 +6,7 @@ import torch
 
 from qnn.models.checkpoint import SHIPPED_DIR, TARGET_LAG, CheckpointError, history_reduce, load_checkpoint
 from tests.conftest import require_data_or_skip
+from tests.qnn_helpers import shipped_router_checkpoints
 
 pytestmark = pytest.mark.data
 
@@ -18,7 +19,7 @@ def geant():
     return load_dataset("geant")
 
 
-SHIPPED = sorted(p.stem for p in SHIPPED_DIR.glob("*.pt"))
+SHIPPED = [p.stem for p in shipped_router_checkpoints()]
 _DATASETS: dict = {}
 
 

@@ -73,6 +73,9 @@ class BenchResult:
                 methods[name]["checkpoint"] = str(getattr(method, "checkpoint", ""))
                 methods[name]["checkpoint_trained_on"] = trained_on
                 methods[name]["checkpoint_transferred"] = bool(getattr(method, "transferred", False))
+            n_params = getattr(method, "n_params", None)
+            if n_params is not None:  # a learned method: its trainable parameters
+                methods[name]["n_params"] = int(n_params)
             statuses = getattr(method, "statuses", None)
             if statuses:  # e.g. MILP solves that stopped at the time limit are not optima
                 methods[name]["solver_status"] = dict(sorted(statuses.items()))
@@ -188,7 +191,7 @@ def _loads_of(decision, pathset: PathSet, demand: np.ndarray) -> np.ndarray:
 def format_table(summary: dict) -> str:
     """A plain-text (also Markdown) table of a :meth:`BenchResult.summary`."""
     header = ("method", "MLU/opt mean", "p50", "p90", "p99", "max", "stretch", "churn", "ms mean", "ms p90",
-              "setup ms", "n")
+              "setup ms", "n", "params")
     rows = []
     for name, m in summary["methods"].items():
         r, ms = m["mlu_ratio"], m["decision_ms"]
@@ -203,8 +206,13 @@ def format_table(summary: dict) -> str:
             label += f" ({unproven} of {sum(m['solver_status'].values())} solves not proven optimal{detail})"
         rows.append([label, *(_f(r[key]) for key in ("mean", "p50", "p90", "p99", "max")),
                      _f(m["stretch_mean"]), _f(m["churn_mean"]), _f(ms["mean"], 2), _f(ms["p90"], 2),
-                     _f(m["setup_ms"], 1), m["n_scored"]])
+                     _f(m["setup_ms"], 1), m["n_scored"], _count(m.get("n_params"))])
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
+
+
+def _count(n) -> str:
+    """A parameter count (– for a method that learns none)."""
+    return "–" if n is None else f"{n:,}"
 
 
 def _limit(seconds) -> str:

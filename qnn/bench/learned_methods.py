@@ -1,4 +1,5 @@
-"""Bench methods for the learned routers: ``qnn``, ``qnn-split``, ``mlp``, ``mlp-split``.
+"""Bench methods for the learned routers: ``qnn``, ``qnn-split``, ``mlp``, ``mlp-split``, and the
+topology-specific ``dote`` and ``figret`` (:class:`DoteRouting`).
 
 ``*-split`` returns the router's split ratios over the k candidate paths; the plain names put
 each flow on its argmax path (one path per flow). ``options["checkpoint"]`` may be a checkpoint
@@ -23,7 +24,7 @@ import numpy as np
 
 from qnn.bench.methods import register_method
 from qnn.models.checkpoint import (SHIPPED_DIR, CheckpointError, read_sidecar, resolve, sha256_file,
-                                   shipped_candidates, trained_target_rows)
+                                   shipped_candidates, shipped_name, trained_target_rows)
 from qnn.models.loaded import LoadedRouter
 
 
@@ -111,6 +112,7 @@ class LearnedRouting:
         self.meta = self.loaded.meta
         self.pt = self.loaded.path_tensors(pathset)
         self.single_path = single_path
+        self.n_params = self.meta.get("n_params")
 
     def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
         """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
@@ -137,3 +139,57 @@ register_method("mlp", lambda ps, net, o: LearnedRouting(ps, net, o, "mlp", True
                 "parameter-matched MLP control, one path per flow (argmax)")
 register_method("mlp-split", lambda ps, net, o: LearnedRouting(ps, net, o, "mlp", False),
                 "parameter-matched MLP control, split ratios over the k paths")
+
+
+class DoteRouting:
+    """DOTE / FIGRET (:mod:`qnn.models.dote`) as a bench method: the last H visible matrices
+    to split ratios. Topology-specific: the checkpoint (``options["checkpoint"]``: the first
+    DOTE/FIGRET checkpoint of that kind trained on this network among the given paths,
+    directories or shipped names; else the shipped ``{kind}-{network}``) must have been trained
+    on the routed network, and loading one trained elsewhere is refused."""
+
+    transferred = False  # a checkpoint from another network is refused, never transferred
+
+    def __init__(self, pathset, network, options: dict, kind: str):
+        from qnn.models.dote import LoadedDote
+
+        self.checkpoint = choose_dote_checkpoint(options.get("checkpoint"), kind, network.name)
+        self.loaded = LoadedDote(self.checkpoint, network, pathset, kind=kind,
+                                 device=options.get("device") or "cpu")
+        self.meta = self.loaded.meta
+        self.trained_on = str(self.meta["topology"].get("name", "?"))
+        self.n_params = self.loaded.n_params
+
+    def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
+        digest = self.meta.get("data_files", {}).get(pathlib.Path(traffic_file).name)
+        if not digest or digest != (file_sha256 or sha256_file(traffic_file)):
+            return range(0)
+        return trained_target_rows(self.meta)
+
+    def decide(self, ctx) -> np.ndarray:
+        recent = ctx.history_tms[-self.loaded.history:]
+        return self.loaded.decide(ctx.pathset.demand_vector(recent))
+
+
+def choose_dote_checkpoint(spec, kind: str, network_name: str) -> pathlib.Path:
+    from qnn.models.dote import read_dote_sidecar
+
+    shipped = SHIPPED_DIR / f"{shipped_name(kind, network_name)}.pt"
+    cands = _candidates(spec)
+    metas = {}
+    for p in cands:
+        try:
+            metas[p] = read_dote_sidecar(p)
+        except CheckpointError:
+            continue
+    for wanted_network in (network_name, None):  # one from another network: its load says why not
+        for p, meta in metas.items():
+            if meta["model"]["kind"] == kind and wanted_network in (None, meta["topology"].get("name")):
+                return p
+    return shipped
+
+
+register_method("dote", lambda ps, net, o: DoteRouting(ps, net, o, "dote"),
+                "DOTE (NSDI'23): network-wide MLP, last 12 matrices -> split ratios (this topology only)")
+register_method("figret", lambda ps, net, o: DoteRouting(ps, net, o, "figret"),
+                "FIGRET (SIGCOMM'24): DOTE plus its per-pair robustness term (this topology only)")

@@ -7,6 +7,9 @@ matrix t, averaged over a minibatch of matrices. Matrices are split in time orde
 ``1 - val_fraction`` of the (input, target) pairs train, the rest validate; validation uses the
 hard MLU ratio and early stopping keeps the best epoch.
 
+``--model dote|figret`` trains the topology-specific network-wide models of :mod:`qnn.models.dote`
+instead, on the same time-ordered split with the same validation-chosen epoch and seed.
+
 Exact commands for the shipped checkpoints are in ``qnn/checkpoints/README.md``.
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ from qnn.argtypes import (nonnegative_float, nonnegative_int, open_fraction, pos
 from qnn.models.checkpoint import (HISTORY_REDUCERS, TARGET_LAG, build_router, model_config, save_checkpoint,
                                    topology_fingerprint)
 from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
+from qnn.models.dote import DEFAULT_HISTORY, FIGRET_ALPHA
 from qnn.models.router import (DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, n_params,
                                smooth_mlu_ratio)
 
@@ -111,6 +115,9 @@ VALIDATION_FLOWS = 400_000
 # default within this long, so that with the candidate paths and LP optima before it a 150-node
 # network trains within 20 minutes on 2 cores
 LARGE_NETWORK_MINUTES = 15.0
+# dote/figret: matrices per step, 1 as in DOTE's and FIGRET's code (on GEANT it validated at
+# 1.0050 against 1.0065 with 8)
+DOTE_BATCH = 1
 
 
 def default_batch(n_demands: int, most: int, flows: int) -> int:
@@ -169,7 +176,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
                    help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
-    p.add_argument("--model", choices=("qnn", "mlp"), default="qnn")
+    p.add_argument("--model", choices=("qnn", "mlp", "dote", "figret"), default="qnn",
+                   help="qnn, its mlp control (per flow, any network with the same k), or dote / figret "
+                        "(one network-wide MLP over the last --history matrices: this topology only)")
+    p.add_argument("--alpha", type=nonnegative_float, default=None,
+                   help=f"figret: weight of its robustness term (default {FIGRET_ALPHA:g}, as published; "
+                        f"0 is dote)")
     p.add_argument("--k", type=positive_int, default=3, help="candidate paths per flow")
     p.add_argument("--qubits", type=positive_int, default=None, help="qubits (default k: one per path)")
     p.add_argument("--layers", type=positive_int, default=3)
@@ -180,8 +192,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--match-params", type=positive_int,
                    help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
-    p.add_argument("--history", type=positive_int, default=1,
-                   help="predictive: decide on the last H matrices (default 1: the previous one)")
+    p.add_argument("--history", type=positive_int, default=None,
+                   help=f"predictive: decide on the last H matrices (default 1: the previous one; "
+                        f"dote/figret: {DEFAULT_HISTORY})")
     p.add_argument("--history-reduce", choices=tuple(HISTORY_REDUCERS), default="mean",
                    help="with --history H > 1: decide on their mean (default) or on each flow's "
                         "peak among them")
@@ -198,8 +211,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, default=None,
                    help=f"traffic matrices per step (default 16, fewer where 16 matrices hold over "
                         f"{STEP_FLOWS:,} flows: memory)")
-    p.add_argument("--lr", type=positive_float, default=0.05)
-    p.add_argument("--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping (0: off)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="Adam's learning rate (default 0.05; dote/figret: 0.001, Adam's default, "
+                        "as published)")
+    p.add_argument("--clip", type=nonnegative_float, default=None,
+                   help="gradient-norm clipping (0: off; default 1.0; dote/figret: off, as published)")
     p.add_argument("--beta", type=positive_float, default=50.0,
                    help="log-sum-exp sharpness of the smooth max")
     p.add_argument("--seed", type=int, default=0)
@@ -214,6 +230,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    topology_specific = args.model in ("dote", "figret")
+    # defaults that differ by model, resolved here so that the sidecar's command states them
+    if args.history is None:
+        args.history = DEFAULT_HISTORY if topology_specific else 1
+    if args.lr is None:
+        args.lr = 1e-3 if topology_specific else 0.05
+    if args.clip is None:
+        args.clip = 0.0 if topology_specific else 1.0
+    if topology_specific:
+        if args.alpha is None:
+            args.alpha = FIGRET_ALPHA if args.model == "figret" else 0.0
+        if args.batch is None:
+            args.batch = DOTE_BATCH
+        from qnn.models.dote import run_train
+
+        return run_train(args)
+    if args.alpha is not None:
+        raise ValueError("--alpha weighs FIGRET's robustness term; it needs --model figret")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -310,9 +344,14 @@ def run(args) -> int:
     return 0
 
 
-def _argv_for(args) -> list:
+# options of the per-flow routers that a dote/figret run does not read
+PER_FLOW_OPTIONS = {"qubits", "layers", "rounds", "features", "entangler", "update", "match_params",
+                    "history_reduce", "beta"}
+
+
+def _argv_for(args, skip_also=()) -> list:
     """Reconstruct the options that matter for reproduction (no device/threads/quiet)."""
-    skip = {"device", "threads", "quiet", "func", "command", "cmd", "handler", "data_dir"}
+    skip = {"device", "threads", "quiet", "func", "command", "cmd", "handler", "data_dir", *skip_also}
     if getattr(args, "topology", None) in TOPOLOGIES:
         skip.add("capacity_rule")  # a named network has its capacities
     out = []
