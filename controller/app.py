@@ -41,7 +41,7 @@ from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  #
 from controller.api_token import provision_token  # noqa: E402
 from controller.decision_log import DecisionLog, is_failure, pair_changes  # noqa: E402
 from controller.decision_guard import predicted_mlu  # noqa: E402
-from controller.drain import DrainedLinks  # noqa: E402
+from controller.drain import DrainedLinks, cable  # noqa: E402
 from controller.metrics import (ControllerMetrics, EdgeCollector, exposure_warning,  # noqa: E402
                                 listen_family, measured_mlu)
 from controller.netstate import NetworkState  # noqa: E402
@@ -113,6 +113,7 @@ class QRouteController(app_manager.RyuApp):
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
         self.drained = DrainedLinks()
+        self.drained_carrying: set = set()  # drained cables a failure put back in the graph
         self.decisions = DecisionLog(self.settings.decision_log_size, self.settings.stats_interval,
                                      os.path.expanduser(self.settings.decision_log_file)
                                      if self.settings.decision_log_file else "")
@@ -989,9 +990,27 @@ class QRouteController(app_manager.RyuApp):
             self.request_reroute(f"unpin {pair[0]}-{pair[1]}")
         return removed
 
-    def routing_graph(self):
-        """The live graph the policies decide on: the drained links left out."""
-        return self.drained.routing_graph(self.state.graph())
+    def routing_graph(self, out=None):
+        """The live graph the policies decide on: the drained links left out (``out``: the
+        cables to leave out, default those of :meth:`out_of_graph` now)."""
+        return self.drained.routing_graph(self.state.graph(),
+                                          self.out_of_graph() if out is None else out)
+
+    def out_of_graph(self, drained_cables=None) -> frozenset:
+        """The drained cables (``drained_cables``, default the drained ones now) left out of
+        the routing graph: all but those a failure made the only way between some switches
+        (those are logged when they change)."""
+        cables = set(self.drained.cables if drained_cables is None else drained_cables)
+        carrying = self.drained.carrying(self.state.links, self.state.switches, cables)
+        if carrying != self.drained_carrying:
+            if carrying:
+                self.logger.warning("drained link(s) %s carry traffic again: without them some "
+                                    "switches could not reach one another",
+                                    ", ".join(f"{a}-{b}" for a, b in sorted(carrying)))
+            else:
+                self.logger.warning("no drained link carries traffic any more")
+            self.drained_carrying = carrying
+        return frozenset(cables - carrying)
 
     # --- the control API (controller.rest) --------------------------------------------------
     def switch_policy(self, body) -> dict:
@@ -1055,8 +1074,10 @@ class QRouteController(app_manager.RyuApp):
                         **self.dpid_registry.describe()}
         view["resync"] = self.resync_view()
         view["ha"] = self.ha.describe()
+        carrying = self.drained.carrying(self.state.links, self.state.switches)
         for link in view["links"]:
             link["drained"] = self.drained.is_drained((link["src"], link["dst"]))
+            link["carrying"] = cable((link["src"], link["dst"])) in carrying
         view["drained"] = self.drained.describe()
         view["decision_log_problem"] = self.decisions.problem
         return view

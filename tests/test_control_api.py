@@ -375,3 +375,39 @@ def test_decisions_by_the_fallback_name_the_configured_policy_that_could_not_be_
     learn(net, 3)
     last = app.decisions.records[-1]
     assert last["policy"] == "shortest-path (fallback)" and "policy qnn unavailable" in last["fallback"]
+
+
+def test_a_failure_while_a_link_is_drained_keeps_every_pair_connected_over_the_drained_link(api):
+    app, net, call = api.app, api.net, api.call
+    assert call("POST", "links/2-3/drain")[0] == 200
+    assert paths_of(app, 1, 3) == [LONG]
+    for src, dst in net.link_between(4, 5):  # the long way fails: 2-3 is the only way left
+        net.link_delete(src, dst)
+    app.run_pending_reroutes()
+    assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [SHORT[::-1]]
+    sim = replayed(net, down={(4, 5), (5, 4)})
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT[::-1]}
+    links = {(link["src"], link["dst"]): (link["drained"], link["carrying"])
+             for link in call("GET", "links", token=None)[1]}
+    assert links[(2, 3)] == links[(3, 2)] == (True, True) and links[(1, 2)] == (False, False)
+    topology = call("GET", "topology", token=None)[1]
+    assert {(link["src"], link["dst"]) for link in topology["links"] if link["carrying"]} == {(2, 3), (3, 2)}
+    # the failure repaired, the drained link is out of the graph again
+    for src, dst in net.link_between(4, 5):
+        net.link_add(src, dst)
+    app.run_pending_reroutes()
+    assert paths_of(app, 1, 3) == [LONG]
+    assert not any(link["carrying"] for link in call("GET", "links", token=None)[1])
+
+
+def test_a_drain_restored_from_the_state_file_carries_where_a_failure_leaves_no_other_way(api, clock):  # noqa: F811
+    from tests.test_controller_app import FakeWsgi
+
+    api.call("POST", "links/2-3/drain")
+    again = app_module.QRouteController(wsgi=FakeWsgi())
+    for (a, a_port), (b, b_port) in api.net.ring_links():  # the network it finds: 4-5 failed
+        again.state.add_switch(a)
+        if {a, b} != {4, 5}:
+            again.state.add_link(a, b, a_port, b_port)
+    assert again.drained.is_drained((2, 3))
+    assert again.routing_graph().has_edge(2, 3) and again.routing_graph().has_edge(3, 2)

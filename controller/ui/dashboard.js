@@ -208,7 +208,7 @@
     cy.on("mouseover", "edge", (event) => {
       const d = event.target.data();
       showHover(`${switchName(d.src)} → ${switchName(d.dst)}: ${mbps(d.load)} of ${mbps(d.capacity)} `
-                + `(${pct(d.utilisation)})${d.drained ? ", drained" : ""}`);
+                + `(${pct(d.utilisation)})${d.carrying ? ", drained but carrying (the only way left)" : d.drained ? ", drained" : ""}`);
     });
     cy.on("mouseover", "node", (event) => showHover(switchName(Number(event.target.id()))));
     cy.on("mouseout", () => showHover(""));
@@ -243,8 +243,9 @@
         if (!cy.getElementById(String(link.src)).nonempty() || !cy.getElementById(String(link.dst)).nonempty()) continue;
         const data = { id, source: String(link.src), target: String(link.dst), src: link.src, dst: link.dst,
                        capacity: link.capacity_bps, load: link.load_bps, utilisation: link.utilisation,
-                       drained: Boolean(link.drained),
-                       colour: link.drained ? DRAINED_COLOUR : utilColour(link.utilisation),
+                       drained: Boolean(link.drained), carrying: Boolean(link.carrying),
+                       // a drained link a failure left the only way is drawn with its load
+                       colour: link.drained && !link.carrying ? DRAINED_COLOUR : utilColour(link.utilisation),
                        width: utilWidth(link.utilisation) };
         let edge = cy.getElementById(id);
         if (edge.nonempty()) edge.data(data);
@@ -339,7 +340,8 @@
       rows.push(el("tr", {}, el("td", {}, `${switchName(src)} → ${switchName(dst)}`),
                    el("td", { class: "num" }, mbps(d.load)), el("td", { class: "num" }, mbps(d.capacity)),
                    el("td", { class: "num" }, pct(d.utilisation)),
-                   el("td", {}, edge.hasClass("down") ? "down" : d.drained ? "drained" : "in use")));
+                   el("td", {}, edge.hasClass("down") ? "down" : d.carrying ? "drained, carrying (the only way left)"
+                                   : d.drained ? "drained" : "in use")));
     }
     return el("div", {}, el("h3", { text: `Link s${a}–s${b}` }),
               el("table", {}, el("tr", {}, el("th", {}, "direction"), el("th", { class: "num" }, "load"),
@@ -424,6 +426,8 @@
     if (last && last.fallback) add(`last decision by ${last.policy}: ${last.fallback}`);
     const drained = topology.links.filter((l) => l.drained).map((l) => `${l.src}-${l.dst}`);
     if (drained.length) add(`drained: ${drained.join(", ")}`, "note");
+    const carrying = topology.links.filter((l) => l.carrying).map((l) => `${l.src}-${l.dst}`);
+    if (carrying.length) add(`drained but carrying traffic (a failure left no other way): ${carrying.join(", ")}`);
     $("problems").replaceChildren(...(problems.length ? problems : [el("li", { class: "ok" }, "none")]));
   }
 
