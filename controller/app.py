@@ -643,7 +643,12 @@ class QRouteController(app_manager.RyuApp):
         with self.route_lock:
             started = self.clock()
             wall, mlu_before = self.wall_clock(), self.measured_mlu()
-            graph, pairs, current = self.routing_graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
+            # one drained set for the whole decision: a drain arriving while the policy decides
+            # waits for the next one (the tunnels are built on the graph the policy decided on)
+            drained_cables = frozenset(self.drained.cables)
+            out = self.out_of_graph(drained_cables)
+            graph, pairs = self.routing_graph(out), self.state.switch_pairs()
+            current = dict(self.tunnels.splits)
             # an unpinned pair's installed split was the operator's: the policy decides it afresh
             for pair in self.released:
                 current.pop(pair, None)
@@ -657,14 +662,15 @@ class QRouteController(app_manager.RyuApp):
             decided = self._decide(graph, pairs, current, reason, demand)
             if self.wait_cut_short:
                 # a failure ended the wait: the fallback decides on the network as it is now
-                graph, pairs = self.routing_graph(), self.state.switch_pairs()
+                out = self.out_of_graph(drained_cables)
+                graph, pairs = self.routing_graph(out), self.state.switch_pairs()
                 decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
                 if not self.decided_by[1]:
                     self._fell_back(f"failure: {self.wait_cut_short} ended the wait")
             decided = self._within_budget(decided, current, graph)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)
-            desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state))
+            desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state, out))
             change = self.tunnels.diff(desired)
             predicted = predicted_mlu(graph, desired.splits, demand) if any(demand.values()) else None
             logged = dict(wall=wall, reasons=list(triggers or [reason]), policy=self.decided_by[0],

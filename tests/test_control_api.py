@@ -28,10 +28,21 @@ WRITES = [("PUT", "policy", {"policy": "lp"}), ("POST", "reoptimize", None),
 @pytest.fixture
 def api(spawned, clock, tmp_path, monkeypatch):  # noqa: F811
     """(app, net, wsgi, call(method, path, body, token, headers)) with hosts on s1 and s3."""
+    return make_api(clock, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def unprotected_api(spawned, clock, tmp_path, monkeypatch):  # noqa: F811
+    """As ``api``, without local protection."""
+    return make_api(clock, tmp_path, monkeypatch, "local_protection = false\n")
+
+
+def make_api(clock, tmp_path, monkeypatch, extra_conf=""):  # noqa: F811
     from ryu.app.wsgi import WSGIApplication
 
     conf = tmp_path / "q.conf"
-    conf.write_text(f"[qroute]\napi_token = {TOKEN}\ndecision_log_file = {tmp_path / 'd.jsonl'}\n")
+    conf.write_text(f"[qroute]\napi_token = {TOKEN}\ndecision_log_file = {tmp_path / 'd.jsonl'}\n"
+                    + extra_conf)
     monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
     wsgi = WSGIApplication()
     app = app_module.QRouteController(wsgi=wsgi)
@@ -411,3 +422,26 @@ def test_a_drain_restored_from_the_state_file_carries_where_a_failure_leaves_no_
             again.state.add_link(a, b, a_port, b_port)
     assert again.drained.is_drained((2, 3))
     assert again.routing_graph().has_edge(2, 3) and again.routing_graph().has_edge(3, 2)
+
+
+def test_a_drain_arriving_while_the_policy_decides_waits_for_the_next_decision(unprotected_api):
+    app, net = unprotected_api.app, unprotected_api.net
+    assert not app.tunnels.protect and paths_of(app, 1, 3) == [SHORT]
+    decide = app.policy.decide
+
+    def drains_meanwhile(*args):
+        app.policy.decide = decide
+        app.drain((2, 3))  # the operator's drain arrives while the policy decides
+        return decide(*args)
+
+    app.policy.decide = drains_meanwhile
+    net.clear()
+    app.reroute("operator reoptimize", ["operator reoptimize"])  # the decision the drain arrives in
+    first = app.decisions.records[-1]
+    assert first["reasons"] == ["operator reoptimize"] and first["moved"]["removed"] == 0, first
+    assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [SHORT[::-1]]
+    app.run_pending_reroutes()  # the drain's own decision moves them, make before break
+    assert app.decisions.records[-1]["reasons"] == ["operator drain 2-3"]
+    assert paths_of(app, 1, 3) == [LONG] and paths_of(app, 3, 1) == [LONG[::-1]]
+    sim = replayed(net, at_each_barrier=every_pair_delivered([1, 3]))
+    assert delivered(sim, 1, 3) == {LONG}
