@@ -11,6 +11,8 @@ from collections.abc import Collection, Iterable
 
 import networkx as nx
 
+from controller.splits import parse_dpid_pair
+
 Link = tuple[int, int]
 
 
@@ -24,14 +26,7 @@ class DrainError(ValueError):
 
 def parse_link(text: str) -> Link:
     """``"<dpid>-<dpid>"`` (decimal) as a link between distinct switches."""
-    parts = text.split("-")
-    if len(parts) != 2 or not all(part.isascii() and part.isdigit() and len(part) <= 20
-                                  for part in parts):
-        raise DrainError(400, f"link {text!r} is not <dpid>-<dpid> (decimal)")
-    a, b = int(parts[0]), int(parts[1])
-    if a == b:
-        raise DrainError(400, f"link {text!r} has the same switch at both ends")
-    return a, b
+    return parse_dpid_pair(text, "link", "<dpid>-<dpid>", lambda message: DrainError(400, message))
 
 
 def cable(link: Link) -> Link:

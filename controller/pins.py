@@ -13,7 +13,8 @@ from collections.abc import Collection, Mapping
 import networkx as nx
 
 from controller.policy import path_is_intact
-from controller.splits import Pair, Split, SwitchPath
+from controller.splits import Pair, Split, SwitchPath, parse_dpid_pair
+
 PIN_FIELDS = {"paths", "weights"}
 MAX_PINNED_PATHS = 8
 
@@ -24,13 +25,7 @@ class PinError(ValueError):
 
 def parse_pair(text: str) -> Pair:
     """``"<src>-<dst>"`` (decimal dpids) as a pair of distinct switches."""
-    parts = text.split("-")
-    if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
-        raise PinError(f"pair {text!r} is not <src dpid>-<dst dpid> (decimal)")
-    src, dst = int(parts[0]), int(parts[1])
-    if src == dst:
-        raise PinError(f"pair {text!r} has the same switch at both ends")
-    return src, dst
+    return parse_dpid_pair(text, "pair", "<src dpid>-<dst dpid>", PinError)
 
 
 def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
@@ -76,9 +71,16 @@ def _checked_path(pair: Pair, number: int, path: object, graph: nx.DiGraph) -> S
 
 
 def _checked_weight(number: int, weight: object) -> float:
-    if type(weight) not in (int, float) or not math.isfinite(weight) or weight <= 0:
-        raise PinError(f"weights[{number}] must be a finite number greater than 0, not {weight!r}")
-    return float(weight)
+    try:
+        finite = type(weight) in (int, float) and math.isfinite(weight) and weight > 0
+        value = float(weight) if finite else 0.0
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        shown = repr(weight) if not isinstance(weight, int) or weight.bit_length() < 64 else \
+            f"an integer of {weight.bit_length()} bits"
+        raise PinError(f"weights[{number}] must be a finite number greater than 0, not {shown}")
+    return value
 
 
 class Pins:

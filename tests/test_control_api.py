@@ -4,6 +4,7 @@ policy switch, the decision log, the topology view, the OpenAPI document, and a 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from types import SimpleNamespace
@@ -110,10 +111,37 @@ def test_a_bad_write_gets_a_4xx_naming_the_problem_and_changes_nothing(api, meth
     assert api.app.drained.cables == set() and api.app.status.policy_problem == ""
 
 
-@pytest.mark.parametrize("since", ["-1", "x", "1.5", "", "1&since=2"])
-def test_decisions_since_must_be_one_whole_number(api, since):
+@pytest.mark.parametrize("since", ["-1", "x", "1.5", "", "1&since=2", "%ff", "9" * 5000])
+def test_decisions_since_must_be_one_whole_number(api, since, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
     status, reply = api.call("GET", f"decisions?since={since}", token=None)
     assert status == 400 and "since" in reply["error"]
+    assert rest_errors(caplog) == []
+
+
+@pytest.mark.parametrize("method, path, body, says", [
+    ("PUT", "pins/1-" + "9" * 4400, {"paths": [[1, 2, 3]]}, "up to 20 digits"),
+    ("DELETE", "pins/" + "1" * 21 + "-3", None, "up to 20 digits"),
+    ("POST", "links/2-" + "3" * 4400 + "/drain", None, "up to 20 digits"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]], "weights": [10 ** 400]}, "integer of 1329 bits"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3], [1, 5, 4, 3]], "weights": [1, -10 ** 400]}, "weights[1]"),
+])
+def test_huge_numbers_get_a_400_naming_them_and_no_error_logged(api, method, path, body, says, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
+    status, reply = api.call(method, path, body)
+    assert (status, says in reply["error"]) == (400, True), reply
+    assert rest_errors(caplog) == [] and api.app.pins.splits == {}
+
+
+def test_a_failure_of_the_controller_itself_is_a_500_logged_not_a_400(api, monkeypatch, caplog):
+    def broken():
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(api.app, "topology", broken)
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
+    status, reply = api.call("GET", "topology", token=None)
+    assert status == 500 and "internal error" in reply["error"] and "a bug" not in reply["error"]
+    assert rest_errors(caplog) == ["REST GET /qroute/v1/topology failed"]
 
 
 def test_draining_moves_the_pair_make_before_break_and_undraining_brings_it_back(api):
@@ -250,7 +278,8 @@ def test_every_route_is_documented_and_every_documented_route_answers(api):
 PIECES = ["state", "pairs", "links", "hosts", "switches", "resync", "ha", "pins", "topology",
           "decisions", "openapi.json", "policy", "reoptimize", "links/1-2/drain", "links/2-1/undrain",
           "links/3-4/drain", "links/5-1/drain", "links/1-3/drain", "pins/1-3", "pins/3-1", "pins/1-1",
-          "links/x/drain", "%ff", "%00", "..", "drain", "undrain", "-", "1-2", "9" * 40, "é"]
+          "links/x/drain", "%ff", "%00", "..", "drain", "undrain", "-", "1-2", "9" * 40, "é",
+          "pins/1-" + "9" * 4400, "links/1-" + "9" * 4400 + "/drain"]
 METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW"]
 
 
@@ -258,11 +287,11 @@ def random_json(rng, depth=0):
     if depth == 0 and rng.random() < 0.2:  # a few well-formed ones: the writes then happen
         return rng.choice([{"policy": "shortest-path"}, {"policy": "lp", "split": rng.random() < 0.5},
                            {"paths": [[1, 2, 3]]}, {"paths": [[1, 5, 4, 3], [1, 2, 3]], "weights": [1, 2]},
-                           {"paths": [[3, 2, 1]]}, {}])
+                           {"paths": [[3, 2, 1]]}, {"paths": [[1, 2, 3]], "weights": [10 ** 400]}, {}])
     kinds = ["int", "float", "str", "bool", "null", "list", "dict"] if depth < 3 else ["int", "str"]
     kind = rng.choice(kinds)
     if kind == "int":
-        return rng.choice([0, 1, 2, 3, 5, -1, 2 ** 70, rng.randint(-10, 10)])
+        return rng.choice([0, 1, 2, 3, 5, -1, 2 ** 70, 10 ** 400, rng.randint(-10, 10)])
     if kind == "float":
         return rng.choice([0.5, -0.0, 1e308, 1e-320, rng.random()])
     if kind == "str":
@@ -315,7 +344,14 @@ def random_request(rng, token=TOKEN):
     return method, path, headers, body
 
 
-def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwarding(api):
+def rest_errors(caplog) -> list[str]:
+    """What the REST layer logged at ERROR: a request it did not foresee (a bug)."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "qroute.rest" and record.levelno >= logging.ERROR]
+
+
+def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwarding(api, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
     rng = random.Random(16)
     statuses = set()
     for _ in range(3000):
@@ -330,6 +366,7 @@ def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwardin
         statuses.add(response.status_int)
         assert response.status_int < 500, (method, path, headers, body[:80], response.body[:300])
     assert {200, 202, 400, 401, 403, 404, 405, 409}.issubset(statuses)  # writes went through too
+    assert rest_errors(caplog) == []
     assert Request.blank("/qroute/v1/state").get_response(api.wsgi).status_int == 200
     every_pair_delivered([1, 3])(replayed(api.net))
 
