@@ -62,10 +62,13 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
 
 
 class DecisionLog:
-    """The latest ``size`` decisions, newest last, numbered from 1."""
+    """The latest ``size`` decisions, newest last, numbered from 1. ``run``: this controller
+    start's id (its start time, unix seconds): numbers start again at 1 when it restarts, so a
+    reader that sees another run (or a latest number below the one it asked since) starts over."""
 
-    def __init__(self, size: int, stats_interval: float, file: str = ""):
+    def __init__(self, size: int, stats_interval: float, file: str = "", run: float = 0.0):
         self.size = size
+        self.run = run
         self.stats_interval = stats_interval
         self.file = file
         self.records: deque[dict] = deque(maxlen=size)
@@ -82,7 +85,7 @@ class DecisionLog:
         self._waiting = []
         self.number += 1
         moved = {kind: sum(1 for entry in changes if entry["change"] == kind) for kind in CHANGE_KINDS}
-        entry = {"number": self.number, "time": round(wall, 3), "reasons": list(reasons),
+        entry = {"number": self.number, "run": self.run, "time": round(wall, 3), "reasons": list(reasons),
                  "kind": decision_kind(reasons), "policy": policy, "fallback": fallback,
                  "decision_ms": round(decision_s * 1000, 3), "install_ms": round(install_s * 1000, 3),
                  "changes": changes, "moved": moved, "predicted_mlu": _rounded(predicted_mlu),
@@ -107,7 +110,7 @@ class DecisionLog:
         return [entry for entry in self.records if entry["number"] > number]
 
     def describe(self, since: int | None = None) -> dict:
-        return {"size": self.size,
+        return {"size": self.size, "run": self.run, "latest": self.number,
                 "decisions": list(self.records) if since is None else self.since(since)}
 
     def _complete(self, waited: list[tuple[float, dict]]) -> None:

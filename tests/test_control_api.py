@@ -482,3 +482,24 @@ def test_a_drain_arriving_while_the_policy_decides_waits_for_the_next_decision(u
     assert paths_of(app, 1, 3) == [LONG] and paths_of(app, 3, 1) == [LONG[::-1]]
     sim = replayed(net, at_each_barrier=every_pair_delivered([1, 3]))
     assert delivered(sim, 1, 3) == {LONG}
+
+
+def test_a_restarted_controller_numbers_decisions_from_1_again_under_another_run(api, monkeypatch):
+    from ryu.app.wsgi import WSGIApplication
+
+    before = api.call("GET", "decisions", token=None)[1]
+    latest = before["latest"]
+    assert latest == before["decisions"][-1]["number"] > 1
+    assert {d["run"] for d in before["decisions"]} == {before["run"]}
+    monkeypatch.setattr(app_module.time, "time", lambda: before["run"] + 60.0)
+    wsgi = WSGIApplication()
+    again = app_module.QRouteController(wsgi=wsgi)  # same settings, started a minute later
+    again.reroute("operator reoptimize", ["operator reoptimize"])
+
+    def get(path):
+        response = Request.blank(f"/qroute/v1/{path}").get_response(wsgi)
+        return response.status_int, json.loads(response.body)
+
+    status, reply = get(f"decisions?since={latest}")
+    assert (status, reply["run"], reply["latest"], reply["decisions"]) == (200, before["run"] + 60.0, 1, [])
+    assert [(d["number"], d["run"]) for d in get("decisions")[1]["decisions"]] == [(1, before["run"] + 60.0)]

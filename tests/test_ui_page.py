@@ -41,6 +41,7 @@ class ScriptedController:
         self.loads = {(a, b): 0.05 for a, b in CABLES} | {(b, a): 0.05 for a, b in CABLES}
         self.writes = []
         self.cookies_seen = []
+        self.run = 1764600000.0
         self.ui = WSGIApplication()
         register_rest_api(self.ui, None)  # only its /qroute/ui/ routes are asked here
         self.decisions = [
@@ -95,8 +96,10 @@ class ScriptedController:
             if "since" in query and since < 0:  # as the controller: a decision number or nothing
                 return self._json(start_response, {"error": "since: not a decision number"},
                                   "400 Bad Request")
-            return self._json(start_response, {"size": 200, "decisions": [
-                d for d in self.decisions if d["number"] > since]})
+            latest = max((d["number"] for d in self.decisions), default=0)
+            return self._json(start_response, {"size": 200, "run": self.run, "latest": latest,
+                                               "decisions": [d for d in self.decisions
+                                                             if d["number"] > since]})
         return self._json(start_response, {"error": "no such path"}, "404 Not Found")
 
     @staticmethod
@@ -209,6 +212,23 @@ def test_the_panels_show_problems_and_the_decision_timeline(page):
     assert "link 2-3 down" in timeline and "failure" in timeline and "41.5 ms" in timeline
     assert timeline.index("#1") < timeline.index("#0")  # newest first
     assert page.execute_script("return document.querySelectorAll('#chart canvas').length") >= 1
+
+
+def test_a_restarted_controller_s_decisions_replace_the_old_run_s_in_the_timeline(controller, page):
+    kept = (controller.run, controller.decisions)
+    try:
+        # numbered from 1 again: #1 exists in both runs, and the old #0 has no successor
+        controller.run = kept[0] + 3600
+        controller.decisions = [{**kept[1][1], "number": 1, "reasons": ["operator reoptimize"],
+                                 "kind": "operator", "mlu_after": 0.2}]
+        _updates_after(page, 3)
+        assert [(d["number"], d["reasons"]) for d in page.execute_script("return qroute.decisions")] == \
+            [(1, ["operator reoptimize"])]
+        timeline = page.find_element("id", "timeline").text
+        assert "operator reoptimize" in timeline and "link 2-3 down" not in timeline
+    finally:
+        controller.run, controller.decisions = kept
+        _updates_after(page, 3)
 
 
 def test_a_drain_from_the_page_carries_the_token_and_no_cookie(controller, page):

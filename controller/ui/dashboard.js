@@ -19,6 +19,7 @@
     controller: null,               // the last /state
     decisions: [],                  // oldest first
     decisionsServed: null,          // false when the controller has no decision log
+    decisionsRun: null,             // the controller start the decisions are of (its "run")
     topologyServed: null,
     selectedLink: null,             // [src, dst]
     selectedPair: null,             // [src, dst]
@@ -512,7 +513,15 @@
     if (view.decisionsServed === false) return;
     try {
       const since = decisionsSince();
-      const reply = await getJson(since >= 0 ? `decisions?since=${since}` : "decisions");
+      let reply = await getJson(since >= 0 ? `decisions?since=${since}` : "decisions");
+      // a restarted controller numbers its decisions from 1 again, under another run
+      const restarted = (view.decisionsRun !== null && reply.run !== undefined && reply.run !== view.decisionsRun)
+        || (typeof reply.latest === "number" && since >= 0 && reply.latest < since);
+      if (restarted) {
+        view.decisions = [];
+        if (since >= 0) reply = await getJson("decisions");
+      }
+      view.decisionsRun = reply.run === undefined ? null : reply.run;
       view.decisionsServed = true;
       const byNumber = new Map(view.decisions.map((d) => [d.number, d]));
       const newest = view.decisions.length ? view.decisions[view.decisions.length - 1].number : -1;
