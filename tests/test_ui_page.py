@@ -42,6 +42,7 @@ class ScriptedController:
         self.writes = []
         self.cookies_seen = []
         self.run = 1764600000.0
+        self.state_delay_s = 0.0  # a slow controller: polls take longer than the page waits
         self.ui = WSGIApplication()
         register_rest_api(self.ui, None)  # only its /qroute/ui/ routes are asked here
         self.decisions = [
@@ -90,6 +91,7 @@ class ScriptedController:
         if path == "/qroute/v1/topology":
             return self._json(start_response, self.topology())
         if path == "/qroute/v1/state":
+            time.sleep(self.state_delay_s)
             return self._json(start_response, self.state())
         if path == "/qroute/v1/decisions":
             since = int(query.get("since", ["-1"])[0])
@@ -229,6 +231,29 @@ def test_a_restarted_controller_s_decisions_replace_the_old_run_s_in_the_timelin
     finally:
         controller.run, controller.decisions = kept
         _updates_after(page, 3)
+
+
+def test_a_poll_asked_for_while_one_runs_waits_for_it_one_polling_loop_only(controller, page):
+    page.execute_script("""
+        window.stateFetches = {now: 0, most: 0, all: 0};
+        const fetched = window.fetch;
+        window.fetch = async (...args) => {
+          const counted = String(args[0]).includes("/qroute/v1/state");
+          if (counted) { stateFetches.all++; stateFetches.now++;
+                         stateFetches.most = Math.max(stateFetches.most, stateFetches.now); }
+          try { return await fetched(...args); } finally { if (counted) stateFetches.now--; }
+        };""")
+    controller.state_delay_s = 0.6  # each poll outlasts the 0.3 s a write's pollSoon waits
+    try:
+        for _ in range(6):
+            page.execute_script("qroute.pollSoon()")
+            time.sleep(0.35)
+        time.sleep(2.0)
+        fetches = page.execute_script("return window.stateFetches")
+    finally:
+        controller.state_delay_s = 0.0
+    assert fetches["most"] == 1, fetches
+    _updates_after(page, 2)  # still polling
 
 
 def test_a_drain_from_the_page_carries_the_token_and_no_cookie(controller, page):

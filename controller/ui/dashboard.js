@@ -35,6 +35,9 @@
   };
   let cy = null;
   let timer = null;
+  let polling = false;  // a poll is running
+  let again = false;    // another was asked for meanwhile
+  const SOON_MS = 300;  // how soon a write's effect is read back
 
   // --- helpers ------------------------------------------------------------------------------
   const $ = (id) => document.getElementById(id);
@@ -563,6 +566,9 @@
   }
 
   async function poll() {
+    // one poll at a time: one asked for while another runs is run right after it
+    if (polling) { again = true; return; }
+    polling = true;
     clearTimeout(timer);
     try {
       await Promise.all([pollTopology(), pollDecisions()]);
@@ -583,13 +589,18 @@
       view.lastError = String(error.message || error);
       $("live").textContent = `no answer: ${view.lastError}`;
       $("live").className = "badge bad";
+    } finally {
+      polling = false;
     }
-    timer = setTimeout(poll, intervalS() * 1000);
+    clearTimeout(timer);
+    timer = setTimeout(poll, again ? SOON_MS : intervalS() * 1000);
+    again = false;
   }
 
   function pollSoon() {
+    if (polling) { again = true; return; }  // the running poll schedules the next one
     clearTimeout(timer);
-    timer = setTimeout(poll, 300);
+    timer = setTimeout(poll, SOON_MS);
   }
 
   // --- controls -----------------------------------------------------------------------------
@@ -647,7 +658,7 @@
     get selectedLink() { return view.selectedLink; },
     get selectedPair() { return view.selectedPair; },
     get hasToken() { return token !== ""; },
-    utilColour, selectLink, selectPair, clearSelection, poll,
+    utilColour, selectLink, selectPair, clearSelection, poll, pollSoon,
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
