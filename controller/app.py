@@ -117,7 +117,7 @@ class QRouteController(app_manager.RyuApp):
         self.decisions = DecisionLog(self.settings.decision_log_size, self.settings.stats_interval,
                                      os.path.expanduser(self.settings.decision_log_file)
                                      if self.settings.decision_log_file else "",
-                                     run=round(self.wall_clock(), 3))
+                                     run=round(self.wall_clock(), 3), log=self.logger)
         self.decided_by = ("", "")  # (the policy that decided the last decision, why the fallback did)
         self.nodes = node_facts(self.settings.topology)
         self.released: set = set()  # pairs unpinned since the last decision

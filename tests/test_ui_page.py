@@ -68,6 +68,7 @@ class ScriptedController:
         return {"switches": [1, 2, 3], "links": self.topology()["links"], "hosts": [], "epoch": 4,
                 "rerouting": False, "policy": "qnn (split, checkpoint qnn-abilene)", "policy_name": "qnn",
                 "policy_problem": "", "metrics_problem": "", "last_decision_error": "",
+                "decision_log_problem": "decision_log_file /var/q.jsonl cannot be written (denied)",
                 "pairs": [{"src": 1, "dst": 3, "demand_bps": 2e6, "installed": True, "not_installed": "",
                            "paths": [{"path": [1, 2, 3], "weight": 0.6, "label": 11, "bps": 1.2e6},
                                      {"path": [1, 3], "weight": 0.4, "label": 12, "bps": 0.8e6}]}],
@@ -210,6 +211,7 @@ def test_clicking_two_switches_shows_their_tunnels_and_weights(page):
 def test_the_panels_show_problems_and_the_decision_timeline(page):
     problems = page.find_element("id", "problems").text
     assert "deadline 1" in problems and "took 2.1 s" in problems
+    assert "decision_log_file /var/q.jsonl cannot be written" in problems
     timeline = page.find_element("id", "timeline").text
     assert "link 2-3 down" in timeline and "failure" in timeline and "41.5 ms" in timeline
     assert timeline.index("#1") < timeline.index("#0")  # newest first

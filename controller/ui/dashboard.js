@@ -426,6 +426,7 @@
         add(`OpenFlow errors: ${guards.openflow_errors.map((e) => `${e.code} ×${e.count}`).join(", ")}`, "note");
       }
     }
+    if (state && state.decision_log_problem) add(state.decision_log_problem);
     const last = view.decisions[view.decisions.length - 1];
     if (last && last.fallback) add(`last decision by ${last.policy}: ${last.fallback}`);
     const drained = topology.links.filter((l) => l.drained).map((l) => `${l.src}-${l.dst}`);
