@@ -258,7 +258,8 @@ class QRouteRest(ControllerBase):
                                "(its log says why)")
 
     def _refused(self, req) -> Response | None:
-        """Writes need ``Authorization: Bearer <token>``: 401 without one, 403 with another."""
+        """Writes need ``Authorization: Bearer <token>``: 401 without one, 403 with another;
+        409 on a standby (high availability), whose changes would do nothing."""
         scheme, _, given = (req.headers.get("Authorization") or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             response = _error(401, "writes need 'Authorization: Bearer <token>' (the token is in "
@@ -268,6 +269,9 @@ class QRouteRest(ControllerBase):
         if not bearer_matches(req.headers.get("Authorization"), self.app.api_token):
             return _error(403, "the bearer token is not the controller's (it is in "
                                f"{self.app.api_token_source})")
+        standby = self.app.ha.standby_refusal()
+        if standby:
+            return _error(409, standby)
         return None
 
     @route("qroute", "/qroute/v1/state", methods=["GET"])

@@ -503,3 +503,25 @@ def test_a_restarted_controller_numbers_decisions_from_1_again_under_another_run
     status, reply = get(f"decisions?since={latest}")
     assert (status, reply["run"], reply["latest"], reply["decisions"]) == (200, before["run"] + 60.0, 1, [])
     assert [(d["number"], d["run"]) for d in get("decisions")[1]["decisions"]] == [(1, before["run"] + 60.0)]
+
+
+@pytest.mark.parametrize("holder, says", [("old-master", "master: old-master"), ("", "master: none known")])
+@pytest.mark.parametrize("method, path, body", WRITES)
+def test_every_write_on_a_standby_is_409_naming_the_master_and_changes_nothing(api, method, path, body,
+                                                                                holder, says):
+    from controller.leadership import Term
+    from controller.roles import ControllerRole
+
+    app = api.app
+    app.ha.leadership = SimpleNamespace(instance_id="standby", ttl_s=3, problem="")
+    app.ha.role = ControllerRole(True)
+    app.ha.role.term = Term(False, holder, 7)
+    app.pins.pin((1, 3), ((tuple(SHORT), 1.0),))  # so that an unpin would change something
+    asked = []
+    app.request_reroute = asked.append
+    before = (dict(app.tunnels.splits), app.policy, dict(app.pins.splits))
+    status, reply = api.call(method, path, body)
+    assert status == 409 and f"standby ({says})" in reply["error"], reply
+    assert (dict(app.tunnels.splits), app.policy, dict(app.pins.splits)) == before
+    assert app.drained.cables == set() and asked == []
+    assert api.call(method, path, body, token="wrong")[0] == 403  # the token is checked first
