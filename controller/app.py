@@ -109,6 +109,7 @@ class QRouteController(app_manager.RyuApp):
                                 "decisions will be abandoned for the fallback", self.policy.name,
                                 self.policy.time_limit, self.settings.decision_timeout)
         self.route_lock = hub.BoundedSemaphore(1)
+        self.policy_switch_lock = hub.BoundedSemaphore(1)  # PUT /qroute/v1/policy, one at a time
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
@@ -1024,16 +1025,19 @@ class QRouteController(app_manager.RyuApp):
         """Switch the policy, checkpoint or split (REST ``PUT /qroute/v1/policy``), built as at
         start-up; ControlError (the old policy kept) for a bad request or a checkpoint that
         cannot be used. Asks for a decision by the new policy; returns the policy view."""
-        settings = switched_settings(body, self.settings)
-        policy, fallback, problem = tpool.execute(make_policy, settings, self.logger)
-        if problem:
-            raise ControlError(problem)
-        with self.route_lock:  # not while a decision runs with the old one
-            self.settings, self.policy, self.fallback_policy = settings, policy, fallback
-            self.status.policy_problem = ""
-        self.logger.warning("operator: policy now %s", policy.description)
-        self.request_reroute(f"operator policy {policy.name}")
-        return self.policy_view()
+        # one switch at a time, each derived from the settings the one before left: two at
+        # once would both start from the same settings, and the later would undo the earlier
+        with self.policy_switch_lock:
+            settings = switched_settings(body, self.settings)
+            policy, fallback, problem = tpool.execute(make_policy, settings, self.logger)
+            if problem:
+                raise ControlError(problem)
+            with self.route_lock:  # not while a decision runs with the old one
+                self.settings, self.policy, self.fallback_policy = settings, policy, fallback
+                self.status.policy_problem = ""
+            self.logger.warning("operator: policy now %s", policy.description)
+            self.request_reroute(f"operator policy {policy.name}")
+            return self.policy_view()
 
     def policy_view(self) -> dict:
         return {"policy": self.policy.description, "policy_name": self.policy.name,

@@ -525,3 +525,22 @@ def test_every_write_on_a_standby_is_409_naming_the_master_and_changes_nothing(a
     assert (dict(app.tunnels.splits), app.policy, dict(app.pins.splits)) == before
     assert app.drained.cables == set() and asked == []
     assert api.call(method, path, body, token="wrong")[0] == 403  # the token is checked first
+
+
+def test_two_policy_switches_at_once_both_take_effect(api, monkeypatch):
+    import eventlet
+
+    built = app_module.make_policy
+
+    def slow_build(*args):  # the build yields, as a checkpoint's load off the event loop does
+        eventlet.sleep(0.05)
+        return built(*args)
+
+    monkeypatch.setattr(app_module, "make_policy", slow_build)
+    first = eventlet.spawn(api.app.switch_policy, {"policy": "lp"})
+    eventlet.sleep(0)  # the first is building when the second arrives
+    second = eventlet.spawn(api.app.switch_policy, {"split": True})
+    first.wait()
+    assert second.wait()["policy_name"] == "lp"
+    view = api.app.policy_view()
+    assert (view["policy_name"], view["split"]) == ("lp", True)
