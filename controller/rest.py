@@ -233,7 +233,18 @@ def openapi_document() -> bytes:
     return pathlib.Path(__file__).with_name("openapi.json").read_bytes()
 
 
-READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json"
+READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json|pins"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _others(*allowed: str) -> list[str]:
+    return [method for method in METHODS if method not in allowed]
+
+
+def _wrong_method(what: str, allowed: str, method: str) -> Response:
+    response = _error(405, f"{what} takes {allowed}, not {method}")
+    response.headers["Allow"] = allowed
+    return response
 
 
 class QRouteRest(ControllerBase):
@@ -350,13 +361,31 @@ class QRouteRest(ControllerBase):
         return _json({"pinned": list(key), "paths": [list(p) for p, _ in split],
                       "weights": [w for _, w in split]})
 
-    @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
+    @route("qroute", "/qroute/v1/{part}", methods=_others("GET"),
            requirements={"part": READ_ONLY})
     def read_only(self, req, part, **_):
         response = _json({"error": f"/qroute/v1/{part} is read-only: use GET"})
         response.status = 405
         response.headers["Allow"] = "GET"
         return response
+
+    # the write routes' other methods: a JSON 405 naming the right ones, not the mapper's 404
+    @route("qroute", "/qroute/v1/policy", methods=_others("GET", "PUT"))
+    def policy_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/policy", "GET, PUT", req.method)
+
+    @route("qroute", "/qroute/v1/reoptimize", methods=_others("POST"))
+    def reoptimize_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/reoptimize", "POST", req.method)
+
+    @route("qroute", "/qroute/v1/links/{link}/{verb}", methods=_others("POST"),
+           requirements={"verb": "drain|undrain"})
+    def drain_other_method(self, req, verb, **_):
+        return _wrong_method(f"/qroute/v1/links/<link>/{verb}", "POST", req.method)
+
+    @route("qroute", "/qroute/v1/pins/{pair}", methods=_others("PUT", "DELETE"))
+    def pin_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/pins/<pair>", "PUT, DELETE", req.method)
 
 
 def register_rest_api(wsgi, app) -> None:

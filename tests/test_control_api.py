@@ -544,3 +544,20 @@ def test_two_policy_switches_at_once_both_take_effect(api, monkeypatch):
     assert second.wait()["policy_name"] == "lp"
     view = api.app.policy_view()
     assert (view["policy_name"], view["split"]) == ("lp", True)
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("POST", "policy", "GET, PUT"), ("DELETE", "policy", "GET, PUT"), ("PATCH", "policy", "GET, PUT"),
+    ("GET", "reoptimize", "POST"), ("PUT", "reoptimize", "POST"),
+    ("GET", "links/1-2/drain", "POST"), ("DELETE", "links/1-2/undrain", "POST"),
+    ("GET", "pins/1-3", "PUT, DELETE"), ("POST", "pins/1-3", "PUT, DELETE"), ("POST", "pins", "GET"),
+])
+def test_a_wrong_method_on_a_route_is_a_json_405_naming_the_right_ones(api, method, path, allow):
+    before = (dict(api.app.tunnels.splits), api.app.policy, dict(api.app.pins.splits))
+    response = Request.blank(f"/qroute/v1/{path}", method=method,
+                             headers={"Authorization": f"Bearer {TOKEN}"}).get_response(api.wsgi)
+    assert (response.status_int, response.content_type, response.headers["Allow"]) == \
+        (405, "application/json", allow)
+    assert allow in json.loads(response.body)["error"]
+    assert (dict(api.app.tunnels.splits), api.app.policy, dict(api.app.pins.splits)) == before
+    assert api.app.drained.cables == set() and api.app.pending_reasons == []
