@@ -982,11 +982,12 @@ class QRouteController(app_manager.RyuApp):
     def pin(self, pair, body):
         """Pin a switch pair's split (REST ``PUT /qroute/v1/pins/<src>-<dst>``), checked against
         the live graph, and ask for the decision that installs it; returns the pinned split."""
-        graph = self.routing_graph()
+        out = self.out_of_graph()
+        graph = self.routing_graph(out)
         missing = [dpid for dpid in pair if dpid not in graph]
         if missing:
             raise UnknownPair(f"switch {missing[0]} is not connected")
-        split = parse_pin(pair, body, graph)
+        split = parse_pin(pair, body, graph, out)
         self.pins.pin(pair, split)
         self.request_reroute(f"pin {pair[0]}-{pair[1]}")
         return split

@@ -167,7 +167,8 @@ def test_draining_moves_the_pair_make_before_break_and_undraining_brings_it_back
     assert status == 409 and "cut the network" in reply["error"]
     assert call("POST", "links/2-3/drain")[1]["changed"] is False
     # a pin over a drained link is refused: the link is not in the graph the controller routes on
-    assert call("PUT", "pins/1-3", {"paths": [list(SHORT)]})[0] == 400
+    status, reply = call("PUT", "pins/1-3", {"paths": [list(SHORT)]})
+    assert status == 400 and "drained link(s) 2-3" in reply["error"], reply
     assert call("POST", "links/2-3/undrain")[1] == {"link": [2, 3], "drained": False, "changed": True}
     assert delivered(replayed(net), 1, 3) == {SHORT}
     assert call("POST", "links/2-3/undrain")[1]["changed"] is False
