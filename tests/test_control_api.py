@@ -426,13 +426,17 @@ def test_decisions_by_the_fallback_name_the_configured_policy_that_could_not_be_
     assert last["policy"] == "shortest-path (fallback)" and "policy qnn unavailable" in last["fallback"]
 
 
-def test_a_failure_while_a_link_is_drained_keeps_every_pair_connected_over_the_drained_link(api):
+def test_a_failure_while_a_link_is_drained_keeps_every_pair_connected_over_the_drained_link(api, caplog):
     app, net, call = api.app, api.net, api.call
     assert call("POST", "links/2-3/drain")[0] == 200
     assert paths_of(app, 1, 3) == [LONG]
+    caplog.set_level(logging.WARNING)
     for src, dst in net.link_between(4, 5):  # the long way fails: 2-3 is the only way left
         net.link_delete(src, dst)
     app.run_pending_reroutes()
+    warned = [r.getMessage() for r in caplog.records if "carry traffic again" in r.getMessage()]
+    assert warned == ["drained link(s) 2-3 carry traffic again: without them some switches could "
+                      "not reach one another"]
     assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [SHORT[::-1]]
     sim = replayed(net, down={(4, 5), (5, 4)})
     assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT[::-1]}
