@@ -69,7 +69,7 @@ $(STAMP): requirements.txt constraints.txt build-constraints.txt setup.cfg pypro
 	@echo "qroute: environment ready in $(VENV) ($$(du -sh $(VENV) | cut -f1))"
 	touch $(STAMP)
 
-$(UI_STAMP): package.json package-lock.json
+$(UI_STAMP): package.json package-lock.json | apt
 	@command -v npm >/dev/null 2>&1 || { echo "qroute: installing Debian packages: nodejs npm"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends nodejs npm; }

@@ -41,7 +41,7 @@ from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  #
 from controller.api_token import provision_token  # noqa: E402
 from controller.decision_log import DecisionLog, is_failure, pair_changes  # noqa: E402
 from controller.decision_guard import predicted_mlu  # noqa: E402
-from controller.drain import DrainedLinks  # noqa: E402
+from controller.drain import DrainedLinks, cable  # noqa: E402
 from controller.metrics import (ControllerMetrics, EdgeCollector, exposure_warning,  # noqa: E402
                                 listen_family, measured_mlu)
 from controller.netstate import NetworkState  # noqa: E402
@@ -109,13 +109,16 @@ class QRouteController(app_manager.RyuApp):
                                 "decisions will be abandoned for the fallback", self.policy.name,
                                 self.policy.time_limit, self.settings.decision_timeout)
         self.route_lock = hub.BoundedSemaphore(1)
+        self.policy_switch_lock = hub.BoundedSemaphore(1)  # PUT /qroute/v1/policy, one at a time
         self.pending_reasons: list[str] = []   # why a new decision was asked for, oldest first
         self.reroute_wanted = hub.Event()
         self.pins = Pins()
         self.drained = DrainedLinks()
+        self.drained_carrying: set = set()  # drained cables a failure put back in the graph
         self.decisions = DecisionLog(self.settings.decision_log_size, self.settings.stats_interval,
                                      os.path.expanduser(self.settings.decision_log_file)
-                                     if self.settings.decision_log_file else "")
+                                     if self.settings.decision_log_file else "",
+                                     run=round(self.wall_clock(), 3), log=self.logger)
         self.decided_by = ("", "")  # (the policy that decided the last decision, why the fallback did)
         self.nodes = node_facts(self.settings.topology)
         self.released: set = set()  # pairs unpinned since the last decision
@@ -642,7 +645,12 @@ class QRouteController(app_manager.RyuApp):
         with self.route_lock:
             started = self.clock()
             wall, mlu_before = self.wall_clock(), self.measured_mlu()
-            graph, pairs, current = self.routing_graph(), self.state.switch_pairs(), dict(self.tunnels.splits)
+            # one drained set for the whole decision: a drain arriving while the policy decides
+            # waits for the next one (the tunnels are built on the graph the policy decided on)
+            drained_cables = frozenset(self.drained.cables)
+            out = self.out_of_graph(drained_cables)
+            graph, pairs = self.routing_graph(out), self.state.switch_pairs()
+            current = dict(self.tunnels.splits)
             # an unpinned pair's installed split was the operator's: the policy decides it afresh
             for pair in self.released:
                 current.pop(pair, None)
@@ -656,14 +664,15 @@ class QRouteController(app_manager.RyuApp):
             decided = self._decide(graph, pairs, current, reason, demand)
             if self.wait_cut_short:
                 # a failure ended the wait: the fallback decides on the network as it is now
-                graph, pairs = self.routing_graph(), self.state.switch_pairs()
+                out = self.out_of_graph(drained_cables)
+                graph, pairs = self.routing_graph(out), self.state.switch_pairs()
                 decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
                 if not self.decided_by[1]:
                     self._fell_back(f"failure: {self.wait_cut_short} ended the wait")
             decided = self._within_budget(decided, current, graph)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)
-            desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state))
+            desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state, out))
             change = self.tunnels.diff(desired)
             predicted = predicted_mlu(graph, desired.splits, demand) if any(demand.values()) else None
             logged = dict(wall=wall, reasons=list(triggers or [reason]), policy=self.decided_by[0],
@@ -973,11 +982,12 @@ class QRouteController(app_manager.RyuApp):
     def pin(self, pair, body):
         """Pin a switch pair's split (REST ``PUT /qroute/v1/pins/<src>-<dst>``), checked against
         the live graph, and ask for the decision that installs it; returns the pinned split."""
-        graph = self.routing_graph()
+        out = self.out_of_graph()
+        graph = self.routing_graph(out)
         missing = [dpid for dpid in pair if dpid not in graph]
         if missing:
             raise UnknownPair(f"switch {missing[0]} is not connected")
-        split = parse_pin(pair, body, graph)
+        split = parse_pin(pair, body, graph, out)
         self.pins.pin(pair, split)
         self.request_reroute(f"pin {pair[0]}-{pair[1]}")
         return split
@@ -989,25 +999,46 @@ class QRouteController(app_manager.RyuApp):
             self.request_reroute(f"unpin {pair[0]}-{pair[1]}")
         return removed
 
-    def routing_graph(self):
-        """The live graph the policies decide on: the drained links left out."""
-        return self.drained.routing_graph(self.state.graph())
+    def routing_graph(self, out=None):
+        """The live graph the policies decide on: the drained links left out (``out``: the
+        cables to leave out, default those of :meth:`out_of_graph` now)."""
+        return self.drained.routing_graph(self.state.graph(),
+                                          self.out_of_graph() if out is None else out)
+
+    def out_of_graph(self, drained_cables=None) -> frozenset:
+        """The drained cables (``drained_cables``, default the drained ones now) left out of
+        the routing graph: all but those a failure made the only way between some switches
+        (those are logged when they change)."""
+        cables = set(self.drained.cables if drained_cables is None else drained_cables)
+        carrying = self.drained.carrying(self.state.links, self.state.switches, cables)
+        if carrying != self.drained_carrying:
+            if carrying:
+                self.logger.warning("drained link(s) %s carry traffic again: without them some "
+                                    "switches could not reach one another",
+                                    ", ".join(f"{a}-{b}" for a, b in sorted(carrying)))
+            else:
+                self.logger.warning("no drained link carries traffic any more")
+            self.drained_carrying = carrying
+        return frozenset(cables - carrying)
 
     # --- the control API (controller.rest) --------------------------------------------------
     def switch_policy(self, body) -> dict:
         """Switch the policy, checkpoint or split (REST ``PUT /qroute/v1/policy``), built as at
         start-up; ControlError (the old policy kept) for a bad request or a checkpoint that
         cannot be used. Asks for a decision by the new policy; returns the policy view."""
-        settings = switched_settings(body, self.settings)
-        policy, fallback, problem = tpool.execute(make_policy, settings, self.logger)
-        if problem:
-            raise ControlError(problem)
-        with self.route_lock:  # not while a decision runs with the old one
-            self.settings, self.policy, self.fallback_policy = settings, policy, fallback
-            self.status.policy_problem = ""
-        self.logger.warning("operator: policy now %s", policy.description)
-        self.request_reroute(f"operator policy {policy.name}")
-        return self.policy_view()
+        # one switch at a time, each derived from the settings the one before left: two at
+        # once would both start from the same settings, and the later would undo the earlier
+        with self.policy_switch_lock:
+            settings = switched_settings(body, self.settings)
+            policy, fallback, problem = tpool.execute(make_policy, settings, self.logger)
+            if problem:
+                raise ControlError(problem)
+            with self.route_lock:  # not while a decision runs with the old one
+                self.settings, self.policy, self.fallback_policy = settings, policy, fallback
+                self.status.policy_problem = ""
+            self.logger.warning("operator: policy now %s", policy.description)
+            self.request_reroute(f"operator policy {policy.name}")
+            return self.policy_view()
 
     def policy_view(self) -> dict:
         return {"policy": self.policy.description, "policy_name": self.policy.name,
@@ -1055,8 +1086,10 @@ class QRouteController(app_manager.RyuApp):
                         **self.dpid_registry.describe()}
         view["resync"] = self.resync_view()
         view["ha"] = self.ha.describe()
+        carrying = self.drained.carrying(self.state.links, self.state.switches)
         for link in view["links"]:
             link["drained"] = self.drained.is_drained((link["src"], link["dst"]))
+            link["carrying"] = cable((link["src"], link["dst"])) in carrying
         view["drained"] = self.drained.describe()
         view["decision_log_problem"] = self.decisions.problem
         return view

@@ -9,7 +9,11 @@ complete: when its ``mlu_after`` is known, or when the next decision starts with
 """
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
+import stat
 from collections import deque
 from collections.abc import Mapping, Sequence
 
@@ -62,10 +66,15 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
 
 
 class DecisionLog:
-    """The latest ``size`` decisions, newest last, numbered from 1."""
+    """The latest ``size`` decisions, newest last, numbered from 1. ``run``: this controller
+    start's id (its start time, unix seconds): numbers start again at 1 when it restarts, so a
+    reader that sees another run (or a latest number below the one it asked since) starts over."""
 
-    def __init__(self, size: int, stats_interval: float, file: str = ""):
+    def __init__(self, size: int, stats_interval: float, file: str = "", run: float = 0.0,
+                 log: logging.Logger | None = None):
         self.size = size
+        self.log = log or logging.getLogger("qroute.decision_log")
+        self.run = run
         self.stats_interval = stats_interval
         self.file = file
         self.records: deque[dict] = deque(maxlen=size)
@@ -82,7 +91,7 @@ class DecisionLog:
         self._waiting = []
         self.number += 1
         moved = {kind: sum(1 for entry in changes if entry["change"] == kind) for kind in CHANGE_KINDS}
-        entry = {"number": self.number, "time": round(wall, 3), "reasons": list(reasons),
+        entry = {"number": self.number, "run": self.run, "time": round(wall, 3), "reasons": list(reasons),
                  "kind": decision_kind(reasons), "policy": policy, "fallback": fallback,
                  "decision_ms": round(decision_s * 1000, 3), "install_ms": round(install_s * 1000, 3),
                  "changes": changes, "moved": moved, "predicted_mlu": _rounded(predicted_mlu),
@@ -107,7 +116,7 @@ class DecisionLog:
         return [entry for entry in self.records if entry["number"] > number]
 
     def describe(self, since: int | None = None) -> dict:
-        return {"size": self.size,
+        return {"size": self.size, "run": self.run, "latest": self.number,
                 "decisions": list(self.records) if since is None else self.since(since)}
 
     def _complete(self, waited: list[tuple[float, dict]]) -> None:
@@ -115,8 +124,27 @@ class DecisionLog:
             return
         lines = "".join(json.dumps(entry, sort_keys=True) + "\n" for _, entry in waited)
         try:
-            with open(self.file, "a", encoding="utf-8") as out:
-                out.write(lines)
-            self.problem = ""
+            _append(self.file, lines.encode("utf-8"))
+            problem = ""
         except OSError as error:
-            self.problem = f"decision_log_file {self.file} cannot be written ({error})"
+            problem = (f"decision_log_file {self.file} cannot be written ({error}); "
+                       "records are kept in memory only")
+        if problem != self.problem:  # logged once per change, not once per decision
+            if problem:
+                self.log.error("%s", problem)
+            else:
+                self.log.warning("decision_log_file %s is written again", self.file)
+            self.problem = problem
+
+
+def _append(path: str, data: bytes) -> None:
+    """Append to a regular file alone: opened without blocking (a FIFO with no reader must not
+    stop the controller's event loop) and refused unless a regular file."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)

@@ -98,6 +98,15 @@ class HighAvailability:
     def writes_allowed(self) -> bool:
         return self.role.writes_allowed()
 
+    def standby_refusal(self) -> str:
+        """Why an operator's write (policy, drain, pin, re-optimisation) is refused now, or ""
+        where it is not: a standby decides and sends nothing, so a change it took would do
+        nothing until it became master."""
+        if self.role.writes_allowed():
+            return ""
+        return (f"this controller is a standby (master: {self.role.term.holder or 'none known'}): "
+                "send writes to the master")
+
     def withhold(self, message) -> bool:
         """Whether `message` must not go (a write while not master); counted when so."""
         if self.role.writes_allowed() or not is_write(message):

@@ -13,7 +13,8 @@ from collections.abc import Collection, Mapping
 import networkx as nx
 
 from controller.policy import path_is_intact
-from controller.splits import Pair, Split, SwitchPath
+from controller.splits import Link, Pair, Split, SwitchPath, parse_dpid_pair
+
 PIN_FIELDS = {"paths", "weights"}
 MAX_PINNED_PATHS = 8
 
@@ -24,20 +25,16 @@ class PinError(ValueError):
 
 def parse_pair(text: str) -> Pair:
     """``"<src>-<dst>"`` (decimal dpids) as a pair of distinct switches."""
-    parts = text.split("-")
-    if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
-        raise PinError(f"pair {text!r} is not <src dpid>-<dst dpid> (decimal)")
-    src, dst = int(parts[0]), int(parts[1])
-    if src == dst:
-        raise PinError(f"pair {text!r} has the same switch at both ends")
-    return src, dst
+    return parse_dpid_pair(text, "pair", "<src dpid>-<dst dpid>", PinError)
 
 
-def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
+def parse_pin(pair: Pair, body: object, graph: nx.DiGraph, drained: Collection[Link] = ()) -> Split:
     """A pin body ``{"paths": [[dpid, ...], ...], "weights": [w, ...]}`` (weights optional:
     equal) checked against the live graph: each path runs from the pair's source to its
     destination without repeating a switch, over links that exist now; weights are finite,
-    positive, one per path. Returns the split with weights normalised to sum to 1."""
+    positive, one per path; ``drained``: the cables (min dpid, max dpid) the operator took out
+    of ``graph``, named as drained when a path uses one. Returns the split with weights
+    normalised to sum to 1."""
     if not isinstance(body, dict):
         raise PinError("the body must be a JSON object with 'paths' (and optionally 'weights')")
     unknown = sorted(set(body) - PIN_FIELDS)
@@ -54,7 +51,7 @@ def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
         raise PinError(f"'weights' must be a list of {len(paths)} numbers, one per path")
     split = []
     for number, (path, weight) in enumerate(zip(paths, weights)):
-        split.append((_checked_path(pair, number, path, graph), _checked_weight(number, weight)))
+        split.append((_checked_path(pair, number, path, graph, drained), _checked_weight(number, weight)))
     if len({path for path, _ in split}) != len(split):
         raise PinError("a path is given twice")
     largest = max(weight for _, weight in split)  # first: a sum of huge weights overflows
@@ -62,23 +59,36 @@ def parse_pin(pair: Pair, body: object, graph: nx.DiGraph) -> Split:
     return tuple((path, weight / largest / total) for path, weight in split)
 
 
-def _checked_path(pair: Pair, number: int, path: object, graph: nx.DiGraph) -> SwitchPath:
+def _checked_path(pair: Pair, number: int, path: object, graph: nx.DiGraph,
+                  drained: Collection[Link]) -> SwitchPath:
     if not isinstance(path, list) or not all(type(d) is int for d in path) or len(path) < 2:
         raise PinError(f"paths[{number}] must be a list of at least two dpids (integers)")
     if (path[0], path[-1]) != pair:
         raise PinError(f"paths[{number}] runs {path[0]} -> {path[-1]}, not {pair[0]} -> {pair[1]}")
     if len(set(path)) != len(path):
         raise PinError(f"paths[{number}] visits a switch twice")
-    missing = [f"{a}-{b}" for a, b in zip(path, path[1:]) if not graph.has_edge(a, b)]
+    absent = [(a, b) for a, b in zip(path, path[1:]) if not graph.has_edge(a, b)]
+    out = [f"{a}-{b}" for a, b in absent if (min(a, b), max(a, b)) in drained]
+    if out:
+        raise PinError(f"paths[{number}] uses drained link(s) {', '.join(out)}: undrain them first, "
+                       "or pin the pair elsewhere")
+    missing = [f"{a}-{b}" for a, b in absent]
     if missing:
         raise PinError(f"paths[{number}] uses link(s) the controller does not see: {', '.join(missing)}")
     return tuple(path)
 
 
 def _checked_weight(number: int, weight: object) -> float:
-    if type(weight) not in (int, float) or not math.isfinite(weight) or weight <= 0:
-        raise PinError(f"weights[{number}] must be a finite number greater than 0, not {weight!r}")
-    return float(weight)
+    try:
+        finite = type(weight) in (int, float) and math.isfinite(weight) and weight > 0
+        value = float(weight) if finite else 0.0
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        shown = repr(weight) if not isinstance(weight, int) or weight.bit_length() < 64 else \
+            f"an integer of {weight.bit_length()} bits"
+        raise PinError(f"weights[{number}] must be a finite number greater than 0, not {shown}")
+    return value
 
 
 class Pins:

@@ -217,7 +217,10 @@ def json_body(req, fields: Iterable[str] = (), required: bool = False):
 
 def since_number(req) -> int | None:
     """``?since=N`` (a whole number of 0 or more), or None without it."""
-    given = req.GET.getall("since")
+    try:
+        given = req.GET.getall("since")
+    except UnicodeDecodeError:  # webob decodes the query string as UTF-8
+        raise BadRequest(400, "the query string is not UTF-8 (since must be a whole number)") from None
     if not given:
         return None
     if len(given) > 1 or not NUMBER.fullmatch(given[0]):
@@ -230,7 +233,18 @@ def openapi_document() -> bytes:
     return pathlib.Path(__file__).with_name("openapi.json").read_bytes()
 
 
-READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json"
+READ_ONLY = "state|pairs|links|hosts|switches|resync|ha|topology|decisions|openapi.json|pins"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _others(*allowed: str) -> list[str]:
+    return [method for method in METHODS if method not in allowed]
+
+
+def _wrong_method(what: str, allowed: str, method: str) -> Response:
+    response = _error(405, f"{what} takes {allowed}, not {method}")
+    response.headers["Allow"] = allowed
+    return response
 
 
 class QRouteRest(ControllerBase):
@@ -239,8 +253,8 @@ class QRouteRest(ControllerBase):
         self.app = data[APP_KEY]
 
     def __call__(self, req):
-        """Every answer a 4xx or 2xx: what a request can get wrong is answered with a message,
-        and an unforeseen failure is logged and answered as a request not handled."""
+        """What a request can get wrong is answered with a 4xx and a message; anything else is
+        the controller's own fault: logged, and answered 500 with no detail of it."""
         try:
             return super().__call__(req)
         except BadRequest as error:
@@ -249,12 +263,14 @@ class QRouteRest(ControllerBase):
             return _error(400, str(error))
         except DrainError as error:
             return _error(error.status, str(error))
-        except Exception as error:  # no input may get a 5xx
-            LOG.exception("REST %s %s failed", req.method, req.path_info)
-            return _error(400, f"the request could not be handled: {error!r}")
+        except Exception:  # a bug: no input should get here (the fuzz tests look for it)
+            LOG.exception("REST %s %s failed", req.method[:20], req.path_info[:200])
+            return _error(500, "internal error: the controller could not handle this request "
+                               "(its log says why)")
 
     def _refused(self, req) -> Response | None:
-        """Writes need ``Authorization: Bearer <token>``: 401 without one, 403 with another."""
+        """Writes need ``Authorization: Bearer <token>``: 401 without one, 403 with another;
+        409 on a standby (high availability), whose changes would do nothing."""
         scheme, _, given = (req.headers.get("Authorization") or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             response = _error(401, "writes need 'Authorization: Bearer <token>' (the token is in "
@@ -264,6 +280,9 @@ class QRouteRest(ControllerBase):
         if not bearer_matches(req.headers.get("Authorization"), self.app.api_token):
             return _error(403, "the bearer token is not the controller's (it is in "
                                f"{self.app.api_token_source})")
+        standby = self.app.ha.standby_refusal()
+        if standby:
+            return _error(409, standby)
         return None
 
     @route("qroute", "/qroute/v1/state", methods=["GET"])
@@ -342,13 +361,31 @@ class QRouteRest(ControllerBase):
         return _json({"pinned": list(key), "paths": [list(p) for p, _ in split],
                       "weights": [w for _, w in split]})
 
-    @route("qroute", "/qroute/v1/{part}", methods=["POST", "PUT", "PATCH", "DELETE"],
+    @route("qroute", "/qroute/v1/{part}", methods=_others("GET"),
            requirements={"part": READ_ONLY})
     def read_only(self, req, part, **_):
         response = _json({"error": f"/qroute/v1/{part} is read-only: use GET"})
         response.status = 405
         response.headers["Allow"] = "GET"
         return response
+
+    # the write routes' other methods: a JSON 405 naming the right ones, not the mapper's 404
+    @route("qroute", "/qroute/v1/policy", methods=_others("GET", "PUT"))
+    def policy_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/policy", "GET, PUT", req.method)
+
+    @route("qroute", "/qroute/v1/reoptimize", methods=_others("POST"))
+    def reoptimize_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/reoptimize", "POST", req.method)
+
+    @route("qroute", "/qroute/v1/links/{link}/{verb}", methods=_others("POST"),
+           requirements={"verb": "drain|undrain"})
+    def drain_other_method(self, req, verb, **_):
+        return _wrong_method(f"/qroute/v1/links/<link>/{verb}", "POST", req.method)
+
+    @route("qroute", "/qroute/v1/pins/{pair}", methods=_others("PUT", "DELETE"))
+    def pin_other_method(self, req, **_):
+        return _wrong_method("/qroute/v1/pins/<pair>", "PUT, DELETE", req.method)
 
 
 def register_rest_api(wsgi, app) -> None:

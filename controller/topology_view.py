@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from controller.drain import cable
+
 
 class NodeFacts(NamedTuple):
     label: str
@@ -51,6 +53,7 @@ def topology_view(topology: str, nodes: dict[int, NodeFacts], state, drained, ml
                   policy: dict, stats_interval: float) -> dict:
     """``state``: the controller's NetworkState; ``drained``: its DrainedLinks; ``policy``: the
     app's policy view."""
+    carrying = drained.carrying(state.links, state.switches)  # drained, yet the only way left
     switches = []
     for dpid in sorted(state.switches):
         facts = nodes.get(dpid, NodeFacts(f"s{dpid}", None, None))
@@ -59,7 +62,8 @@ def topology_view(topology: str, nodes: dict[int, NodeFacts], state, drained, ml
     links = [{"src": src, "dst": dst, "capacity_bps": state.capacity((src, dst)),
               "load_bps": state.load_bps.get((src, dst), 0.0),
               "utilisation": state.utilisation((src, dst)),
-              "drained": drained.is_drained((src, dst))}
+              "drained": drained.is_drained((src, dst)),
+              "carrying": cable((src, dst)) in carrying}
              for src, dst in sorted(state.links)]
     return {"name": network_name(topology), "switches": switches, "links": links, "mlu": mlu,
             "policy": policy["policy_name"], "policy_description": policy["policy"],

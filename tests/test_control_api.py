@@ -4,6 +4,7 @@ policy switch, the decision log, the topology view, the OpenAPI document, and a 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from types import SimpleNamespace
@@ -28,10 +29,21 @@ WRITES = [("PUT", "policy", {"policy": "lp"}), ("POST", "reoptimize", None),
 @pytest.fixture
 def api(spawned, clock, tmp_path, monkeypatch):  # noqa: F811
     """(app, net, wsgi, call(method, path, body, token, headers)) with hosts on s1 and s3."""
+    return make_api(clock, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def unprotected_api(spawned, clock, tmp_path, monkeypatch):  # noqa: F811
+    """As ``api``, without local protection."""
+    return make_api(clock, tmp_path, monkeypatch, "local_protection = false\n")
+
+
+def make_api(clock, tmp_path, monkeypatch, extra_conf=""):  # noqa: F811
     from ryu.app.wsgi import WSGIApplication
 
     conf = tmp_path / "q.conf"
-    conf.write_text(f"[qroute]\napi_token = {TOKEN}\ndecision_log_file = {tmp_path / 'd.jsonl'}\n")
+    conf.write_text(f"[qroute]\napi_token = {TOKEN}\ndecision_log_file = {tmp_path / 'd.jsonl'}\n"
+                    + extra_conf)
     monkeypatch.setattr(ryu_options, "CONF", SimpleNamespace(config_file=[str(conf)]))
     wsgi = WSGIApplication()
     app = app_module.QRouteController(wsgi=wsgi)
@@ -99,10 +111,37 @@ def test_a_bad_write_gets_a_4xx_naming_the_problem_and_changes_nothing(api, meth
     assert api.app.drained.cables == set() and api.app.status.policy_problem == ""
 
 
-@pytest.mark.parametrize("since", ["-1", "x", "1.5", "", "1&since=2"])
-def test_decisions_since_must_be_one_whole_number(api, since):
+@pytest.mark.parametrize("since", ["-1", "x", "1.5", "", "1&since=2", "%ff", "9" * 5000])
+def test_decisions_since_must_be_one_whole_number(api, since, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
     status, reply = api.call("GET", f"decisions?since={since}", token=None)
     assert status == 400 and "since" in reply["error"]
+    assert rest_errors(caplog) == []
+
+
+@pytest.mark.parametrize("method, path, body, says", [
+    ("PUT", "pins/1-" + "9" * 4400, {"paths": [[1, 2, 3]]}, "up to 20 digits"),
+    ("DELETE", "pins/" + "1" * 21 + "-3", None, "up to 20 digits"),
+    ("POST", "links/2-" + "3" * 4400 + "/drain", None, "up to 20 digits"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3]], "weights": [10 ** 400]}, "integer of 1329 bits"),
+    ("PUT", "pins/1-3", {"paths": [[1, 2, 3], [1, 5, 4, 3]], "weights": [1, -10 ** 400]}, "weights[1]"),
+])
+def test_huge_numbers_get_a_400_naming_them_and_no_error_logged(api, method, path, body, says, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
+    status, reply = api.call(method, path, body)
+    assert (status, says in reply["error"]) == (400, True), reply
+    assert rest_errors(caplog) == [] and api.app.pins.splits == {}
+
+
+def test_a_failure_of_the_controller_itself_is_a_500_logged_not_a_400(api, monkeypatch, caplog):
+    def broken():
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(api.app, "topology", broken)
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
+    status, reply = api.call("GET", "topology", token=None)
+    assert status == 500 and "internal error" in reply["error"] and "a bug" not in reply["error"]
+    assert rest_errors(caplog) == ["REST GET /qroute/v1/topology failed"]
 
 
 def test_draining_moves_the_pair_make_before_break_and_undraining_brings_it_back(api):
@@ -128,7 +167,8 @@ def test_draining_moves_the_pair_make_before_break_and_undraining_brings_it_back
     assert status == 409 and "cut the network" in reply["error"]
     assert call("POST", "links/2-3/drain")[1]["changed"] is False
     # a pin over a drained link is refused: the link is not in the graph the controller routes on
-    assert call("PUT", "pins/1-3", {"paths": [list(SHORT)]})[0] == 400
+    status, reply = call("PUT", "pins/1-3", {"paths": [list(SHORT)]})
+    assert status == 400 and "drained link(s) 2-3" in reply["error"], reply
     assert call("POST", "links/2-3/undrain")[1] == {"link": [2, 3], "drained": False, "changed": True}
     assert delivered(replayed(net), 1, 3) == {SHORT}
     assert call("POST", "links/2-3/undrain")[1]["changed"] is False
@@ -239,7 +279,8 @@ def test_every_route_is_documented_and_every_documented_route_answers(api):
 PIECES = ["state", "pairs", "links", "hosts", "switches", "resync", "ha", "pins", "topology",
           "decisions", "openapi.json", "policy", "reoptimize", "links/1-2/drain", "links/2-1/undrain",
           "links/3-4/drain", "links/5-1/drain", "links/1-3/drain", "pins/1-3", "pins/3-1", "pins/1-1",
-          "links/x/drain", "%ff", "%00", "..", "drain", "undrain", "-", "1-2", "9" * 40, "é"]
+          "links/x/drain", "%ff", "%00", "..", "drain", "undrain", "-", "1-2", "9" * 40, "é",
+          "pins/1-" + "9" * 4400, "links/1-" + "9" * 4400 + "/drain"]
 METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW"]
 
 
@@ -247,11 +288,11 @@ def random_json(rng, depth=0):
     if depth == 0 and rng.random() < 0.2:  # a few well-formed ones: the writes then happen
         return rng.choice([{"policy": "shortest-path"}, {"policy": "lp", "split": rng.random() < 0.5},
                            {"paths": [[1, 2, 3]]}, {"paths": [[1, 5, 4, 3], [1, 2, 3]], "weights": [1, 2]},
-                           {"paths": [[3, 2, 1]]}, {}])
+                           {"paths": [[3, 2, 1]]}, {"paths": [[1, 2, 3]], "weights": [10 ** 400]}, {}])
     kinds = ["int", "float", "str", "bool", "null", "list", "dict"] if depth < 3 else ["int", "str"]
     kind = rng.choice(kinds)
     if kind == "int":
-        return rng.choice([0, 1, 2, 3, 5, -1, 2 ** 70, rng.randint(-10, 10)])
+        return rng.choice([0, 1, 2, 3, 5, -1, 2 ** 70, 10 ** 400, rng.randint(-10, 10)])
     if kind == "float":
         return rng.choice([0.5, -0.0, 1e308, 1e-320, rng.random()])
     if kind == "str":
@@ -304,7 +345,14 @@ def random_request(rng, token=TOKEN):
     return method, path, headers, body
 
 
-def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwarding(api):
+def rest_errors(caplog) -> list[str]:
+    """What the REST layer logged at ERROR: a request it did not foresee (a bug)."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "qroute.rest" and record.levelno >= logging.ERROR]
+
+
+def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwarding(api, caplog):
+    caplog.set_level(logging.ERROR, logger="qroute.rest")
     rng = random.Random(16)
     statuses = set()
     for _ in range(3000):
@@ -319,6 +367,7 @@ def test_thousands_of_random_requests_get_no_5xx_and_the_network_keeps_forwardin
         statuses.add(response.status_int)
         assert response.status_int < 500, (method, path, headers, body[:80], response.body[:300])
     assert {200, 202, 400, 401, 403, 404, 405, 409}.issubset(statuses)  # writes went through too
+    assert rest_errors(caplog) == []
     assert Request.blank("/qroute/v1/state").get_response(api.wsgi).status_int == 200
     every_pair_delivered([1, 3])(replayed(api.net))
 
@@ -375,3 +424,145 @@ def test_decisions_by_the_fallback_name_the_configured_policy_that_could_not_be_
     learn(net, 3)
     last = app.decisions.records[-1]
     assert last["policy"] == "shortest-path (fallback)" and "policy qnn unavailable" in last["fallback"]
+
+
+def test_a_failure_while_a_link_is_drained_keeps_every_pair_connected_over_the_drained_link(api, caplog):
+    app, net, call = api.app, api.net, api.call
+    assert call("POST", "links/2-3/drain")[0] == 200
+    assert paths_of(app, 1, 3) == [LONG]
+    caplog.set_level(logging.WARNING)
+    for src, dst in net.link_between(4, 5):  # the long way fails: 2-3 is the only way left
+        net.link_delete(src, dst)
+    app.run_pending_reroutes()
+    warned = [r.getMessage() for r in caplog.records if "carry traffic again" in r.getMessage()]
+    assert warned == ["drained link(s) 2-3 carry traffic again: without them some switches could "
+                      "not reach one another"]
+    assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [SHORT[::-1]]
+    sim = replayed(net, down={(4, 5), (5, 4)})
+    assert delivered(sim, 1, 3) == {SHORT} and delivered(sim, 3, 1) == {SHORT[::-1]}
+    links = {(link["src"], link["dst"]): (link["drained"], link["carrying"])
+             for link in call("GET", "links", token=None)[1]}
+    assert links[(2, 3)] == links[(3, 2)] == (True, True) and links[(1, 2)] == (False, False)
+    topology = call("GET", "topology", token=None)[1]
+    assert {(link["src"], link["dst"]) for link in topology["links"] if link["carrying"]} == {(2, 3), (3, 2)}
+    # the failure repaired, the drained link is out of the graph again
+    for src, dst in net.link_between(4, 5):
+        net.link_add(src, dst)
+    app.run_pending_reroutes()
+    assert paths_of(app, 1, 3) == [LONG]
+    assert not any(link["carrying"] for link in call("GET", "links", token=None)[1])
+
+
+def test_a_drain_restored_from_the_state_file_carries_where_a_failure_leaves_no_other_way(api, clock):  # noqa: F811
+    from tests.test_controller_app import FakeWsgi
+
+    api.call("POST", "links/2-3/drain")
+    again = app_module.QRouteController(wsgi=FakeWsgi())
+    for (a, a_port), (b, b_port) in api.net.ring_links():  # the network it finds: 4-5 failed
+        again.state.add_switch(a)
+        if {a, b} != {4, 5}:
+            again.state.add_link(a, b, a_port, b_port)
+    assert again.drained.is_drained((2, 3))
+    assert again.routing_graph().has_edge(2, 3) and again.routing_graph().has_edge(3, 2)
+
+
+def test_a_drain_arriving_while_the_policy_decides_waits_for_the_next_decision(unprotected_api):
+    app, net = unprotected_api.app, unprotected_api.net
+    assert not app.tunnels.protect and paths_of(app, 1, 3) == [SHORT]
+    decide = app.policy.decide
+
+    def drains_meanwhile(*args):
+        app.policy.decide = decide
+        app.drain((2, 3))  # the operator's drain arrives while the policy decides
+        return decide(*args)
+
+    app.policy.decide = drains_meanwhile
+    net.clear()
+    app.reroute("operator reoptimize", ["operator reoptimize"])  # the decision the drain arrives in
+    first = app.decisions.records[-1]
+    assert first["reasons"] == ["operator reoptimize"] and first["moved"]["removed"] == 0, first
+    assert paths_of(app, 1, 3) == [SHORT] and paths_of(app, 3, 1) == [SHORT[::-1]]
+    app.run_pending_reroutes()  # the drain's own decision moves them, make before break
+    assert app.decisions.records[-1]["reasons"] == ["operator drain 2-3"]
+    assert paths_of(app, 1, 3) == [LONG] and paths_of(app, 3, 1) == [LONG[::-1]]
+    sim = replayed(net, at_each_barrier=every_pair_delivered([1, 3]))
+    assert delivered(sim, 1, 3) == {LONG}
+
+
+def test_a_restarted_controller_numbers_decisions_from_1_again_under_another_run(api, monkeypatch):
+    from ryu.app.wsgi import WSGIApplication
+
+    before = api.call("GET", "decisions", token=None)[1]
+    latest = before["latest"]
+    assert latest == before["decisions"][-1]["number"] > 1
+    assert {d["run"] for d in before["decisions"]} == {before["run"]}
+    monkeypatch.setattr(app_module.time, "time", lambda: before["run"] + 60.0)
+    wsgi = WSGIApplication()
+    again = app_module.QRouteController(wsgi=wsgi)  # same settings, started a minute later
+    again.reroute("operator reoptimize", ["operator reoptimize"])
+
+    def get(path):
+        response = Request.blank(f"/qroute/v1/{path}").get_response(wsgi)
+        return response.status_int, json.loads(response.body)
+
+    status, reply = get(f"decisions?since={latest}")
+    assert (status, reply["run"], reply["latest"], reply["decisions"]) == (200, before["run"] + 60.0, 1, [])
+    assert [(d["number"], d["run"]) for d in get("decisions")[1]["decisions"]] == [(1, before["run"] + 60.0)]
+
+
+@pytest.mark.parametrize("holder, says", [("old-master", "master: old-master"), ("", "master: none known")])
+@pytest.mark.parametrize("method, path, body", WRITES)
+def test_every_write_on_a_standby_is_409_naming_the_master_and_changes_nothing(api, method, path, body,
+                                                                                holder, says):
+    from controller.leadership import Term
+    from controller.roles import ControllerRole
+
+    app = api.app
+    app.ha.leadership = SimpleNamespace(instance_id="standby", ttl_s=3, problem="")
+    app.ha.role = ControllerRole(True)
+    app.ha.role.term = Term(False, holder, 7)
+    app.pins.pin((1, 3), ((tuple(SHORT), 1.0),))  # so that an unpin would change something
+    asked = []
+    app.request_reroute = asked.append
+    before = (dict(app.tunnels.splits), app.policy, dict(app.pins.splits))
+    status, reply = api.call(method, path, body)
+    assert status == 409 and f"standby ({says})" in reply["error"], reply
+    assert (dict(app.tunnels.splits), app.policy, dict(app.pins.splits)) == before
+    assert app.drained.cables == set() and asked == []
+    assert api.call(method, path, body, token="wrong")[0] == 403  # the token is checked first
+
+
+def test_two_policy_switches_at_once_both_take_effect(api, monkeypatch):
+    import eventlet
+
+    built = app_module.make_policy
+
+    def slow_build(*args):  # the build yields, as a checkpoint's load off the event loop does
+        eventlet.sleep(0.05)
+        return built(*args)
+
+    monkeypatch.setattr(app_module, "make_policy", slow_build)
+    first = eventlet.spawn(api.app.switch_policy, {"policy": "lp"})
+    eventlet.sleep(0)  # the first is building when the second arrives
+    second = eventlet.spawn(api.app.switch_policy, {"split": True})
+    first.wait()
+    assert second.wait()["policy_name"] == "lp"
+    view = api.app.policy_view()
+    assert (view["policy_name"], view["split"]) == ("lp", True)
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("POST", "policy", "GET, PUT"), ("DELETE", "policy", "GET, PUT"), ("PATCH", "policy", "GET, PUT"),
+    ("GET", "reoptimize", "POST"), ("PUT", "reoptimize", "POST"),
+    ("GET", "links/1-2/drain", "POST"), ("DELETE", "links/1-2/undrain", "POST"),
+    ("GET", "pins/1-3", "PUT, DELETE"), ("POST", "pins/1-3", "PUT, DELETE"), ("POST", "pins", "GET"),
+])
+def test_a_wrong_method_on_a_route_is_a_json_405_naming_the_right_ones(api, method, path, allow):
+    before = (dict(api.app.tunnels.splits), api.app.policy, dict(api.app.pins.splits))
+    response = Request.blank(f"/qroute/v1/{path}", method=method,
+                             headers={"Authorization": f"Bearer {TOKEN}"}).get_response(api.wsgi)
+    assert (response.status_int, response.content_type, response.headers["Allow"]) == \
+        (405, "application/json", allow)
+    assert allow in json.loads(response.body)["error"]
+    assert (dict(api.app.tunnels.splits), api.app.policy, dict(api.app.pins.splits)) == before
+    assert api.app.drained.cables == set() and api.app.pending_reasons == []

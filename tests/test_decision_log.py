@@ -45,8 +45,9 @@ def test_records_are_numbered_from_one_and_the_ring_keeps_the_latest():
 
 
 def test_a_record_holds_what_the_contract_names_in_its_units():
-    entry = logged(DecisionLog(200, 2.0), reasons=["link 2-3 down", "periodic"])
-    assert entry == {"number": 1, "time": 1_764_600_000.5, "reasons": ["link 2-3 down", "periodic"],
+    entry = logged(DecisionLog(200, 2.0, run=1_764_599_990.0), reasons=["link 2-3 down", "periodic"])
+    assert entry == {"number": 1, "run": 1_764_599_990.0, "time": 1_764_600_000.5,
+                     "reasons": ["link 2-3 down", "periodic"],
                      "kind": "failure", "policy": "qnn", "fallback": "", "decision_ms": 12.3,
                      "install_ms": 40.0, "changes": [],
                      "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
@@ -98,3 +99,39 @@ def test_pair_changes_name_each_moved_pair_with_its_new_split():
         {"src": 4, "dst": 1, "paths": [], "weights": [], "change": "removed"}]
     entry = logged(DecisionLog(10, 1.0), changes=pair_changes(change, splits))
     assert entry["moved"] == {"new": 1, "rerouted": 1, "reweighted": 1, "removed": 1}
+
+
+def test_the_log_names_its_run_and_latest_number_even_when_nothing_is_newer():
+    log = DecisionLog(2, stats_interval=2.0, run=1_764_600_000.25)
+    for now in (100.0, 101.0, 102.0):
+        logged(log, now=now)
+    assert log.describe(since=7) == {"size": 2, "run": 1_764_600_000.25, "latest": 3, "decisions": []}
+    assert [(d["number"], d["run"]) for d in log.describe()["decisions"]] == \
+        [(2, 1_764_600_000.25), (3, 1_764_600_000.25)]
+
+
+def test_a_fifo_is_refused_without_blocking_and_each_change_of_problem_logged_once(tmp_path, caplog):
+    import logging
+    import os
+
+    fifo = tmp_path / "decisions.fifo"
+    os.mkfifo(fifo)
+    log = DecisionLog(200, stats_interval=2.0, file=str(fifo))
+    caplog.set_level(logging.WARNING, logger="qroute.decision_log")
+    logged(log, now=100.0)
+    logged(log, now=101.0)  # completes the first: no reader, the open does not wait for one
+    assert "cannot be written" in log.problem and str(fifo) in log.problem
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        logged(log, now=102.0)  # with a reader: still not a regular file
+        assert "not a regular file" in log.problem
+        assert os.read(reader, 100) == b""  # nothing was written into it
+    finally:
+        os.close(reader)
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(problems) == 2 and "No such device" in problems[0] and "not a regular file" in problems[1]
+    log.file = str(tmp_path / "decisions.jsonl")
+    logged(log, now=103.0)
+    assert log.problem == "" and "written again" in caplog.records[-1].getMessage()
+    lines = (tmp_path / "decisions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["number"] for line in lines] == [3]

@@ -81,3 +81,25 @@ def test_the_state_tunnels_are_built_on_lacks_the_drained_links_and_keeps_the_re
     view = drained.routing_state(state)
     assert set(view.links) == set(RING) - {(2, 3), (3, 2)}
     assert set(state.links) == set(RING) and view.switches == state.switches
+
+
+def test_a_failure_while_a_cable_is_drained_puts_back_what_reconnects_the_network():
+    drained = DrainedLinks()
+    drained.drain((2, 3), RING, range(1, 6))
+    failed = [link for link in RING if set(link) != {4, 5}]  # 4-5 fails: 2-3 is the only way left
+    assert drained.carrying(failed, range(1, 6)) == {(2, 3)}
+    graph = nx.DiGraph(failed)
+    assert nx.shortest_path(drained.routing_graph(graph), 1, 3) == [1, 2, 3]
+    assert drained.is_drained((2, 3))  # still drained: back out once 4-5 is repaired
+    assert drained.carrying(RING, range(1, 6)) == set()
+    assert not drained.routing_graph(nx.DiGraph(RING)).has_edge(2, 3)
+
+
+def test_of_several_drained_cables_only_those_reconnecting_the_network_carry_in_sorted_order():
+    # a square 1-2-3-4-1 with its diagonal 1-3, all drained but 3-4 and 4-1
+    square = [(a, b) for a, b in ((1, 2), (2, 3), (3, 4), (4, 1), (1, 3))]
+    links = square + [(b, a) for a, b in square]
+    drained = DrainedLinks()
+    drained.cables |= {(1, 2), (2, 3), (1, 3)}
+    # 2 is cut off: 1-2 and 2-3 would each reconnect it; the first in sorted order does
+    assert drained.carrying(links, range(1, 5)) == {(1, 2)}

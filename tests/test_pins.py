@@ -52,6 +52,14 @@ def test_a_bad_pin_is_refused_naming_the_problem(diamond, body, problem):
     assert problem in str(refused.value)
 
 
+def test_a_pin_over_a_drained_link_says_drained_not_unseen(diamond):
+    diamond.remove_edges_from([(2, 4), (4, 2)])  # drained: out of the graph the pin is checked on
+    with pytest.raises(PinError, match=r"paths\[0\] uses drained link\(s\) 2-4"):
+        parse_pin((1, 4), {"paths": [[1, 2, 4]]}, diamond, drained={(2, 4)})
+    with pytest.raises(PinError, match="does not see: 2-4"):
+        parse_pin((1, 4), {"paths": [[1, 2, 4]]}, diamond)
+
+
 @pytest.mark.parametrize("text", ["1", "1-2-3", "a-b", "-1-2", "3-3", "1-", "\u00b2-3"])
 def test_a_pair_is_two_distinct_decimal_dpids(text):
     with pytest.raises(PinError):

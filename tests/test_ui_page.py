@@ -41,6 +41,8 @@ class ScriptedController:
         self.loads = {(a, b): 0.05 for a, b in CABLES} | {(b, a): 0.05 for a, b in CABLES}
         self.writes = []
         self.cookies_seen = []
+        self.run = 1764600000.0
+        self.state_delay_s = 0.0  # a slow controller: polls take longer than the page waits
         self.ui = WSGIApplication()
         register_rest_api(self.ui, None)  # only its /qroute/ui/ routes are asked here
         self.decisions = [
@@ -66,6 +68,7 @@ class ScriptedController:
         return {"switches": [1, 2, 3], "links": self.topology()["links"], "hosts": [], "epoch": 4,
                 "rerouting": False, "policy": "qnn (split, checkpoint qnn-abilene)", "policy_name": "qnn",
                 "policy_problem": "", "metrics_problem": "", "last_decision_error": "",
+                "decision_log_problem": "decision_log_file /var/q.jsonl cannot be written (denied)",
                 "pairs": [{"src": 1, "dst": 3, "demand_bps": 2e6, "installed": True, "not_installed": "",
                            "paths": [{"path": [1, 2, 3], "weight": 0.6, "label": 11, "bps": 1.2e6},
                                      {"path": [1, 3], "weight": 0.4, "label": 12, "bps": 0.8e6}]}],
@@ -89,14 +92,17 @@ class ScriptedController:
         if path == "/qroute/v1/topology":
             return self._json(start_response, self.topology())
         if path == "/qroute/v1/state":
+            time.sleep(self.state_delay_s)
             return self._json(start_response, self.state())
         if path == "/qroute/v1/decisions":
             since = int(query.get("since", ["-1"])[0])
             if "since" in query and since < 0:  # as the controller: a decision number or nothing
                 return self._json(start_response, {"error": "since: not a decision number"},
                                   "400 Bad Request")
-            return self._json(start_response, {"size": 200, "decisions": [
-                d for d in self.decisions if d["number"] > since]})
+            latest = max((d["number"] for d in self.decisions), default=0)
+            return self._json(start_response, {"size": 200, "run": self.run, "latest": latest,
+                                               "decisions": [d for d in self.decisions
+                                                             if d["number"] > since]})
         return self._json(start_response, {"error": "no such path"}, "404 Not Found")
 
     @staticmethod
@@ -205,10 +211,51 @@ def test_clicking_two_switches_shows_their_tunnels_and_weights(page):
 def test_the_panels_show_problems_and_the_decision_timeline(page):
     problems = page.find_element("id", "problems").text
     assert "deadline 1" in problems and "took 2.1 s" in problems
+    assert "decision_log_file /var/q.jsonl cannot be written" in problems
     timeline = page.find_element("id", "timeline").text
     assert "link 2-3 down" in timeline and "failure" in timeline and "41.5 ms" in timeline
     assert timeline.index("#1") < timeline.index("#0")  # newest first
     assert page.execute_script("return document.querySelectorAll('#chart canvas').length") >= 1
+
+
+def test_a_restarted_controller_s_decisions_replace_the_old_run_s_in_the_timeline(controller, page):
+    kept = (controller.run, controller.decisions)
+    try:
+        # numbered from 1 again: #1 exists in both runs, and the old #0 has no successor
+        controller.run = kept[0] + 3600
+        controller.decisions = [{**kept[1][1], "number": 1, "reasons": ["operator reoptimize"],
+                                 "kind": "operator", "mlu_after": 0.2}]
+        _updates_after(page, 3)
+        assert [(d["number"], d["reasons"]) for d in page.execute_script("return qroute.decisions")] == \
+            [(1, ["operator reoptimize"])]
+        timeline = page.find_element("id", "timeline").text
+        assert "operator reoptimize" in timeline and "link 2-3 down" not in timeline
+    finally:
+        controller.run, controller.decisions = kept
+        _updates_after(page, 3)
+
+
+def test_a_poll_asked_for_while_one_runs_waits_for_it_one_polling_loop_only(controller, page):
+    page.execute_script("""
+        window.stateFetches = {now: 0, most: 0, all: 0};
+        const fetched = window.fetch;
+        window.fetch = async (...args) => {
+          const counted = String(args[0]).includes("/qroute/v1/state");
+          if (counted) { stateFetches.all++; stateFetches.now++;
+                         stateFetches.most = Math.max(stateFetches.most, stateFetches.now); }
+          try { return await fetched(...args); } finally { if (counted) stateFetches.now--; }
+        };""")
+    controller.state_delay_s = 0.6  # each poll outlasts the 0.3 s a write's pollSoon waits
+    try:
+        for _ in range(6):
+            page.execute_script("qroute.pollSoon()")
+            time.sleep(0.35)
+        time.sleep(2.0)
+        fetches = page.execute_script("return window.stateFetches")
+    finally:
+        controller.state_delay_s = 0.0
+    assert fetches["most"] == 1, fetches
+    _updates_after(page, 2)  # still polling
 
 
 def test_a_drain_from_the_page_carries_the_token_and_no_cookie(controller, page):

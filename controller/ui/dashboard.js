@@ -19,6 +19,7 @@
     controller: null,               // the last /state
     decisions: [],                  // oldest first
     decisionsServed: null,          // false when the controller has no decision log
+    decisionsRun: null,             // the controller start the decisions are of (its "run")
     topologyServed: null,
     selectedLink: null,             // [src, dst]
     selectedPair: null,             // [src, dst]
@@ -34,6 +35,9 @@
   };
   let cy = null;
   let timer = null;
+  let polling = false;  // a poll is running
+  let again = false;    // another was asked for meanwhile
+  const SOON_MS = 300;  // how soon a write's effect is read back
 
   // --- helpers ------------------------------------------------------------------------------
   const $ = (id) => document.getElementById(id);
@@ -208,7 +212,7 @@
     cy.on("mouseover", "edge", (event) => {
       const d = event.target.data();
       showHover(`${switchName(d.src)} → ${switchName(d.dst)}: ${mbps(d.load)} of ${mbps(d.capacity)} `
-                + `(${pct(d.utilisation)})${d.drained ? ", drained" : ""}`);
+                + `(${pct(d.utilisation)})${d.carrying ? ", drained but carrying (the only way left)" : d.drained ? ", drained" : ""}`);
     });
     cy.on("mouseover", "node", (event) => showHover(switchName(Number(event.target.id()))));
     cy.on("mouseout", () => showHover(""));
@@ -243,8 +247,9 @@
         if (!cy.getElementById(String(link.src)).nonempty() || !cy.getElementById(String(link.dst)).nonempty()) continue;
         const data = { id, source: String(link.src), target: String(link.dst), src: link.src, dst: link.dst,
                        capacity: link.capacity_bps, load: link.load_bps, utilisation: link.utilisation,
-                       drained: Boolean(link.drained),
-                       colour: link.drained ? DRAINED_COLOUR : utilColour(link.utilisation),
+                       drained: Boolean(link.drained), carrying: Boolean(link.carrying),
+                       // a drained link a failure left the only way is drawn with its load
+                       colour: link.drained && !link.carrying ? DRAINED_COLOUR : utilColour(link.utilisation),
                        width: utilWidth(link.utilisation) };
         let edge = cy.getElementById(id);
         if (edge.nonempty()) edge.data(data);
@@ -339,7 +344,8 @@
       rows.push(el("tr", {}, el("td", {}, `${switchName(src)} → ${switchName(dst)}`),
                    el("td", { class: "num" }, mbps(d.load)), el("td", { class: "num" }, mbps(d.capacity)),
                    el("td", { class: "num" }, pct(d.utilisation)),
-                   el("td", {}, edge.hasClass("down") ? "down" : d.drained ? "drained" : "in use")));
+                   el("td", {}, edge.hasClass("down") ? "down" : d.carrying ? "drained, carrying (the only way left)"
+                                   : d.drained ? "drained" : "in use")));
     }
     return el("div", {}, el("h3", { text: `Link s${a}–s${b}` }),
               el("table", {}, el("tr", {}, el("th", {}, "direction"), el("th", { class: "num" }, "load"),
@@ -420,10 +426,13 @@
         add(`OpenFlow errors: ${guards.openflow_errors.map((e) => `${e.code} ×${e.count}`).join(", ")}`, "note");
       }
     }
+    if (state && state.decision_log_problem) add(state.decision_log_problem);
     const last = view.decisions[view.decisions.length - 1];
     if (last && last.fallback) add(`last decision by ${last.policy}: ${last.fallback}`);
     const drained = topology.links.filter((l) => l.drained).map((l) => `${l.src}-${l.dst}`);
     if (drained.length) add(`drained: ${drained.join(", ")}`, "note");
+    const carrying = topology.links.filter((l) => l.carrying).map((l) => `${l.src}-${l.dst}`);
+    if (carrying.length) add(`drained but carrying traffic (a failure left no other way): ${carrying.join(", ")}`);
     $("problems").replaceChildren(...(problems.length ? problems : [el("li", { class: "ok" }, "none")]));
   }
 
@@ -508,7 +517,15 @@
     if (view.decisionsServed === false) return;
     try {
       const since = decisionsSince();
-      const reply = await getJson(since >= 0 ? `decisions?since=${since}` : "decisions");
+      let reply = await getJson(since >= 0 ? `decisions?since=${since}` : "decisions");
+      // a restarted controller numbers its decisions from 1 again, under another run
+      const restarted = (view.decisionsRun !== null && reply.run !== undefined && reply.run !== view.decisionsRun)
+        || (typeof reply.latest === "number" && since >= 0 && reply.latest < since);
+      if (restarted) {
+        view.decisions = [];
+        if (since >= 0) reply = await getJson("decisions");
+      }
+      view.decisionsRun = reply.run === undefined ? null : reply.run;
       view.decisionsServed = true;
       const byNumber = new Map(view.decisions.map((d) => [d.number, d]));
       const newest = view.decisions.length ? view.decisions[view.decisions.length - 1].number : -1;
@@ -550,6 +567,9 @@
   }
 
   async function poll() {
+    // one poll at a time: one asked for while another runs is run right after it
+    if (polling) { again = true; return; }
+    polling = true;
     clearTimeout(timer);
     try {
       await Promise.all([pollTopology(), pollDecisions()]);
@@ -570,13 +590,18 @@
       view.lastError = String(error.message || error);
       $("live").textContent = `no answer: ${view.lastError}`;
       $("live").className = "badge bad";
+    } finally {
+      polling = false;
     }
-    timer = setTimeout(poll, intervalS() * 1000);
+    clearTimeout(timer);
+    timer = setTimeout(poll, again ? SOON_MS : intervalS() * 1000);
+    again = false;
   }
 
   function pollSoon() {
+    if (polling) { again = true; return; }  // the running poll schedules the next one
     clearTimeout(timer);
-    timer = setTimeout(poll, 300);
+    timer = setTimeout(poll, SOON_MS);
   }
 
   // --- controls -----------------------------------------------------------------------------
@@ -634,7 +659,7 @@
     get selectedLink() { return view.selectedLink; },
     get selectedPair() { return view.selectedPair; },
     get hasToken() { return token !== ""; },
-    utilColour, selectLink, selectPair, clearSelection, poll,
+    utilColour, selectLink, selectPair, clearSelection, poll, pollSoon,
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
