@@ -132,12 +132,14 @@ def run_live(args, plan, settings) -> int:
         started = time.monotonic()
         while True:
             for index, rates in zip(plan.matrix_indices, plan.rates):
-                clients = [lab.start_iperf3_client(
-                    host_of(src), host_of(dst), ports[(src, dst)], args.seconds_per_matrix,
-                    paced_mbps=payload_rate(stream_rates(rate, plan.streams)[0]) / 1e6,
-                    datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=plan.streams)
-                    for (src, dst), rate in rates.items()]
-                processes.extend(clients)
+                clients = []
+                for (src, dst), rate in rates.items():
+                    # recorded as each starts: a Ctrl-C between two starts must stop the first
+                    clients.append(lab.start_iperf3_client(
+                        host_of(src), host_of(dst), ports[(src, dst)], args.seconds_per_matrix,
+                        paced_mbps=payload_rate(stream_rates(rate, plan.streams)[0]) / 1e6,
+                        datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=plan.streams))
+                    processes.append(clients[-1])
                 deadline = time.monotonic() + args.seconds_per_matrix + CLIENT_GRACE_S
                 time.sleep(args.seconds_per_matrix / 2)
                 busiest = _busiest(lab)  # mid-matrix, while its traffic runs
