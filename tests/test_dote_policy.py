@@ -234,3 +234,18 @@ def test_a_run_time_switch_to_dote_follows_the_same_rules():
     assert default_checkpoint(switched) == "dote-abilene"
     with pytest.raises(ControlError, match="policy = figret needs topology"):
         switched_settings({"policy": "figret"}, Settings())
+
+
+def test_one_path_per_pair_takes_the_largest_ratio_and_min_gain_keeps_a_routing_not_much_worse():
+    graph, (first, second) = abilene_graph(), matrices(2, seed=5)
+    ratios = as_weights(dote_policy().decide(graph, all_pairs(), {}, measured(first)))
+    single = dote_policy(split=False).decide(graph, all_pairs(), {}, measured(first))
+    assert {pair: split[0][0] for pair, split in single.items()} == \
+        {pair: max(weights, key=weights.get) for pair, weights in ratios.items()}
+    # predicted MLU of what is installed within 100% of the new decision's: it stays
+    steady = dote_policy(min_gain=1.0)
+    installed = steady.decide(graph, all_pairs(), {}, measured(first))
+    assert steady.decide(graph, all_pairs(), installed, measured(second)) == installed
+    fresh = dote_policy()  # without it the second decision moves pairs
+    fresh.decide(graph, all_pairs(), {}, measured(first))
+    assert fresh.decide(graph, all_pairs(), installed, measured(second)) != installed
