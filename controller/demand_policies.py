@@ -285,3 +285,93 @@ def configured_tunnels(settings) -> dict[tuple[int, int], list[tuple[int, ...]]]
     from topologies.catalog import tunnel_paths
 
     return tunnel_paths(settings.topology, settings.tunnels)
+
+
+class TopologySpecificPolicy(CandidatePathPolicy):
+    """DOTE / FIGRET (:mod:`qnn.models.dote`): one network-wide model from the last H measured
+    demand vectors of all the network's pairs to split ratios over each pair's candidate paths.
+
+    Its input and output slots are the pairs and paths of the network it was trained on, so the
+    candidates are exactly those paths (the configured tunnels, when given, must be them: the
+    checkpoint's recorded pairs digest is checked), switch dpid i + 1 being node i of
+    ``topology``. Each decision adds the measured demand of every pair (0 where none is measured)
+    to a history of the last H; until H are seen the oldest stands in for the missing ones, as
+    in the bench. A path broken in the live graph is dropped and the pair split over the rest in
+    proportion; a pair with none left, or of switches outside the topology, is left out (it
+    takes the fallback's split)."""
+
+    def __init__(self, checkpoint, topology: str, kind: str | None = None, keep_margin: float = 0.1,
+                 split: bool | None = None, tunnels_file: str = "", min_gain: float = 0.0,
+                 min_share: float = MIN_SHARE, device: str = "cpu"):
+        from collections import deque
+
+        from qnn.models.checkpoint import resolve
+        from qnn.models.dote import LoadedDote, read_dote_sidecar
+        from qnn.problems import candidate_pathset, load_network
+
+        wanted = kind or "dote"
+        if not topology:
+            raise ValueError(f"policy {wanted} needs topology = the network its checkpoint was trained on "
+                             f"(its inputs and outputs are that network's pairs)")
+        if not checkpoint:
+            raise ValueError(f"policy {wanted} on topology {topology!r} needs a checkpoint trained on it "
+                             f"(shipped ones: {wanted}-abilene, {wanted}-geant)")
+        k = read_dote_sidecar(resolve(checkpoint))["model"]["k"]
+        network = load_network(topology)
+        node_ids = None
+        if tunnels_file:
+            from topologies.catalog import open_network
+
+            node_ids = open_network(topology)[1]
+        pathset, self.path_rule = candidate_pathset(topology, network, k, "weight",
+                                                    tunnels=tunnels_file or None, node_ids=node_ids)
+        self.loaded = LoadedDote(checkpoint, network, pathset, kind=kind, device=device)
+        super().__init__(k=k, keep_margin=keep_margin, split=True if split is None else split,
+                         min_share=min_share, min_gain=min_gain)
+        self.meta, self.network, self.pathset = self.loaded.meta, network, pathset
+        self.kind = self.name = self.meta["model"]["kind"]
+        self.trained_single_path = False
+        self.history = self.loaded.history
+        self.recent = deque(maxlen=self.history)  # measured demand vectors, oldest first
+        self.switch_pairs = [(int(s) + 1, int(t) + 1) for s, t in pathset.demands]
+        self.row = {pair: row for row, pair in enumerate(self.switch_pairs)}
+        self.switch_paths = [[tuple(int(node) + 1 for node in path) for path in paths if path]
+                             for paths in pathset.paths]
+        self.description = (f"{self.kind} model, {self.loaded.n_params} parameters, trained on "
+                            f"{self.meta['topology'].get('name', '?')} only, last {self.history} "
+                            f"measured demands -> split ratios over its {self.path_rule}"
+                            f"{self._split_note()}")
+
+    def demand_vector(self, demand_bps: Mapping[Pair, float]) -> np.ndarray:
+        """Every trained pair's measured demand (bit/s; 0 where none is measured), in its order."""
+        return np.array([max(float(demand_bps.get(pair, 0.0)), 0.0) for pair in self.switch_pairs])
+
+    def decide(self, graph: nx.DiGraph, pairs: Sequence[Pair],
+               current: Mapping[Pair, Split] | None = None,
+               demand_bps: Mapping[Pair, float] | None = None) -> dict[Pair, Split]:
+        current = current or {}
+        self.recent.append(self.demand_vector(demand_bps or {}))
+        ratios = self.loaded.decide(np.array(self.recent))
+        decided: dict[Pair, Split] = {}
+        routed, candidates_of = [], []
+        for pair in sorted({tuple(pair) for pair in pairs}):
+            row = self.row.get(pair)
+            if row is None:
+                continue
+            slots = [j for j, path in enumerate(self.switch_paths[row])
+                     if all(graph.has_edge(a, b) for a, b in zip(path, path[1:]))]
+            if not slots:
+                continue
+            candidates = [self.switch_paths[row][j] for j in slots]
+            installed = current.get(pair) if runs_between(current.get(pair), pair) else None
+            choose = self._choose_split if self.split else self._choose_path
+            decided[pair] = choose(candidates, ratios[row, slots], installed)
+            routed.append(pair)
+            candidates_of.append(candidates)
+        if self.min_gain > 0 and routed:
+            node_paths = [[tuple(node - 1 for node in path) for path in paths] for paths in candidates_of]
+            pathset = PathSet(self.network, [(s - 1, t - 1) for s, t in routed], node_paths, self.k)
+            demand = np.array([max(float((demand_bps or {}).get(pair, 0.0)), 0.0) for pair in routed])
+            if demand.sum() > 0:
+                decided = self._unless_better(routed, candidates_of, pathset, demand, decided, current)
+        return decided

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import networkx as nx
 
-from controller.settings import Settings, default_checkpoint, wanted_split
+from controller.settings import TOPOLOGY_SPECIFIC_POLICIES, Settings, default_checkpoint, wanted_split
 from controller.splits import Pair, Split, SwitchPath
 from qnn.errors import CheckpointError
 
@@ -213,10 +213,15 @@ def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, Shorte
         return policy, fallback, ""
     checkpoint = default_checkpoint(settings)
     try:
-        from controller.demand_policies import LearnedPolicy, configured_tunnels
+        from controller.demand_policies import LearnedPolicy, TopologySpecificPolicy, configured_tunnels
 
-        policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin, split=split,
-                               tunnels=configured_tunnels(settings), min_gain=settings.min_gain)
+        if settings.policy in TOPOLOGY_SPECIFIC_POLICIES:
+            policy = TopologySpecificPolicy(checkpoint, settings.topology, kind=settings.policy,
+                                            keep_margin=settings.keep_margin, split=split,
+                                            tunnels_file=settings.tunnels, min_gain=settings.min_gain)
+        else:
+            policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin, split=split,
+                                   tunnels=configured_tunnels(settings), min_gain=settings.min_gain)
     except Exception as error:  # noqa: BLE001 - whatever a checkpoint holds, keep forwarding
         expected = isinstance(error, (CheckpointError, OSError, ValueError, ImportError))
         problem = f"policy {settings.policy} unavailable: " + (str(error) if expected else repr(error))

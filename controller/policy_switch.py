@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from controller.settings import (CANDIDATE_PATH_POLICIES, CHOICES, LEARNED_POLICIES, Settings,
-                                 SettingsError, parse_settings)
+from controller.settings import (CANDIDATE_PATH_POLICIES, CHOICES, LEARNED_POLICIES,
+                                 TOPOLOGY_SPECIFIC_POLICIES, Settings, SettingsError, parse_settings)
 
 POLICY_FIELDS = ("policy", "checkpoint", "split")
 MAX_CHECKPOINT_CHARS = 4096
@@ -26,7 +26,8 @@ def _as_config_text(value) -> str:
 def switched_settings(body: object, settings: Settings) -> Settings:
     """The settings with the body's ``policy``, ``checkpoint`` and ``split`` (each optional,
     at least one; ``split``: true, false or "auto") in place, checked as the config file is.
-    A policy that loads no checkpoint, given without one, drops the configured checkpoint."""
+    A policy that loads no checkpoint, or one of the other family (qnn/mlp against dote/figret),
+    given without one, drops the configured checkpoint."""
     if not isinstance(body, dict):
         raise ControlError(f"the body must be a JSON object with any of {', '.join(POLICY_FIELDS)}")
     unknown = sorted(set(body) - set(POLICY_FIELDS))
@@ -41,7 +42,11 @@ def switched_settings(body: object, settings: Settings) -> Settings:
             raise ControlError(f"'policy' must be one of {', '.join(CHOICES['policy'])}, "
                                f"not {body['policy']!r}")
         changes["policy"] = body["policy"]
-        if body["policy"] not in LEARNED_POLICIES and "checkpoint" not in body:
+        # a policy that loads no checkpoint, or another family's (a per-flow router's checkpoint
+        # is no dote/figret one, nor the other way round), drops the configured one
+        other_family = (body["policy"] in TOPOLOGY_SPECIFIC_POLICIES) != (settings.policy in
+                                                                          TOPOLOGY_SPECIFIC_POLICIES)
+        if (body["policy"] not in LEARNED_POLICIES or other_family) and "checkpoint" not in body:
             changes["checkpoint"] = ""
     if "checkpoint" in body:
         checkpoint = body["checkpoint"]

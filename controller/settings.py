@@ -64,8 +64,12 @@ class Settings:
     decision_log_file: str = ""
 
 
-LEARNED_POLICIES = ("qnn", "mlp")  # the ones that load a checkpoint
-CANDIDATE_PATH_POLICIES = (*LEARNED_POLICIES, "milp", "lp")  # the ones that choose among candidate paths
+# the learned policies whose checkpoint routes only the network it was trained on (its input and
+# output are that network's pairs): they need the topology the switches' dpids map to
+TOPOLOGY_SPECIFIC_POLICIES = ("dote", "figret")
+LEARNED_POLICIES = ("qnn", "mlp", *TOPOLOGY_SPECIFIC_POLICIES)  # the ones that load a checkpoint
+# the ones that choose among candidate paths
+CANDIDATE_PATH_POLICIES = ("qnn", "mlp", "milp", "lp", *TOPOLOGY_SPECIFIC_POLICIES)
 SINGLE_PATH_POLICIES = ("milp",)  # the ones that cannot split a pair's traffic
 CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
@@ -173,10 +177,13 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if values.get("split") == "true" and policy in SINGLE_PATH_POLICIES:
         problems.append(f"{(origins or {}).get('split', source)}: [{SECTION}] split = true: policy = "
                         f"{policy} routes every switch pair on one path (the single-path optimum); splitting "
-                        f"needs policy = lp, qnn, mlp or shortest-path")
+                        f"needs policy = lp, qnn, mlp, dote, figret or shortest-path")
     if values.get("checkpoint") and policy not in LEARNED_POLICIES:
         problems.append(f"{(origins or {}).get('checkpoint', source)}: [{SECTION}] checkpoint is only "
-                        f"used by policy = qnn or mlp (policy is {policy})")
+                        f"used by policy = {', '.join(LEARNED_POLICIES[:-1])} or {LEARNED_POLICIES[-1]} "
+                        f"(policy is {policy})")
+    if policy in TOPOLOGY_SPECIFIC_POLICIES:
+        problems += _topology_specific_problems(policy, values, origins or {}, source)
     tunnels = values.get("tunnels", "")
     if tunnels and policy not in CANDIDATE_PATH_POLICIES:
         problems.append(f"{(origins or {}).get('tunnels', source)}: [{SECTION}] tunnels are only "
@@ -189,6 +196,22 @@ def parse_settings(raw: dict[str, str], source: str = "config",
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
+
+
+def _topology_specific_problems(policy: str, values: dict, origins: dict[str, str], source: str) -> list[str]:
+    """A dote/figret checkpoint's inputs and outputs are the pairs of the network it was trained
+    on: the controller must be told that network, for its switches' dpids to map to those pairs."""
+    where = origins.get("policy", source)
+    topology = values.get("topology", "")
+    if not topology:
+        return [f"{where}: [{SECTION}] policy = {policy} needs topology = {' | '.join(NAMED_TOPOLOGIES)} | "
+                f"<a topology file>: a {policy} checkpoint routes only the network it was trained on, "
+                f"whose node i is switch dpid i + 1"]
+    if topology not in NAMED_TOPOLOGIES and not values.get("checkpoint"):
+        return [f"{where}: [{SECTION}] policy = {policy} with topology = {topology!r} needs checkpoint = "
+                f"<a {policy} checkpoint trained on that network> (the shipped ones route only "
+                f"{' or '.join(NAMED_TOPOLOGIES)})"]
+    return []
 
 
 def _is_ip_address(text: str) -> bool:
@@ -292,10 +315,15 @@ def default_checkpoint(settings: Settings) -> str:
     """The checkpoint a learned policy loads: the configured one, else the shipped checkpoint of
     the configured network when it is a named one, else abilene's (the REST view's policy then
     says which network it was trained on): the one trained for split ratios, or with
-    ``split = false`` the one trained for one path per pair."""
+    ``split = false`` the one trained for one path per pair. A topology-specific policy (dote,
+    figret) has a default only on a named network: ``{policy}-{topology}``; else ""."""
     if settings.checkpoint:
         return settings.checkpoint
-    from qnn.models.checkpoint import shipped_checkpoint
+    from qnn.models.checkpoint import shipped_checkpoint, shipped_name
+
+    if settings.policy in TOPOLOGY_SPECIFIC_POLICIES:  # no other network's checkpoint would do
+        named = settings.topology in NAMED_TOPOLOGIES
+        return shipped_name(settings.policy, settings.topology) if named else ""
 
     network = settings.topology if settings.topology in NAMED_TOPOLOGIES else "abilene"
     return shipped_checkpoint(settings.policy, network, single_path=settings.split == "false")

@@ -24,8 +24,8 @@ import controller.app as app_module
 from controller import ofmsgs, ryu_options
 from controller.settings import Settings
 from controller.tunnels import InstalledTunnels
-from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeNetwork, arp_frame, ip, ipv4_frame,
-                         is_add, is_delete, mac, output_ports, reparse)
+from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeDatapath, FakeNetwork, arp_frame, ip,
+                         ipv4_frame, is_add, is_delete, mac, output_ports, reparse)
 from tests.tables_sim import TableSim, assert_record_is_true
 
 # the fixtures below replace these; a test that needs the real ones takes them from here
@@ -1351,3 +1351,63 @@ def test_a_state_file_link_lldp_never_confirms_is_removed_after_the_hold(net, ap
         again.run_pending_reroutes()
     assert not {(1, 2), (2, 1)} & set(again.state.links) and not again.provisional_links
     assert paths_of(again, 1, 3) == [LONG]
+
+
+class FakeAbilene(FakeNetwork):
+    """Abilene's switches (dpid = node index + 1) and links, each switch's host on port 1 and
+    its links on ports 2, 3, ... in the order of its neighbours' dpids."""
+
+    def __init__(self, app):
+        from topologies.catalog import abilene_links
+
+        super().__init__(app, n=12)
+        pairs = sorted({(src, dst) for src, dst, _, _ in abilene_links(1.0)})
+        neighbours = {n: sorted({b for a, b in pairs if a == n}) for n in range(1, 13)}
+        self.port_of = {(a, b): 2 + neighbours[a].index(b) for a, b in pairs}
+        self.links = [((a, self.port_of[(a, b)]), (b, self.port_of[(b, a)])) for a, b in pairs]
+
+    def ring_links(self):
+        return self.links
+
+    def connect(self, dpid: int, flows=(), groups=(), answer: bool = True):
+        dp = FakeDatapath(dpid, self.log)
+        self.datapaths[dpid] = dp
+        features = parser.OFPSwitchFeatures(dp, datapath_id=dpid, n_buffers=0, n_tables=254,
+                                            auxiliary_id=0, capabilities=0)
+        events = app_module.ofp_event
+        self._handle(self.app.switch_features, events.EventOFPSwitchFeatures(features))
+        self.state_change(dp, app_module.MAIN_DISPATCHER)
+        ports = [HOST_PORT] + sorted(p for (a, _), p in self.port_of.items() if a == dpid)
+        reply = parser.OFPPortDescStatsReply(dp, body=[self.port(p) for p in ports] +
+                                             [self.port(ofp.OFPP_LOCAL)])
+        self._handle(self.app.port_desc, events.EventOFPPortDescStatsReply(reply))
+        if answer:
+            self.answer_read_back(dpid, flows, groups)
+        return dp
+
+
+@pytest.mark.parametrize("kind", ["dote", "figret"])
+def test_dote_on_abilene_installs_its_splits_over_the_checkpoints_paths(kind, spawned, wsgi, tmp_path,
+                                                                        monkeypatch):
+    from qnn.problems import candidate_pathset, load_network
+
+    app = _app_with(f"[qroute]\npolicy = {kind}\ntopology = abilene\n", tmp_path, monkeypatch, wsgi)
+    assert app.status.policy_problem == "" and app.describe()["policy_name"] == kind
+    monkeypatch.setattr(app.policy, "keep_margin", 0.0)
+    monkeypatch.setattr(app.policy, "min_gain", 0.0)
+    net = FakeAbilene(app)
+    _record_barriers(app, net)
+    net.start()
+    for n in range(1, 13):
+        learn(net, n)
+    assert len(app.tunnels.splits) == 132 and app.describe()["last_decision_error"] == ""
+    # the paths the checkpoint was trained with (its recorded rule), in switch dpids
+    pathset, _ = candidate_pathset("abilene", load_network("abilene"), 3)
+    trained = {(s + 1, t + 1): {tuple(n + 1 for n in path) for path in paths if path}
+               for (s, t), paths in zip(pathset.demands, pathset.paths)}
+    assert any(len(split) > 1 for split in app.tunnels.splits.values())
+    sim = replayed(net)
+    for pair, split in app.tunnels.splits.items():
+        assert {path for path, _ in split} <= trained[pair]
+        assert sum(weight for _, weight in split) == pytest.approx(1.0)
+        assert delivered(sim, *pair) == {path for path, _ in split}

@@ -17,7 +17,7 @@ from controller.settings import Settings
     ({"split": 1}, "'split' must be true, false"),
     ({"checkpoint": 7, "policy": "qnn"}, "'checkpoint' must be a string"),
     ({"policy": "milp", "split": True}, "routes every switch pair on one path"),
-    ({"checkpoint": "qnn-abilene"}, "only used by policy = qnn or mlp"),
+    ({"checkpoint": "qnn-abilene"}, "only used by policy = qnn, mlp, dote or figret"),
 ])
 def test_a_bad_request_names_its_problem(body, says):
     with pytest.raises(ControlError) as refused:

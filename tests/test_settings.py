@@ -212,7 +212,8 @@ def test_checkpoint_without_a_learned_policy_is_refused(tmp_path, policy):
     path = write(tmp_path, "q.conf", f"[qroute]\n{policy}checkpoint = qnn-abilene\n")
     with pytest.raises(SettingsError) as error:
         read_settings([path])
-    assert "checkpoint is only used by policy = qnn or mlp" in str(error.value) and path in str(error.value)
+    message = str(error.value)
+    assert "checkpoint is only used by policy = qnn, mlp, dote or figret" in message and path in message
 
 
 def test_default_checkpoint_follows_policy_topology_and_split(tmp_path):
@@ -265,7 +266,8 @@ def test_split_true_with_the_single_path_milp_is_refused(tmp_path):
 def test_the_lp_policy_is_accepted_and_takes_no_checkpoint(tmp_path):
     assert parse_settings({"policy": "lp"}).policy == "lp"
     path = write(tmp_path, "q.conf", "[qroute]\npolicy = lp\ncheckpoint = qnn-abilene\n")
-    with pytest.raises(SettingsError, match="checkpoint is only used by policy = qnn or mlp .policy is lp"):
+    with pytest.raises(SettingsError,
+                       match="checkpoint is only used by policy = qnn, mlp, dote or figret .policy is lp"):
         read_settings([path])
 
 
