@@ -21,7 +21,10 @@ def test_a_failed_link_is_bypassed_within_50_ms_with_the_controller_stopped(chec
 
 
 def test_a_silently_dead_link_is_bypassed_within_bfds_detection_time(checks):
-    result = checks.silent_link_death(trials=2, topology="diamond")
+    # BFD every 10 ms sometimes declares healthy links dead on a busy 2-core machine (all
+    # sessions down at once, up to a second): make reliability counts those against its check;
+    # here up to 3 such trials are replaced, and 2 trials without one must keep the bound
+    result = checks.silent_link_death(trials=2, topology="diamond", spare_trials=3)
     print(result.figure)
     assert result.passed, result.details
 

@@ -226,8 +226,14 @@ def link_failure_on_an_active_path(trials: int = 10, rate_pps: int = 1000, seed:
 
 
 def silent_link_death(trials: int = 3, bfd_ms: int = 10, rate_pps: int = 1000,
-                      seed: int = 2, topology: str = "abilene") -> CheckResult:
-    """BFD on; each trial black-holes the first link of an active stream's path."""
+                      seed: int = 2, topology: str = "abilene", spare_trials: int = 0) -> CheckResult:
+    """BFD on; each trial black-holes the first link of an active stream's path.
+
+    A trial in which BFD also declared a healthy link dead (a false positive: ovs-vswitchd's
+    BFD monitor held back past the detection time, all its sessions down at once and up again
+    only after BFD's slow start, up to a second) measures that, not the silent link: it fails
+    the check, unless `spare_trials` allows that many to be replaced by further trials (the
+    short form in the test suite, where the machine's load is not the lab's own)."""
     from topologies.mininet_topos import topos
 
     import mininet.clean
@@ -239,7 +245,10 @@ def silent_link_death(trials: int = 3, bfd_ms: int = 10, rate_pps: int = 1000,
     try:
         _wait_for_bfd(lab)
         hosts = sorted(lab.topo.hosts(), key=lambda name: int(name[1:]))
-        for trial in range(1, trials + 1):
+        trial = 0
+        while sum(not row["bfd_down_on_healthy_links"] for row in rows) < trials and \
+                len(rows) < trials + spare_trials:
+            trial += 1
             src, dst, path = _stream_through(lab, rng, hosts)
             link = (path[0], path[1])
             probe = _start_probe(lab, src, dst, 2.0, rate_pps)
@@ -265,15 +274,20 @@ def silent_link_death(trials: int = 3, bfd_ms: int = 10, rate_pps: int = 1000,
     finally:
         lab.stop()
         mininet.clean.cleanup()
-    within = sum(row["outage_ms"] <= bound for row in rows)
+    clean = [row for row in rows if not row["bfd_down_on_healthy_links"]]
+    false_positives = len(rows) - len(clean)
+    within = sum(row["outage_ms"] <= bound for row in clean)
+    spares = f" (up to {spare_trials} such trials replaced by further ones)" if spare_trials else ""
     return CheckResult(
         name=f"silent link death ({topology}, BFD every {bfd_ms} ms, {rate_pps} pps)",
-        pass_rule=f"outage <= {bound:g} ms (BFD's 3 x {bfd_ms} ms detection) in every trial; "
-                  f"the controller drops the link within {LLDP_BOUND_S:g} s",
+        pass_rule=f"outage <= {bound:g} ms (BFD's 3 x {bfd_ms} ms detection) in {trials} trials; "
+                  f"the controller drops the link within {LLDP_BOUND_S:g} s; no BFD session on a "
+                  f"healthy link declared dead{spares}",
         figure=f"outages (ms) {[row['outage_ms'] for row in rows]}; controller dropped the link "
-               f"after (s) {[row['controller_detect_s'] for row in rows]}; BFD declared a healthy "
-               f"link dead in {sum(bool(row['bfd_down_on_healthy_links']) for row in rows)} of {trials}",
-        passed=within == trials and all(row["controller_detect_s"] is not None for row in rows),
+               f"after (s) {[row['controller_detect_s'] for row in rows]}; BFD declared healthy "
+               f"links dead in {false_positives} of {len(rows)} trials",
+        passed=(len(clean) == trials and within == trials and false_positives <= spare_trials
+                and all(row["controller_detect_s"] is not None for row in clean)),
         details={"bound_ms": bound, "trials": rows})
 
 
