@@ -90,21 +90,24 @@ def resolve(path_or_name) -> pathlib.Path:
     return p
 
 
-def save_checkpoint(path, router, meta: dict[str, Any]) -> dict:
-    """Write ``path`` (weights) and its sidecar; returns the sidecar dict."""
+def write_weights(path, module, side: dict[str, Any]) -> dict:
+    """Write ``module``'s state_dict to ``path`` and ``side`` (with the weights' file name and
+    sha256 added) to its sidecar; returns the sidecar dict."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in router.state_dict().items()}, buf)
+    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buf)
     data = buf.getvalue()
     path.write_bytes(data)
-    side = {"format": FORMAT, **meta, "model": router.config(),
-            "weights_file": path.name, "weights_sha256": hashlib.sha256(data).hexdigest()}
+    side = {**side, "weights_file": path.name, "weights_sha256": hashlib.sha256(data).hexdigest()}
     sidecar_path(path).write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return side
 
 
-def read_sidecar(path) -> dict:
+def read_sidecar_json(path, expected_format: str, what: str) -> tuple[pathlib.Path, dict]:
+    """The sidecar of weights file ``path`` (its path and its JSON object), refused unless both
+    files exist and the sidecar's ``format`` is ``expected_format`` (``what``: the kind of
+    checkpoint, for the message)."""
     path = pathlib.Path(path)
     side = sidecar_path(path)
     if not path.exists():
@@ -115,9 +118,29 @@ def read_sidecar(path) -> dict:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(side, f"sidecar is not valid JSON ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != expected_format:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise CheckpointError(side, f"not a qroute router checkpoint (format {found!r}, expected {FORMAT!r})")
+        raise CheckpointError(side, f"not a {what} (format {found!r}, expected {expected_format!r})")
+    return side, meta
+
+
+def verified_weights(path, meta: dict) -> bytes:
+    """The weights file's bytes, refused when their sha256 is not the one the sidecar records."""
+    data = pathlib.Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != meta["weights_sha256"]:
+        raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
+                                    f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
+    return data
+
+
+def save_checkpoint(path, router, meta: dict[str, Any]) -> dict:
+    """Write ``path`` (weights) and its sidecar; returns the sidecar dict."""
+    return write_weights(path, router, {"format": FORMAT, **meta, "model": router.config()})
+
+
+def read_sidecar(path) -> dict:
+    side, meta = read_sidecar_json(path, FORMAT, "qroute router checkpoint")
     for key in ("model", "topology", "weights_sha256"):
         if key not in meta:
             raise CheckpointError(side, f"sidecar lacks {key!r}")
@@ -236,11 +259,7 @@ def load_checkpoint(path, network=None, k: int | None = None, kind: str | None =
     ``network`` / ``k`` / ``kind``, when given, must match what the checkpoint was trained for."""
     path = resolve(path)
     meta = read_sidecar(path)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != meta["weights_sha256"]:
-        raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
-                                    f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
+    data = verified_weights(path, meta)
     model_cfg = meta["model"]
     if kind is not None and model_cfg.get("kind") != kind:
         raise CheckpointError(path, f"holds a {model_cfg.get('kind')!r} model, {kind!r} wanted")

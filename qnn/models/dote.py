@@ -37,7 +37,9 @@ import torch
 from torch import nn
 
 from qnn.errors import CheckpointError
-from qnn.models.checkpoint import resolve, sidecar_path, topology_fingerprint
+from qnn.models.epochs import train_epoch
+from qnn.models.checkpoint import (read_sidecar_json, resolve, topology_fingerprint, verified_weights,
+                                   write_weights)
 from qnn.models.router import PathTensors, n_params
 
 FORMAT = "qroute-dote-checkpoint/1"
@@ -165,25 +167,15 @@ def fit_dote(model: DoteNet, pt: PathTensors, train, val, pair_std_vec=None, alp
     best, best_state, bad, history, t0, longest = None, None, 0, [], time.time(), 0.0
     for ep in range(epochs):
         epoch_start = time.time()
-        model.train()
-        perm = torch.randperm(Wtr.shape[0], generator=gen).to(dev)
-        tot = 0.0
-        for a in range(0, len(perm), batch):
-            idx = perm[a:a + batch]
-            split = model(Wtr[idx], pt.mask)
-            loss = figret_loss(pt, Ytr[idx], split, Otr[idx], std, alpha).mean()
-            opt.zero_grad()
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            tot += float(loss.detach()) * len(idx)
+        train_loss = train_epoch(model, opt, Wtr.shape[0], batch, gen, dev,
+                                 lambda idx: figret_loss(pt, Ytr[idx], model(Wtr[idx], pt.mask),
+                                                         Otr[idx], std, alpha), clip)
         full = ratio_summary(evaluate_dote(model, pt, Wva, Yva, Ova))
         val_summary = {key: full[key] for key in ("mean", "p90", "p99", "max", "n")}
-        history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val_summary["mean"],
+        history.append({"epoch": ep + 1, "train_loss": train_loss, "val_mean": val_summary["mean"],
                         "val_p90": val_summary["p90"], "seconds": round(time.time() - t0, 1)})
         if progress:
-            print(f"epoch {ep + 1}: loss {tot / len(perm):.4f} val mean {val_summary['mean']:.4f} "
+            print(f"epoch {ep + 1}: loss {train_loss:.4f} val mean {val_summary['mean']:.4f} "
                   f"p90 {val_summary['p90']:.4f}", file=sys.stderr)
         if best is None or val_summary["mean"] < best["mean"] - 1e-5:
             best, bad = {**val_summary, "epoch": ep + 1}, 0
@@ -207,33 +199,12 @@ def pairs_digest(pathset) -> str:
 
 
 def save_dote_checkpoint(path, model: DoteNet, meta: dict) -> dict:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    data = buf.getvalue()
-    path.write_bytes(data)
-    side = {"format": FORMAT, **meta, "model": model.config(), "n_params": n_params(model),
-            "topology_specific": True, "weights_file": path.name,
-            "weights_sha256": hashlib.sha256(data).hexdigest()}
-    sidecar_path(path).write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return side
+    return write_weights(path, model, {"format": FORMAT, **meta, "model": model.config(),
+                                       "n_params": n_params(model), "topology_specific": True})
 
 
 def read_dote_sidecar(path) -> dict:
-    path = pathlib.Path(path)
-    side = sidecar_path(path)
-    if not path.exists():
-        raise CheckpointError(path, "weights file not found")
-    if not side.exists():
-        raise CheckpointError(side, "metadata sidecar not found (expected next to the weights)")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(side, f"sidecar is not valid JSON ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise CheckpointError(side, f"not a DOTE/FIGRET checkpoint (format {found!r}, expected {FORMAT!r})")
+    side, meta = read_sidecar_json(path, FORMAT, "DOTE/FIGRET checkpoint")
     model = meta.get("model")
     if not isinstance(model, dict) or model.get("kind") not in KINDS:
         raise CheckpointError(side, f"model kind must be one of {', '.join(KINDS)}")
@@ -259,11 +230,7 @@ def load_dote_checkpoint(path, network=None, pathset=None, kind: str | None = No
     the ones it was trained on: these models' input and output are that network's pairs."""
     path = resolve(path)
     meta = read_dote_sidecar(path)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != meta["weights_sha256"]:
-        raise CheckpointError(path, f"checksum mismatch: weights sha256 {digest[:12]}... but sidecar "
-                                    f"records {meta['weights_sha256'][:12]}... (file changed or corrupt)")
+    data = verified_weights(path, meta)
     cfg = meta["model"]
     if kind is not None and cfg["kind"] != kind:
         raise CheckpointError(path, f"holds a {cfg['kind']!r} model, {kind!r} wanted")

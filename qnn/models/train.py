@@ -30,6 +30,7 @@ from qnn.models.checkpoint import (HISTORY_REDUCERS, TARGET_LAG, build_router, m
                                    topology_fingerprint)
 from qnn.models.dataset import TOPOLOGIES, load_dataset, pairs, time_split
 from qnn.models.dote import DEFAULT_HISTORY, FIGRET_ALPHA
+from qnn.models.epochs import train_epoch
 from qnn.models.router import (DEFAULT_FEATURES, PathTensors, Router, evaluate, hard_split, n_params,
                                smooth_mlu_ratio)
 
@@ -70,32 +71,25 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     longest = 0.0
     for ep in bar:
         epoch_start = time.time()
-        router.train()
-        perm = torch.randperm(Xtr.shape[0], generator=gen).to(dev)
-        tot = 0.0
         temperature = anneal_temperature(anneal, ep, epochs)
-        for a in range(0, len(perm), batch):
-            idx = perm[a:a + batch]
+
+        def batch_loss(idx, temperature=temperature):
             split = router(pt, Xtr[idx], temperature=temperature)
             if single_path and not anneal:
                 split = hard_split(split, pt.mask) + split - split.detach()
-            loss = smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta).mean()
-            opt.zero_grad()
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(router.parameters(), clip)
-            opt.step()
-            tot += float(loss.detach()) * len(idx)
+            return smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta)
+
+        train_loss = train_epoch(router, opt, Xtr.shape[0], batch, gen, dev, batch_loss, clip)
         sched.step()
         val = evaluate(router, pt, Xva, Yva, Ova, single_path=single_path, batch=eval_batch).summary
-        history.append({"epoch": ep + 1, "train_loss": tot / len(perm), "val_mean": val["mean"],
+        history.append({"epoch": ep + 1, "train_loss": train_loss, "val_mean": val["mean"],
                         "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
         if best is None or val["mean"] < best["mean"] - 1e-5:
             best, bad = {**val, "epoch": ep + 1}, 0
             best_state = {k: v.detach().clone() for k, v in router.state_dict().items()}
         else:
             bad += 1
-        bar.set_postfix(loss=f"{tot / len(perm):.4f}", val=f"{val['mean']:.4f}", best=f"{best['mean']:.4f}")
+        bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val['mean']:.4f}", best=f"{best['mean']:.4f}")
         if log:
             log(history[-1])
         longest = max(longest, time.time() - epoch_start)
