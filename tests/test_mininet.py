@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import require_data_or_skip
+from tests.lab_helpers import started_lab
 
 pytestmark = pytest.mark.mininet
 
@@ -37,22 +38,7 @@ def mininet_lab():
 
 
 def _lab(mininet_lab, topo, request, **settings):
-    from mininet.clean import cleanup
-
-    cleanup()
-    lab = mininet_lab.MininetLab(topo, settings=settings)
-    try:
-        lab.start()
-        lab.wait_until_ready()
-    except BaseException:
-        print(lab.controller_log()[-3000:])
-        lab.stop()
-        raise
-    yield lab
-    if request.session.testsfailed:
-        print(lab.controller_log()[-3000:])
-    lab.stop()
-    cleanup()
+    yield from started_lab(mininet_lab, topo, request, settings)
 
 
 @pytest.fixture(scope="class")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from controller.lab.mininet_lab import REPO_ROOT
-from tests.lab_helpers import lab_module
+from tests.lab_helpers import dashboard_page, lab_module, started_lab
 
 pytestmark = pytest.mark.mininet
 
@@ -19,40 +19,22 @@ SRC, DST = "h3", "h8"   # Chicago -> Los Angeles: several hops, other paths to m
 IPERF_PORT, IPERF_SECONDS = 5411, 90
 
 
+def _all_pairs_ping(lab):
+    assert lab.ping_all() == 0.0
+
+
 @pytest.fixture(scope="module")
 def lab(request):
-    mininet_lab = lab_module("mininet_lab")
-    from mininet.clean import cleanup
-
     from topologies.mininet_topos import AbileneTopo
 
-    cleanup()
-    lab = mininet_lab.MininetLab(AbileneTopo(), settings={
-        "topology": "abilene", "routing_weight": "ospf", "policy": "shortest-path"})
-    try:
-        lab.start()
-        lab.wait_until_ready()
-        assert lab.ping_all() == 0.0
-    except BaseException:
-        print(lab.controller_log()[-3000:])
-        lab.stop()
-        raise
-    yield lab
-    if request.session.testsfailed:
-        print(lab.controller_log()[-3000:])
-    lab.stop()
-    cleanup()
+    yield from started_lab(lab_module("mininet_lab"), AbileneTopo(), request,
+                           {"topology": "abilene", "routing_weight": "ospf", "policy": "shortest-path"},
+                           ready=_all_pairs_ping)
 
 
 @pytest.fixture(scope="module")
 def page(lab):
-    from controller.lab.browser import dashboard_url, headless_chromium, wait_for_updates
-
-    driver = headless_chromium()
-    driver.get(dashboard_url(lab.rest_port))
-    wait_for_updates(driver, 2)
-    yield driver
-    driver.quit()
+    yield from dashboard_page(lab.rest_port)
 
 
 @pytest.fixture(scope="module")

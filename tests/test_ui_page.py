@@ -18,6 +18,8 @@ from controller.rest import register_rest_api  # first: it patches eventlet for 
 from controller.ui_rest import UI_DIR
 from ryu.app.wsgi import WSGIApplication
 
+from tests.lab_helpers import dashboard_page
+
 pytestmark = pytest.mark.slow
 
 TOKEN = "scripted-token-4821"
@@ -141,13 +143,7 @@ def unlocated_controller():
 
 @pytest.fixture(scope="module")
 def page(controller):
-    from controller.lab.browser import dashboard_url, headless_chromium, wait_for_updates
-
-    driver = headless_chromium()
-    driver.get(dashboard_url(controller.port))
-    wait_for_updates(driver, 2)
-    yield driver
-    driver.quit()
+    yield from dashboard_page(controller.port)
 
 
 def _updates_after(page, count=2, timeout=10.0):
