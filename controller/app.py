@@ -93,7 +93,7 @@ class QRouteController(app_manager.RyuApp):
         self.tunnels = InstalledTunnels(protect=self.settings.local_protection)
         self.liveness = PortLiveness()
         self.port_rates = PortRates(self.settings.stats_interval)
-        self.pair_rates = PairRates()
+        self.pair_rates = PairRates(self.settings.demand_hold)
         self.flood_guard = arp_proxy.FloodGuard(self.settings.arp_flood_window)
         self.edge = edge_guard.EdgeGuard(edge_guard.EdgeLimits.from_settings(self.settings),
                                          self.logger)
@@ -583,7 +583,7 @@ class QRouteController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPGroupStatsReply, MAIN_DISPATCHER)
     def group_stats(self, ev):
         self.pair_rates.update(ev.msg.datapath.id, ev.msg.body, self.tunnels.group_pair,
-                               self.tunnels.splits.get)
+                               self.tunnels.splits.get, now=self.clock())
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev):
@@ -660,7 +660,7 @@ class QRouteController(app_manager.RyuApp):
                 self.refused.reset()  # another path, or room freed: refused pairs may try again
             self.refused.keep_only(pairs)
             self.wait_cut_short = ""
-            demand = dict(self.pair_rates.bps)
+            demand = self.pair_rates.demand(self.clock())
             decided = self._decide(graph, pairs, current, reason, demand)
             if self.wait_cut_short:
                 # a failure ended the wait: the fallback decides on the network as it is now

@@ -215,6 +215,10 @@ class LearnedPolicy(CandidatePathPolicy):
             raise CheckpointError(checkpoint, f"trained to decide on the last {loaded.history} traffic "
                                   "matrices; the controller decides on one period's measured rates (train "
                                   "with --history 1)")
+        if loaded.feature_history > 1:
+            raise CheckpointError(checkpoint, f"its history features read each pair's last "
+                                  f"{loaded.feature_history} traffic matrices; the controller keeps no such "
+                                  "history for the per-pair routers yet (train without --feature-history)")
         self.trained_single_path = bool(loaded.meta.get("single_path", False))
         super().__init__(k=loaded.k, keep_margin=keep_margin, tunnels=tunnels, min_gain=min_gain,
                          split=not self.trained_single_path if split is None else split)

@@ -6,6 +6,7 @@ arrived: two delayed replies handled back to back would otherwise give absurd ra
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Container, Iterable, Mapping
 
 from controller import ofmsgs
@@ -67,17 +68,22 @@ class PairRates:
     the switch realised the split). A group rebuilt since the last sample (new buckets, or a
     re-added group after a reconnect) has another generation: that sample gives no rate."""
 
-    def __init__(self):
+    def __init__(self, hold: float = 0.0):
+        """``hold`` (s, ``demand_hold``): :meth:`demand` is each pair's highest rate over this
+        long (0: its last rate)."""
+        self.hold = float(hold)
         self.meter = RateMeter()  # (dpid, group_id[, bucket]) -> byte counter samples
         self.bps: dict[Pair, float] = {}
         self.bucket_bps: dict[Pair, tuple[float | None, ...]] = {}
+        self.recent: dict[Pair, deque] = {}  # (when, bit/s) of each pair's rates, oldest first
 
     def update(self, dpid: int, stats: Iterable,
                group_pair: Callable[[int, int], Pair | None],
-               generation: Callable[[Pair], object] = lambda pair: None) -> None:
-        """Take one group-stats reply of switch `dpid`. ``group_pair(dpid, group_id)``: the pair
-        a group of qroute's serves (None: not one of qroute's); ``generation(pair)``: what the
-        installed group holds (its buckets), so that counters of a rebuilt group are not mixed."""
+               generation: Callable[[Pair], object] = lambda pair: None, now: float = 0.0) -> None:
+        """Take one group-stats reply of switch `dpid`, received at ``now`` (s, monotonic).
+        ``group_pair(dpid, group_id)``: the pair a group of qroute's serves (None: not one of
+        qroute's); ``generation(pair)``: what the installed group holds (its buckets), so that
+        counters of a rebuilt group are not mixed."""
         for stat in stats:
             pair = group_pair(dpid, stat.group_id)
             if pair is None:
@@ -86,6 +92,10 @@ class PairRates:
             rate = self.meter.update((dpid, stat.group_id), age, stat.byte_count, generation=built)
             if rate is not None:
                 self.bps[pair] = rate
+                recent = self.recent.setdefault(pair, deque())
+                recent.append((now, rate))
+                while recent[0][0] < now - self.hold:
+                    recent.popleft()
             buckets = [self.meter.update((dpid, stat.group_id, index), age, counter.byte_count,
                                          generation=built)
                        for index, counter in enumerate(stat.bucket_stats)]
@@ -94,8 +104,19 @@ class PairRates:
             else:  # the group was rebuilt: the old rates were of other buckets
                 self.bucket_bps.pop(pair, None)
 
+    def demand(self, now: float) -> dict[Pair, float]:
+        """Each pair's demand at ``now``: its highest rate measured within ``hold`` s before (the
+        last rate, however old, where none is that recent; with ``hold`` 0 the last rate)."""
+        if self.hold <= 0:
+            return dict(self.bps)
+        return {pair: max((rate for when, rate in self.recent.get(pair, ()) if when >= now - self.hold),
+                          default=last)
+                for pair, last in self.bps.items()}
+
     def keep_only(self, pairs: Container[Pair]) -> None:
         """Forget pairs no longer installed (rates are only recorded for installed ones)."""
+        for pair in [p for p in self.recent if p not in pairs]:
+            del self.recent[pair]
         for pair in [p for p in self.bps if p not in pairs]:
             del self.bps[pair]
         for pair in [p for p in self.bucket_bps if p not in pairs]:

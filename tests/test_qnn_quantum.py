@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from qnn.models.mlp import MLPCore, matched_mlp
 from qnn.models.quantum import QNNCore, block_unitary
-from qnn.models.router import FEATURES, Router, hard_split, n_params, smooth_mlu_ratio
+from qnn.models.router import MATRIX_FEATURES as FEATURES, Router, hard_split, n_params, smooth_mlu_ratio
 from tests.qnn_helpers import t, tiny_setup
 
 

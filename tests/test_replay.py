@@ -144,7 +144,7 @@ def test_summaries_are_the_mean_and_90th_percentile_of_finite_values():
 def test_iperf3_tcp_reports_give_sender_and_receiver_bytes():
     report = {"end": {"sum_sent": {"bytes": 120_000, "seconds": 2.0, "retransmits": 3},
                       "sum_received": {"bytes": 90_000, "seconds": 2.01}}}
-    assert replay.iperf3_tcp_figures(report) == (120_000, 90_000, 2.0)
+    assert replay.iperf3_figures(report) == (120_000, 90_000, 2.0)
 
 
 def test_matrix_ranges_are_start_and_count():
@@ -232,6 +232,45 @@ def test_payload_and_frame_rates_differ_by_the_headers_of_a_full_size_tcp_segmen
     # 1448 bytes of payload in a 1514-byte frame: Ethernet 14, IPv4 20, TCP 20 + 12 (timestamps)
     assert replay.frame_rate(1448e3) == pytest.approx(1514e3)
     assert replay.payload_rate(replay.frame_rate(5e6)) == pytest.approx(5e6)
+    # the same payload in a UDP datagram: Ethernet 14, IPv4 20, UDP 8
+    assert replay.frame_rate(1448e3, "udp") == pytest.approx(1490e3)
+    assert replay.payload_rate(1490e3, "udp") == pytest.approx(1448e3)
+
+
+class _RecordingLab:
+    def __init__(self):
+        self.clients = []
+
+    def start_iperf3_client(self, client, server, port, seconds, **options):
+        self.clients.append(options)
+        return _FinishedClient(options)
+
+
+class _FinishedClient:
+    """An iperf3 client whose report says it sent 10 s at its rate and 3/4 of it arrived."""
+
+    def __init__(self, options):
+        rate = options.get("udp_mbps") or options["paced_mbps"]
+        self.sent = round(rate * 1e6 * options["streams"] * 10 / 8)
+
+    def communicate(self, timeout=None):
+        received = self.sent * 3 // 4
+        return json.dumps({"end": {"sum_sent": {"bytes": self.sent, "seconds": 10.0},
+                                   "sum_received": {"bytes": received, "seconds": 10.0}}}), ""
+
+
+@pytest.mark.parametrize("transport, pacing", [("tcp", "paced_mbps"), ("udp", "udp_mbps")])
+def test_a_matrix_is_sent_as_paced_tcp_or_as_udp_at_the_pairs_payload_rate(transport, pacing):
+    lab = _RecordingLab()
+    rates = {(0, 1): 8e6, (1, 0): 4e6}
+    pathset = type("P", (), {"demands": list(rates)})()
+    outcome = replay._replay_matrix(lab, 7, rates, pathset, {(0, 1): 5301, (1, 0): 5302}, 4, 10, 0.5,
+                                    transport)
+    assert [set(c) - {"datagram_bytes", "streams"} for c in lab.clients] == [{pacing}] * 2
+    per_stream = [c[pacing] for c in lab.clients]
+    assert per_stream == pytest.approx([replay.payload_rate(r / 4, transport) / 1e6 for r in rates.values()])
+    assert outcome.delivered_share == pytest.approx(0.75, abs=1e-6)
+    assert outcome.sender_bps["0-1"] == pytest.approx(8e6, rel=1e-6)  # frames again
 
 
 def _interval(matrix, steady, mlu, lp):
@@ -329,3 +368,44 @@ def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_
 
     monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
     assert race_matrix(seed=7) == 0
+
+
+def test_the_oracle_pins_route_each_matrix_at_its_lp_optimum(tmp_path, monkeypatch):
+    """Routed as pinned (paths walked link by link, dpid = node + 1), the offered demand loads
+    no link beyond the LP optimum by more than dropping the parts under 1 % can add."""
+    from topologies.datadir import DATA_DIR_ENV
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "none"))  # seeded gravity traffic: no data needed
+    plan, pathsets = replay.build_plan(_plan_args("abilene"))
+    shaped = replay.sorted_network(replay.load_matrices("abilene", 4, 3)[0], plan.capacity_scale)
+    capacity = {(u + 1, v + 1): c for (u, v), c in zip(shaped.links, shaped.capacity)}
+    for rates, pathset, lp_mlu in zip(plan.rates, pathsets, plan.lp_mlu):
+        pins = replay.oracle_pins(pathset, rates)
+        assert set(pins) == {f"{s + 1}-{d + 1}" for s, d in rates}
+        load = dict.fromkeys(capacity, 0.0)
+        for (src, dst), rate in rates.items():
+            body = pins[f"{src + 1}-{dst + 1}"]
+            assert all(w >= replay.ORACLE_MIN_SHARE for w in body["weights"])
+            total = sum(body["weights"])
+            for path, weight in zip(body["paths"], body["weights"]):
+                assert path[0] == src + 1 and path[-1] == dst + 1
+                for link in zip(path, path[1:]):
+                    load[link] += rate * weight / total
+        mlu = max(load[link] / capacity[link] for link in capacity)
+        assert lp_mlu - 1e-6 <= mlu <= lp_mlu * 1.03
+
+
+def test_replay_settings_given_with_set_come_last_and_are_judged_by_the_controllers_check():
+    from controller.settings import SettingsError
+
+    settings = replay._controller_settings("qnn-split", _plan(), {"min_gain": "0.2", "demand_hold": "4"})
+    assert settings["min_gain"] == "0.2" and settings["demand_hold"] == "4" and settings["split"] == "true"
+    with pytest.raises(SettingsError, match="min_gainn"):
+        replay._controller_settings("qnn-split", _plan(), {"min_gainn": "0.2"})
+    with pytest.raises(SettingsError, match="demand_hold"):
+        replay._controller_settings("qnn-split", _plan(), {"demand_hold": "-1"})
+    assert replay.controller_setting(" min_gain = 0.2 ") == ("min_gain", "0.2")
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        replay.controller_setting("min_gain")

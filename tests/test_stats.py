@@ -108,6 +108,27 @@ def test_pair_rates_forget_uninstalled_pairs_and_a_switchs_groups():
     assert rates.bps == {} and rates.meter.samples == {(1, 2): rates.meter.samples[(1, 2)]}
 
 
+def test_held_demand_is_the_highest_rate_of_the_hold_window_and_the_last_rate_without_one():
+    held, last = PairRates(hold=3.0), PairRates()
+    served = groups_of({(1, 3): (1, 3)})
+    # a pair at 8 Mbit/s throttled to 2 (a full link), then back to 4: 1 MB, 250 kB, 500 kB a second
+    count = 0
+    for second, sent in enumerate((0, 1_000_000, 250_000, 250_000, 250_000, 500_000)):
+        count += sent
+        for rates in (held, last):
+            rates.update(1, [group_stat(3, count, 10 + second)], served, now=100.0 + second)
+        if second == 3:  # the 8 Mbit/s of second 1 is 2 s old: held
+            assert held.demand(103.0) == {(1, 3): pytest.approx(8e6)}
+    assert last.demand(105.0) == {(1, 3): pytest.approx(4e6)}
+    # seconds 2..5 are within 3 s of 105: 2, 2, 2 and 4 Mbit/s; the 8 of second 1 has left the window
+    assert held.demand(105.0) == {(1, 3): pytest.approx(4e6)}
+    assert len(held.recent[(1, 3)]) == 4  # older rates are not kept
+    # no rate within the window (the switch stopped answering): the last one stands
+    assert held.demand(200.0) == {(1, 3): pytest.approx(4e6)}
+    held.keep_only(set())
+    assert held.demand(105.0) == {} and held.recent == {}
+
+
 def test_poll_asks_every_switch_for_port_stats_and_host_switches_for_group_stats():
     hosts = {A: HostLocation(A, 1, 1), B: HostLocation(B, 3, 1)}
     requests = poll_requests([1, 2, 3], hosts)

@@ -79,7 +79,13 @@ POLICY_SETTINGS: dict[str, dict[str, str]] = {
     "mlp-split": {"policy": "mlp", "split": "true"},
     "lp": {"policy": "lp"},
     "milp": {"policy": "milp"},
+    # not a controller policy: the testbed's ceiling (see oracle_pins)
+    "lp-oracle": {"policy": "shortest-path"},
 }
+ORACLE_POLICY = "lp-oracle"
+# a pinned path's least weight, as the controller's own splits drop parts under 1 %
+ORACLE_MIN_SHARE = 0.01
+PIN_INSTALL_S = 1.5
 TOPOLOGIES = ("abilene", "geant")
 # The capacity scale of every lab tool (10 Gbit/s -> 10 Mbit/s) unless the ceiling asks for less.
 DEFAULT_CAPACITY_SCALE = 1e-3
@@ -99,6 +105,10 @@ LINK_TRAFFIC_CEILING_MBPS = 250.0
 # counted here (0.3 % of a frame), nor the receivers' ACKs (the other direction).
 SEGMENT_PAYLOAD_BYTES = 1448
 FRAME_OVERHEAD_BYTES = 66
+# A UDP datagram's frame beside its payload (Ethernet 14, IPv4 20, UDP 8); the replay's datagrams
+# carry a TCP segment's payload, so both transports load the links with frames of nearly one size.
+UDP_FRAME_OVERHEAD_BYTES = 42
+TRANSPORTS = ("tcp", "udp")
 FIRST_PORT = 5301
 # How long after its test should have ended a client is waited for (a client whose control
 # connection stalls on a congested path is given up: that pair is counted as unreported).
@@ -156,14 +166,18 @@ def stream_rates(rate_bps: float, streams: int) -> list[float]:
     return [rate_bps / streams] * streams
 
 
-def payload_rate(frame_bps: float) -> float:
-    """The iperf3 payload rate of TCP traffic that loads links at ``frame_bps`` (whole frames)."""
-    return frame_bps * SEGMENT_PAYLOAD_BYTES / (SEGMENT_PAYLOAD_BYTES + FRAME_OVERHEAD_BYTES)
+def _overhead(transport: str) -> int:
+    return UDP_FRAME_OVERHEAD_BYTES if transport == "udp" else FRAME_OVERHEAD_BYTES
 
 
-def frame_rate(payload_bps: float) -> float:
-    """The link load of TCP traffic carrying ``payload_bps`` of iperf3 payload."""
-    return payload_bps * (SEGMENT_PAYLOAD_BYTES + FRAME_OVERHEAD_BYTES) / SEGMENT_PAYLOAD_BYTES
+def payload_rate(frame_bps: float, transport: str = "tcp") -> float:
+    """The iperf3 payload rate of traffic that loads links at ``frame_bps`` (whole frames)."""
+    return frame_bps * SEGMENT_PAYLOAD_BYTES / (SEGMENT_PAYLOAD_BYTES + _overhead(transport))
+
+
+def frame_rate(payload_bps: float, transport: str = "tcp") -> float:
+    """The link load of traffic carrying ``payload_bps`` of iperf3 payload."""
+    return payload_bps * (SEGMENT_PAYLOAD_BYTES + _overhead(transport)) / SEGMENT_PAYLOAD_BYTES
 
 
 def sorted_network(network: Network, capacity_scale: float) -> Network:
@@ -195,6 +209,7 @@ class ReplayPlan:
     link_traffic_mbps: list[float]   # planned OSPF link traffic per matrix
     real: bool
     lp_mlu: list[float] = field(default_factory=list)  # per matrix: the offered demand's optimum
+    transport: str = "tcp"           # tcp: paced, elastic connections; udp: paced datagrams
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
@@ -271,6 +286,23 @@ def candidate_pathset(topology: str, shaped: Network, pairs: list[tuple[int, int
         tunnels = load_tunnels(shaped)
         return PathSet(shaped, pairs, [tunnels[pair][:3] for pair in pairs], 3)
     return PathSet(shaped, pairs, candidate_paths(shaped, 3, weight="weight", demands=pairs), 3)
+
+
+def oracle_pins(pathset: PathSet, rates: dict[tuple[int, int], float]) -> dict[str, dict]:
+    """REST pin bodies (``"src-dst"`` in dpids -> paths and weights) of the path-LP optimum of
+    the demand a matrix offers. No controller can measure that demand (TCP sends what the paths
+    let it); pinned before the matrix starts, it is the best static routing there is over the
+    same candidate paths, so its delivered share is what this testbed delivers at best."""
+    from qnn.lp import path_lp
+
+    split = path_lp(pathset, np.array([rates[pair] for pair in pathset.demands])).split
+    pins = {}
+    for row, (src, dst) in enumerate(pathset.demands):
+        parts = [(path, float(weight)) for path, weight in zip(pathset.paths[row], split[row])
+                 if path and weight >= ORACLE_MIN_SHARE]
+        pins[f"{src + 1}-{dst + 1}"] = {"paths": [[node + 1 for node in path] for path, _ in parts],
+                                        "weights": [weight for _, weight in parts]}
+    return pins
 
 
 def tunnels_file(topology: str) -> str | None:
@@ -351,22 +383,24 @@ def summarise(values) -> dict:
             "n": int(finite.size)}
 
 
-def iperf3_tcp_figures(report: dict) -> tuple[int, int, float]:
-    """(sender bytes, receiver bytes, sender seconds) of an iperf3 TCP client's JSON report."""
+def iperf3_figures(report: dict) -> tuple[int, int, float]:
+    """(sender bytes, receiver bytes, sender seconds) of an iperf3 client's JSON report (TCP, or
+    UDP from iperf3 3.10 on, whose report has the server's received sum too)."""
     sent, received = report["end"]["sum_sent"], report["end"]["sum_received"]
     return int(sent["bytes"]), int(received["bytes"]), float(sent["seconds"])
 
 
 # --- the live run ---------------------------------------------------------------------------------
 
-def _controller_settings(policy: str, plan: ReplayPlan) -> dict[str, str]:
-    """The controller settings of ``policy`` for this replay; SettingsError (a ValueError) naming
-    the policy when this controller does not accept them."""
+def _controller_settings(policy: str, plan: ReplayPlan,
+                         overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The controller settings of ``policy`` for this replay, with ``overrides`` (``--set``) last;
+    SettingsError (a ValueError) naming the policy when this controller does not accept them."""
     from controller.settings import CANDIDATE_PATH_POLICIES, Settings, SettingsError, parse_settings
 
     settings = {"topology": plan.topology, "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "capacity_scale": repr(plan.capacity_scale),
-                **POLICY_SETTINGS[policy]}
+                **POLICY_SETTINGS[policy], **(overrides or {})}
     known = {f.name for f in fields(Settings)}
     if "split" not in known and settings.get("split") == "false":
         # a controller without the option routes every pair over one path: what false asks for
@@ -377,7 +411,8 @@ def _controller_settings(policy: str, plan: ReplayPlan) -> dict[str, str]:
     try:
         parse_settings(settings, source=f"replay policy {policy}")
     except SettingsError as error:
-        asked = ", ".join(f"{key} = {value}" for key, value in POLICY_SETTINGS[policy].items())
+        asked = ", ".join(f"{key} = {value}"
+                          for key, value in {**POLICY_SETTINGS[policy], **(overrides or {})}.items())
         raise SettingsError(f"{policy} ({asked}) is not accepted by this controller:\n{error}") from None
     return settings
 
@@ -478,16 +513,22 @@ def lab_wiring(lab: MininetLab):
 
 def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], float], pathset: PathSet,
                    ports: dict[tuple[int, int], int], streams: int, seconds: float,
-                   lp_mlu: float) -> MatrixResult:
+                   lp_mlu: float, transport: str = "tcp") -> MatrixResult:
     """One matrix's clients, run to their end: the matrix's offered, sent and received bytes
-    and the senders' rates, beside ``lp_mlu`` (the offered demand's LP optimum)."""
+    and the senders' rates, beside ``lp_mlu`` (the offered demand's LP optimum). TCP streams are
+    paced to their rate and slow down where a path is full; UDP streams send at it whatever
+    arrives (what a full link cannot carry is lost)."""
     from topologies.mininet_topos import host_of
 
     outcome = MatrixResult(index, lp_mlu=lp_mlu)
-    clients = {pair: lab.start_iperf3_client(host_of(pair[0]), host_of(pair[1]), ports[pair], seconds,
-                                             paced_mbps=payload_rate(stream_rates(rate, streams)[0]) / 1e6,
-                                             datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=streams)
-               for pair, rate in rates.items()}
+
+    def client(pair, rate):
+        stream_mbps = payload_rate(stream_rates(rate, streams)[0], transport) / 1e6
+        pace = {"udp_mbps": stream_mbps} if transport == "udp" else {"paced_mbps": stream_mbps}
+        return lab.start_iperf3_client(host_of(pair[0]), host_of(pair[1]), ports[pair], seconds,
+                                       datagram_bytes=SEGMENT_PAYLOAD_BYTES, streams=streams, **pace)
+
+    clients = {pair: client(pair, rate) for pair, rate in rates.items()}
     deadline = time.monotonic() + seconds + CLIENT_GRACE_S
     for pair in pathset.demands:
         process, name = clients[pair], f"{pair[0]}-{pair[1]}"
@@ -495,7 +536,7 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         try:
             out, err = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
             report = json.loads(out)
-            sent, received, duration = iperf3_tcp_figures(report)
+            sent, received, duration = iperf3_figures(report)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
@@ -506,10 +547,10 @@ def _replay_matrix(lab: MininetLab, index: int, rates: dict[tuple[int, int], flo
         if sent is None or not duration:
             outcome.unreported_pairs.append(f"{name}: {reason}")
             continue
-        outcome.offered_bytes += round(payload_rate(rates[pair]) * duration / 8)
+        outcome.offered_bytes += round(payload_rate(rates[pair], transport) * duration / 8)
         outcome.sent_bytes += sent
         outcome.received_bytes += received
-        outcome.sender_bps[name] = round(frame_rate(sent * 8 / duration), 1)
+        outcome.sender_bps[name] = round(frame_rate(sent * 8 / duration, transport), 1)
     return outcome
 
 
@@ -521,14 +562,22 @@ def _grown(before: dict, after: dict, key: str) -> int | None:
     return after[key] - before[key]
 
 
+def _pin_all(lab: MininetLab, pins: dict[str, dict]) -> None:
+    for pair, body in pins.items():
+        status, reply = lab.rest_write("PUT", f"pins/{pair}", body)
+        if status != 200:
+            raise RuntimeError(f"pinning {pair} to {body} was refused ({status}: {reply})")
+    time.sleep(PIN_INSTALL_S)  # the pins' decision and its make-before-break plan
+
+
 def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], seconds: float,
-                  interval: float, settle_s: float) -> PolicyReplay:
+                  interval: float, settle_s: float, overrides: dict[str, str] | None = None) -> PolicyReplay:
     import mininet.clean
 
     from controller.lab.mininet_lab import MininetLab
     from topologies.mininet_topos import AbileneTopo, GeantTopo, host_of
 
-    settings = _controller_settings(policy, plan)
+    settings = _controller_settings(policy, plan, overrides)
     result = PolicyReplay(policy, settings)
     topo = (AbileneTopo if plan.topology == "abilene" else GeantTopo)(scale=plan.capacity_scale)
     lab = MininetLab(topo, settings=settings)
@@ -563,9 +612,11 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
         try:
             for index, rates, pathset, lp_mlu in zip(plan.matrix_indices, plan.rates, pathsets,
                                                      plan.lp_mlu):
+                if policy == ORACLE_POLICY:
+                    _pin_all(lab, oracle_pins(pathset, rates))
                 current.update(matrix=index, since=time.monotonic())
                 outcome = _replay_matrix(lab, index, rates, pathset, ports, plan.streams, seconds,
-                                         lp_mlu)
+                                         lp_mlu, plan.transport)
                 outcome.started_s = round(current["since"] - origin, 3)
                 outcome.stopped_s = round(time.monotonic() - origin, 3)
                 result.matrices.append(outcome)
@@ -669,7 +720,9 @@ def _git_commit() -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", choices=TOPOLOGIES, default="abilene")
     parser.add_argument("--policies", type=names_from(tuple(POLICY_SETTINGS)), default="spf,qnn,mlp",
-                        help=f"comma-separated, from {', '.join(POLICY_SETTINGS)} (default: spf,qnn,mlp)")
+                        help=f"comma-separated, from {', '.join(POLICY_SETTINGS)} (default: spf,qnn,mlp; "
+                             f"{ORACLE_POLICY}: the path-LP optimum of each matrix's offered demand, pinned "
+                             f"before it starts: the best this testbed delivers)")
     parser.add_argument("--matrices", type=parse_matrix_range, default=(0, 5), metavar="START:COUNT",
                         help="consecutive matrices of the data, from START (default 0:5)")
     parser.add_argument("--seconds-per-matrix", type=at_least(4, int), default=10,
@@ -680,6 +733,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the largest demands carrying this share of each matrix are sent (0.8)")
     parser.add_argument("--streams", type=at_least(1, int), default=8,
                         help="parallel TCP connections per pair")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="tcp",
+                        help="tcp (default): paced connections that slow down on a full path; udp: paced "
+                             "datagrams that keep their rate (a full link drops what it cannot carry)")
     parser.add_argument("--interval", type=positive_float, default=1.0, help="port counter period, s")
     parser.add_argument("--settle", type=nonnegative_int, default=1,
                         help="seconds after a matrix starts left out of the summaries, as is the end of its "
@@ -688,8 +744,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OSPF link traffic the datapath is trusted with (Mbit/s)")
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="gravity traffic seed (no data directory)")
+    parser.add_argument("--set", type=controller_setting, action="append", default=[], metavar="KEY=VALUE",
+                        dest="overrides",
+                        help="a controller setting for every policy's run, after the replay's own "
+                             "(e.g. min_gain=0.2); repeatable")
     parser.add_argument("--json", help="write every interval's figures here")
     parser.add_argument("--plot", help="write the MLU-over-time plot here (.png)")
+
+
+def controller_setting(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` -> (key, value); the controller's settings check judges them."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"wants KEY=VALUE (a [qroute] setting), got {text!r}")
+    return key.strip(), value.strip()
 
 
 def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:
@@ -699,6 +767,7 @@ def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:
         raise ValueError(f"{source} has {len(matrices)} matrices, not {start}..{start + count - 1}")
     plan = plan_replay(args.topology, network, matrices, list(range(start, start + count)), source, real,
                        args.overload, args.volume_share, args.streams, args.ceiling_mbps)
+    plan.transport = getattr(args, "transport", "tcp")
     from qnn.lp import path_lp
 
     shaped = sorted_network(network, plan.capacity_scale)
@@ -716,11 +785,12 @@ def run(args: argparse.Namespace) -> int:
         writable_output(args.plot, "plot", (".png",))
         import matplotlib  # noqa: F401 - refuse before the replay, not after it
     plan, pathsets = build_plan(args)
+    overrides = dict(args.overrides)
     for policy in args.policies:  # every policy's settings checked before the first network
-        _controller_settings(policy, plan)
+        _controller_settings(policy, plan, overrides)
     print(f"{plan.topology}: matrices {plan.matrix_indices} of {plan.source}; "
           f"{len(plan.pairs)} pairs, {np.mean([len(r) for r in plan.rates]):.0f} per matrix, "
-          f"{plan.streams} streams each; capacity scale {plan.capacity_scale:.3g}; "
+          f"{plan.streams} {plan.transport.upper()} streams each; capacity scale {plan.capacity_scale:.3g}; "
           f"OSPF planned MLU {', '.join(f'{u:.2f}' for u in plan.ospf_mlu)}; "
           f"offered {', '.join(f'{sum(r.values()) / 1e6:.1f}' for r in plan.rates)} Mbit/s",
           file=sys.stderr, flush=True)
@@ -732,7 +802,7 @@ def run(args: argparse.Namespace) -> int:
     for policy in args.policies:
         print(f"{policy} ...", file=sys.stderr, flush=True)
         runs.append(replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
-                                  args.settle))
+                                  args.settle, overrides))
     print(format_table(runs))
     if args.plot:
         plot(runs, plan, args.seconds_per_matrix, args.plot)

@@ -24,7 +24,8 @@ import numpy as np
 
 from qnn.bench.methods import register_method
 from qnn.models.checkpoint import (SHIPPED_DIR, CheckpointError, read_sidecar, resolve, sha256_file,
-                                   shipped_candidates, shipped_name, trained_target_rows)
+                                   shipped_candidates, shipped_name, trained_target_rows,
+                                   trained_target_rows_in)
 from qnn.models.loaded import LoadedRouter
 
 
@@ -114,19 +115,18 @@ class LearnedRouting:
         self.single_path = single_path
         self.n_params = self.meta.get("n_params")
 
-    def trained_targets(self, traffic_file, file_sha256: str | None = None) -> range:
-        """Rows of `traffic_file` this checkpoint was trained to predict (empty if it was
-        trained on another file): scoring on them would report training error as skill.
-        ``file_sha256``: the file's digest when the caller already has it."""
-        digest = self.meta.get("data_files", {}).get(pathlib.Path(traffic_file).name)
-        if not digest or digest != (file_sha256 or sha256_file(traffic_file)):
-            return range(0)
-        return trained_target_rows(self.meta)
+    def trained_targets(self, traffic_file, file_sha256: str | None = None) -> set:
+        """Rows of `traffic_file` this checkpoint was trained to predict, on its main network or
+        another it was also trained on (empty if none trained on the file): scoring on them
+        would report training error as skill. ``file_sha256``: the file's digest when the caller
+        already has it."""
+        return trained_target_rows_in(self.meta, pathlib.Path(traffic_file).name,
+                                      file_sha256 or sha256_file(traffic_file))
 
     def decide(self, ctx) -> np.ndarray:
         demand = ctx.visible_demand
-        if self.loaded.history > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
-            recent = ctx.history_tms[-self.loaded.history:]
+        if self.loaded.recent_needed > 1 and ctx.setting == "predictive" and ctx.history_tms is not None:
+            recent = ctx.history_tms[-self.loaded.recent_needed:]
             demand = self.loaded.decision_demand(ctx.pathset.demand_vector(recent))
         return self.loaded.decide(self.pt, demand, self.single_path).astype(float)
 

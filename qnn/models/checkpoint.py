@@ -193,6 +193,16 @@ def sidecar_problem(meta: dict) -> str:
     return ""
 
 
+def trained_target_rows_in(meta: dict, traffic_name: str, traffic_sha256: str) -> set:
+    """Rows of the traffic file (its name and sha256) that the checkpoint was trained to score,
+    on its main network or on any network of ``also_trained_on``: empty if none trained on it."""
+    rows = set()
+    for part in [meta, *meta.get("also_trained_on", [])]:
+        if part.get("data_files", {}).get(traffic_name) == traffic_sha256:
+            rows |= set(trained_target_rows({"setting": meta.get("setting"), **part}))
+    return rows
+
+
 def trained_target_rows(meta: dict) -> range:
     """Rows of the training traffic file whose matrices a checkpoint was trained to score
     (empty if the sidecar records no split). Predictive pair i decides on matrix i and is
@@ -207,16 +217,21 @@ def trained_target_rows(meta: dict) -> range:
 
 def model_config(kind: str, k: int, features, n_qubits: int | None = None, n_layers: int = 3,
                  n_rounds: int = 4, entangler: str = "crx", update: str = "residual",
-                 match_params: int | None = None) -> dict:
+                 match_params: int | None = None, encoder: str = "linear", encoder_hidden: int = 8,
+                 feature_history: int = 1) -> dict:
     """The ``model`` section of a sidecar for a new router of this architecture (what
     :func:`build_router` builds). The MLP is sized to ``match_params`` trainable parameters,
     by default those of the QNN with the same k, features, qubits, layers and entangler."""
     features = list(features)
     common = {"n_rounds": n_rounds, "features": features, "update": update, "kind": kind, "k": k,
-              "n_features": len(features)}
+              "n_features": len(features),
+              **({"feature_history": feature_history} if feature_history > 1 else {})}
     if kind == "qnn":
+        hybrid = {"encoder": "mlp", "encoder_hidden": encoder_hidden} if encoder == "mlp" else {}
         return {**common, "n_qubits": n_qubits or k, "n_layers": n_layers, "entangler": entangler,
-                "out_bias": False}
+                "out_bias": False, **hybrid}
+    if encoder != "linear":
+        raise ValueError("a classical encoder of the angles is a QNN variant (--model qnn)")
     if kind == "mlp":
         from qnn.models.mlp import matched_sizes
 
@@ -226,6 +241,7 @@ def model_config(kind: str, k: int, features, n_qubits: int | None = None, n_lay
 
             match_params = n_params(QNNCore(k=k, n_features=len(features), n_qubits=n_qubits,
                                             n_layers=n_layers, entangler=entangler))
+        # (the MLP matched to a hybrid QNN is sized with --match-params)
         return {**common, **matched_sizes(match_params, k=k, n_features=len(features))}
     raise ValueError(f"unknown model kind {kind!r}")
 
@@ -242,14 +258,16 @@ def build_router(model_cfg: dict, seed: int | None = None):
         from qnn.models.quantum import QNNCore
         core = QNNCore(k=cfg["k"], n_features=len(feats), n_qubits=cfg["n_qubits"],
                        n_layers=cfg["n_layers"], entangler=cfg.get("entangler", "crx"),
-                       out_bias=cfg.get("out_bias", False), seed=seed)
+                       out_bias=cfg.get("out_bias", False), seed=seed,
+                       encoder=cfg.get("encoder", "linear"), encoder_hidden=cfg.get("encoder_hidden", 8))
     elif kind == "mlp":
         from qnn.models.mlp import MLPCore
         core = MLPCore(k=cfg["k"], n_features=len(feats), hidden=cfg["hidden"],
                        n_in_gain=cfg.get("n_in_gain", 0), n_out_gain=cfg.get("n_out_gain", 0), seed=seed)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
-    return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"))
+    return Router(core, n_rounds=cfg["n_rounds"], features=feats, update=cfg.get("update", "residual"),
+                  feature_history=cfg.get("feature_history", 1))
 
 
 def load_checkpoint(path, network=None, k: int | None = None, kind: str | None = None,

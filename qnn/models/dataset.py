@@ -162,14 +162,28 @@ def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np
     return np.stack([fn(demands[max(0, t - history + 1): t + 1], axis=0) for t in range(len(demands))])
 
 
-def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_reduce: str = "mean"):
+def history_windows(demands: np.ndarray, length: int) -> np.ndarray:
+    """Windows (T, length, D): row t holds matrices t-length+1..t, oldest first; before the first
+    matrix the window repeats it (a flow seen once has no trend and no volatility)."""
+    rows = np.arange(len(demands))[:, None] + np.arange(1 - length, 1)[None, :]
+    return demands[np.clip(rows, 0, None)]
+
+
+def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_reduce: str = "mean",
+          feature_history: int = 1):
     """(inputs, targets, opt) arrays for the setting, in time order.
 
     Predictive: decide on the ``history`` matrices up to t-1 (reduced by ``history_reduce``),
-    scored on matrix t."""
+    scored on matrix t. With ``feature_history`` H > 1 the inputs are windows (T, H, D) of the
+    H matrices up to t-1 (a router with history features routes the last and reads them all)."""
     if setting not in TARGET_LAG:
         raise ValueError("setting must be predictive or oracle")
     lag = TARGET_LAG[setting]
+    if feature_history > 1:
+        if setting != "predictive" or history > 1:
+            raise ValueError("history features read past matrices: predictive setting, history 1")
+        inputs = history_windows(ds.demands, feature_history)
+        return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
     inputs = history_input(ds.demands, history, history_reduce) if setting == "predictive" else ds.demands
     return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
 

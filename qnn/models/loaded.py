@@ -28,29 +28,44 @@ class LoadedRouter:
                                                  kind=kind, device=device)
         trained = self.meta["topology"]
         self.trained_on = str(trained.get("name", "?"))
+        trained_digests = {part.get("topology", {}).get("sha256")
+                           for part in self.meta.get("also_trained_on", [])} | {trained.get("sha256")}
         self.transferred = (network is not None
-                            and trained.get("sha256") != topology_fingerprint(network)["sha256"])
+                            and topology_fingerprint(network)["sha256"] not in trained_digests)
         self.device = device
         self.kind = self.meta["model"]["kind"]
         self.k = int(self.meta["model"]["k"])
         self.setting = self.meta.get("setting", "predictive")  # the one it was trained in
         self.history = int(self.meta.get("history", 1))  # matrices a predictive decision reduces
         self._reduce = HISTORY_REDUCERS[history_reduce(self.meta)]  # checked on load
+        self.feature_history = int(self.router.feature_history)  # matrices its history features read
+
+    @property
+    def recent_needed(self) -> int:
+        """How many of the latest demand vectors a decision reads."""
+        return max(self.history, self.feature_history)
 
     def path_tensors(self, pathset) -> PathTensors:
         return PathTensors(pathset, device=self.device)
 
     def decision_demand(self, recent_demands: np.ndarray) -> np.ndarray:
         """The demand vector ``(D,)`` the router decides on, from the latest demand vectors
-        ``(H, D)`` (oldest first): the reduction of the last ``history`` of them."""
+        ``(H, D)`` (oldest first): the reduction of the last ``history`` of them. A router with
+        history features decides on the window ``(feature_history, D)`` of the last ones instead,
+        the oldest repeated where fewer are known (as in training)."""
         recent = np.asarray(recent_demands, dtype=float)
+        if self.feature_history > 1:
+            recent = recent[-self.feature_history:]
+            missing = self.feature_history - len(recent)
+            return np.concatenate([np.repeat(recent[:1], missing, axis=0), recent]) if missing else recent
         if self.history <= 1:
             return recent[-1]
         return self._reduce(recent[-self.history:], axis=0)
 
     @torch.no_grad()
     def decide(self, paths: PathTensors, demand: np.ndarray, single_path: bool = False) -> np.ndarray:
-        """Split ``(D, k)`` (float32) of the demand vector ``(D,)`` over ``paths``' candidates;
+        """Split ``(D, k)`` (float32) of the demand vector ``(D,)`` (a window ``(H, D)`` for a
+        router with history features: :meth:`decision_demand`) over ``paths``' candidates;
         ``single_path``: the argmax path of each flow, one-hot."""
         d = torch.as_tensor(np.asarray(demand, dtype=float)[None], dtype=torch.float32, device=self.device)
         split = self.router(paths, d)

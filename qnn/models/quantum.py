@@ -9,6 +9,10 @@ extra qubits are ancillas that only see trainable offsets). Every layer
 2. applies a trainable block: ``tq.Rot`` on every wire, then a ring of trainable ``tq.CRX``
    entanglers (or fixed ``tq.CNOT``s with ``entangler="cnot"``).
 
+With ``encoder="mlp"`` (the hybrid variant) the angles come instead from a small classical
+network shared by all paths: ``tanh`` hidden layer of ``encoder_hidden`` units over the path's F
+features, then a linear map to its ``n_layers x F`` angles (an ancilla reads zero features).
+
 The readout is ``logits[q] = out_scale * <Z_q>`` (+ ``out_bias[q]``); the router
 (:mod:`qnn.models.router`) turns logits into a softmax over the flow's valid paths.
 
@@ -36,6 +40,7 @@ import torchquantum as tq
 import torchquantum.functional as tqf
 
 ENCODING_GATES = ("ry", "rz", "rx")
+ENCODERS = ("linear", "mlp")  # how features become angles: per-rotation scale and offset, or a small MLP
 _MATRIX_FN = {"rx": tqf.rx_matrix, "ry": tqf.ry_matrix, "rz": tqf.rz_matrix}
 _DEVICE_FN = {"rx": tqf.rx, "ry": tqf.ry, "rz": tqf.rz}
 
@@ -97,20 +102,34 @@ class QNNCore(tq.QuantumModule):
 
     def __init__(self, k: int = 3, n_features: int = 4, n_qubits: int | None = None,
                  n_layers: int = 3, entangler: str = "crx", out_bias: bool = False,
-                 seed: int | None = None):
+                 seed: int | None = None, encoder: str = "linear", encoder_hidden: int = 8):
         super().__init__()
         n_qubits = n_qubits or k
         if n_qubits < k:
             raise ValueError(f"n_qubits={n_qubits} < k={k}: one qubit per candidate path needed")
         if n_layers < 1:
             raise ValueError("n_layers must be >= 1")
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r} ({' or '.join(ENCODERS)})")
+        if encoder == "mlp" and encoder_hidden < 1:
+            raise ValueError("encoder_hidden must be >= 1")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.k, self.n_features, self.n_wires, self.n_layers = k, n_features, n_qubits, n_layers
-        self.entangler = entangler
-        # trainable input scales / offsets for every (layer, qubit, feature) rotation
-        self.in_scale = nn.Parameter(
-            1.0 + 0.1 * torch.randn(n_layers, n_qubits, n_features, generator=gen))
-        self.in_offset = nn.Parameter(0.1 * torch.randn(n_layers, n_qubits, n_features, generator=gen))
+        self.entangler, self.encoder, self.encoder_hidden = entangler, encoder, encoder_hidden
+        if encoder == "linear":
+            # trainable input scales / offsets for every (layer, qubit, feature) rotation
+            self.in_scale = nn.Parameter(
+                1.0 + 0.1 * torch.randn(n_layers, n_qubits, n_features, generator=gen))
+            self.in_offset = nn.Parameter(0.1 * torch.randn(n_layers, n_qubits, n_features, generator=gen))
+        else:
+            self.enc_hidden = nn.Linear(n_features, encoder_hidden)
+            self.enc_angles = nn.Linear(encoder_hidden, n_layers * n_features)
+            if gen is not None:
+                for layer in (self.enc_hidden, self.enc_angles):
+                    bound = 1 / math.sqrt(layer.in_features)
+                    with torch.no_grad():
+                        layer.weight.copy_((torch.rand(layer.weight.shape, generator=gen) * 2 - 1) * bound)
+                        layer.bias.copy_((torch.rand(layer.bias.shape, generator=gen) * 2 - 1) * bound)
         self.blocks = tq.QuantumModuleList(
             [TrainableBlock(n_qubits, entangler) for _ in range(n_layers)])
         if gen is not None:  # deterministic gate parameters (tq inits them with the global RNG)
@@ -130,6 +149,9 @@ class QNNCore(tq.QuantumModule):
             raise ValueError(f"features must be (B, {self.k}, {self.n_features}), got {tuple(x.shape)}")
         if self.n_wires > self.k:
             x = torch.cat([x, x.new_zeros(B, self.n_wires - self.k, self.n_features)], dim=1)
+        if self.encoder == "mlp":
+            ang = self.enc_angles(torch.tanh(self.enc_hidden(x)))  # (B, n, L*F)
+            return ang.reshape(B, self.n_wires, self.n_layers, self.n_features).transpose(1, 2)
         return x.unsqueeze(1) * self.in_scale + self.in_offset
 
     def encoding_matrices(self, ang: torch.Tensor) -> torch.Tensor:
@@ -176,7 +198,7 @@ class QNNCore(tq.QuantumModule):
     def block_unitaries(self) -> List[torch.Tensor]:
         """Unitaries of the trainable blocks. Without autograd (inference) they are cached until
         a parameter changes (checked through the tensors' version counters)."""
-        dev = self.in_scale.device
+        dev = self.out_scale.device
         if torch.is_grad_enabled():
             return [block_unitary(b, self.n_wires, dev) for b in self.blocks]
         key = tuple((p.data_ptr(), p._version) for p in self.blocks.parameters()) + (str(dev),)
@@ -232,4 +254,5 @@ class QNNCore(tq.QuantumModule):
     def config(self) -> dict:
         return {"kind": self.kind, "k": self.k, "n_features": self.n_features,
                 "n_qubits": self.n_wires, "n_layers": self.n_layers, "entangler": self.entangler,
-                "out_bias": self.out_bias is not None}
+                "out_bias": self.out_bias is not None,
+                **({"encoder": "mlp", "encoder_hidden": self.encoder_hidden} if self.encoder == "mlp" else {})}

@@ -14,6 +14,14 @@ Features per (flow, path), all invariant to scaling the traffic:
 * ``stretch``: the path's hop count / the network's shortest hop count for the pair, minus 1
 * ``split``: the fraction of the flow the previous round put on this path
 * ``bottleneck_wo``: like ``bottleneck`` but without this flow's own load on the path
+
+History features (a router built with ``feature_history`` H > 1 decides on windows ``(T, H, D)``
+of the last H matrices, oldest first: it routes the last one and reads the others' statistics),
+the same on each of a flow's paths:
+
+* ``trend``: the flow's last volume / its mean over the window, minus 1 (clipped to [-1, 4])
+* ``volatility``: the standard deviation of its volumes over the window / their mean (clipped to 4)
+* ``peak_share``: like ``share`` for the flow's largest volume in the window
 """
 from __future__ import annotations
 
@@ -26,7 +34,9 @@ from torch import nn
 
 from qnn.summary import ratio_summary
 
-FEATURES = ("bottleneck", "share", "stretch", "split", "bottleneck_wo")
+MATRIX_FEATURES = ("bottleneck", "share", "stretch", "split", "bottleneck_wo")  # of the routed matrix
+HISTORY_FEATURES = ("trend", "volatility", "peak_share")  # of each flow's window of past matrices
+FEATURES = MATRIX_FEATURES + HISTORY_FEATURES
 DEFAULT_FEATURES = ("bottleneck", "share", "stretch", "split")
 
 
@@ -97,7 +107,7 @@ class Router(nn.Module):
     """Round loop around a per-flow core. ``forward(demand) -> split (T, D, k)``."""
 
     def __init__(self, core: nn.Module, n_rounds: int = 4, features: Sequence[str] = DEFAULT_FEATURES,
-                 update: str = "residual"):
+                 update: str = "residual", feature_history: int = 1):
         super().__init__()
         for f in features:
             if f not in FEATURES:
@@ -106,17 +116,27 @@ class Router(nn.Module):
             raise ValueError("update must be 'residual' or 'replace'")
         if getattr(core, "n_features", len(features)) != len(features):
             raise ValueError(f"core expects {core.n_features} features, {len(features)} given")
+        history_features = [f for f in features if f in HISTORY_FEATURES]
+        if history_features and feature_history < 2:
+            raise ValueError(f"{', '.join(history_features)} read a window of past matrices: "
+                             f"feature_history must be at least 2, not {feature_history}")
+        if feature_history > 1 and not history_features:
+            raise ValueError(f"feature_history {feature_history} without a history feature "
+                             f"({', '.join(HISTORY_FEATURES)}) would read windows for nothing")
         self.core = core
         self.n_rounds = n_rounds
         self.features = tuple(features)
         self.update = update
+        self.feature_history = int(feature_history)
 
     @property
     def k(self) -> int:
         return self.core.k
 
-    def path_features(self, pt: PathTensors, demand: torch.Tensor, split: torch.Tensor) -> torch.Tensor:
-        """(T, D, k, F) features for demand (T, D) under split (T, D, k)."""
+    def path_features(self, pt: PathTensors, demand: torch.Tensor, split: torch.Tensor,
+                      window: torch.Tensor | None = None) -> torch.Tensor:
+        """(T, D, k, F) features for demand (T, D) under split (T, D, k); ``window`` (T, H, D):
+        the last H matrices (demand the last of them), which the history features read."""
         T = demand.shape[0]
         util = pt.utilisation(demand, split)
         m = util.amax(-1).clamp_min(1e-12)  # (T,)
@@ -140,7 +160,24 @@ class Router(nn.Module):
                 padded = torch.cat([util, util.new_zeros(T, 1)], dim=1)[:, pt.path_links]
                 wo = (padded - own).amax(-1).reshape(T, pt.D, pt.k)
                 out.append(wo * inv_m)
+            else:
+                out.append(self._history_feature(f, pt, window, inv_m))
         return torch.stack(out, dim=-1)
+
+    @staticmethod
+    def _history_feature(name: str, pt: PathTensors, window: torch.Tensor | None,
+                         inv_m: torch.Tensor) -> torch.Tensor:
+        if window is None:
+            raise ValueError(f"feature {name!r} needs the window of past matrices")
+        T = window.shape[0]
+        mean = window.mean(1).clamp_min(1e-12)  # (T, D)
+        if name == "trend":
+            per_flow = (window[:, -1] / mean - 1.0).clamp(-1.0, 4.0)
+        elif name == "volatility":
+            per_flow = (window.std(1, unbiased=False) / mean).clamp(max=4.0)
+        else:  # peak_share
+            return (window.amax(1).unsqueeze(-1) * pt.inv_mincap * inv_m).clamp(max=4.0)
+        return per_flow.unsqueeze(-1).expand(T, pt.D, pt.k)
 
     def initial_split(self, pt: PathTensors, T: int) -> torch.Tensor:
         m = pt.mask.to(torch.float32)
@@ -152,6 +189,12 @@ class Router(nn.Module):
         (used by the realism evaluation to inject shot noise / decoherence). ``temperature``
         divides the final logits only (the rounds read the loads of the plain split): below 1
         it sharpens the split towards one path per flow without changing which path wins."""
+        window = None
+        if self.feature_history > 1:
+            if demand.dim() != 3 or demand.shape[1] != self.feature_history:
+                raise ValueError(f"this router decides on windows (T, {self.feature_history}, D) of past "
+                                 f"matrices, got {tuple(demand.shape)}")
+            window, demand = demand, demand[:, -1]
         T = demand.shape[0]
         core_fn = core_fn or self.core
         split = self.initial_split(pt, T)
@@ -160,7 +203,7 @@ class Router(nn.Module):
         neg = torch.finfo(split.dtype).min
         n = self.n_rounds if n_rounds is None else n_rounds
         for r in range(n):
-            feats = self.path_features(pt, demand, split)
+            feats = self.path_features(pt, demand, split, window)
             out = core_fn(feats.reshape(T * pt.D, pt.k, -1)).reshape(T, pt.D, pt.k)
             logits = logits + out if self.update == "residual" else out
             sharpen = temperature if r == n - 1 else 1.0  # only the returned split
@@ -170,6 +213,7 @@ class Router(nn.Module):
 
     def config(self) -> dict:
         return {"n_rounds": self.n_rounds, "features": list(self.features), "update": self.update,
+                **({"feature_history": self.feature_history} if self.feature_history > 1 else {}),
                 **self.core.config()}
 
 

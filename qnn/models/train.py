@@ -36,19 +36,26 @@ from qnn.models.router import (DEFAULT_FEATURES, PathTensors, Router, evaluate, 
 
 
 def build_model(kind: str, k: int, features, n_qubits: int | None, n_layers: int, n_rounds: int,
-                entangler: str, update: str, seed: int, match_params: int | None = None):
+                entangler: str, update: str, seed: int, match_params: int | None = None,
+                encoder: str = "linear", encoder_hidden: int = 8, feature_history: int = 1):
     """A new router to train: the architecture of :func:`model_config`, weights from ``seed``."""
     return build_router(model_config(kind, k, features, n_qubits, n_layers, n_rounds, entangler, update,
-                                     match_params), seed=seed)
+                                     match_params, encoder, encoder_hidden, feature_history), seed=seed)
 
 
 def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0.05, batch: int = 16,
         beta: float = 50.0, patience: int = 10, seed: int = 0, progress: bool = True,
         log=None, max_seconds: float | None = None, clip: float | None = 1.0, single_path: bool = False,
-        anneal: tuple[float, float] | None = None, eval_batch: int = 64):
+        anneal: tuple[float, float] | None = None, eval_batch: int = 64, also=()):
     """Adam on the smooth MLU ratio; returns (best validation summary, history).
 
     ``eval_batch``: validation matrices per forward pass (no autograd; memory only).
+
+    ``also``: further networks to train the same router on, ``(name, path tensors, tr, va)``
+    each. Their training rows join the first network's in one seeded shuffle (a step's batch
+    mixes networks, each network's share of it routed on its own paths), and the epoch is
+    chosen by the mean over the networks of their validation means; the summary then holds
+    those means averaged, and each network's own under ``"networks"`` (the first as "main").
 
     ``single_path``: train for one path per flow and validate the argmax. By default with a
     straight-through estimator (the loss sees the argmax one-hot split, gradients flow through
@@ -60,8 +67,13 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
     if anneal and not single_path:
         raise ValueError("anneal sharpens towards one path per flow; it needs single_path")
     dev = pt.device
-    Xtr, Ytr, Otr = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in tr)
-    Xva, Yva, Ova = (torch.as_tensor(a, dtype=torch.float32, device=dev) for a in va)
+    parts = []  # (name, path tensors, first training row, (Xtr, Ytr, Otr), (Xva, Yva, Ova))
+    first_row = 0
+    for name, part_pt, part_tr, part_va in [("main", pt, tr, va), *also]:
+        train_arrays = tuple(torch.as_tensor(a, dtype=torch.float32, device=dev) for a in part_tr)
+        val_arrays = tuple(torch.as_tensor(a, dtype=torch.float32, device=dev) for a in part_va)
+        parts.append((name, part_pt, first_row, train_arrays, val_arrays))
+        first_row += train_arrays[0].shape[0]
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(router.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs), eta_min=lr * 0.05)
@@ -74,16 +86,29 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
         temperature = anneal_temperature(anneal, ep, epochs)
 
         def batch_loss(idx, temperature=temperature):
-            split = router(pt, Xtr[idx], temperature=temperature)
-            if single_path and not anneal:
-                split = hard_split(split, pt.mask) + split - split.detach()
-            return smooth_mlu_ratio(pt, Ytr[idx], split, Otr[idx], beta)
+            losses = []
+            for _, part_pt, first, (X, Y, O), _ in parts:
+                rows = idx[(idx >= first) & (idx < first + X.shape[0])] - first
+                if not len(rows):
+                    continue
+                split = router(part_pt, X[rows], temperature=temperature)
+                if single_path and not anneal:
+                    split = hard_split(split, part_pt.mask) + split - split.detach()
+                losses.append(smooth_mlu_ratio(part_pt, Y[rows], split, O[rows], beta))
+            return torch.cat(losses)
 
-        train_loss = train_epoch(router, opt, Xtr.shape[0], batch, gen, dev, batch_loss, clip)
+        train_loss = train_epoch(router, opt, first_row, batch, gen, dev, batch_loss, clip)
         sched.step()
-        val = evaluate(router, pt, Xva, Yva, Ova, single_path=single_path, batch=eval_batch).summary
+        by_network = {name: evaluate(router, part_pt, *val_arrays, single_path=single_path,
+                                     batch=eval_batch).summary
+                      for name, part_pt, _, _, val_arrays in parts}
+        val = by_network["main"] if len(parts) == 1 else {
+            **{key: float(np.mean([v[key] for v in by_network.values()])) for key in ("mean", "p90", "p99", "max")},
+            "n": sum(v["n"] for v in by_network.values()), "networks": by_network}
         history.append({"epoch": ep + 1, "train_loss": train_loss, "val_mean": val["mean"],
                         "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
+        if len(parts) > 1:
+            history[-1]["val_mean_by_network"] = {name: v["mean"] for name, v in by_network.items()}
         if best is None or val["mean"] < best["mean"] - 1e-5:
             best, bad = {**val, "epoch": ep + 1}, 0
             best_state = {k: v.detach().clone() for k, v in router.state_dict().items()}
@@ -153,6 +178,21 @@ def _topology_option(text: str) -> str:
     return text
 
 
+def _also_networks(text: str) -> list[str]:
+    """``NET[,NET...]``: networks with their own traffic (or topohub names, on seeded gravity
+    traffic); a topology file needs its own --traffic, so it is not one of them."""
+    from qnn.problems import is_topology_path
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("names no network")
+    files = [name for name in names if is_topology_path(name)]
+    if files:
+        raise argparse.ArgumentTypeError(f"{', '.join(files)}: a topology file needs its own --traffic; "
+                                         f"name networks with traffic ({', '.join(TOPOLOGIES)}) or topohub ones")
+    return names
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", type=_topology_option, required=True,
                    help=f"{', '.join(TOPOLOGIES)}, a topology file (node-link JSON, GraphML, GML, SNDlib; "
@@ -170,6 +210,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--capacity-rule", choices=("uniform", "degree"), default="uniform",
                    help="a topology file's links without a capacity: 10 Gbit/s each (default) or by degree")
     p.add_argument("--data-dir", help="data directory (default $QROUTE_DATA_DIR or <repo>/../shared/data)")
+    p.add_argument("--also-train-on", type=_also_networks, default=[], metavar="NET[,NET...]",
+                   help="qnn/mlp: train the same router on these networks too (networks with real traffic "
+                        "or topohub names, with their default traffic), mixed in every step; the epoch "
+                        "is chosen on the mean of all networks' validation means")
     p.add_argument("--model", choices=("qnn", "mlp", "dote", "figret"), default="qnn",
                    help="qnn, its mlp control (per flow, any network with the same k), or dote / figret "
                         "(one network-wide MLP over the last --history matrices: this topology only)")
@@ -183,6 +227,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=",".join(DEFAULT_FEATURES))
     p.add_argument("--entangler", choices=("crx", "cnot"), default="crx")
     p.add_argument("--update", choices=("residual", "replace"), default="residual")
+    p.add_argument("--encoder", choices=("linear", "mlp"), default="linear",
+                   help="qnn: how path features become rotation angles: a trainable scale and offset per "
+                        "rotation (default), or a small classical MLP shared by all paths (hybrid)")
+    p.add_argument("--encoder-hidden", type=positive_int, default=8,
+                   help="--encoder mlp: its hidden units (default 8)")
+    p.add_argument("--feature-history", type=positive_int, default=1, metavar="H",
+                   help="history features (trend, volatility, peak_share in --features) read each "
+                        "flow's last H matrices; the router routes the last one (default 1: none)")
     p.add_argument("--match-params", type=positive_int,
                    help="MLP: parameter count to match (default: the QNN's)")
     p.add_argument("--setting", choices=("predictive", "oracle"), default="predictive")
@@ -237,6 +289,9 @@ def run(args) -> int:
             args.alpha = FIGRET_ALPHA if args.model == "figret" else 0.0
         if args.batch is None:
             args.batch = DOTE_BATCH
+        if args.also_train_on:
+            raise ValueError(f"--also-train-on trains a per-flow router on several networks; {args.model} "
+                             f"is one network's model (its input is that network's pairs)")
         from qnn.models.dote import run_train
 
         return run_train(args)
@@ -256,6 +311,18 @@ def run(args) -> int:
         problems.append("--match-params sizes the MLP control; it needs --model mlp")
     if args.history > 1 and args.setting != "predictive":
         problems.append("--history is for the predictive setting (the oracle decides on the scored matrix)")
+    if args.encoder != "linear" and args.model != "qnn":
+        problems.append("--encoder chooses how the QNN's circuit reads its features; it needs --model qnn")
+    from qnn.models.router import HISTORY_FEATURES
+
+    history_features = [f for f in feats if f in HISTORY_FEATURES]
+    if history_features and args.feature_history < 2:
+        problems.append(f"{', '.join(history_features)} need --feature-history H of at least 2")
+    if args.feature_history > 1 and not history_features:
+        problems.append(f"--feature-history needs a history feature in --features "
+                        f"({', '.join(HISTORY_FEATURES)})")
+    if args.feature_history > 1 and (args.history > 1 or args.setting != "predictive"):
+        problems.append("--feature-history reads past matrices: predictive setting with --history 1")
     try:
         writable_output(args.out, "out", (".pt",))
     except ValueError as error:
@@ -290,23 +357,39 @@ def run(args) -> int:
         args.max_minutes = LARGE_NETWORK_MINUTES
         print(f"{n_demands:,} demands: training stops after {LARGE_NETWORK_MINUTES:g} minutes by default "
               f"(--max-minutes; 0: no limit); batch {args.batch}", file=sys.stderr)
-    X, Y, optima = pairs(ds, args.setting, args.history, args.history_reduce)
+    X, Y, optima = pairs(ds, args.setting, args.history, args.history_reduce, args.feature_history)
     i_tr, i_va = time_split(len(X), args.val_fraction)
     pt = PathTensors(ds.pathset, device=args.device)
     router = build_model(args.model, args.k, feats, args.qubits, args.layers, args.rounds,
-                         args.entangler, args.update, args.seed, args.match_params).to(args.device)
+                         args.entangler, args.update, args.seed, args.match_params, args.encoder,
+                         args.encoder_hidden, args.feature_history).to(args.device)
 
     empty = np.flatnonzero(optima <= 0) + TARGET_LAG[args.setting]
     if len(empty):
         raise ValueError(f"{ds.traffic_file}: {len(empty)} matrix(es) to score carry no traffic "
                          f"(LP optimum 0, which every ratio divides by), e.g. matrix {empty[0]} "
                          f"(0-based); remove them")
+    also, also_meta = [], []
+    for name in args.also_train_on:
+        other = load_dataset(name, None, k=args.k, data_dir=args.data_dir, capacity_rule=args.capacity_rule,
+                             **synthetic)
+        Xo, Yo, Oo = pairs(other, args.setting, args.history, args.history_reduce, args.feature_history)
+        if np.any(Oo <= 0):
+            raise ValueError(f"{other.traffic_file}: a matrix to score carries no traffic (LP optimum 0)")
+        o_tr, o_va = time_split(len(Xo), args.val_fraction)
+        also.append((name, PathTensors(other.pathset, device=args.device), (Xo[o_tr], Yo[o_tr], Oo[o_tr]),
+                     (Xo[o_va], Yo[o_va], Oo[o_va])))
+        also_meta.append({"topology": topology_fingerprint(other.network), "paths": other.path_rule,
+                          "data_files": {pathlib.Path(f).name: h for f, h in other.files.items()},
+                          "split": {"train_pairs": [int(o_tr[0]), int(o_tr[-1])],
+                                    "val_pairs": [int(o_va[0]), int(o_va[-1])],
+                                    "val_fraction": args.val_fraction}})
     best, history = fit(router, pt, (X[i_tr], Y[i_tr], optima[i_tr]), (X[i_va], Y[i_va], optima[i_va]),
                         epochs=args.epochs, lr=args.lr, batch=args.batch, beta=args.beta,
                         patience=args.patience, seed=args.seed, progress=not args.quiet, clip=args.clip,
                         single_path=args.single_path,
                         anneal=anneal, eval_batch=default_batch(n_demands, 64, VALIDATION_FLOWS),
-                        max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+                        max_seconds=args.max_minutes * 60 if args.max_minutes else None, also=also)
     if not math.isfinite(best["mean"]):
         raise ValueError(f"training diverged (validation MLU ratio {best['mean']}); no checkpoint written")
     meta = {
@@ -328,19 +411,25 @@ def run(args) -> int:
                                                "straight-through"),
                      "seconds": history[-1]["seconds"] if history else 0.0},
         "seed": args.seed,
-        "validation": {k: v for k, v in best.items() if k != "epoch"},
+        "validation": {k: v for k, v in best.items() if k not in ("epoch", "networks")},
         "command": "qroute train " + " ".join(shlex.quote(a) for a in _argv_for(args)),
         "torch": torch.__version__,
     }
+    if also:
+        meta["also_trained_on"] = also_meta
+        meta["validation_by_network"] = {args.topology if name == "main" else name: summary
+                                         for name, summary in best["networks"].items()}
     side = save_checkpoint(args.out, router, meta)
     print(f"saved {args.out} ({side['n_params']} parameters); validation MLU ratio mean "
           f"{best['mean']:.4f} p90 {best['p90']:.4f} (epoch {best['epoch']})")
+    for name, summary in meta.get("validation_by_network", {}).items():
+        print(f"  {name}: validation MLU ratio mean {summary['mean']:.4f} p90 {summary['p90']:.4f}")
     return 0
 
 
 # options of the per-flow routers that a dote/figret run does not read
 PER_FLOW_OPTIONS = {"qubits", "layers", "rounds", "features", "entangler", "update", "match_params",
-                    "history_reduce", "beta"}
+                    "history_reduce", "beta", "encoder", "encoder_hidden", "feature_history", "also_train_on"}
 
 
 def _argv_for(args, skip_also=()) -> list:
@@ -350,8 +439,10 @@ def _argv_for(args, skip_also=()) -> list:
         skip.add("capacity_rule")  # a named network has its capacities
     out = []
     for key, val in vars(args).items():
-        if key in skip or val is None or callable(val) or val is False:
+        if key in skip or val is None or callable(val) or val is False or val == []:
             continue
+        if isinstance(val, list):
+            val = ",".join(map(str, val))
         if val is True:
             out.append(f"--{key.replace('_', '-')}")
             continue
