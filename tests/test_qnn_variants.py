@@ -218,6 +218,14 @@ def test_train_on_two_networks_records_both_and_the_bench_knows_both_training_ra
     assert set(by_network) == {"sndlib/polska", "sndlib/abilene"}
     assert meta["validation"]["mean"] == pytest.approx(np.mean([v["mean"] for v in by_network.values()]))
     assert "--also-train-on sndlib/abilene" in meta["command"]
+    from qnn.models.loaded import LoadedRouter
+
+    # routing either network is not a transfer; the bench names both networks
+    on_second = LoadedRouter(out, network=abilene.network, transfer=True)
+    assert on_second.trained_on == "sndlib-polska+sndlib-abilene" and not on_second.transferred
+    from tests.qnn_helpers import tiny_network as other
+
+    assert LoadedRouter(out, network=other(), transfer=True).transferred
 
 
 def test_training_rows_are_known_on_every_network_a_checkpoint_was_trained_on():

@@ -395,6 +395,18 @@ def test_the_oracle_pins_route_each_matrix_at_its_lp_optimum(tmp_path, monkeypat
         assert lp_mlu - 1e-6 <= mlu <= lp_mlu * 1.03
 
 
+@pytest.mark.parametrize("topology", ["abilene", "geant"])
+def test_dote_and_figret_replay_on_their_own_networks_paths(topology):
+    from controller.settings import parse_settings
+
+    if topology == "geant":
+        require_data_or_skip("geant", "tunnels.txt")
+    for name in ("dote", "figret"):
+        parsed = parse_settings(replay._controller_settings(name, _plan(topology)))
+        assert parsed.policy == name and parsed.topology == topology
+        assert bool(parsed.tunnels) == (topology == "geant")  # GEANT's tunnels are its paths
+
+
 def test_replay_settings_given_with_set_come_last_and_are_judged_by_the_controllers_check():
     from controller.settings import SettingsError
 

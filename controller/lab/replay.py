@@ -79,6 +79,8 @@ POLICY_SETTINGS: dict[str, dict[str, str]] = {
     "mlp-split": {"policy": "mlp", "split": "true"},
     "lp": {"policy": "lp"},
     "milp": {"policy": "milp"},
+    "dote": {"policy": "dote"},
+    "figret": {"policy": "figret"},
     # not a controller policy: the testbed's ceiling (see oracle_pins)
     "lp-oracle": {"policy": "shortest-path"},
 }

@@ -27,7 +27,8 @@ class LoadedRouter:
         self.router, self.meta = load_checkpoint(checkpoint, network=None if transfer else network, k=k,
                                                  kind=kind, device=device)
         trained = self.meta["topology"]
-        self.trained_on = str(trained.get("name", "?"))
+        also = [str(part.get("topology", {}).get("name", "?")) for part in self.meta.get("also_trained_on", [])]
+        self.trained_on = "+".join([str(trained.get("name", "?")), *also])
         trained_digests = {part.get("topology", {}).get("sha256")
                            for part in self.meta.get("also_trained_on", [])} | {trained.get("sha256")}
         self.transferred = (network is not None
