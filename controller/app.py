@@ -669,7 +669,7 @@ class QRouteController(app_manager.RyuApp):
                 decided = tpool.execute(keep_intact_else, self.fallback_policy, graph, pairs, current)
                 if not self.decided_by[1]:
                     self._fell_back(f"failure: {self.wait_cut_short} ended the wait")
-            decided = self._within_budget(decided, current, graph)
+            decided = self._within_budget(decided, current, graph, demand)
             decided = self._refused_pairs_fall_back(decided, graph)
             decided = self.pins.apply(decided, graph, pairs)
             desired = self.tunnels.resolve(decided, self.drained.routing_state(self.state, out))
@@ -790,11 +790,12 @@ class QRouteController(app_manager.RyuApp):
         raise PolicyAbandoned("deadline", f"no decision within decision_timeout = "
                               f"{self.settings.decision_timeout:g} s")
 
-    def _within_budget(self, decided, current, graph):
-        """The churn budget (max_moves, hold_down) applied to a decision."""
+    def _within_budget(self, decided, current, graph, demand):
+        """The churn budget (max_moves, hold_down) applied to a decision, its moves ranked by the
+        demand the decision was made on."""
         if not self.settings.max_moves and not self.settings.hold_down:
             return decided
-        budgeted = decision_guard.limit_churn(decided, current, graph, self.pair_rates.bps,
+        budgeted = decision_guard.limit_churn(decided, current, graph, demand,
                                               self.moved_at, self.clock(), self.settings.max_moves,
                                               self.settings.hold_down)
         self.status.moves_deferred["hold_down"] += len(budgeted.held)

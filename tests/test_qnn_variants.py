@@ -11,7 +11,7 @@ import torch
 from qnn.cli import main as cli_main
 from qnn.models.checkpoint import (build_router, load_checkpoint, model_config, save_checkpoint,
                                    topology_fingerprint, trained_target_rows_in)
-from qnn.models.dataset import history_windows, pairs
+from qnn.models.dataset import history_windows
 from qnn.models.router import DEFAULT_FEATURES, PathTensors, n_params
 from qnn.models.train import fit
 from tests.qnn_helpers import t, tiny_network, tiny_setup
@@ -43,7 +43,8 @@ def test_the_hybrid_encoder_gives_each_path_angles_from_its_own_features_only():
     assert n_params(core) == (4 * 8 + 8) + (8 * 12 + 12) + 3 * (3 * 3 + 3) + 1
 
 
-@pytest.mark.parametrize("variant", [dict(encoder="mlp"), dict(feature_history=3), dict(encoder="mlp", feature_history=3)],
+@pytest.mark.parametrize("variant", [dict(encoder="mlp"), dict(feature_history=3),
+                                     dict(encoder="mlp", feature_history=3)],
                          ids=["hybrid", "history", "hybrid-history"])
 def test_gradients_reach_every_parameter_of_a_variant(variant):
     net, ps, pt, dem, opt = tiny_setup(n_tms=8)
@@ -72,6 +73,8 @@ def test_the_encoder_option_is_the_qnns():
         model_config("mlp", 3, DEFAULT_FEATURES, encoder="mlp")
     with pytest.raises(ValueError, match="unknown encoder"):
         build_router({**model_config("qnn", 3, DEFAULT_FEATURES), "encoder": "conv"})
+    with pytest.raises(ValueError, match="unknown encoder"):
+        model_config("qnn", 3, DEFAULT_FEATURES, encoder="conv")
 
 
 # --- history features: each flow's last H volumes ------------------------------------------------
@@ -162,13 +165,34 @@ def test_a_history_checkpoint_decides_on_the_window_in_the_bench_and_is_refused_
     assert seen[0][0, :, 0].tolist() == [1.0, 1.0, 5.0]  # two matrices known: the oldest repeated
     with pytest.raises(CheckpointError, match="last 3 traffic matrices"):
         LearnedPolicy(ckpt)
+    with pytest.raises(CheckpointError, match="predictive setting only"):
+        LearnedRouting(ps, net, {"checkpoint": str(ckpt), "setting": "oracle"}, "qnn", single_path=False)
+
+
+def test_a_history_flows_exported_features_are_those_of_its_window():
+    from qnn.models.export import flow_features
+
+    net, ps, pt, dem, _ = tiny_setup(n_tms=6)
+    router = build_router(model_config("qnn", 3, HISTORY, feature_history=3), seed=0)
+    window = history_windows(dem, 3)[4]
+    feats = flow_features(router, pt, window, flow=2, round_index=1)
+    with torch.no_grad():
+        split = router(pt, t(window[None]), n_rounds=1)
+        expected = router.path_features(pt, t(window[-1:]), split, t(window[None]))[0, 2].numpy()
+    assert feats.shape == (3, 7) and np.allclose(feats, expected)
+    volumes = window[:, 2]
+    assert feats[0, 4] == pytest.approx(np.clip(volumes[-1] / volumes.mean() - 1, -1, 4), rel=1e-4)
 
 
 def test_history_features_need_a_window_and_a_window_needs_them(tmp_path, capsys):
     out = str(tmp_path / "q.pt")
     for extra, message in (([ "--features", ",".join(HISTORY)], "need --feature-history"),
                            (["--feature-history", "4"], "needs a history feature"),
-                           (["--model", "mlp", "--encoder", "mlp"], "it needs --model qnn")):
+                           (["--model", "mlp", "--encoder", "mlp"], "it needs --model qnn"),
+                           (["--encoder-hidden", "4"], "it needs --encoder mlp"),
+                           (["--also-train-on", "sndlib/abilene,sndlib/abilene"],
+                            "sndlib/abilene more than once"),
+                           (["--also-train-on", "sndlib/polska"], "which --topology trains on already")):
         assert cli_main(["train", "--topology", "sndlib/polska", "--n-synthetic", "12", "--out", out,
                          *extra]) == 2
         assert message in capsys.readouterr().err
@@ -188,7 +212,10 @@ def test_training_on_two_networks_chooses_the_epoch_by_their_mean_and_reports_ea
     other_dem = rng.gamma(1.0, 1.0, size=(12, other_ps.n_demands)) * 1e9
     other_opt = np.array([path_lp(other_ps, d).mlu for d in other_dem])
     router = build_router(model_config("qnn", 3, DEFAULT_FEATURES, n_layers=1, n_rounds=2), seed=0)
-    split = lambda d, o: ((d[:-1][:-3], d[1:][:-3], o[1:][:-3]), (d[:-1][-3:], d[1:][-3:], o[1:][-3:]))
+
+    def split(d, o):  # time order: the last 3 (decision, scored) pairs validate
+        return (d[:-1][:-3], d[1:][:-3], o[1:][:-3]), (d[:-1][-3:], d[1:][-3:], o[1:][-3:])
+
     tr, va = split(dem, opt)
     other_tr, other_va = split(other_dem, other_opt)
     best, history = fit(router, pt, tr, va, epochs=3, batch=4, patience=3, progress=False,
@@ -240,3 +267,6 @@ def test_dote_is_one_networks_model(tmp_path, capsys):
     assert cli_main(["train", "--topology", "sndlib/polska", "--n-synthetic", "12", "--model", "dote",
                      "--also-train-on", "sndlib/abilene", "--out", str(tmp_path / "d.pt")]) == 2
     assert "one network's model" in capsys.readouterr().err
+    assert cli_main(["train", "--topology", "sndlib/polska", "--n-synthetic", "12", "--model", "figret",
+                     "--encoder", "mlp", "--feature-history", "3", "--out", str(tmp_path / "f.pt")]) == 2
+    assert "--encoder, --feature-history: options of the per-flow routers" in capsys.readouterr().err

@@ -421,3 +421,38 @@ def test_replay_settings_given_with_set_come_last_and_are_judged_by_the_controll
 
     with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
         replay.controller_setting("min_gain")
+    for owned in ("policy=lp", "capacity_scale=1", "topology=geant"):
+        with pytest.raises(argparse.ArgumentTypeError, match="the replay's own"):
+            replay.controller_setting(owned)
+
+
+@pytest.mark.parametrize("udp", [False, True], ids=["tcp", "udp"])
+def test_a_real_iperf3_report_gives_its_sent_and_received_bytes(udp):
+    """iperf3's own JSON over loopback (no root, no Mininet): the replay reads both transports'
+    reports alike (UDP's receiver sum needs iperf3 3.10 or later, as the replay says)."""
+    import shutil
+    import socket
+    import subprocess
+
+    if not shutil.which("iperf3"):
+        pytest.skip("iperf3 is not installed (make install puts it in)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port), "-B", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import time
+
+        time.sleep(0.3)
+        args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "1", "-J", "-l", "1448",
+                "-b", "2000000"]
+        out = subprocess.run(args + (["-u"] if udp else []), capture_output=True, text=True,
+                             timeout=20).stdout
+    finally:
+        server.kill()
+        server.wait()
+    sent, received, seconds = replay.iperf3_figures(json.loads(out))
+    assert 0.9 <= seconds <= 1.5
+    assert 150_000 <= sent <= 400_000  # 2 Mbit/s for a second: 250 kB
+    assert 0.9 * sent <= received <= sent  # nothing is lost on loopback

@@ -15,13 +15,19 @@ controller too), lowered from 1e-3 when the link traffic (sum over links of the 
 load) would pass :data:`LINK_TRAFFIC_CEILING_MBPS`, what Open vSwitch's userspace datapath on
 2 cores forwards without loss of its own (see that constant for the measurement).
 
-Traffic tool. Each switch pair is one iperf3 TCP client with ``--streams`` parallel connections
-(``-P``; the pair's rate divided evenly, each connection paced to its share with ``-b``),
+Traffic tool. Each switch pair is one iperf3 client with ``--streams`` parallel streams
+(``-P``; the pair's rate divided evenly, each stream paced to its share with ``-b``),
 restarted for every matrix, against one iperf3 server per pair that lives for the whole run.
-TCP, not UDP: the select-group data plane spreads a pair's traffic by hashing each packet's IP
+TCP by default: the select-group data plane spreads a pair's traffic by hashing each packet's IP
 addresses and TCP ports onto a weighted bucket, and Open vSwitch's userspace datapath does not
-hash UDP ports, so all the UDP streams of one host pair would take one bucket (measured:
-docs/experiments.md, 2026-12-01). iperf3 rather than a generator of our own: it is the tool the
+hash UDP ports, so all the UDP streams of one host pair take one bucket (measured:
+docs/experiments.md, 2026-12-01). ``--transport udp`` sends paced UDP datagrams instead (iperf3
+3.10 or later, whose client report carries the receiver's bytes): traffic that does not slow
+down on a full link, which loses what the link cannot carry, but whose splits the switches do
+not realise (one path a pair, whichever bucket its hash picks). ``--policies lp-oracle`` pins
+every pair to the path-LP optimum of the demand its matrix offers, a static MLU-optimal
+reference no controller could compute (:func:`oracle_pins`); ``--set KEY=VALUE`` gives every
+policy's controller one more setting. iperf3 rather than a generator of our own: it is the tool the
 race and the tests already drive, and its reports (sender and receiver bytes) are independent of
 the controller and of this module. The cost is a gap of about half a second between matrices
 (iperf3's control connection is set up per test), and a test whose control connection is lost on
@@ -81,7 +87,7 @@ POLICY_SETTINGS: dict[str, dict[str, str]] = {
     "milp": {"policy": "milp"},
     "dote": {"policy": "dote"},
     "figret": {"policy": "figret"},
-    # not a controller policy: the testbed's ceiling (see oracle_pins)
+    # not a controller policy: a static MLU-optimal reference (see oracle_pins)
     "lp-oracle": {"policy": "shortest-path"},
 }
 ORACLE_POLICY = "lp-oracle"
@@ -293,8 +299,9 @@ def candidate_pathset(topology: str, shaped: Network, pairs: list[tuple[int, int
 def oracle_pins(pathset: PathSet, rates: dict[tuple[int, int], float]) -> dict[str, dict]:
     """REST pin bodies (``"src-dst"`` in dpids -> paths and weights) of the path-LP optimum of
     the demand a matrix offers. No controller can measure that demand (TCP sends what the paths
-    let it); pinned before the matrix starts, it is the best static routing there is over the
-    same candidate paths, so its delivered share is what this testbed delivers at best."""
+    let it); pinned before the matrix starts, it is the static routing of least MLU over the
+    same candidate paths: a reference for what routing can do on this testbed (optimal for MLU,
+    not a bound on delivered traffic)."""
     from qnn.lp import path_lp
 
     split = path_lp(pathset, np.array([rates[pair] for pair in pathset.demands])).split
@@ -724,7 +731,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policies", type=names_from(tuple(POLICY_SETTINGS)), default="spf,qnn,mlp",
                         help=f"comma-separated, from {', '.join(POLICY_SETTINGS)} (default: spf,qnn,mlp; "
                              f"{ORACLE_POLICY}: the path-LP optimum of each matrix's offered demand, pinned "
-                             f"before it starts: the best this testbed delivers)")
+                             f"before it starts: a static MLU-optimal reference)")
     parser.add_argument("--matrices", type=parse_matrix_range, default=(0, 5), metavar="START:COUNT",
                         help="consecutive matrices of the data, from START (default 0:5)")
     parser.add_argument("--seconds-per-matrix", type=at_least(4, int), default=10,
@@ -734,7 +741,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--volume-share", type=open_fraction, default=0.8,
                         help="the largest demands carrying this share of each matrix are sent (0.8)")
     parser.add_argument("--streams", type=at_least(1, int), default=8,
-                        help="parallel TCP connections per pair")
+                        help="parallel streams (TCP connections or UDP sockets) per pair")
     parser.add_argument("--transport", choices=TRANSPORTS, default="tcp",
                         help="tcp (default): paced connections that slow down on a full path; udp: paced "
                              "datagrams that keep their rate (a full link drops what it cannot carry)")
@@ -754,12 +761,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", help="write the MLU-over-time plot here (.png)")
 
 
+# what each replayed policy is, and what the lab built: a --set of these would run every row as
+# something its label does not say, or a controller at odds with the network it drives
+REPLAY_OWNED_SETTINGS = ("policy", "split", "topology", "capacity_scale", "routing_weight", "tunnels",
+                         "api_token", "api_token_file", "state_file")
+
+
 def controller_setting(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` -> (key, value); the controller's settings check judges them."""
     key, sep, value = text.partition("=")
-    if not sep or not key.strip():
+    key = key.strip()
+    if not sep or not key:
         raise argparse.ArgumentTypeError(f"wants KEY=VALUE (a [qroute] setting), got {text!r}")
-    return key.strip(), value.strip()
+    if key in REPLAY_OWNED_SETTINGS:
+        raise argparse.ArgumentTypeError(f"{key} is the replay's own (the policies and the network set it); "
+                                         f"choose policies with --policies")
+    return key, value.strip()
 
 
 def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:

@@ -108,6 +108,10 @@ class LearnedRouting:
         path = choose_checkpoint(spec, kind, network.name, single_path, options.get("setting", "predictive"))
         self.loaded = LoadedRouter(path, network=network, k=pathset.k, kind=kind,
                                    device=options.get("device") or "cpu", transfer=bool(spec))
+        if self.loaded.feature_history > 1 and options.get("setting", "predictive") != "predictive":
+            raise CheckpointError(path, f"its history features read each flow's last "
+                                        f"{self.loaded.feature_history} matrices before the one it routes: "
+                                        f"predictive setting only")
         self.checkpoint = path
         self.trained_on, self.transferred = self.loaded.trained_on, self.loaded.transferred
         self.meta = self.loaded.meta

@@ -226,6 +226,8 @@ def model_config(kind: str, k: int, features, n_qubits: int | None = None, n_lay
     common = {"n_rounds": n_rounds, "features": features, "update": update, "kind": kind, "k": k,
               "n_features": len(features),
               **({"feature_history": feature_history} if feature_history > 1 else {})}
+    if encoder not in ("linear", "mlp"):
+        raise ValueError(f"unknown encoder {encoder!r} (linear or mlp)")
     if kind == "qnn":
         hybrid = {"encoder": "mlp", "encoder_hidden": encoder_hidden} if encoder == "mlp" else {}
         return {**common, "n_qubits": n_qubits or k, "n_layers": n_layers, "entangler": entangler,

@@ -165,8 +165,18 @@ def history_input(demands: np.ndarray, history: int, reduce: str = "mean") -> np
 def history_windows(demands: np.ndarray, length: int) -> np.ndarray:
     """Windows (T, length, D): row t holds matrices t-length+1..t, oldest first; before the first
     matrix the window repeats it (a flow seen once has no trend and no volatility)."""
+    demands = np.asarray(demands, dtype=float)
     rows = np.arange(len(demands))[:, None] + np.arange(1 - length, 1)[None, :]
     return demands[np.clip(rows, 0, None)]
+
+
+def recent_window(recent_demands: np.ndarray, length: int) -> np.ndarray:
+    """A live decision's window (length, D) from the latest demand vectors (n, D), oldest first:
+    as :func:`history_windows` builds them, the oldest repeated where fewer are known."""
+    recent = np.asarray(recent_demands, dtype=float)[-length:]
+    if len(recent) < length:
+        recent = np.concatenate([np.repeat(recent[:1], length - len(recent), axis=0), recent])
+    return recent
 
 
 def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_reduce: str = "mean",

@@ -38,6 +38,7 @@ from torch import nn
 
 from qnn.errors import CheckpointError
 from qnn.models.epochs import train_epoch
+from qnn.models.dataset import history_windows, recent_window
 from qnn.models.checkpoint import (read_sidecar_json, resolve, topology_fingerprint, verified_weights,
                                    write_weights)
 from qnn.models.router import PathTensors, n_params
@@ -115,22 +116,6 @@ def figret_loss(pt: PathTensors, demand, split, opt, pair_std, alpha: float) -> 
         term = robustness_term(split, pair_std)
         loss = loss + alpha * term / term.detach().clamp_min(torch.finfo(term.dtype).tiny)
     return loss
-
-
-def history_windows(demands: np.ndarray, history: int) -> np.ndarray:
-    """(T, history, D): row t holds demand vectors t-history+1..t, oldest first; before the
-    first matrix the first one is repeated."""
-    demands = np.asarray(demands, dtype=float)
-    idx = np.arange(len(demands))[:, None] + np.arange(-history + 1, 1)[None, :]
-    return demands[np.clip(idx, 0, None)]
-
-
-def recent_window(recent_demands: np.ndarray, history: int) -> np.ndarray:
-    """The decision input (history, D) from the latest demand vectors (n, D), oldest first."""
-    recent = np.asarray(recent_demands, dtype=float)[-history:]
-    if len(recent) < history:
-        recent = np.concatenate([np.repeat(recent[:1], history - len(recent), axis=0), recent])
-    return recent
 
 
 def pair_std(train_demands: np.ndarray) -> np.ndarray:

@@ -74,13 +74,15 @@ def z_expectations(qc) -> np.ndarray:
 
 
 def flow_features(router, pt, demand: np.ndarray, flow: int, round_index: int) -> np.ndarray:
-    """The (k, F) features flow ``flow`` sees in round ``round_index`` when deciding ``demand``."""
-    d = torch.as_tensor(np.asarray(demand, dtype=np.float32)).reshape(1, -1)
+    """The (k, F) features flow ``flow`` sees in round ``round_index`` when deciding ``demand``
+    (a window (H, D) of the last matrices for a router with history features)."""
+    x = torch.as_tensor(np.asarray(demand, dtype=np.float32))[None]
+    window, d = (x, x[:, -1]) if router.feature_history > 1 else (None, x.reshape(1, -1))
     with torch.no_grad():
         split = router.initial_split(pt, 1)
         if round_index > 0:
-            split = router(pt, d, n_rounds=round_index)
-        return router.path_features(pt, d, split)[0, flow].numpy()
+            split = router(pt, x, n_rounds=round_index)
+        return router.path_features(pt, d, split, window)[0, flow].numpy()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,7 +130,13 @@ def run(args) -> int:
                 raise ValueError(f"--{option} {index}: {meta['topology']['name']} has {count} "
                                  f"(0..{count - 1})")
         pt = PathTensors(ds.pathset)
-        feats = flow_features(router, pt, ds.demands[args.matrix], args.flow, args.round)
+        if router.feature_history > 1:
+            from qnn.models.dataset import history_windows
+
+            decided = history_windows(ds.demands[:args.matrix + 1], router.feature_history)[-1]
+        else:
+            decided = ds.demands[args.matrix]
+        feats = flow_features(router, pt, decided, args.flow, args.round)
         src, dst = ds.pathset.demands[args.flow]
         where = f"{meta['topology']['name']} matrix {args.matrix}, flow {src}->{dst}, round {args.round}"
     qc = build_circuit(core, feats, measure=not args.no_measure)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from qnn.models.checkpoint import HISTORY_REDUCERS, history_reduce, load_checkpoint, topology_fingerprint
+from qnn.models.dataset import recent_window
 from qnn.models.router import PathTensors, hard_split
 
 
@@ -27,7 +28,8 @@ class LoadedRouter:
         self.router, self.meta = load_checkpoint(checkpoint, network=None if transfer else network, k=k,
                                                  kind=kind, device=device)
         trained = self.meta["topology"]
-        also = [str(part.get("topology", {}).get("name", "?")) for part in self.meta.get("also_trained_on", [])]
+        also = [str(part.get("topology", {}).get("name", "?"))
+                for part in self.meta.get("also_trained_on", [])]
         self.trained_on = "+".join([str(trained.get("name", "?")), *also])
         trained_digests = {part.get("topology", {}).get("sha256")
                            for part in self.meta.get("also_trained_on", [])} | {trained.get("sha256")}
@@ -56,9 +58,7 @@ class LoadedRouter:
         the oldest repeated where fewer are known (as in training)."""
         recent = np.asarray(recent_demands, dtype=float)
         if self.feature_history > 1:
-            recent = recent[-self.feature_history:]
-            missing = self.feature_history - len(recent)
-            return np.concatenate([np.repeat(recent[:1], missing, axis=0), recent]) if missing else recent
+            return recent_window(recent, self.feature_history)
         if self.history <= 1:
             return recent[-1]
         return self._reduce(recent[-self.history:], axis=0)

@@ -255,4 +255,5 @@ class QNNCore(tq.QuantumModule):
         return {"kind": self.kind, "k": self.k, "n_features": self.n_features,
                 "n_qubits": self.n_wires, "n_layers": self.n_layers, "entangler": self.entangler,
                 "out_bias": self.out_bias is not None,
-                **({"encoder": "mlp", "encoder_hidden": self.encoder_hidden} if self.encoder == "mlp" else {})}
+                **({"encoder": "mlp", "encoder_hidden": self.encoder_hidden}
+                   if self.encoder == "mlp" else {})}

@@ -167,7 +167,7 @@ def run(args) -> int:
     router, meta = load_checkpoint(args.checkpoint, kind="qnn")
     ds = load_dataset(meta["topology"]["name"], k=router.k)
     X, Y, optima = pairs(ds, args.setting, meta.get("history", 1) if args.setting == "predictive" else 1,
-                    history_reduce(meta))
+                         history_reduce(meta), router.feature_history)
     _, va = time_split(len(X), meta["split"]["val_fraction"])
     if args.limit:
         va = va[:args.limit]

@@ -87,14 +87,14 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
 
         def batch_loss(idx, temperature=temperature):
             losses = []
-            for _, part_pt, first, (X, Y, O), _ in parts:
-                rows = idx[(idx >= first) & (idx < first + X.shape[0])] - first
+            for _, part_pt, first, (inputs, targets, optima), _ in parts:
+                rows = idx[(idx >= first) & (idx < first + inputs.shape[0])] - first
                 if not len(rows):
                     continue
-                split = router(part_pt, X[rows], temperature=temperature)
+                split = router(part_pt, inputs[rows], temperature=temperature)
                 if single_path and not anneal:
                     split = hard_split(split, part_pt.mask) + split - split.detach()
-                losses.append(smooth_mlu_ratio(part_pt, Y[rows], split, O[rows], beta))
+                losses.append(smooth_mlu_ratio(part_pt, targets[rows], split, optima[rows], beta))
             return torch.cat(losses)
 
         train_loss = train_epoch(router, opt, first_row, batch, gen, dev, batch_loss, clip)
@@ -103,7 +103,8 @@ def fit(router: Router, pt: PathTensors, tr, va, epochs: int = 60, lr: float = 0
                                      batch=eval_batch).summary
                       for name, part_pt, _, _, val_arrays in parts}
         val = by_network["main"] if len(parts) == 1 else {
-            **{key: float(np.mean([v[key] for v in by_network.values()])) for key in ("mean", "p90", "p99", "max")},
+            **{key: float(np.mean([v[key] for v in by_network.values()]))
+               for key in ("mean", "p90", "p99", "max")},
             "n": sum(v["n"] for v in by_network.values()), "networks": by_network}
         history.append({"epoch": ep + 1, "train_loss": train_loss, "val_mean": val["mean"],
                         "val_p90": val["p90"], "seconds": round(time.time() - t0, 1)})
@@ -188,8 +189,9 @@ def _also_networks(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("names no network")
     files = [name for name in names if is_topology_path(name)]
     if files:
-        raise argparse.ArgumentTypeError(f"{', '.join(files)}: a topology file needs its own --traffic; "
-                                         f"name networks with traffic ({', '.join(TOPOLOGIES)}) or topohub ones")
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(files)}: a topology file needs its own --traffic; name networks with traffic "
+            f"({', '.join(TOPOLOGIES)}) or topohub ones")
     return names
 
 
@@ -289,9 +291,13 @@ def run(args) -> int:
             args.alpha = FIGRET_ALPHA if args.model == "figret" else 0.0
         if args.batch is None:
             args.batch = DOTE_BATCH
-        if args.also_train_on:
-            raise ValueError(f"--also-train-on trains a per-flow router on several networks; {args.model} "
-                             f"is one network's model (its input is that network's pairs)")
+        per_flow = [option for option, given in (
+            ("--also-train-on", bool(args.also_train_on)), ("--encoder", args.encoder != "linear"),
+            ("--encoder-hidden", args.encoder_hidden != 8), ("--feature-history", args.feature_history > 1))
+            if given]
+        if per_flow:
+            raise ValueError(f"{', '.join(per_flow)}: options of the per-flow routers (qnn, mlp); "
+                             f"{args.model} is one network's model (its input is that network's pairs)")
         from qnn.models.dote import run_train
 
         return run_train(args)
@@ -313,6 +319,12 @@ def run(args) -> int:
         problems.append("--history is for the predictive setting (the oracle decides on the scored matrix)")
     if args.encoder != "linear" and args.model != "qnn":
         problems.append("--encoder chooses how the QNN's circuit reads its features; it needs --model qnn")
+    if args.encoder_hidden != 8 and args.encoder != "mlp":
+        problems.append("--encoder-hidden sizes the classical encoder; it needs --encoder mlp")
+    repeated = sorted({name for name in args.also_train_on if args.also_train_on.count(name) > 1})
+    if repeated or args.topology in args.also_train_on:
+        problems.append(f"--also-train-on names {', '.join(repeated or [args.topology])} "
+                        f"{'more than once' if repeated else 'which --topology trains on already'}")
     from qnn.models.router import HISTORY_FEATURES
 
     history_features = [f for f in feats if f in HISTORY_FEATURES]
