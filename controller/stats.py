@@ -92,6 +92,7 @@ class PairRates:
             rate = self.meter.update((dpid, stat.group_id), age, stat.byte_count, generation=built)
             if rate is not None:
                 self.bps[pair] = rate
+            if rate is not None and self.hold > 0:
                 recent = self.recent.setdefault(pair, deque())
                 recent.append((now, rate))
                 while recent[0][0] < now - self.hold:

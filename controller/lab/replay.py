@@ -91,8 +91,6 @@ POLICY_SETTINGS: dict[str, dict[str, str]] = {
     "lp-oracle": {"policy": "shortest-path"},
 }
 ORACLE_POLICY = "lp-oracle"
-# a pinned path's least weight, as the controller's own splits drop parts under 1 %
-ORACLE_MIN_SHARE = 0.01
 PIN_INSTALL_S = 1.5
 TOPOLOGIES = ("abilene", "geant")
 # The capacity scale of every lab tool (10 Gbit/s -> 10 Mbit/s) unless the ceiling asks for less.
@@ -302,13 +300,14 @@ def oracle_pins(pathset: PathSet, rates: dict[tuple[int, int], float]) -> dict[s
     let it); pinned before the matrix starts, it is the static routing of least MLU over the
     same candidate paths: a reference for what routing can do on this testbed (optimal for MLU,
     not a bound on delivered traffic)."""
+    from controller.demand_policies import MIN_SHARE  # a path's least weight, as in the controller's splits
     from qnn.lp import path_lp
 
     split = path_lp(pathset, np.array([rates[pair] for pair in pathset.demands])).split
     pins = {}
     for row, (src, dst) in enumerate(pathset.demands):
         parts = [(path, float(weight)) for path, weight in zip(pathset.paths[row], split[row])
-                 if path and weight >= ORACLE_MIN_SHARE]
+                 if path and weight >= MIN_SHARE]
         pins[f"{src + 1}-{dst + 1}"] = {"paths": [[node + 1 for node in path] for path, _ in parts],
                                         "weights": [weight for _, weight in parts]}
     return pins

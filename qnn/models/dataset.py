@@ -193,8 +193,10 @@ def pairs(ds: Dataset, setting: str = "predictive", history: int = 1, history_re
         if setting != "predictive" or history > 1:
             raise ValueError("history features read past matrices: predictive setting, history 1")
         inputs = history_windows(ds.demands, feature_history)
-        return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
-    inputs = history_input(ds.demands, history, history_reduce) if setting == "predictive" else ds.demands
+    elif setting == "predictive":
+        inputs = history_input(ds.demands, history, history_reduce)
+    else:
+        inputs = ds.demands
     return inputs[:len(inputs) - lag], ds.demands[lag:], ds.opt[lag:]
 
 
