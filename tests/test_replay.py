@@ -259,6 +259,12 @@ class _FinishedClient:
                                    "sum_received": {"bytes": received, "seconds": 10.0}}}), ""
 
 
+# each stream's payload rate, Mbit/s, of pairs loading links with 8 and 4 Mbit/s of frames over 4
+# streams: 2 and 1 Mbit/s of frames a stream, 1448 bytes of payload in a 1514-byte TCP frame or a
+# 1490-byte UDP one
+PER_STREAM_MBPS = {"tcp": [2 * 1448 / 1514, 1448 / 1514], "udp": [2 * 1448 / 1490, 1448 / 1490]}
+
+
 @pytest.mark.parametrize("transport, pacing", [("tcp", "paced_mbps"), ("udp", "udp_mbps")])
 def test_a_matrix_is_sent_as_paced_tcp_or_as_udp_at_the_pairs_payload_rate(transport, pacing):
     lab = _RecordingLab()
@@ -268,7 +274,7 @@ def test_a_matrix_is_sent_as_paced_tcp_or_as_udp_at_the_pairs_payload_rate(trans
                                     transport)
     assert [set(c) - {"datagram_bytes", "streams"} for c in lab.clients] == [{pacing}] * 2
     per_stream = [c[pacing] for c in lab.clients]
-    assert per_stream == pytest.approx([replay.payload_rate(r / 4, transport) / 1e6 for r in rates.values()])
+    assert per_stream == pytest.approx(PER_STREAM_MBPS[transport])
     assert outcome.delivered_share == pytest.approx(0.75, abs=1e-6)
     assert outcome.sender_bps["0-1"] == pytest.approx(8e6, rel=1e-6)  # frames again
 
@@ -373,6 +379,7 @@ def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_
 def test_the_oracle_pins_route_each_matrix_at_its_lp_optimum(tmp_path, monkeypatch):
     """Routed as pinned (paths walked link by link, dpid = node + 1), the offered demand loads
     no link beyond the LP optimum by more than dropping the parts under 1 % can add."""
+    from controller.demand_policies import MIN_SHARE
     from topologies.datadir import DATA_DIR_ENV
 
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "none"))  # seeded gravity traffic: no data needed
@@ -385,7 +392,7 @@ def test_the_oracle_pins_route_each_matrix_at_its_lp_optimum(tmp_path, monkeypat
         load = dict.fromkeys(capacity, 0.0)
         for (src, dst), rate in rates.items():
             body = pins[f"{src + 1}-{dst + 1}"]
-            assert all(w >= replay.ORACLE_MIN_SHARE for w in body["weights"])
+            assert all(w >= MIN_SHARE for w in body["weights"])
             total = sum(body["weights"])
             for path, weight in zip(body["paths"], body["weights"]):
                 assert path[0] == src + 1 and path[-1] == dst + 1
