@@ -174,6 +174,23 @@ def test_a_damaged_sidecar_beside_a_good_checkpoint_does_not_stop_the_choice(tmp
     assert choose_checkpoint(tmp_path, "qnn", net.name).name == "b-good.pt"
 
 
+def test_a_directory_serves_its_shipped_name_before_a_variant_saved_beside_it(tmp_path, tiny):
+    """`qnn-tiny-a.pt` sorts before `qnn-tiny.pt` ('-' < '.'); both fit, the shipped name wins."""
+    from qnn.bench.learned_methods import choose_checkpoint
+
+    net = tiny[0]
+    for name in ("qnn-tiny-a", "qnn-tiny", "qnn-tiny-single"):
+        router = build_model("qnn", 3, ("bottleneck", "share", "stretch", "split"), None, 1, 1,
+                             "crx", "residual", seed=0)
+        save_checkpoint(tmp_path / f"{name}.pt", router, {"topology": topology_fingerprint(net), "k": 3,
+                                                          "single_path": name.endswith("single")})
+    assert choose_checkpoint(str(tmp_path), "qnn", "tiny").name == "qnn-tiny.pt"
+    assert choose_checkpoint(str(tmp_path), "qnn", "tiny", True).name == "qnn-tiny-single.pt"
+    # an explicit list keeps the order it was given in
+    listed = f"{tmp_path / 'qnn-tiny-a.pt'},{tmp_path / 'qnn-tiny.pt'}"
+    assert choose_checkpoint(listed, "qnn", "tiny").name == "qnn-tiny-a.pt"
+
+
 def test_bench_method_picks_checkpoint_by_kind_topology_and_mode(tmp_path, tiny):
     from qnn.bench.learned_methods import choose_checkpoint
 

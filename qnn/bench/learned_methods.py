@@ -3,12 +3,12 @@ topology-specific ``dote`` and ``figret`` (:class:`DoteRouting`).
 
 ``*-split`` returns the router's split ratios over the k candidate paths; the plain names put
 each flow on its argmax path (one path per flow). ``options["checkpoint"]`` may be a checkpoint
-path, a comma-separated list of them, a directory, or a shipped name (``qnn-geant``); each method
-takes the first whose model kind (qnn / mlp) matches (single-path methods prefer one trained with
-``--single-path``; in the oracle setting one trained with ``--setting oracle``), or the sibling
-file with the kind swapped
-in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped checkpoint for the
-network is used: ``{kind}-{network}-single.pt`` for single-path methods,
+path, a comma-separated list of them, a directory (its file with the shipped name first, then
+the others in name order), or a shipped name (``qnn-geant``); each method takes the first whose
+model kind (qnn / mlp) matches (single-path methods prefer one trained with ``--single-path``;
+in the oracle setting one trained with ``--setting oracle``), or the sibling file with the kind
+swapped in its name (``qnn-geant.pt`` -> ``mlp-geant.pt``). Without one, the shipped checkpoint
+for the network is used: ``{kind}-{network}-single.pt`` for single-path methods,
 ``{kind}-{network}-oracle.pt`` for split methods in the oracle setting when it exists, else
 ``{kind}-{network}.pt``. A checkpoint given explicitly may come from another network with the
 same k (transfer); where several are given, one trained on the routed network is preferred.
@@ -29,7 +29,10 @@ from qnn.models.checkpoint import (SHIPPED_DIR, CheckpointError, read_sidecar, r
 from qnn.models.loaded import LoadedRouter
 
 
-def _candidates(spec) -> list[pathlib.Path]:
+def _candidates(spec, preferred_names: list[str] = ()) -> list[pathlib.Path]:
+    """The checkpoint files ``spec`` names, in its order. A directory's files come in name
+    order after those named ``preferred_names`` (the shipped names, preferred first), so that a
+    variant saved beside ``qnn-geant.pt`` (``qnn-geant-x.pt``) is not chosen before it."""
     if not spec:
         return []
     out = []
@@ -39,7 +42,8 @@ def _candidates(spec) -> list[pathlib.Path]:
             continue
         p = resolve(part)
         if p.is_dir():
-            out.extend(sorted(p.glob("*.pt")))
+            rank = {name: i for i, name in enumerate(preferred_names)}
+            out.extend(sorted(p.glob("*.pt"), key=lambda f: (rank.get(f.stem, len(rank)), f.name)))
         else:
             out.append(p)
     return out
@@ -72,9 +76,9 @@ def choose_checkpoint(spec, kind: str, network_name: str, single_path: bool = Fa
     ``{kind}-{network}-single.pt``) and fall back to the argmax of a split-trained one. A
     checkpoint trained for the bench's ``setting`` (``--setting oracle``: shipped as
     ``{kind}-{network}-oracle.pt``) is preferred to one trained for the other setting."""
-    cands = _candidates(spec)
+    names = shipped_candidates(kind, network_name, single_path, setting)
+    cands = _candidates(spec, names)
     if not cands:
-        names = shipped_candidates(kind, network_name, single_path, setting)
         cands = [SHIPPED_DIR / f"{name}.pt" for name in names]
         cands = [p for p in cands if p.exists()] or cands[-1:]
         if len(cands) == 1:
