@@ -615,9 +615,11 @@ class QRouteController(app_manager.RyuApp):
         reasons, self.pending_reasons = self.pending_reasons, []
         if not reasons or not self.ha.writes_allowed():
             return 0  # a standby decides nothing: a new master reads back, then decides
-        if self.hold.ended_at is None:
+        if self.hold.ended_at is None or self.readback.pending:
+            # (a switch read again after the hold, e.g. after a plan stopped, that never
+            # answers is given up here, or decisions would wait for it for ever)
             self.check_resync()
-        if self.resync_reason():  # the start-up hold: check_resync asks again when it ends
+        if self.resync_reason():  # the hold, or a read-back: check_resync asks again when done
             self.held_reasons += reasons
             return 0
         reasons, self.held_reasons = self.held_reasons + reasons, []
@@ -686,12 +688,16 @@ class QRouteController(app_manager.RyuApp):
             plan = self.tunnels.plan(desired)
             decided_in = self.clock() - started
             self.sent_pairs = set()
-            self._send_phases(plan)
+            sent_to, silent = self._send_phases(plan)
+            if silent:
+                self._abort_plan(sent_to, silent)
+                self.decisions.record(now=self.clock(), decision_s=decided_in,
+                                      install_s=self.clock() - started - decided_in, changes=[],
+                                      epoch=self.tunnels.epoch, aborted=sorted(silent), **logged)
+                return 0
             self._send_all(self.tunnels.commit(desired))
             self._after_commit(change)
-            for dpid in self.tunnels.reread:  # reconnected during the plan: read it again
-                if dpid in self.datapaths:
-                    self._read_back(self.datapaths[dpid])
+            self._read_back_unsure()
             self.save_state()
             self.pair_rates.keep_only(self.tunnels.splits)
             self._record(reason, triggers or [reason], change, decided_in, self.clock() - started)
@@ -906,12 +912,44 @@ class QRouteController(app_manager.RyuApp):
         self.retry_due = None
         self.request_reroute("refused rules retry")
 
-    def _send_phases(self, plan: Plan) -> None:
-        """Make before break: each phase is applied (barriers) before the next is sent."""
+    def _send_phases(self, plan: Plan) -> tuple[set[int], set[int]]:
+        """Make before break: each phase is applied (barriers) before the next is sent. Returns
+        the switches sent anything, and those that did not confirm a phase within
+        ``barrier_timeout`` (empty: the whole plan went). The phases after a silent switch's
+        are not sent: they may point at what it has not applied."""
+        sent_to: set[int] = set()
         for number, phase in enumerate(plan.phases):
             self._send_all(phase)
+            sent_to |= Plan.switches(phase)
             if number < len(plan.phases) - 1:
-                self.await_barriers(Plan.switches(phase))
+                silent = self.await_barriers(Plan.switches(phase))
+                if silent:
+                    return sent_to, silent
+        return sent_to, set()
+
+    def _abort_plan(self, sent_to: set[int], silent: set[int]) -> None:
+        """A plan stopped after a phase some switch did not confirm: the switches it reached
+        are read back, and the decision after their read-back goes on from what they hold.
+        Until then decisions wait (a switch that never answers is given up after
+        resync_timeout, as a reconnecting one is)."""
+        for sent in self.refused_during_plan:
+            self.tunnels.record = of_errors.forget_refused(self.tunnels.record, sent)
+        self.refused_during_plan, self.sent_pairs = [], set()
+        self.tunnels.abort(sent_to)
+        self.metrics.plans_aborted.inc()
+        self.logger.error(
+            "reroute #%d stopped: no barrier reply within %g s from switch %s; the rest of the "
+            "plan is not sent, the %d switches it reached are read back and the next decision "
+            "goes on from what they hold", self.tunnels.epoch, self.settings.barrier_timeout,
+            ", ".join(f"{dpid:016x}" for dpid in sorted(silent)), len(sent_to))
+        self._read_back_unsure()
+        self._show_not_installed()
+
+    def _read_back_unsure(self) -> None:
+        """Read again what the last plan left unsure (see InstalledTunnels.reread)."""
+        for dpid in self.tunnels.reread:
+            if dpid in self.datapaths:
+                self._read_back(self.datapaths[dpid])
 
     def _record(self, reason: str, triggers: Sequence[str], change: Change, decided_in: float,
                 elapsed: float) -> None:
@@ -933,25 +971,33 @@ class QRouteController(app_manager.RyuApp):
             if datapath is not None:
                 self.send(datapath, message)
 
-    def await_barriers(self, dpids, timeout_s: float = 1.0):
+    def await_barriers(self, dpids, timeout_s: float | None = None) -> set[int]:
         """Wait until each switch has applied what it was sent (OpenFlow barrier), so that no
         bucket points at a tunnel whose downstream rules are not in place yet. All
-        switches are asked at once: the wait is the slowest reply, not the sum of them."""
-        waiters = [hub.spawn(self._await_barrier, dpid, timeout_s) for dpid in sorted(dpids)
-                   if dpid in self.datapaths]
-        hub.joinall(waiters)
+        switches are asked at once: the wait is the slowest reply, not the sum of them.
+        Returns the connected switches that did not answer within `timeout_s` (default
+        ``barrier_timeout``); a switch that disconnected or reconnected meanwhile is read back
+        when it is connected again, so it is not among them."""
+        timeout_s = self.settings.barrier_timeout if timeout_s is None else timeout_s
+        waiters = {dpid: hub.spawn(self._await_barrier, dpid, timeout_s) for dpid in sorted(dpids)
+                   if dpid in self.datapaths}
+        hub.joinall(list(waiters.values()))
+        return {dpid for dpid, waiter in waiters.items() if waiter.wait() is False
+                and dpid in self.datapaths and dpid not in self.tunnels.wiped}
 
-    def _await_barrier(self, dpid, timeout_s):
+    def _await_barrier(self, dpid, timeout_s) -> bool:
         datapath = self.datapaths.get(dpid)
         if datapath is None:
-            return
+            return True
         request = ofmsgs.barrier_request()
         request.datapath = datapath
         try:
             with hub.Timeout(timeout_s):
                 ofctl_api.send_msg(self, request, reply_cls=datapath.ofproto_parser.OFPBarrierReply)
         except (hub.Timeout, Exception) as error:  # noqa: BLE001 - never stall routing
-            self.logger.warning("no barrier reply from %016x (%r); going on", dpid, error)
+            self.logger.warning("no barrier reply from %016x (%r)", dpid, error)
+            return False
+        return True
 
     def send(self, datapath, message):
         """Send, and remember under its xid what the message was (an error names only that).

@@ -218,6 +218,10 @@ class ControllerMetrics:
             "qroute_install_seconds", "time to install a decision that changed rules: every "
             "phase sent and its barriers answered", registry=self.registry,
             buckets=SECONDS_BUCKETS)
+        self.plans_aborted = Counter(
+            "qroute_plans_aborted", "decisions whose plan stopped part way: a switch did not "
+            "confirm a phase within barrier_timeout (the switches reached are read back)",
+            registry=self.registry)
         self.packet_ins = Counter(
             "qroute_packet_ins", "packet-ins from the switches, by OpenFlow reason (no_match: "
             "a table-miss rule sent it; action: a rule's output to the controller)",

@@ -57,6 +57,7 @@ class Settings:
     port_block_seconds: int = 10
     state_file: str = "~/.qroute/state.json"
     resync_timeout: float = 10.0
+    barrier_timeout: float = 2.0
     local_protection: bool = True
     etcd_endpoint: str = ""
     controller_id: str = ""
@@ -77,7 +78,8 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
             "capacity_scale", "decision_timeout", "max_hosts_per_port", "max_hosts",
-            "host_probe_timeout", "port_block_seconds", "resync_timeout", "decision_log_size"}
+            "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
+            "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
 NOT_NEGATIVE = {"demand_hold", "mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
                 "packet_in_port_budget"}

@@ -172,7 +172,9 @@ class InstalledTunnels:
         # path -> label (and pair -> split) of tunnels installed now or before, e.g. loaded from
         # the state file: how labels read back from a switch are known as paths again
         self.known = Desired()
-        self.reread: list[int] = []  # switches reconnected during the last plan: read them again
+        # switches the last plan left unsure (reconnected meanwhile, or the plan stopped): read
+        # them again
+        self.reread: list[int] = []
 
     @property
     def splits(self) -> dict[Pair, Split]:
@@ -323,13 +325,27 @@ class InstalledTunnels:
         if self.wiped:
             record = record.without_switches(self.wiped)
             messages = [(dpid, m) for dpid, m in messages if dpid not in self.wiped]
-            self.reread = sorted(self.wiped)
+        self.reread = sorted(self.wiped)
         self.record, self.pending = record, None
         self._remember(record)
+        self._end_plan()
+        return messages
+
+    def abort(self, sent_to: Iterable[int]) -> None:
+        """A plan stopped part way (a switch did not confirm a phase in time), its later phases
+        not sent. The switches it sent anything to hold the record plus part of the plan; they
+        are recorded empty and listed in :attr:`reread`, to be read back (and adopted) before
+        the next decision, which goes on from what they hold. The other switches hold the
+        record as it was (with what :meth:`links_down` did to it meanwhile)."""
+        unsure = set(sent_to) | self.wiped
+        self.record, self.pending = self.record.without_switches(unsure), None
+        self.reread = sorted(unsure)
+        self._end_plan()
+
+    def _end_plan(self) -> None:
         self.wiped.clear()
         self.broken.clear()
         self.touched.clear()
-        return messages
 
     # --- read-back ------------------------------------------------------------------------
     def remember(self, labels: Mapping[SwitchPath, int], splits: Mapping[Pair, Split],

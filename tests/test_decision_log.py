@@ -49,7 +49,7 @@ def test_a_record_holds_what_the_contract_names_in_its_units():
     assert entry == {"number": 1, "run": 1_764_599_990.0, "time": 1_764_600_000.5,
                      "reasons": ["link 2-3 down", "periodic"],
                      "kind": "failure", "policy": "qnn", "fallback": "", "decision_ms": 12.3,
-                     "install_ms": 40.0, "changes": [],
+                     "install_ms": 40.0, "aborted": [], "changes": [],
                      "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
                      "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3}
     json.dumps(entry)

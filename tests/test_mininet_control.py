@@ -101,6 +101,50 @@ class TestControl:
         assert sum(lost == 0 for lost in losses) >= LOSSLESS_AT_LEAST and max(losses) <= MOST_LOST, losses
         assert lab.ping_all() == 0.0
 
+    def test_a_switch_process_frozen_during_a_plan_stops_it_and_the_read_back_finishes_it(self, diamond):
+        """ovs-vswitchd (every switch of the lab) stopped while a drain is planned: no barrier
+        reply comes within barrier_timeout, so the plan stops after its first phase; once the
+        switches run again they answer the read-back, and the decision after it moves the pair
+        off the link: the drained port stays idle under a stream and every pair still pings."""
+        import os
+        import signal
+
+        lab = diamond
+        assert lab.ping_all() == 0.0
+        path = lab.wait_for_path("h1", "h4")
+        link = (path[0], path[1])
+        port = _port_number(lab.link_interfaces(*link)[0])
+        numbers_before = {d["number"] for d in lab.rest("decisions")["decisions"]}
+        vswitchd = int(subprocess.run(["pidof", "ovs-vswitchd"], capture_output=True, text=True,
+                                      check=True).stdout.split()[0])
+        frozen_s = lab.rest("state")["settings"]["barrier_timeout"] + 1.5
+        os.kill(vswitchd, signal.SIGSTOP)
+        try:
+            status, reply = lab.rest_write("POST", f"links/{link[0]}-{link[1]}/drain")
+            assert (status, reply["changed"]) == (200, True), reply
+            time.sleep(frozen_s)  # under the echo timeout: the connections stay up
+        finally:
+            os.kill(vswitchd, signal.SIGCONT)
+        try:
+            moved = _wait_off(lab, link, timeout=30.0)
+            new = [d for d in lab.rest("decisions")["decisions"] if d["number"] not in numbers_before]
+            stopped = [d for d in new if d["aborted"]]
+            assert stopped and stopped[0]["changes"] == [], new
+            finished = [d for d in new if d["number"] > stopped[0]["number"] and any(
+                (c["src"], c["dst"], c["paths"]) == (1, 4, [moved]) for c in d["changes"])]
+            assert finished and finished[0]["aborted"] == [], new
+            assert "stopped: no barrier reply within" in lab.controller_log()
+            stream = lab.start_ping_stream("h1", "h4", count=100 * 3)
+            time.sleep(0.5)
+            before = _tx_packets(f"s{link[0]}", port)
+            time.sleep(2.0)
+            sent = _tx_packets(f"s{link[0]}", port) - before
+            assert lab.finish_ping_stream(stream).lost == 0
+            assert sent < IDLE_PACKETS, f"s{link[0]} port {port} still sent {sent} packets after the drain"
+            assert lab.ping_all() == 0.0
+        finally:
+            lab.rest_write("POST", f"links/{link[0]}-{link[1]}/undrain")
+
     def test_the_policy_switched_to_qnn_decides_and_is_recorded(self, diamond):
         lab = diamond
         assert lab.ping_all() == 0.0

@@ -58,7 +58,11 @@ class ScriptedController:
              "policy": "shortest-path (fallback)", "fallback": "deadline", "decision_ms": 41.5,
              "install_ms": 12.0, "changes": [], "moved": {"new": 0, "rerouted": 0, "reweighted": 0,
                                                          "removed": 0},
-             "predicted_mlu": None, "mlu_before": 0.31, "mlu_after": None}]
+             "predicted_mlu": None, "mlu_before": 0.31, "mlu_after": None},
+            {"number": 2, "time": 1764600020.0, "reasons": ["periodic"], "kind": "timer", "policy": "qnn",
+             "fallback": "", "decision_ms": 4.0, "install_ms": 2001.0, "aborted": [3], "changes": [],
+             "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
+             "predicted_mlu": 0.3, "mlu_before": 0.31, "mlu_after": None}]
 
     def topology(self):
         links = [_link(s, d, u) for (s, d), u in sorted(self.loads.items())]
@@ -210,7 +214,9 @@ def test_the_panels_show_problems_and_the_decision_timeline(page):
     assert "decision_log_file /var/q.jsonl cannot be written" in problems
     timeline = page.find_element("id", "timeline").text
     assert "link 2-3 down" in timeline and "failure" in timeline and "41.5 ms" in timeline
-    assert timeline.index("#1") < timeline.index("#0")  # newest first
+    assert timeline.index("#2") < timeline.index("#1") < timeline.index("#0")  # newest first
+    assert "plan stopped: no barrier reply from s3" in timeline
+    assert timeline.count("plan stopped") == 1  # the other decisions' plans went whole
     assert page.execute_script("return document.querySelectorAll('#chart canvas').length") >= 1
 
 

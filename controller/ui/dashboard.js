@@ -443,7 +443,9 @@
       `#${d.number} ${clock(d.time)} `, el("span", { class: `kind ${d.kind}` }, d.kind), " ",
       `${(d.reasons || []).join("; ") || "-"} · moved ${moved.rerouted || 0} rerouted, ${moved.reweighted || 0} reweighted, `
       + `${moved.new || 0} new, ${moved.removed || 0} removed · ${num(d.decision_ms, 1)} ms · ${mlu} · ${d.policy}`,
-      d.fallback ? el("span", { class: "fallback" }, ` · fallback: ${d.fallback}`) : null);
+      d.fallback ? el("span", { class: "fallback" }, ` · fallback: ${d.fallback}`) : null,
+      (d.aborted || []).length ? el("span", { class: "fallback" },
+        ` · plan stopped: no barrier reply from ${d.aborted.map((s) => `s${s}`).join(", ")}`) : null);
   }
 
   function renderTimeline() {
@@ -462,7 +464,9 @@
         `s${c.src} → s${c.dst} ${c.change}: ` + (c.paths || []).map((p, i) =>
           `${pathText(p)} (${num((c.weights || [])[i], 2)})`).join(", ")));
       const item = el("details", { "data-number": String(d.number) }, decisionSummary(d),
-        changes.length ? el("ul", {}, ...changes) : el("p", { class: "hint", text: "no change" }),
+        changes.length ? el("ul", {}, ...changes) : el("p", { class: "hint", text: (d.aborted || []).length
+          ? "the rest of the plan was not sent; the switches it reached are read back and the next decision goes on from what they hold"
+          : "no change" }),
         el("p", { class: "hint", text: `install ${num(d.install_ms, 1)} ms` }));
       if (open.has(String(d.number))) item.open = true;
       return item;
