@@ -764,10 +764,13 @@ class QRouteController(app_manager.RyuApp):
         finished = hub.Event()
         outcome: dict = {}
         started = time.monotonic()
+        # a policy whose history counts periods of time (dote, figret) is told the time
+        timed = {"now": self.clock()} if getattr(self.policy, "history_period", 0) > 0 else {}
 
         def run():
             try:
-                outcome["splits"] = tpool.execute(self.policy.decide, graph, pairs, current, demand)
+                outcome["splits"] = tpool.execute(self.policy.decide, graph, pairs, current, demand,
+                                                  **timed)
             except Exception as error:  # noqa: BLE001 - handed to the waiting decision
                 outcome["error"] = error
             finally:

@@ -298,15 +298,21 @@ class TopologySpecificPolicy(CandidatePathPolicy):
     Its input and output slots are the pairs and paths of the network it was trained on, so the
     candidates are exactly those paths (the configured tunnels, when given, must be them: the
     checkpoint's recorded pairs digest is checked), switch dpid i + 1 being node i of
-    ``topology``. Each decision adds the measured demand of every pair (0 where none is measured)
-    to a history of the last H; until H are seen the oldest stands in for the missing ones, as
-    in the bench. A path broken in the live graph is dropped and the pair split over the rest in
-    proportion; a pair with none left, or of switches outside the topology, is left out (it
+    ``topology``. The history holds the last H demand vectors of every pair (0 where none is
+    measured); until H are seen the oldest stands in for the missing ones, as in the bench.
+    With ``history_period`` 0 each decision adds the demand it is given; with a period P > 0
+    (the matrices it learnt from: 300 s for Abilene's, 900 s for GEANT's) an entry is the mean
+    of the demands given in one P-second period, the periods counted from the first decision,
+    and a decision sees the completed ones (the first period's own mean until one is complete),
+    as the model was trained: the last H matrices, then the next one routed.
+
+    A path broken in the live graph is dropped and the pair split over the rest in proportion;
+    a pair with none left, or of switches outside the topology, is left out (it
     takes the fallback's split)."""
 
     def __init__(self, checkpoint, topology: str, kind: str | None = None, keep_margin: float = 0.1,
                  split: bool | None = None, tunnels_file: str = "", min_gain: float = 0.0,
-                 min_share: float = MIN_SHARE, device: str = "cpu"):
+                 min_share: float = MIN_SHARE, device: str = "cpu", history_period: float = 0.0):
         from collections import deque
 
         from qnn.models.checkpoint import resolve
@@ -337,14 +343,38 @@ class TopologySpecificPolicy(CandidatePathPolicy):
         self.trained_single_path = False
         self.history = self.loaded.history
         self.recent = deque(maxlen=self.history)  # measured demand vectors, oldest first
+        if history_period < 0:
+            raise ValueError(f"history_period must be 0 or more seconds, not {history_period:g}")
+        self.history_period = float(history_period)
+        self.period_start: float | None = None
+        self.period_vectors: list[np.ndarray] = []  # the demands given in the current period
         self.switch_pairs = [(int(s) + 1, int(t) + 1) for s, t in pathset.demands]
         self.row = {pair: row for row, pair in enumerate(self.switch_pairs)}
         self.switch_paths = [[tuple(int(node) + 1 for node in path) for path in paths if path]
                              for paths in pathset.paths]
         self.description = (f"{self.kind} model, {self.loaded.n_params} parameters, trained on "
                             f"{self.meta['topology'].get('name', '?')} only, last {self.history} "
-                            f"measured demands -> split ratios over its {self.path_rule}"
-                            f"{self._split_note()}")
+                            f"measured demands{self._period_note()} -> split ratios over its "
+                            f"{self.path_rule}{self._split_note()}")
+
+    def _period_note(self) -> str:
+        return f" (means of {self.history_period:g} s periods)" if self.history_period > 0 else ""
+
+    def window(self, vector: np.ndarray, now: float | None) -> np.ndarray:
+        """The history a decision at ``now`` sees, with ``vector`` (its demand) taken in."""
+        if self.history_period <= 0 or now is None:
+            self.recent.append(vector)
+            return np.array(self.recent)
+        if self.period_start is None:
+            self.period_start = now
+        ended = int((now - self.period_start) // self.history_period)
+        if ended >= 1:
+            if self.period_vectors:
+                self.recent.append(np.mean(self.period_vectors, axis=0))
+            self.period_start += ended * self.history_period
+            self.period_vectors = []
+        self.period_vectors.append(vector)
+        return np.array(self.recent) if self.recent else np.mean(self.period_vectors, axis=0)[None, :]
 
     def demand_vector(self, demand_bps: Mapping[Pair, float]) -> np.ndarray:
         """Every trained pair's measured demand (bit/s; 0 where none is measured), in its order."""
@@ -352,10 +382,12 @@ class TopologySpecificPolicy(CandidatePathPolicy):
 
     def decide(self, graph: nx.DiGraph, pairs: Sequence[Pair],
                current: Mapping[Pair, Split] | None = None,
-               demand_bps: Mapping[Pair, float] | None = None) -> dict[Pair, Split]:
+               demand_bps: Mapping[Pair, float] | None = None, now: float | None = None
+               ) -> dict[Pair, Split]:
+        """``now`` (s, the controller's monotonic clock) places the demand in its history
+        period; without it the demand is one more entry (as with ``history_period`` 0)."""
         current = current or {}
-        self.recent.append(self.demand_vector(demand_bps or {}))
-        ratios = self.loaded.decide(np.array(self.recent))
+        ratios = self.loaded.decide(self.window(self.demand_vector(demand_bps or {}), now))
         decided: dict[Pair, Split] = {}
         routed, candidates_of = [], []
         for pair in sorted({tuple(pair) for pair in pairs}):

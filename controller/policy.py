@@ -218,7 +218,8 @@ def make_policy(settings: Settings, log: logging.Logger) -> tuple[Policy, Shorte
         if settings.policy in TOPOLOGY_SPECIFIC_POLICIES:
             policy = TopologySpecificPolicy(checkpoint, settings.topology, kind=settings.policy,
                                             keep_margin=settings.keep_margin, split=split,
-                                            tunnels_file=settings.tunnels, min_gain=settings.min_gain)
+                                            tunnels_file=settings.tunnels, min_gain=settings.min_gain,
+                                            history_period=settings.history_period)
         else:
             policy = LearnedPolicy(checkpoint, keep_margin=settings.keep_margin, split=split,
                                    tunnels=configured_tunnels(settings), min_gain=settings.min_gain)

@@ -41,6 +41,7 @@ class Settings:
     keep_margin: float = 0.1
     min_gain: float = 0.05
     demand_hold: float = 0.0
+    history_period: float = 0.0
     tunnels: str = ""
     split: str = "auto"
     api_token: str = field(default="", repr=False)  # the settings are logged at start-up
@@ -81,7 +82,7 @@ POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_
             "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
             "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
-NOT_NEGATIVE = {"demand_hold", "mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
+NOT_NEGATIVE = {"demand_hold", "history_period", "mlu_tolerance", "max_moves", "hold_down", "packet_in_rate",
                 "packet_in_port_budget"}
 ETCD_ENDPOINT = re.compile(r"(https?)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers

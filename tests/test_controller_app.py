@@ -1487,3 +1487,26 @@ def test_a_switch_that_stays_silent_after_a_stopped_plan_is_given_up_and_decisio
     assert app.resync_reason() == "" and app.readback.sync[silent].failed
     assert app.tunnels.epoch > epoch and app.decisions.describe()["decisions"][-1]["aborted"] == []
     assert {(1, 2), (2, 1), (2, 3), (3, 2)} <= set(app.tunnels.splits)
+
+
+def test_a_policy_with_a_history_period_is_told_the_controllers_clock(net, app, clock, monkeypatch):
+    """dote/figret with history_period > 0 place each demand in its period by the time the
+    decision asks at (the controller's clock, not the policy's own); the others get no time."""
+    asked = []
+
+    class PeriodPolicy:  # decides as shortest paths do; records the time it is told
+        name = description = "period"
+        history_period = 0.0
+
+        def decide(self, graph, pairs, current=None, demand_bps=None, now=None):
+            asked.append(now)
+            return app.fallback_policy.decide(graph, pairs, current, demand_bps)
+
+    monkeypatch.setattr(app, "policy", PeriodPolicy())
+    learn(net, 1)
+    learn(net, 3)
+    assert asked and set(asked) == {None}
+    app.policy.history_period = 10.0
+    clock.now += 7.0
+    app.reroute("periodic")
+    assert asked[-1] == clock.now

@@ -117,6 +117,48 @@ def test_until_h_are_seen_the_oldest_demand_stands_in_for_the_missing_ones():
                        bench_split(method, pathset, quiet[None]))
 
 
+def test_with_a_history_period_an_entry_is_a_periods_mean_and_a_decision_sees_completed_ones():
+    """Decisions every 2 s, 10 s periods: the history is the mean of each completed period's
+    measured demands (computed here with numpy, the bench method fed them as matrices); within
+    the first period the period's own mean so far stands in; a gap of several periods closes
+    the one before it without inventing entries."""
+    period, step = 10.0, 2.0
+    policy = dote_policy(history_period=period)
+    method, pathset = bench_method("dote")
+    graph, tms = abilene_graph(), matrices(4, seed=5)
+    given: dict[int, list[np.ndarray]] = {}
+    decisions = []
+    for n in range(15):  # t = 0, 2, ... 28: periods 0, 1, 2
+        now = 1000.0 + n * step
+        index = int(n * step // period)
+        tm = tms[index] * (1.0 + 0.3 * (n % 5))  # each measurement differs within its period
+        given.setdefault(index, []).append(tm)
+        decisions.append((index, n, as_weights(policy.decide(graph, all_pairs(), {}, measured(tm), now=now))))
+    means = {index: np.mean(seen, axis=0) for index, seen in given.items()}
+    for index, n, decided in decisions:
+        if index == 0:
+            want = bench_split(method, pathset, np.mean(given[0][: n + 1], axis=0)[None])
+        else:
+            want = bench_split(method, pathset, np.array([means[i] for i in range(index)]))
+        assert_same_splits(decided, want, tol=1e-5)
+    assert len(policy.recent) == 2  # periods 0 and 1 completed; 2 is under way
+    policy.decide(graph, all_pairs(), {}, measured(tms[3]), now=1000.0 + 75.0)  # periods 3-6 empty
+    assert len(policy.recent) == 3
+    assert np.allclose(policy.recent[-1], policy.demand_vector(measured(means[2])))
+    # without the time a decision adds its demand as one entry, as with no period
+    untimed = dote_policy(history_period=period)
+    for tm in tms[:3]:
+        untimed.decide(graph, all_pairs(), {}, measured(tm))
+    assert len(untimed.recent) == 3
+
+
+def test_a_negative_history_period_is_refused_in_words():
+    with pytest.raises(SettingsError, match="history_period"):
+        parse_settings({"history_period": "-5"})
+    policy, _, _ = make_policy(Settings(policy="dote", topology="abilene", history_period=300.0), LOG)
+    assert policy.history_period == 300.0 and "means of 300 s periods" in policy.description
+
+
 def test_a_broken_path_is_dropped_and_its_share_spread_over_the_rest_in_proportion():
     policy, graph, tm = dote_policy(), abilene_graph(), matrices(1)[0]
     intact = as_weights(dote_policy().decide(graph, all_pairs(), {}, measured(tm)))

@@ -412,6 +412,12 @@ def test_dote_and_figret_replay_on_their_own_networks_paths(topology):
         parsed = parse_settings(replay._controller_settings(name, _plan(topology)))
         assert parsed.policy == name and parsed.topology == topology
         assert bool(parsed.tunnels) == (topology == "geant")  # GEANT's tunnels are its paths
+        # one history entry per replayed matrix, as they learnt from one per matrix period
+        timed = parse_settings(replay._controller_settings(name, _plan(topology), None, 20))
+        assert timed.history_period == 20.0
+        assert parse_settings(replay._controller_settings(name, _plan(topology), {"history_period": "0"},
+                                                          20)).history_period == 0.0
+    assert "history_period" not in replay._controller_settings("qnn-split", _plan(topology), None, 20)
 
 
 def test_replay_settings_given_with_set_come_last_and_are_judged_by_the_controllers_check():

@@ -400,16 +400,22 @@ def iperf3_figures(report: dict) -> tuple[int, int, float]:
 
 # --- the live run ---------------------------------------------------------------------------------
 
-def _controller_settings(policy: str, plan: ReplayPlan,
-                         overrides: dict[str, str] | None = None) -> dict[str, str]:
+def _controller_settings(policy: str, plan: ReplayPlan, overrides: dict[str, str] | None = None,
+                         seconds_per_matrix: float | None = None) -> dict[str, str]:
     """The controller settings of ``policy`` for this replay, with ``overrides`` (``--set``) last;
-    SettingsError (a ValueError) naming the policy when this controller does not accept them."""
-    from controller.settings import CANDIDATE_PATH_POLICIES, Settings, SettingsError, parse_settings
+    SettingsError (a ValueError) naming the policy when this controller does not accept them.
+    DOTE and FIGRET learnt from one demand vector per matrix: their history period is the
+    time a replayed matrix lasts (``seconds_per_matrix``)."""
+    from controller.settings import (CANDIDATE_PATH_POLICIES, TOPOLOGY_SPECIFIC_POLICIES, Settings,
+                                     SettingsError, parse_settings)
 
+    known = {f.name for f in fields(Settings)}
+    per_matrix = ({"history_period": repr(float(seconds_per_matrix))}
+                  if seconds_per_matrix and "history_period" in known
+                  and POLICY_SETTINGS[policy]["policy"] in TOPOLOGY_SPECIFIC_POLICIES else {})
     settings = {"topology": plan.topology, "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "capacity_scale": repr(plan.capacity_scale),
-                **POLICY_SETTINGS[policy], **(overrides or {})}
-    known = {f.name for f in fields(Settings)}
+                **POLICY_SETTINGS[policy], **per_matrix, **(overrides or {})}
     if "split" not in known and settings.get("split") == "false":
         # a controller without the option routes every pair over one path: what false asks for
         del settings["split"]
@@ -585,7 +591,7 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
     from controller.lab.mininet_lab import MininetLab
     from topologies.mininet_topos import AbileneTopo, GeantTopo, host_of
 
-    settings = _controller_settings(policy, plan, overrides)
+    settings = _controller_settings(policy, plan, overrides, seconds)
     result = PolicyReplay(policy, settings)
     topo = (AbileneTopo if plan.topology == "abilene" else GeantTopo)(scale=plan.capacity_scale)
     lab = MininetLab(topo, settings=settings)
@@ -805,7 +811,7 @@ def run(args: argparse.Namespace) -> int:
     plan, pathsets = build_plan(args)
     overrides = dict(args.overrides)
     for policy in args.policies:  # every policy's settings checked before the first network
-        _controller_settings(policy, plan, overrides)
+        _controller_settings(policy, plan, overrides, args.seconds_per_matrix)
     print(f"{plan.topology}: matrices {plan.matrix_indices} of {plan.source}; "
           f"{len(plan.pairs)} pairs, {np.mean([len(r) for r in plan.rates]):.0f} per matrix, "
           f"{plan.streams} {plan.transport.upper()} streams each; capacity scale {plan.capacity_scale:.3g}; "
