@@ -376,6 +376,21 @@ def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_
     assert race_matrix(seed=7) == 0
 
 
+def test_oracle_pins_count_as_installed_only_when_the_pairs_view_shows_their_paths_and_shares():
+    pins = {"1-3": {"paths": [[1, 2, 3], [1, 4, 3]], "weights": [0.3, 0.6]},  # shares 1/3, 2/3
+            "3-1": {"paths": [[3, 2, 1]], "weights": [1.0]}}
+
+    def view(first_shares, back_path=(3, 2, 1)):
+        return [{"src": 1, "dst": 3, "paths": [{"path": [1, 2, 3], "weight": first_shares[0]},
+                                               {"path": [1, 4, 3], "weight": first_shares[1]}]},
+                {"src": 3, "dst": 1, "paths": [{"path": list(back_path), "weight": 1.0}]}]
+
+    assert replay.pins_not_installed(pins, view((0.333, 0.667))) == []   # bucket weights 333/667
+    assert replay.pins_not_installed(pins, view((0.5, 0.5))) == ["1-3"]  # the old split still
+    assert replay.pins_not_installed(pins, view((0.333, 0.667), (3, 4, 1))) == ["3-1"]
+    assert replay.pins_not_installed(pins, view((0.333, 0.667))[:1]) == ["3-1"]  # not routed yet
+
+
 def test_the_oracle_pins_route_each_matrix_at_its_lp_optimum(tmp_path, monkeypatch):
     """Routed as pinned (paths walked link by link, dpid = node + 1), the offered demand loads
     no link beyond the LP optimum by more than dropping the parts under 1 % can add."""

@@ -91,7 +91,8 @@ POLICY_SETTINGS: dict[str, dict[str, str]] = {
     "lp-oracle": {"policy": "shortest-path"},
 }
 ORACLE_POLICY = "lp-oracle"
-PIN_INSTALL_S = 1.5
+PIN_INSTALL_TIMEOUT_S = 20.0  # the pins' decisions and their make-before-break plans
+PIN_WEIGHT_TOLERANCE = 0.01    # pinned shares are installed as bucket weights (1/1000 steps)
 TOPOLOGIES = ("abilene", "geant")
 # The capacity scale of every lab tool (10 Gbit/s -> 10 Mbit/s) unless the ceiling asks for less.
 DEFAULT_CAPACITY_SCALE = 1e-3
@@ -311,6 +312,22 @@ def oracle_pins(pathset: PathSet, rates: dict[tuple[int, int], float]) -> dict[s
         pins[f"{src + 1}-{dst + 1}"] = {"paths": [[node + 1 for node in path] for path, _ in parts],
                                         "weights": [weight for _, weight in parts]}
     return pins
+
+
+def pins_not_installed(pins: dict[str, dict], pairs_view: list[dict]) -> list[str]:
+    """The pins (``"src-dst"`` -> REST pin body) that the controller's ``pairs`` view does not
+    show installed: another set of paths, or a share off by more than PIN_WEIGHT_TOLERANCE."""
+    installed = {f"{entry['src']}-{entry['dst']}": {tuple(p["path"]): p["weight"] for p in entry["paths"]}
+                 for entry in pairs_view}
+    missing = []
+    for pair, body in pins.items():
+        total = sum(body["weights"])
+        wanted = {tuple(path): weight / total for path, weight in zip(body["paths"], body["weights"])}
+        have = installed.get(pair, {})
+        if set(have) != set(wanted) or any(abs(have[path] - share) > PIN_WEIGHT_TOLERANCE
+                                           for path, share in wanted.items()):
+            missing.append(pair)
+    return missing
 
 
 def tunnels_file(topology: str) -> str | None:
@@ -581,7 +598,15 @@ def _pin_all(lab: MininetLab, pins: dict[str, dict]) -> None:
         status, reply = lab.rest_write("PUT", f"pins/{pair}", body)
         if status != 200:
             raise RuntimeError(f"pinning {pair} to {body} was refused ({status}: {reply})")
-    time.sleep(PIN_INSTALL_S)  # the pins' decision and its make-before-break plan
+    deadline = time.monotonic() + PIN_INSTALL_TIMEOUT_S
+    while True:
+        missing = pins_not_installed(pins, lab.rest("pairs"))
+        if not missing and not lab.rest("state")["rerouting"]:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(missing)} of {len(pins)} oracle pins not installed within "
+                               f"{PIN_INSTALL_TIMEOUT_S:g} s (e.g. {', '.join(missing[:5])})")
+        time.sleep(0.1)
 
 
 def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], seconds: float,
