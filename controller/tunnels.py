@@ -336,8 +336,11 @@ class InstalledTunnels:
         not sent. The switches it sent anything to hold the record plus part of the plan; they
         are recorded empty and listed in :attr:`reread`, to be read back (and adopted) before
         the next decision, which goes on from what they hold. The other switches hold the
-        record as it was (with what :meth:`links_down` did to it meanwhile)."""
+        record as it was (with what :meth:`links_down` did to it meanwhile). The plan's labels
+        are remembered, so that its tunnels read back are known as their paths again."""
         unsure = set(sent_to) | self.wiped
+        if self.pending is not None:
+            self._remember(self.pending)
         self.record, self.pending = self.record.without_switches(unsure), None
         self.reread = sorted(unsure)
         self._end_plan()

@@ -311,6 +311,7 @@ def test_a_plan_stopped_after_its_first_phase_is_read_back_and_finished_by_the_n
     for dpid in tunnels.reread:
         tunnels.adopt(read_switch(dpid, *sim.read_back(dpid)))
     assert_record_is_true(sim, tunnels)
+    assert tunnels.held_labels() == set()  # the new tunnels read back are known as their paths
     _, again, _ = run(sim, tunnels, state, decided, before)
     assert again.phases and tunnels.splits[(1, 4)] == tunnels.resolve(decided, state).splits[(1, 4)]
 
