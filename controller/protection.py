@@ -22,6 +22,7 @@ controller), reported by :func:`protect` as `unprotected`.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -68,17 +69,13 @@ def backup_path(links: Collection[Link], switch: int, next_switch: int, egress: 
     """The backup of the hop switch -> next_switch of a tunnel to `egress` (None: there is
     none, the link is a bridge of the network)."""
     graph = _graph(links) if graph is None else graph
-    without_link = graph.copy()
-    for edge in ((switch, next_switch), (next_switch, switch)):
-        if without_link.has_edge(*edge):
-            without_link.remove_edge(*edge)
-    if next_switch != egress and next_switch in without_link:
-        without_node = without_link.copy()
-        without_node.remove_node(next_switch)
-        path = _fewest_hops(without_node, switch, egress)
+    # views, not copies: a decision asks this for every hop of every tunnel
+    cut = [edge for edge in ((switch, next_switch), (next_switch, switch)) if graph.has_edge(*edge)]
+    if next_switch != egress and next_switch in graph:
+        path = _fewest_hops(nx.restricted_view(graph, [next_switch], cut), switch, egress)
         if path is not None:
             return path
-    return _fewest_hops(without_link, switch, egress)
+    return _fewest_hops(nx.restricted_view(graph, [], cut), switch, egress)
 
 
 @dataclass(frozen=True)
@@ -102,19 +99,38 @@ def _allocate_what_fits(paths: list[SwitchPath], installed: Mapping[SwitchPath, 
                     installed, held)
 
 
+# backup paths by hop (switch, next switch, egress), for the last few sets of links: they depend
+# on the links alone, and most decisions are made on the links of the one before
+_BACKUPS_BY_LINKS: OrderedDict[frozenset, dict[tuple[int, int, int], SwitchPath | None]] = OrderedDict()
+_LINK_SETS_KEPT = 4
+
+
+def _backups_for(links: Collection[Link]) -> dict[tuple[int, int, int], SwitchPath | None]:
+    """The backup paths known for this set of links (filled in by :func:`protect`)."""
+    key = frozenset(links)
+    chosen = _BACKUPS_BY_LINKS.pop(key, None)
+    if chosen is None:
+        chosen = {}
+        while len(_BACKUPS_BY_LINKS) >= _LINK_SETS_KEPT:
+            _BACKUPS_BY_LINKS.popitem(last=False)
+    _BACKUPS_BY_LINKS[key] = chosen
+    return chosen
+
+
 def protect(labels: Mapping[SwitchPath, int], links: Mapping[Link, object],
             installed_backups: Mapping[SwitchPath, int], held: Iterable[int]) -> Protected:
     """Backup tunnels and the fast-failover groups for every hop of the tunnels `labels`
     (path -> label) over `links` (directed, each with its `src_port`). An installed backup
     keeps its label; new ones take labels used neither by `installed_backups` nor in `held`
     (the tunnels' labels, and those still in the switches)."""
-    graph = _graph(links)
+    chosen = _backups_for(links)
+    graph = None
     wanted: dict[tuple[int, int], SwitchPath] = {}
-    chosen: dict[tuple[int, int, int], SwitchPath | None] = {}
     for path, label in sorted(labels.items(), key=lambda item: item[1]):
         for switch, next_switch in hops(path):
             key = (switch, next_switch, path[-1])
             if key not in chosen:
+                graph = _graph(links) if graph is None else graph
                 chosen[key] = backup_path(links, switch, next_switch, path[-1], graph)
             if chosen[key] is not None:
                 wanted[(switch, label)] = chosen[key]

@@ -80,6 +80,29 @@ def test_every_backup_is_the_brute_force_one(n, chord):
                     links, switch, next_switch, egress), (switch, next_switch, egress)
 
 
+def test_protect_on_changing_links_gives_each_set_its_own_brute_force_backups():
+    """protect() keeps backup paths per set of links across decisions: after a cable goes and
+    comes back (and after more link sets than it keeps), every hop's backup is still the brute
+    force one for the links of that call."""
+    from types import SimpleNamespace
+
+    full = ring_links(6, CHORD)
+    tunnels = {(1, 2, 3): 11, (4, 5, 6, 1): 12, (2, 5): 13, (6, 1, 2): 14}
+    cables = [(3, 4), (5, 6), (4, 5), (1, 6), (2, 3)]
+    sequence = [full, *(full - {c, c[::-1]} for c in cables), full]
+    for links in sequence:
+        with_ports = {link: SimpleNamespace(src_port=10 * link[0] + link[1]) for link in links}
+        usable = {path: label for path, label in tunnels.items()
+                  if all(hop in links for hop in zip(path, path[1:]))}
+        got = protect(usable, with_ports, {}, set(tunnels.values()))
+        by_label = {label: path for path, label in got.backups.items()}
+        for path, label in usable.items():
+            for switch, next_switch in zip(path, path[1:]):
+                want = brute_backup(links, switch, next_switch, path[-1])
+                spec = got.protection.get((switch, label))
+                assert (by_label[spec[1]] if spec else None) == want, (sorted(links), path, switch)
+
+
 def assert_delivered(sim, hosts, avoiding=()):
     """A frame from every host to every other reaches it (every bucket choice), untagged,
     never over a cable in `avoiding`."""
