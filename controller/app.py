@@ -615,9 +615,7 @@ class QRouteController(app_manager.RyuApp):
         reasons, self.pending_reasons = self.pending_reasons, []
         if not reasons or not self.ha.writes_allowed():
             return 0  # a standby decides nothing: a new master reads back, then decides
-        if self.hold.ended_at is None or self.readback.pending:
-            # (a switch read again after the hold, e.g. after a plan stopped, that never
-            # answers is given up here, or decisions would wait for it for ever)
+        if self.hold.ended_at is None:
             self.check_resync()
         if self.resync_reason():  # the hold, or a read-back: check_resync asks again when done
             self.held_reasons += reasons
@@ -933,10 +931,9 @@ class QRouteController(app_manager.RyuApp):
     def _abort_plan(self, sent_to: set[int], silent: set[int]) -> None:
         """A plan stopped after a phase some switch did not confirm: the switches it reached
         are read back, and the decision after their read-back goes on from what they hold.
-        Until then decisions wait (a switch that never answers is given up after
-        resync_timeout, as a reconnecting one is)."""
-        for sent in self.refused_during_plan:
-            self.tunnels.record = of_errors.forget_refused(self.tunnels.record, sent)
+        Until then decisions wait (the periodic resync check gives up a switch that never
+        answers after resync_timeout, as it does a reconnecting one)."""
+        # what the switches refused meanwhile is theirs: the read-back says what they hold
         self.refused_during_plan, self.sent_pairs = [], set()
         self.tunnels.abort(sent_to)
         self.metrics.plans_aborted.inc()

@@ -600,8 +600,9 @@ def _pin_all(lab: MininetLab, pins: dict[str, dict]) -> None:
             raise RuntimeError(f"pinning {pair} to {body} was refused ({status}: {reply})")
     deadline = time.monotonic() + PIN_INSTALL_TIMEOUT_S
     while True:
-        missing = pins_not_installed(pins, lab.rest("pairs"))
-        if not missing and not lab.rest("state")["rerouting"]:
+        state = lab.rest("state")
+        missing = pins_not_installed(pins, state["pairs"])
+        if not missing and not state["rerouting"]:
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(missing)} of {len(pins)} oracle pins not installed within "
