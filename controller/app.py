@@ -36,8 +36,8 @@ from ryu.lib import hub  # noqa: E402
 from ryu.ofproto import ofproto_v1_3  # noqa: E402
 from ryu.topology import event as topo_event  # noqa: E402
 
-from controller import (arp_proxy, decision_guard, edge_guard, ha, of_errors,  # noqa: E402
-                        ofmsgs, readback, state_file)
+from controller import (arp_proxy, decision_guard, edge_guard, group_ids, ha,  # noqa: E402
+                        of_errors, ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
 from controller.decision_log import DecisionLog, is_failure, pair_changes  # noqa: E402
 from controller.decision_guard import predicted_mlu  # noqa: E402
@@ -258,7 +258,10 @@ class QRouteController(app_manager.RyuApp):
         """Read back switches instead of flushing them, and know at once, from the state file,
         the hosts, links and tunnels they had: decisions wait (the start-up hold) until the
         file's switches are read back and its tunnels' links known, or resync_timeout."""
-        self.readback = readback.ReadBack()
+        self.readback = readback.ReadBack(lambda group_id: self.tunnels.names.egress(group_id))
+        # switch -> ids of the select groups it was read back holding that no connected switch
+        # is named by yet: read again when one is (controller.group_ids)
+        self.unnamed_groups: dict[int, set[int]] = {}
         self.held_reasons: list[str] = []
         self.provisional_links: dict = {}     # link -> when restored from the state file
         self.saved = None
@@ -316,6 +319,10 @@ class QRouteController(app_manager.RyuApp):
         if dpid not in self.datapaths:
             return
         self.tunnels.adopt(entries)
+        if entries.unresolved_groups:
+            self.unnamed_groups[dpid] = set(entries.unresolved_groups)
+        else:
+            self.unnamed_groups.pop(dpid, None)
         if self.hold.ended_at is None:
             self.hold.expect(entries)
         learned = [mac for mac, port in sorted(entries.delivery.items())
@@ -334,12 +341,28 @@ class QRouteController(app_manager.RyuApp):
         self.metrics.stale_entries_deleted.inc(len(stale))
         self.logger.info("switch %016x read back: %d tunnel rules, %d groups, %d classification and "
                          "%d delivery rules, %d base rules (newest epoch %d; %d base rules added); %d "
-                         "hosts learned from them; %d entries of no known kind deleted", dpid,
+                         "hosts learned from them; %d entries of no known kind deleted%s", dpid,
                          len(entries.tunnel_rules), len(entries.groups), len(entries.classify),
                          len(entries.delivery), len(entries.base), entries.epoch, len(base),
-                         len(learned), len(stale))
+                         len(learned), len(stale),
+                         f"; {len(entries.unresolved_groups)} select groups towards switches not "
+                         "connected yet left as they are" if entries.unresolved_groups else "")
         self.request_reroute(f"switch {dpid} read back")
         self.check_resync()
+
+    def _delete_unnamed_groups(self) -> None:
+        """At the end of the start-up hold, select groups still named after no connected switch
+        lead towards one that did not come back: they go (the switch deletes the rules sending
+        to them with them), as a plan deletes the groups of pairs whose egress has gone."""
+        messages = [(dpid, ofmsgs.group_delete_id(group_id))
+                    for dpid, ids in sorted(self.unnamed_groups.items()) for group_id in sorted(ids)]
+        if not messages or not self.ha.writes_allowed():
+            return
+        self.logger.warning("%d select groups towards switches that did not connect deleted (%s)",
+                            len(messages), ", ".join(f"{m.group_id:#x} on {dpid:016x}"
+                                                     for dpid, m in messages))
+        self._send_all(messages)
+        self.unnamed_groups = {}
 
     def _base_rules(self) -> list:
         """The base rules as this controller installs them: the to-controller ones through the
@@ -390,6 +413,7 @@ class QRouteController(app_manager.RyuApp):
             if traced:
                 self.logger.info("%d read-back tunnels without a known path followed through the "
                                  "switches' rules", traced)
+            self._delete_unnamed_groups()
             gone = [mac for mac, host in self.state.hosts.items() if host.dpid not in self.state.switches]
             for mac in gone:  # the state file's hosts on switches that never came back
                 del self.state.hosts[mac]
@@ -458,12 +482,17 @@ class QRouteController(app_manager.RyuApp):
         self.sent_log.forget_switch(dpid)  # a new connection's xids say nothing of the old one's
         self.state.add_switch(dpid)
         self.logger.info("switch %016x connected", dpid)
-        if dpid > ofmsgs.MAX_GROUP_ID:
-            self.logger.error("switch %016x: its dpid is above the largest select group id (%#x; "
-                              "the ids above are qroute's fast-failover groups), and "
-                              "qroute names each select group after its egress switch's dpid: "
-                              "traffic to its hosts is not routed (give the bridge a smaller "
-                              "other-config:datapath-id)", dpid, ofmsgs.MAX_GROUP_ID)
+        claimed_by = self.tunnels.names.add(dpid)
+        if claimed_by is not None:
+            self.logger.error("switch %016x: its select group id %#x (a hash of its dpid) is "
+                              "switch %016x's already, and qroute names each select group after "
+                              "its egress switch: traffic to its hosts is not routed (give one "
+                              "of the bridges another other-config:datapath-id)", dpid,
+                              group_ids.select_group_id(dpid), claimed_by)
+        # switches read back holding select groups named after this one adopt them now
+        for waiting, unnamed in sorted(self.unnamed_groups.items()):
+            if group_ids.select_group_id(dpid) in unnamed and waiting in self.datapaths:
+                self._read_back(self.datapaths[waiting])
         # a switch can reconnect before its old connection is seen to die: what it holds is
         # read back and adopted; decisions wait for that (resync_reason)
         self.tunnels.switch_reconnected(dpid)
@@ -473,6 +502,8 @@ class QRouteController(app_manager.RyuApp):
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
+        self.unnamed_groups.pop(dpid, None)
+        self.hold.unnamed.pop(dpid, None)
         self.metrics.switch_disconnects.inc()
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)
@@ -1012,7 +1043,7 @@ class QRouteController(app_manager.RyuApp):
         if self._labels_seen[0] is not pending.labels:
             self._labels_seen = (pending.labels, {label: path for path, label in pending.labels.items()})
         sent = of_errors.describe_sent(datapath.id, message, self._labels_seen[1], pending.splits,
-                                       self.tunnels.epoch)
+                                       self.tunnels.epoch, self.tunnels.names.egress)
         self.sent_log.record(datapath.id, message.xid, sent)
         if sent.command in (of_errors.ADD, of_errors.MODIFY):
             self.sent_pairs.update(sent.pairs)

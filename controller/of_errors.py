@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import ofmsgs
+from controller.group_ids import unfolded_egress
 from controller.splits import Pair, Split, SwitchPath
 
 MAX_SENT_PER_SWITCH = 4096  # xids remembered per switch (a switch answers within seconds)
@@ -107,16 +108,20 @@ def _match(mod, name):
 
 
 def describe_sent(dpid: int, msg, paths_by_label: Mapping[int, SwitchPath],
-                  splits: Mapping[Pair, Split], epoch: int) -> Sent:
+                  splits: Mapping[Pair, Split], epoch: int,
+                  egress_of: Callable[[int], int | None] = unfolded_egress) -> Sent:
     """What ``msg`` to switch ``dpid`` is in qroute's terms. ``paths_by_label``: the tunnels
-    by label and ``splits`` the pairs of the decision it belongs to (or of the record)."""
+    by label and ``splits`` the pairs of the decision it belongs to (or of the record);
+    ``egress_of``: the switch a select group id is named after."""
     if isinstance(msg, parser.OFPGroupMod):
         command = {ofp.OFPGC_ADD: ADD, ofp.OFPGC_MODIFY: MODIFY}.get(msg.command, DELETE)
-        if msg.group_id > ofmsgs.MAX_GROUP_ID:
-            return Sent(GROUP, command, (), (), epoch, f"every group {command}")
-        pair = (dpid, msg.group_id)
+        egress = egress_of(msg.group_id)
+        if egress is None:
+            which = "every group" if msg.group_id == ofp.OFPG_ALL else f"group {msg.group_id:#x}"
+            return Sent(GROUP, command, (), (), epoch, f"{which} {command}")
+        pair = (dpid, egress)
         return Sent(GROUP, command, pair, (pair,), epoch,
-                    f"select group {msg.group_id} (pair {dpid}-{msg.group_id}) {command}")
+                    f"select group {msg.group_id} (pair {dpid}-{egress}) {command}")
     if isinstance(msg, parser.OFPFlowMod):
         command = _flow_command(msg)
         vid, eth_dst = _match(msg, "vlan_vid"), _match(msg, "eth_dst")
@@ -129,7 +134,8 @@ def describe_sent(dpid: int, msg, paths_by_label: Mapping[int, SwitchPath],
                         f"tunnel rule for label {label}{where} {command}")
         if msg.table_id == ofmsgs.TABLE_CLASSIFY and msg.priority == ofmsgs.PRIORITY_CLASSIFY and eth_dst:
             group = _group_of(msg)
-            pairs = ((dpid, group),) if group is not None else ()
+            egress = egress_of(group) if group is not None else None
+            pairs = ((dpid, egress),) if egress is not None else ()
             into = f" into group {group}" if group is not None else ""
             return Sent(CLASSIFY, command, (dpid, eth_dst), pairs, epoch,
                         f"classify rule for {eth_dst}{into} {command}")

@@ -21,7 +21,8 @@ table 1:
   20000  delivery: eth_dst of a host on this switch, output to its port
       0  table miss: drop
 
-A select group's id is its egress switch's dpid (one group per egress on each ingress switch).
+A select group is named after its egress switch (one group per egress on each ingress switch):
+its id is the egress dpid, or a hash of it for a dpid of 2^31 and above (:mod:`controller.group_ids`).
 
 Local protection: where a tunnel hop at switch s has a backup, the hop (s's select bucket at the
 ingress, or s's transit rule) sends the frame to a fast-failover group on s, id
@@ -44,6 +45,8 @@ from collections.abc import Collection, Iterable
 from ryu.ofproto import ether
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from controller.group_ids import FF_GROUP_BASE, MAX_GROUP_ID, is_select_group_id, select_group_id
 
 APP_COOKIE = 0x71726F75  # "qrou"
 APP_COOKIE_MASK = 0xFFFFFFFF00000000
@@ -159,9 +162,9 @@ def classify_match(mac: str):
     return parser.OFPMatch(vlan_vid=UNTAGGED, eth_dst=mac)
 
 
-def classify_to_group(mac: str, group_id: int, epoch: int = 0):
+def classify_to_group(mac: str, egress: int, epoch: int = 0):
     """Untagged traffic for a host behind another switch: into that switch's select group."""
-    return _flow_mod(classify_match(mac), [parser.OFPActionGroup(check_group_id(group_id))],
+    return _flow_mod(classify_match(mac), [parser.OFPActionGroup(select_group_id(egress))],
                      priority=PRIORITY_CLASSIFY, epoch=epoch)
 
 
@@ -187,22 +190,12 @@ def delete_delivery_rule(mac: str):
 
 # --- groups -------------------------------------------------------------------------------
 # fast-failover groups take FF_GROUP_BASE + label (labels 1..4094), select groups the ids below
-FF_GROUP_BASE = 0xFFFF0000
-MAX_GROUP_ID = FF_GROUP_BASE - 1  # select groups are named after their egress dpid
+# (named after their egress: group_ids.select_group_id)
 
 # (hop's out port, backup tunnel's label, backup's first port, whether that port is the one
 # the hop's frames come in by: a switch never outputs a frame to its ingress port unless told
 # OFPP_IN_PORT, so such a backup, which turns back, outputs to IN_PORT)
 Protection = tuple[int, int, int, bool]
-
-
-def check_group_id(group_id: int) -> int:
-    """A select group's id is its egress dpid, below the fast-failover groups' range."""
-    if not 0 <= group_id <= MAX_GROUP_ID:
-        raise ValueError(f"switch dpid {group_id:#x} cannot be a group id (qroute's select groups "
-                         f"take 0..{MAX_GROUP_ID:#x}, its fast-failover groups the ids above): "
-                         f"qroute names each select group after its egress dpid")
-    return group_id
 
 
 def ff_group_id(label: int) -> int:
@@ -233,21 +226,29 @@ def bucket(label: int, weight: int, out_port: int, protected: bool = False):
 def _group_mod(command: int, group_id: int, buckets: Iterable[Bucket],
                protected: Collection[int] = ()):
     return parser.OFPGroupMod(datapath=None, command=command, type_=ofp.OFPGT_SELECT,
-                              group_id=check_group_id(group_id),
+                              group_id=group_id,
                               buckets=[bucket(*spec, protected=spec[0] in protected)
                                        for spec in buckets])
 
 
-def group_add(group_id: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
-    """A select group; buckets whose label is in `protected` go through their FF group."""
-    return _group_mod(ofp.OFPGC_ADD, group_id, buckets, protected)
+def group_add(egress: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
+    """The select group towards switch `egress`; buckets whose label is in `protected` go
+    through their FF group."""
+    return _group_mod(ofp.OFPGC_ADD, select_group_id(egress), buckets, protected)
 
 
-def group_modify(group_id: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
-    return _group_mod(ofp.OFPGC_MODIFY, group_id, buckets, protected)
+def group_modify(egress: int, buckets: Iterable[Bucket], protected: Collection[int] = ()):
+    return _group_mod(ofp.OFPGC_MODIFY, select_group_id(egress), buckets, protected)
 
 
-def group_delete(group_id: int):
+def group_delete(egress: int):
+    return group_delete_id(select_group_id(egress))
+
+
+def group_delete_id(group_id: int):
+    """Delete select group `group_id` (one read back whose egress is not known)."""
+    if not is_select_group_id(group_id):
+        raise ValueError(f"{group_id:#x} is not a select group id of qroute's (0..{MAX_GROUP_ID:#x})")
     return _group_mod(ofp.OFPGC_DELETE, group_id, ())
 
 

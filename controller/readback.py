@@ -26,6 +26,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import ofmsgs
+from controller.group_ids import is_select_group_id, unfolded_egress
 
 GROUP, PORT = "group", "port"  # as tunnels.GROUP / tunnels.PORT
 VID_MASK = 0x0FFF
@@ -39,6 +40,8 @@ class SwitchEntries:
     fast-failover group of the label's hop here (ofmsgs.Protection); `base`: the base rules
     found ((table, priority, match), instruction_signature); `stale_flows`: (table, priority, match fields) of
     qroute-cookied rules of no known kind; `stale_groups`: ids of groups of no known kind;
+    `unresolved_groups`: ids of select groups named after a switch not known (yet) (a folded
+    id, :mod:`controller.group_ids`), left as they are with the rules sending to them;
     `epoch`: the newest epoch among the rules' cookies."""
 
     dpid: int
@@ -50,6 +53,7 @@ class SwitchEntries:
     base: set = field(default_factory=set)
     stale_flows: list[tuple[int, int, dict]] = field(default_factory=list)
     stale_groups: list[int] = field(default_factory=list)
+    unresolved_groups: list[int] = field(default_factory=list)
     epoch: int = 0
 
     def hosts(self) -> dict[str, int]:
@@ -136,7 +140,7 @@ def classify_rule(stat) -> Parsed | None:
     if gotos or len(actions) != 1:
         return None
     (action,) = actions
-    if isinstance(action, parser.OFPActionGroup) and action.group_id <= ofmsgs.MAX_GROUP_ID:
+    if isinstance(action, parser.OFPActionGroup) and is_select_group_id(action.group_id):
         return "classify", match["eth_dst"], (GROUP, action.group_id)
     if isinstance(action, parser.OFPActionOutput) and action.port <= ofp.OFPP_MAX:
         return "classify", match["eth_dst"], (PORT, action.port)
@@ -182,7 +186,7 @@ FLOW_KINDS: list[Callable[[object], Parsed | None]] = [tunnel_rule, protected_tu
 # --- group kinds ----------------------------------------------------------------------------
 def select_group(desc) -> Parsed | None:
     """A pair's select group: one bucket per tunnel, push a tag, set the label, send."""
-    if desc.type != ofp.OFPGT_SELECT or not desc.buckets or desc.group_id > ofmsgs.MAX_GROUP_ID:
+    if desc.type != ofp.OFPGT_SELECT or not desc.buckets or not is_select_group_id(desc.group_id):
         return None
     buckets = []
     for bucket in desc.buckets:
@@ -239,9 +243,12 @@ def _first(kinds, item) -> Parsed | None:
     return None
 
 
-def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> SwitchEntries:
+def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable,
+                egress_of: Callable[[int], int | None] = unfolded_egress) -> SwitchEntries:
     """The switch's qroute entries from its flow-stats (qroute's cookie) and group-desc
-    replies' bodies (Ryu's parsed ``OFPFlowStats`` / ``OFPGroupDescStats``)."""
+    replies' bodies (Ryu's parsed ``OFPFlowStats`` / ``OFPGroupDescStats``). ``egress_of``:
+    the switch a select group id is named after (None: not known yet; the default knows the
+    dpids that are their own group id)."""
     entries = SwitchEntries(dpid)
     for stat in flow_stats:
         if stat.cookie >> 32 != ofmsgs.APP_COOKIE:
@@ -270,7 +277,28 @@ def read_switch(dpid: int, flow_stats: Iterable, group_descs: Iterable) -> Switc
             del entries.classify[mac]
             entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_CLASSIFY,
                                         {"vlan_vid": ofmsgs.UNTAGGED, "eth_dst": mac}))
+    _name_egresses(entries, egress_of)
     return entries
+
+
+def _name_egresses(entries: SwitchEntries, egress_of: Callable[[int], int | None]) -> None:
+    """Select groups and the rules sending to them keyed by egress switch instead of group id;
+    a group whose egress is not known is left out with those rules (unresolved: neither adopted
+    nor deleted, read again once a switch claims its id)."""
+    groups, entries.groups = entries.groups, {}
+    for group_id, buckets in groups.items():
+        egress = egress_of(group_id)
+        if egress is None:
+            entries.unresolved_groups.append(group_id)
+        else:
+            entries.groups[egress] = buckets
+    for mac, (kind, where) in list(entries.classify.items()):
+        if kind == GROUP:
+            egress = egress_of(where)
+            if egress is None:
+                del entries.classify[mac]
+            else:
+                entries.classify[mac] = (GROUP, egress)
 
 
 def _resolve_through_ff(entries: SwitchEntries) -> None:
@@ -286,12 +314,12 @@ def _resolve_through_ff(entries: SwitchEntries) -> None:
                 del entries.tunnel_rules[label]
                 entries.stale_flows.append((ofmsgs.TABLE_CLASSIFY, ofmsgs.PRIORITY_TUNNEL,
                                             {"vlan_vid": ofmsgs.tagged(label)}))
-    for egress, buckets in list(entries.groups.items()):
+    for group_id, buckets in list(entries.groups.items()):  # (keyed by id until named)
         if any(port == THROUGH_FF and label not in ports for label, _, port in buckets):
-            del entries.groups[egress]
-            entries.stale_groups.append(egress)
+            del entries.groups[group_id]
+            entries.stale_groups.append(group_id)
         else:
-            entries.groups[egress] = tuple((label, weight, ports[label] if port == THROUGH_FF else port)
+            entries.groups[group_id] = tuple((label, weight, ports[label] if port == THROUGH_FF else port)
                                            for label, weight, port in buckets)
 
 
@@ -312,8 +340,8 @@ def stale_deletions(entries: SwitchEntries) -> list:
         label = ofmsgs.ff_group_label(group_id)
         if label is not None:
             messages.append((entries.dpid, ofmsgs.ff_group_delete(label)))
-        elif group_id <= ofmsgs.MAX_GROUP_ID:
-            messages.append((entries.dpid, ofmsgs.group_delete(group_id)))
+        elif is_select_group_id(group_id):
+            messages.append((entries.dpid, ofmsgs.group_delete_id(group_id)))
     return messages
 
 
@@ -347,7 +375,9 @@ class ReadBack:
     went out (with their xids), :meth:`flow_reply` / :meth:`group_reply` for each part, which
     return the switch's :class:`SwitchEntries` once both replies are complete."""
 
-    def __init__(self):
+    def __init__(self, egress_of: Callable[[int], int | None] = unfolded_egress):
+        """``egress_of``: the switch a select group id is named after (see :func:`read_switch`)."""
+        self.egress_of = egress_of
         self.pending: dict[int, _Pending] = {}
         self.sync: dict[int, SwitchSync] = {}
 
@@ -388,7 +418,7 @@ class ReadBack:
         if not (pending.flows_done and pending.groups_done):
             return None
         del self.pending[dpid]
-        entries = read_switch(dpid, pending.flows, pending.groups)
+        entries = read_switch(dpid, pending.flows, pending.groups, self.egress_of)
         sync = self.sync.setdefault(dpid, SwitchSync(connected_at=now))
         sync.read_back_at, sync.reads = now, sync.reads + 1
         sync.entries = entries.count()
@@ -434,13 +464,17 @@ class StartupHold:
     switches: set[int] = field(default_factory=set)
     links: set = field(default_factory=set)
     ports: set = field(default_factory=set)   # (dpid, port) a read-back tunnel leaves by
+    # switch -> ids of its select groups named after a switch not connected yet (group_ids)
+    unnamed: dict[int, set[int]] = field(default_factory=dict)
     ended_at: float | None = None
 
     def expect(self, entries: SwitchEntries) -> None:
         """What a read-back switch's rules point at must be known too before anything is
         decided (without a state file this is all there is to go by): the egress switches of
-        its groups (their hosts are known from their delivery rules) and the links out of
-        the ports its tunnels leave by."""
+        its groups (their hosts are known from their delivery rules; a group named by a
+        folded id no connected switch claims yet waits for one that does) and the links out
+        of the ports its tunnels leave by."""
+        self.unnamed[entries.dpid] = set(entries.unresolved_groups)
         self.switches |= set(entries.groups) | {
             where for kind, where in entries.classify.values() if kind == GROUP}
         self.ports |= {(entries.dpid, port) for port in entries.tunnel_rules.values() if port is not None}
@@ -462,6 +496,11 @@ class StartupHold:
         if missing:
             return (f"waiting for switch {', '.join(str(d) for d in missing)} of the state file "
                     f"to connect and be read back")
+        unnamed = sorted((dpid, group_id) for dpid, ids in self.unnamed.items() for group_id in ids)
+        if unnamed:
+            return ("waiting for the switches that select groups "
+                    f"{', '.join(f'{g:#x} on s{d}' for d, g in unnamed)} are named after to "
+                    "connect and be read back")
         links = sorted(set(self.links) - set(known_links))
         if links:
             return f"waiting for link {', '.join(f'{a}-{b}' for a, b in links)} of the state file"

@@ -2,10 +2,11 @@
 
 Traffic entering at switch i for a host behind switch j is the demand of the pair (i, j). The
 policy gives each pair a split: a few switch paths (tunnels) with weights. At i, one select
-group per egress j (group id = j) has a bucket per tunnel, weighted by the split, that tags the
-frame with the tunnel's label (:mod:`controller.tunnel_labels`) and sends it on the first hop; every
-transit switch forwards by label, the egress pops it and delivers by destination MAC. Rules on
-a switch thus grow with the hosts attached to it and the tunnels through it, not with host pairs
+group per egress j (named after j: :mod:`controller.group_ids`) has a bucket per tunnel,
+weighted by the split, that tags the frame with the tunnel's label
+(:mod:`controller.tunnel_labels`) and sends it on the first hop; every transit switch forwards
+by label, the egress pops it and delivers by destination MAC. Rules on a switch thus grow
+with the hosts attached to it and the tunnels through it, not with host pairs
 (:mod:`controller.ofmsgs` has the tables and priorities).
 
 A decision goes through :class:`InstalledTunnels` in order: :meth:`~InstalledTunnels.resolve`
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from controller import ofmsgs
+from controller.group_ids import GroupNames
 from controller.protection import protect
 from controller.readback import SwitchEntries
 from controller.tunnel_labels import allocate
@@ -161,8 +163,9 @@ class InstalledTunnels:
     switches reconnected and links gone down since it was made. `protect`: give every tunnel
     hop a backup tunnel and fast-failover group (:mod:`controller.protection`)."""
 
-    def __init__(self, protect: bool = False):
+    def __init__(self, protect: bool = False, names: GroupNames | None = None):
         self.protect = protect
+        self.names = names or GroupNames()  # the switches select group ids are named after
         self.epoch = 0
         self.record = Desired()
         self.pending: Desired | None = None
@@ -190,19 +193,19 @@ class InstalledTunnels:
         and hosts move while a decision runs). A path whose links vanished leaves its split
         (the rest renormalised); a pair left with none keeps its installed split if that is
         intact, else gets nothing. Pairs whose switches no longer both have hosts get
-        nothing, nor do pairs towards a switch whose dpid is too large to name a group (the
-        app says so when the switch connects). With protection, a pair whose installed
-        tunnels broke too but are all bypassed by the switches (each broken one's first dead
-        hop protected by an intact backup) keeps what is installed for it as it is, backups
-        included: a link that fails while a decision runs must not take the pair's group away
-        before the decision it asks for. LabelsExhausted if the tunnels need more labels
-        than are free."""
+        nothing, nor do pairs towards a switch whose select group id another switch claimed
+        first (:mod:`controller.group_ids`; the app says so when the switch connects). With
+        protection, a pair whose installed tunnels broke too but are all bypassed by the
+        switches (each broken one's first dead hop protected by an intact backup) keeps what
+        is installed for it as it is, backups included: a link that fails while a decision
+        runs must not take the pair's group away before the decision it asks for.
+        LabelsExhausted if the tunnels need more labels than are free."""
         links = state.links
         live_pairs = set(state.switch_pairs())
         splits: dict[Pair, Split] = {}
         carried: dict[Pair, Split] = {}
         for pair, split in sorted(decided.items()):
-            if pair not in live_pairs or pair[1] > ofmsgs.MAX_GROUP_ID:
+            if pair not in live_pairs or not self.names.nameable(pair[1]):
                 continue
             kept = _normalised((path, w) for path, w in split if _intact(tuple(path), pair, links))
             installed = self.record.splits.get(pair, ())
@@ -491,12 +494,12 @@ class InstalledTunnels:
             through &= set(self.pending.protection)
         self.record, messages = _drop_broken(self.record, down, prefer, through)
         if self.pending is not None:
-            self.touched.update((dpid, m.group_id) for dpid, m in messages)
+            self.touched.update((dpid, self.names.egress(m.group_id)) for dpid, m in messages)
         return messages
 
     def group_pair(self, dpid: int, group_id: int) -> Pair | None:
         """The pair whose select group `group_id` is on switch `dpid` (for group statistics)."""
-        pair = (dpid, group_id)
+        pair = (dpid, self.names.egress(group_id))
         return pair if pair in self.record.groups else None
 
 

@@ -98,10 +98,12 @@ def ipv4_frame(src_n: int, dst_n: int) -> bytes:
 
 @dataclass
 class FakeNetwork:
-    """A ring of switches 1..n driven through an app's handlers with real Ryu events."""
+    """A ring of switches 1..n (dpids ``dpid_base`` + 1..n) driven through an app's handlers
+    with real Ryu events."""
 
     app: object
     n: int
+    dpid_base: int = 0
     log: list = field(default_factory=list)
     history: list = field(default_factory=list)
     datapaths: dict = field(default_factory=dict)
@@ -115,11 +117,11 @@ class FakeNetwork:
 
     def ring_links(self):
         """Directed links ((src, src_port), (dst, dst_port)) of the ring."""
-        links = []
+        links, base = [], self.dpid_base
         for i in range(1, self.n + 1):
             j = i % self.n + 1
-            links.append(((i, NEXT_PORT), (j, PREV_PORT)))
-            links.append(((j, PREV_PORT), (i, NEXT_PORT)))
+            links.append(((base + i, NEXT_PORT), (base + j, PREV_PORT)))
+            links.append(((base + j, PREV_PORT), (base + i, NEXT_PORT)))
         return links
 
     # --- switches -------------------------------------------------------------------------
@@ -227,7 +229,7 @@ class FakeNetwork:
         return [(s, d) for s, d in self.ring_links() if {s[0], d[0]} == {a, b}]
 
     def start(self):
-        for dpid in range(1, self.n + 1):
+        for dpid in range(self.dpid_base + 1, self.dpid_base + self.n + 1):
             self.connect(dpid)
         for src, dst in self.ring_links():
             self.link_add(src, dst)

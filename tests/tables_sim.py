@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
+from controller.group_ids import select_group_id
 from controller.ofmsgs import ff_group_id
 from tests.fakes import FakeDatapath, reparse
 
@@ -387,18 +388,21 @@ def assert_record_is_true(sim: TableSim, tunnels) -> None:
     """What the switches hold, read back from the replayed messages, is the record (plus the
     base rules)."""
     record = tunnels.record
-    base = {key: value for key, value in sim.contents(1)[0].items() if key[0] == "base"}
+    base = {key: value for key, value in sim.contents(min(sim.switches))[0].items()
+            if key[0] == "base"}
     assert len(base) == 3
     for dpid in sim.switches:
         rules, groups = sim.contents(dpid)
         expected = dict(base)
         expected.update({("tunnel", label): port
                          for (d, label), port in record.tunnel_rules.items() if d == dpid})
-        expected.update({("classify", mac): to for (d, mac), to in record.classify.items() if d == dpid})
+        # the record names groups by egress, the switch by id (group_ids.select_group_id)
+        expected.update({("classify", mac): (kind, select_group_id(where) if kind == "group" else where)
+                         for (d, mac), (kind, where) in record.classify.items() if d == dpid})
         expected.update({("deliver", mac): port for (d, mac), port in record.delivery.items() if d == dpid})
         assert rules == expected, dpid
-        assert groups == {egress: buckets for (ingress, egress), buckets in record.groups.items()
-                          if ingress == dpid}, dpid
+        assert groups == {select_group_id(egress): buckets
+                          for (ingress, egress), buckets in record.groups.items() if ingress == dpid}, dpid
         protection = {label: spec for (d, label), spec in record.protection.items() if d == dpid}
         assert sim.fast_failover(dpid) == {ff_group_id(label): spec
                                            for label, spec in protection.items()}, dpid

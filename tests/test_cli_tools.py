@@ -104,7 +104,8 @@ def test_an_unknown_option_is_one_line_and_exit_2(tool, capsys):
     ("lab replay", ["--topology", "ring"], "argument --topology: invalid choice: 'ring'"),
     ("lab replay", ["--seconds-per-matrix", "1"], "argument --seconds-per-matrix: must be at least 4"),
     ("lab failover", ["--topology", "nope"],
-     "argument --topology: wants one of abilene, diamond, geant, ring or a topology file, not 'nope'"),
+     "argument --topology: wants one of abilene, diamond, geant, ring, ring-ovs-dpids or a topology "
+     "file, not 'nope'"),
     ("lab failover", ["--topology", "graph"], "argument --topology: wants one of"),
     ("lab failover", ["--rate-pps", "0"], "argument --rate-pps: must be at least 1, not 0"),
 ])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from types import SimpleNamespace
 
 import eventlet
@@ -21,7 +22,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 from webob import Request
 
 import controller.app as app_module
-from controller import ofmsgs, ryu_options
+from controller import group_ids, ofmsgs, ryu_options
 from controller.settings import Settings
 from controller.tunnels import InstalledTunnels
 from tests.fakes import (HOST_PORT, NEXT_PORT, PREV_PORT, FakeDatapath, FakeNetwork, arp_frame, ip,
@@ -1511,3 +1512,117 @@ def test_a_policy_with_a_history_period_is_told_the_controllers_clock(net, app, 
     clock.now += 7.0
     app.reroute("periodic")
     assert asked[-1] == clock.now
+
+
+# --- Open vSwitch's default dpids (48-bit, from a MAC address) ------------------------------
+OVS_BASE = 0x0000_0A1B_2C3D_4E00
+
+
+def _controller(wsgi, clock):
+    app = app_module.QRouteController(wsgi=wsgi)
+    app.clock = clock.monotonic
+    app.hold.started = clock.now
+    return app
+
+
+def _ovs_ring_installed(wsgi, clock):
+    """A 3-switch ring with Open vSwitch-style dpids, a host on each, every pair routed; the
+    state file removed, as if the controller were restarted without one. Returns the dpids and
+    the switches' tables (a strict replay of what was sent)."""
+    dpids = [OVS_BASE + n for n in (1, 2, 3)]
+    first = _controller(wsgi, clock)
+    net = FakeNetwork(first, n=3, dpid_base=OVS_BASE)
+    _record_barriers(first, net)
+    net.start()
+    for n, dpid in enumerate(dpids, start=1):
+        net.packet_in(dpid, HOST_PORT, ipv4_frame(n, 1 if n != 1 else 2))
+    assert set(first.tunnels.splits) == {(a, b) for a in dpids for b in dpids if a != b}
+    sim = replayed(net)
+    assert_record_is_true(sim, first.tunnels)
+    _delivered_between(sim, dpids, dpids)
+    os.remove(os.path.expanduser(first.settings.state_file))
+    return dpids, sim
+
+
+def _delivered_between(sim, dpids, among):
+    """Every host behind a switch in `among` reaches every other such host, on every bucket."""
+    for a, src in enumerate(dpids, start=1):
+        for b, dst in enumerate(dpids, start=1):
+            if a != b and src in among and dst in among:
+                outcomes = sim.walk(src, HOST_PORT, mac(b))
+                assert outcomes and {(o.kind, o.dpid, o.port, o.vid) for o in outcomes} == {
+                    ("host", dst, HOST_PORT, None)}, (a, b, outcomes)
+
+
+def _apply_sent(sim, net):
+    for dpid, msg in net.log:
+        if dpid != "barrier" and is_table_mod(msg):
+            sim.apply([(dpid, msg)])     # strict: a group added twice fails
+
+
+def test_ovs_default_dpids_are_routed_and_a_restarted_controller_adopts_their_groups(spawned, clock,
+                                                                                       wsgi):
+    """Such dpids name their select groups by a hash (controller.group_ids). A controller
+    restarted without a state file reads the first switch back before the others connect: its
+    groups towards them are left as they are, and adopted when the switch is read again once
+    they have connected, so the next plan modifies them (a strict replay refuses a group added
+    twice) and every pair is delivered throughout."""
+    dpids, sim = _ovs_ring_installed(wsgi, clock)
+    second = _controller(wsgi, clock)
+    assert second.saved is None
+    again = FakeNetwork(second, n=3, dpid_base=OVS_BASE)
+    _record_barriers(second, again)
+    again.connect(dpids[0], *sim.read_back(dpids[0]))
+    assert second.unnamed_groups == {dpids[0]: {group_ids.select_group_id(d) for d in dpids[1:]}}
+    assert "are named after to connect" in second.resync_reason()  # decisions wait for them
+    for dpid in dpids[1:]:
+        again.connect(dpid, *sim.read_back(dpid))
+    asked = [m for m in again.datapaths[dpids[0]].sent if isinstance(m, parser.OFPGroupDescStatsRequest)]
+    assert len(asked) == 3  # at its connection, and as each of its egresses connected
+    assert sorted(second.readback.pending) == dpids[:2]  # s2 waited for s3 too
+    for dpid in dpids[:2]:
+        again.answer_read_back(dpid, *sim.read_back(dpid))
+    assert second.unnamed_groups == {}
+    for src, dst in again.ring_links():
+        again.link_add(src, dst)
+    while second.pending_reasons or second.resync_reason():
+        clock.now += 0.5
+        second.check_resync()
+        second.run_pending_reroutes()
+    _apply_sent(sim, again)
+    assert set(second.tunnels.splits) == {(a, b) for a in dpids for b in dpids if a != b}
+    assert_record_is_true(sim, second.tunnels)
+    _delivered_between(sim, dpids, dpids)
+
+
+def test_groups_towards_a_switch_that_never_comes_back_go_when_the_start_up_hold_ends(spawned, clock,
+                                                                                      wsgi):
+    """Nothing names them: once the hold is over they are deleted (with the classification
+    rules sending to them), and the pairs between the switches that did come back keep
+    forwarding."""
+    dpids, sim = _ovs_ring_installed(wsgi, clock)
+    gone = group_ids.select_group_id(dpids[2])
+    second = _controller(wsgi, clock)
+    again = FakeNetwork(second, n=3, dpid_base=OVS_BASE)
+    _record_barriers(second, again)
+    for dpid in dpids[:2]:
+        again.connect(dpid, *sim.read_back(dpid))
+    if second.readback.pending:
+        again.answer_read_back(dpids[0], *sim.read_back(dpids[0]))
+    assert second.unnamed_groups == {dpids[0]: {gone}, dpids[1]: {gone}}
+    again.link_add((dpids[0], NEXT_PORT), (dpids[1], PREV_PORT))
+    again.link_add((dpids[1], PREV_PORT), (dpids[0], NEXT_PORT))
+    clock.now += second.settings.resync_timeout + 1
+    second.check_resync()
+    while second.pending_reasons:
+        second.run_pending_reroutes()
+    deletes = [(dpid, m.group_id) for dpid, m in again.log if isinstance(m, parser.OFPGroupMod)
+               and m.command == ofp.OFPGC_DELETE and m.type == ofp.OFPGT_SELECT]
+    assert sorted(deletes) == [(dpids[0], gone), (dpids[1], gone)]
+    _apply_sent(sim, again)
+    for dpid in dpids[:2]:
+        assert gone not in sim.switch(dpid).groups
+        # host 3's frames no longer enter a tunnel towards s3: they miss to the controller
+        assert [o.kind for o in sim.walk(dpid, HOST_PORT, mac(3))] == ["controller"]
+    _delivered_between(sim, dpids, dpids[:2])
+    assert second.unnamed_groups == {}

@@ -7,13 +7,13 @@ from __future__ import annotations
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller import ofmsgs
+from controller import group_ids, of_errors, ofmsgs
 from controller.readback import (ReadBack, StartupHold, missing_base_rules, read_switch,
                                  stale_deletions)
 from controller.tunnels import InstalledTunnels
 from tests.tables_sim import assert_record_is_true
 from tests.test_tunnels import (CHORD, check_frames, hosts_of, host_mac, installed_ring, kinds,
-                                ring_decision, run)
+                                ring_decision, run, sim_for)
 
 APP = 0x71726F75 << 32
 
@@ -301,3 +301,75 @@ def test_a_protected_rule_whose_fast_failover_group_is_gone_is_stale_with_its_se
             if "eth_dst" not in match} == protected_transit
     # their deletion: rules first, then the groups, each by a kind the switch accepts
     assert all(isinstance(m, (parser.OFPFlowMod, parser.OFPGroupMod)) for _, m in stale_deletions(entries))
+
+
+# --- switches with Open vSwitch's default (MAC-derived, 48-bit) dpids -----------------------
+OVS_DPIDS = (0x0000_0A1B_2C3D_4E01, 0x0000_0A1B_2C3D_4E02, 0x0000_F2E4_0000_0003)
+
+
+def ovs_triangle():
+    """Three switches with MAC-derived dpids in a triangle (ports 1 and 2 towards the others),
+    a host on port 100 of each; every pair split over its direct link and the way round."""
+    from controller.netstate import NetworkState
+
+    def port(here: int, there: int) -> int:  # the next switch round is port 1, the other port 2
+        return 1 if (there - here) % 3 == 1 else 2
+
+    state = NetworkState()
+    for n, a in enumerate(OVS_DPIDS):
+        for m, b in enumerate(OVS_DPIDS):
+            if a != b:
+                state.add_link(a, b, port(n, m), port(m, n))
+        state.add_port(a, 100)
+        state.learn_host(host_mac(n + 1, 0), a, 100)
+    third = {(a, b): next(c for c in OVS_DPIDS if c not in (a, b)) for a in OVS_DPIDS for b in OVS_DPIDS}
+    decided = {pair: (((pair[0], pair[1]), 0.6), ((pair[0], third[pair], pair[1]), 0.4))
+               for pair in state.switch_pairs()}
+    return state, decided
+
+
+def test_groups_named_by_folded_ids_read_back_once_their_egress_is_known():
+    """A restarted controller meets the switches one by one: a select group towards a switch
+    that has not connected yet cannot be named; it is left as it is (neither adopted nor
+    deleted, nor the classification rules sending to it), and once the egress has connected
+    the switch's next read-back adopts it, giving back the record installed before."""
+    state, decided = ovs_triangle()
+    sim, old = sim_for(state), InstalledTunnels()
+    for dpid in OVS_DPIDS:
+        old.names.add(dpid)
+    run(sim, old, state, decided, ({}, {}))
+    first = OVS_DPIDS[0]
+    assert {group_ids.select_group_id(b) for b in OVS_DPIDS[1:]} <= set(sim.switch(first).groups)
+
+    restarted = InstalledTunnels()
+    restarted.remember(old.labels, old.splits)
+    restarted.names.add(first)                             # only the first switch is back
+    early = read_switch(first, *sim.read_back(first), restarted.names.egress)
+    assert sorted(early.unresolved_groups) == sorted(group_ids.select_group_id(b) for b in OVS_DPIDS[1:])
+    assert early.groups == {} and early.stale_groups == [] and early.stale_flows == []
+    assert early.classify == {host_mac(1, 0): ("port", 100)}
+    assert stale_deletions(early) == []                    # traffic on them keeps flowing
+    restarted.adopt(early)
+    assert restarted.record.splits == {}
+
+    for dpid in OVS_DPIDS[1:]:
+        restarted.names.add(dpid)
+    for dpid in OVS_DPIDS:                                 # the first one read again
+        entries = read_switch(dpid, *sim.read_back(dpid), restarted.names.egress)
+        assert entries.unresolved_groups == []
+        restarted.adopt(entries)
+    assert restarted.record == old.record
+    assert restarted.plan(restarted.resolve(decided, state)).phases == []
+
+
+def test_a_fresh_controller_routes_ovs_default_dpids_and_its_errors_name_the_pair():
+    state, decided = ovs_triangle()
+    sim, tunnels = sim_for(state), InstalledTunnels()
+    for dpid in OVS_DPIDS:
+        tunnels.names.add(dpid)
+    run(sim, tunnels, state, decided, ({}, {}))            # every frame delivered at every phase
+    a, b = OVS_DPIDS[0], OVS_DPIDS[2]
+    assert tunnels.group_pair(a, group_ids.select_group_id(b)) == (a, b)
+    add = ofmsgs.group_add(b, tunnels.record.groups[(a, b)])
+    sent = of_errors.describe_sent(a, add, {}, tunnels.splits, 1, tunnels.names.egress)
+    assert sent.key == (a, b) and f"pair {a}-{b}" in sent.text

@@ -3,13 +3,16 @@ from the bytes, against literal matches, actions, cookies and bucket weights; an
 counts of a ring, hand-counted."""
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 
 import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller import ofmsgs
+from controller import group_ids, ofmsgs
 from controller.tunnels import BASE_RULES, InstalledTunnels, RuleCount, rule_counts
 from tests.fakes import FakeDatapath, reparse
 from tests.tables_sim import TableSim
@@ -141,29 +144,62 @@ def test_group_statistics_requests_ask_for_every_group():
     assert struct.unpack_from("!HH", bytes(desc.buf), 8) == (ofp.OFPMP_GROUP_DESC, 0)
 
 
-def test_out_of_range_labels_group_ids_and_weights_are_refused():
+def test_out_of_range_labels_dpids_and_weights_are_refused():
     for label in (0, 4095):
         with pytest.raises(ValueError, match="not a VLAN id"):
             ofmsgs.tunnel_transit_rule(label, 1)
-    with pytest.raises(ValueError, match="cannot be a group id"):
-        ofmsgs.group_add(ofp.OFPG_MAX + 1, [(1, 1, 1)])
-    with pytest.raises(ValueError, match="cannot be a group id"):
-        ofmsgs.classify_to_group("00:00:00:00:00:01", 2**40)
+    with pytest.raises(ValueError, match="not a datapath id"):
+        ofmsgs.group_add(2**64, [(1, 1, 1)])
+    with pytest.raises(ValueError, match="not a datapath id"):
+        ofmsgs.classify_to_group("00:00:00:00:00:01", -1)
+    with pytest.raises(ValueError, match="not a select group id"):
+        ofmsgs.group_delete_id(ofmsgs.ff_group_id(3))
     with pytest.raises(ValueError, match="weight >= 1"):
         ofmsgs.group_add(3, [(1, 0, 1)])
 
 
-def test_pairs_towards_a_dpid_above_the_group_id_range_are_left_out_and_the_rest_routed():
-    big = ofp.OFPG_MAX + 5
+# Open vSwitch's default dpid: 0x0000 and the bridge's MAC address
+OVS_DPID = 0x0000_0A1B_2C3D_4E5F
+# two such dpids whose select group ids fold to the same value (found by search; checked below)
+COLLIDING = (0x0A0000010B4C, 0x0A0000012238)
+
+
+def test_a_dpid_above_32_bits_names_its_select_group_by_a_hash_that_stays_clear_of_other_ids():
+    group_id = group_ids.select_group_id(OVS_DPID)
+    assert group_ids.FOLDED_BASE <= group_id <= ofmsgs.MAX_GROUP_ID < ofmsgs.ff_group_id(1)
+    assert group_ids.select_group_id(7) == 7  # a small dpid is its own id, as before
+    _, add = sent(ofmsgs.group_add(OVS_DPID, [(12, 700, 2)]))
+    assert struct.unpack_from("!HBxI", bytes(add.buf), 8) == (ofp.OFPGC_ADD, ofp.OFPGT_SELECT, group_id)
+    to_group = flow_mod(ofmsgs.classify_to_group("00:00:00:00:00:0b", OVS_DPID))
+    assert [a.group_id for i in to_group.instructions for a in i.actions] == [group_id]
+    # the same in another process: the id is read back from switches a restarted controller meets
+    code = ("from controller.group_ids import select_group_id as s; "
+            f"print(s({OVS_DPID}), s({COLLIDING[0]}))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert other.stdout.split() == [str(group_id), str(group_ids.select_group_id(COLLIDING[0]))]
+
+
+def test_pairs_towards_a_large_dpid_are_routed_and_a_colliding_one_is_left_out():
+    first, second = COLLIDING
+    assert group_ids.select_group_id(first) == group_ids.select_group_id(second)
     state = ring_state(n=3)
-    state.add_link(1, big, 7, 1)
-    state.add_link(big, 1, 1, 7)
-    state.learn_host("00:00:00:00:ff:01", big, 50)
-    decided = {(1, big): (((1, big), 1.0),), (big, 1): (((big, 1), 1.0),), (1, 2): (((1, 2), 1.0),)}
-    desired = InstalledTunnels().resolve(decided, state)
-    assert set(desired.splits) == {(big, 1), (1, 2)}  # towards `big` no group can be named
-    with pytest.raises(ValueError, match="cannot be a group id"):
-        ofmsgs.group_add(big, ())
+    for big, port in ((OVS_DPID, 7), (first, 8), (second, 9)):
+        state.add_link(1, big, port, 1)
+        state.add_link(big, 1, 1, port)
+        state.learn_host(f"00:00:00:00:ff:{port:02x}", big, 50)
+    tunnels = InstalledTunnels()
+    assert [tunnels.names.add(dpid) for dpid in (1, 2, 3, OVS_DPID, first, second)] == \
+        [None] * 5 + [first]                          # the second claimant is refused
+    decided = {(1, big): (((1, big), 1.0),) for big in (OVS_DPID, first, second)}
+    decided.update({(big, 1): (((big, 1), 1.0),) for big in (OVS_DPID, first, second)})
+    desired = tunnels.resolve(decided, state)
+    assert set(desired.splits) == set(decided) - {(1, second)}  # towards `second`: no group name
+    assert (1, "00:00:00:00:ff:09") not in desired.classify          # its host: not routed
+    assert desired.classify[(1, "00:00:00:00:ff:07")] == ("group", OVS_DPID)
+    assert tunnels.names.egress(group_ids.select_group_id(first)) == first
+    assert tunnels.names.egress(group_ids.select_group_id(OVS_DPID)) == OVS_DPID
+    assert tunnels.names.egress(group_ids.select_group_id(0x0B00_0000_0001)) is None  # unclaimed
 
 
 # --- rule counts --------------------------------------------------------------------------

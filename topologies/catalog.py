@@ -27,7 +27,7 @@ MININET_CAPACITY_SCALE = 1e-3
 MININET_BW_RANGE_MBPS = (0.1, 1000.0)
 # The names `mn --topo` and the lab tools know (topologies.mininet_topos.topos, which imports
 # Mininet: this list lets a tool's --help name them without it). `graph` takes a file: graph,PATH.
-MININET_TOPOLOGIES = ("abilene", "diamond", "geant", "graph", "ring")
+MININET_TOPOLOGIES = ("abilene", "diamond", "geant", "graph", "ring", "ring-ovs-dpids")
 # The networks `[qroute] topology` knows by name; anything else is a topology file's path.
 NAMED_TOPOLOGIES = ("abilene", "geant")
 

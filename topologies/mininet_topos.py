@@ -44,9 +44,14 @@ def _host_address(n: int, count: int) -> str:
     return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}/8"
 
 
-def _add_host_per_switch(topo, count):
+# Open vSwitch's own choice of dpid: 0x0000 and a MAC address of the bridge (48 bits), far
+# above the 32 bits of an OpenFlow group id (see controller.group_ids)
+OVS_STYLE_DPID_BASE = 0x0000_0A1B_2C3D_4E00
+
+
+def _add_host_per_switch(topo, count, dpid_base=0):
     for n in range(1, count + 1):
-        switch = topo.addSwitch(f"s{n}", dpid=f"{n:016x}")
+        switch = topo.addSwitch(f"s{n}", dpid=f"{dpid_base + n:016x}")
         host = topo.addHost(f"h{n}", ip=_host_address(n, count),
                             mac=f"00:00:00:00:{n >> 8 & 255:02x}:{n & 255:02x}")
         topo.addLink(host, switch)
@@ -55,13 +60,20 @@ def _add_host_per_switch(topo, count):
 class RingTopo(Topo):
     """n switches in a cycle (a loop for broadcast-storm and failover tests), a host on each."""
 
-    def build(self, n=4, bw=None):
+    def build(self, n=4, bw=None, dpid_base=0):
         if n < 3:
             raise ValueError("a ring needs at least 3 switches")
-        _add_host_per_switch(self, n)
+        _add_host_per_switch(self, n, dpid_base)
         opts = {"cls": TCLink, "bw": bw} if bw else {}
         for i in range(1, n + 1):
             self.addLink(f"s{i}", f"s{i % n + 1}", **opts)
+
+
+class OvsDpidRingTopo(RingTopo):
+    """The ring with dpids as Open vSwitch picks them by default (48-bit, from a MAC address)."""
+
+    def build(self, n=4, bw=None):
+        super().build(n, bw, dpid_base=OVS_STYLE_DPID_BASE)
 
 
 class DiamondTopo(Topo):
@@ -159,6 +171,7 @@ class GeantTopo(GraphTopo):
 
 topos = {
     "ring": RingTopo,
+    "ring-ovs-dpids": OvsDpidRingTopo,
     "diamond": DiamondTopo,
     "abilene": AbileneTopo,
     "geant": GeantTopo,

@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -179,12 +180,17 @@ class MininetLab:
         raise TimeoutError(f"controller did not start; log: {self.log_path}")
 
     def restart_controller(self, kill: bool = True, down_s: float = 2.0,
-                           reconnect_backoff_ms: int = 500) -> float:
+                           reconnect_backoff_ms: int = 500, late: Sequence[str] = (),
+                           late_s: float = 3.0) -> float:
         """Stop the controller (``kill -9`` with `kill`, else SIGTERM), leave the switches
         without it for `down_s` seconds, and start it again with the same config, ports and
         state file; returns the seconds from the stop until its REST API answered again. The
         switches are first told to retry the controller every `reconnect_backoff_ms` at most
-        (Open vSwitch backs off to 8 s by default)."""
+        (Open vSwitch backs off to 8 s by default). The switches named in `late` are pointed
+        at a closed port with the stop and get their controller back `late_s` seconds after
+        the start (their fail mode is secure: they keep forwarding by their rules meanwhile)."""
+        targets = {name: subprocess.run(["ovs-vsctl", "get-controller", name], capture_output=True,
+                                        text=True, check=True).stdout.split() for name in late}
         for switch in self.net.switches:
             uuid = subprocess.run(["ovs-vsctl", "get", "bridge", switch.name, "controller"],
                                   capture_output=True, text=True, check=True).stdout.strip("[] \n")
@@ -193,11 +199,18 @@ class MininetLab:
                                 f"max_backoff={max(1000, reconnect_backoff_ms)}"], check=True)
         stopped = time.monotonic()
         self.controller.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        for name in late:  # a closed port: deleting its last controller flushed a bridge here
+            subprocess.run(["ovs-vsctl", "set-controller", name, "tcp:127.0.0.1:9"], check=True)
         self.controller.wait(timeout=10)
         self.controller = None
         time.sleep(down_s)
         self._start_controller(append_log=True)
-        return time.monotonic() - stopped
+        answered = time.monotonic() - stopped
+        if late:
+            time.sleep(late_s)
+            for name, target in targets.items():
+                subprocess.run(["ovs-vsctl", "set-controller", name, *target], check=True)
+        return answered
 
     def qroute_flows(self, switch: str) -> dict[tuple, dict]:
         """The switch's qroute rules, read from the switch itself: {(table, priority, match):
