@@ -301,6 +301,51 @@ def test_a_policys_summary_covers_its_steady_intervals_and_every_matrixs_bytes()
     assert row.startswith("| spf | 1.367 | 1.580 | 0.767 | 0.880 | 97.5 | 1 | 0 | 0 |")
 
 
+def test_repeated_runs_report_the_spread_of_each_policys_live_ratio():
+    def run(policy, number, ratio, received):
+        return replay.PolicyReplay(policy, {}, intervals=[_interval(1, True, ratio * 0.5, 0.5)],
+                                   matrices=[replay.MatrixResult(1, offered_bytes=100,
+                                                                 received_bytes=received)],
+                                   run=number)
+
+    runs = [run("spf", 1, 1.7, 100), run("qnn-split", 1, 1.2, 90), run("spf", 2, 1.8, 100),
+            run("qnn-split", 2, 1.4, 100), run("qnn-split", 3, 1.3, 95)]
+    spread = replay.across_runs(runs)
+    assert list(spread) == ["spf", "qnn-split"]
+    assert spread["qnn-split"]["mlu_ratio_means"] == [1.2, 1.4, 1.3]
+    assert spread["qnn-split"]["mean"] == pytest.approx(1.3)
+    assert spread["qnn-split"]["sd"] == pytest.approx(0.1)     # sample sd of 1.2, 1.4, 1.3
+    assert (spread["qnn-split"]["min"], spread["qnn-split"]["max"]) == (1.2, 1.4)
+    assert spread["qnn-split"]["delivered_share"] == pytest.approx(0.95)
+    assert spread["spf"]["sd"] == pytest.approx(0.0707, abs=1e-4)
+    assert replay.across_runs(runs[:1])["spf"]["sd"] is None
+    table = replay.format_spread(runs)
+    assert "| qnn-split | 3 | 1.300 | 0.100 | 1.200 | 1.400 | 1.200, 1.400, 1.300 | 95.0 |" in table
+    assert replay.format_table(runs).splitlines()[-1].startswith("| qnn-split (run 3) | 1.300 |")
+
+
+def test_the_controllers_decisions_that_changed_rules_are_kept_in_replay_time():
+    from controller.decision_log import DecisionLog
+
+    log = DecisionLog(size=10, stats_interval=1.0)
+    moved = [{"src": 1, "dst": 2, "paths": [[1, 2]], "weights": [1.0], "change": "rerouted"}]
+    common = dict(reasons=["periodic"], policy="qnn-split", predicted_mlu=None, mlu_before=None)
+    log.record(wall=1000.0, now=0.0, fallback="", decision_s=0.05, install_s=0.2, changes=moved,
+               epoch=1, **common)
+    log.record(wall=1002.0, now=2.0, fallback="", decision_s=0.04, install_s=0.0, changes=[],
+               epoch=1, **common)                          # nothing changed: left out
+    log.record(wall=1004.0, now=4.0, fallback="failed: x", decision_s=0.01, install_s=0.1,
+               changes=moved * 2, epoch=2, **common)
+    log.record(wall=1006.0, now=6.0, fallback="", decision_s=0.03, install_s=2.0, changes=[],
+               epoch=2, aborted=[5], **common)             # a plan stopped: kept
+    timeline = replay.decision_timeline(log.describe()["decisions"], wall_origin=1001.0)
+    assert [d["ended_s"] for d in timeline] == [-0.75, 3.11, 7.03]
+    assert [d["moved"]["rerouted"] for d in timeline] == [1, 2, 0]
+    summary = replay.decision_summary(timeline)
+    assert summary["changed_rules"] == 3 and summary["fell_back"] == 1 and summary["aborted"] == 1
+    assert summary["install_ms"]["mean"] == pytest.approx((200 + 100 + 2000) / 3, abs=1e-3)
+
+
 def test_controller_counters_it_does_not_have_are_none():
     assert replay._grown({"pairs_rerouted": 3}, {"pairs_rerouted": 10}, "pairs_rerouted") == 7
     assert replay._grown({}, {"pairs_rerouted": 10}, "pairs_rerouted") is None

@@ -474,6 +474,8 @@ class PolicyReplay:
     pairs_changed: int | None = 0   # switch pairs rerouted or reweighted by the controller
     decision_failures: int | None = 0
     wall_s: float = 0.0
+    decisions: list[dict] = field(default_factory=list)  # the controller's, see decision_timeline
+    run: int = 1                    # which of the --runs of this policy
 
     def summary(self) -> dict:
         steady = [i for i in self.intervals if i["steady"]]
@@ -485,7 +487,34 @@ class PolicyReplay:
                 "delivered_share": round(received / offered, 4) if offered else None,
                 "unreported_pairs": sum(len(m.unreported_pairs) for m in self.matrices),
                 "pairs_changed": self.pairs_changed, "decision_failures": self.decision_failures,
+                "decisions": decision_summary(self.decisions),
                 "wall_s": round(self.wall_s, 1)}
+
+
+def decision_timeline(records: list[dict], wall_origin: float) -> list[dict]:
+    """The controller's decision records (``GET decisions``) that changed something, in replay
+    time (s since the first interval began, as the intervals): when each ended, what moved, and
+    how long deciding and installing took, so that a policy's reaction can be read beside its
+    MLU. Decisions before the traffic (hosts learned) have negative times."""
+    timeline = []
+    for record in records:
+        if not any(record["moved"].values()) and not record.get("aborted"):
+            continue
+        ended = record["time"] + (record["decision_ms"] + record["install_ms"]) / 1000
+        timeline.append({"ended_s": round(ended - wall_origin, 3), "kind": record["kind"],
+                         "policy": record["policy"], "fallback": record["fallback"],
+                         "moved": record["moved"], "decision_ms": record["decision_ms"],
+                         "install_ms": record["install_ms"], "aborted": record.get("aborted", [])})
+    return timeline
+
+
+def decision_summary(timeline: list[dict]) -> dict:
+    """How many decisions changed rules, and their decision and install times (mean, p90)."""
+    return {"changed_rules": len(timeline),
+            "decision_ms": summarise(d["decision_ms"] for d in timeline),
+            "install_ms": summarise(d["install_ms"] for d in timeline),
+            "fell_back": sum(1 for d in timeline if d["fallback"]),
+            "aborted": sum(1 for d in timeline if d["aborted"])}
 
 
 class PortSampler(threading.Thread):
@@ -634,7 +663,7 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
                    for (_src, dst), port in ports.items()]
         time.sleep(1.0)
         current: dict = {"matrix": None, "since": 0.0}
-        origin = time.monotonic()
+        origin, wall_origin = time.monotonic(), time.time()
 
         def record(t0, t1, rates, offered, delivered):
             mlu, busiest = interval_mlu(rates, capacity)
@@ -675,6 +704,7 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
             entry["lp_mlu"] = round(lp, 4) if lp is not None else None
             entry["mlu_ratio"] = round(entry["mlu"] / lp, 4) if lp and np.isfinite(entry["mlu"]) else None
         after = lab.rest("state")
+        result.decisions = decision_timeline(lab.rest("decisions")["decisions"], wall_origin)
         changed = [_grown(before, after, key) for key in ("pairs_rerouted", "pairs_reweighted")]
         result.pairs_changed = None if None in changed else sum(changed)
         result.decision_failures = _grown(before, after, "policy_failures")
@@ -695,7 +725,8 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
 
     position = {index: n for n, index in enumerate(plan.matrix_indices)}
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    for run in runs:
+    several = any(run.run > 1 for run in runs)
+    for run in (run for run in runs if run.run == 1):  # one line a policy: its first run
         started = {m.index: m.started_s for m in run.matrices}
         times, mlus, last = [], [], None
         for entry in (i for i in run.intervals if i["steady"]):
@@ -707,7 +738,7 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
             mlus.append(entry["mlu"])
             last = entry["matrix"]
         if times:
-            ax.plot(times, mlus, marker=".", label=run.policy)
+            ax.plot(times, mlus, marker=".", label=f"{run.policy} (run 1)" if several else run.policy)
     if runs and runs[0].matrices:
         lp = [(x, m.lp_mlu) for m in runs[0].matrices
               for x in (position[m.index] * seconds, (position[m.index] + 1) * seconds)]
@@ -737,14 +768,51 @@ def format_table(runs: list[PolicyReplay]) -> str:
     rows = []
     for run in runs:
         s = run.summary()
-        rows.append([run.policy, cell(s["mlu_ratio"]["mean"]), cell(s["mlu_ratio"]["p90"]),
+        several = any(other.run > 1 for other in runs)
+        rows.append([f"{run.policy} (run {run.run})" if several else run.policy,
+                     cell(s["mlu_ratio"]["mean"]), cell(s["mlu_ratio"]["p90"]),
                      cell(s["mlu"]["mean"]), cell(s["mlu"]["p90"]),
                      cell(s["delivered_share"] and 100 * s["delivered_share"], "{:.1f}"),
                      *(cell(s[key], "{}") for key in COUNT_COLUMNS),
+                     cell(s["decisions"]["changed_rules"], "{}"),
+                     cell(s["decisions"]["install_ms"]["mean"], "{:.0f}"),
                      f"{run.wall_s:.0f}"])
     header = ("policy", "MLU/LP mean", "MLU/LP p90", "MLU mean", "MLU p90", "delivered %",
-              "pair-matrices unreported", "pairs changed", "failed decisions", "wall s")
+              "pair-matrices unreported", "pairs changed", "failed decisions",
+              "installs", "install ms", "wall s")
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
+
+
+def across_runs(runs: list[PolicyReplay]) -> dict[str, dict]:
+    """Per policy, the spread of its runs' live MLU ratio means and its mean delivered share:
+    mean, sample standard deviation (None for one run), min, max and each run's value."""
+    out: dict[str, dict] = {}
+    for policy in dict.fromkeys(run.policy for run in runs):
+        summaries = [run.summary() for run in runs if run.policy == policy]
+        ratios = [s["mlu_ratio"]["mean"] for s in summaries if s["mlu_ratio"]["mean"] is not None]
+        delivered = [s["delivered_share"] for s in summaries if s["delivered_share"] is not None]
+        out[policy] = {
+            "runs": len(summaries), "mlu_ratio_means": ratios,
+            "mean": round(float(np.mean(ratios)), 4) if ratios else None,
+            "sd": round(float(np.std(ratios, ddof=1)), 4) if len(ratios) > 1 else None,
+            "min": min(ratios, default=None), "max": max(ratios, default=None),
+            "delivered_share": round(float(np.mean(delivered)), 4) if delivered else None}
+    return out
+
+
+def format_spread(runs: list[PolicyReplay]) -> str:
+    from qnn.tables import markdown_table
+
+    def cell(value, pattern="{:.3f}"):
+        return "–" if value is None else pattern.format(value)
+
+    rows = [[policy, str(a["runs"]), cell(a["mean"]), cell(a["sd"]), cell(a["min"]), cell(a["max"]),
+             ", ".join(f"{r:.3f}" for r in a["mlu_ratio_means"]),
+             cell(a["delivered_share"] and 100 * a["delivered_share"], "{:.1f}")]
+            for policy, a in across_runs(runs).items()]
+    header = ("policy", "runs", "live MLU ratio, mean of runs", "sd", "min", "max", "each run",
+              "delivered %")
+    return markdown_table(header, rows, "lrrrrrlr")
 
 
 def _git_commit() -> str:
@@ -788,6 +856,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         dest="overrides",
                         help="a controller setting for every policy's run, after the replay's own "
                              "(e.g. min_gain=0.2); repeatable")
+    parser.add_argument("--runs", type=at_least(1, int), default=1,
+                        help="replay every policy this many times, each on a fresh network (their "
+                             "order interleaved), and report the spread of their live MLU ratios: one "
+                             "run's mean moves by 0.05-0.1 from run to run (default 1)")
     parser.add_argument("--json", help="write every interval's figures here")
     parser.add_argument("--plot", help="write the MLU-over-time plot here (.png)")
 
@@ -849,11 +921,17 @@ def run(args: argparse.Namespace) -> int:
     mininet.clean.cleanup()
     runs = []
     began = time.monotonic()
-    for policy in args.policies:
-        print(f"{policy} ...", file=sys.stderr, flush=True)
-        runs.append(replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
-                                  args.settle, overrides))
+    for number in range(1, args.runs + 1):
+        for policy in args.policies:  # interleaved: a slow spell of the machine hits every policy
+            print(f"{policy}{f' (run {number} of {args.runs})' if args.runs > 1 else ''} ...",
+                  file=sys.stderr, flush=True)
+            runs.append(replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
+                                      args.settle, overrides))
+            runs[-1].run = number
     print(format_table(runs))
+    if args.runs > 1:
+        print()
+        print(format_spread(runs))
     if args.plot:
         plot(runs, plan, args.seconds_per_matrix, args.plot)
     if args.json:
@@ -862,10 +940,13 @@ def run(args: argparse.Namespace) -> int:
                        "seed": args.seed, "seconds_per_matrix": args.seconds_per_matrix,
                        "interval_s": args.interval, "settle_s": args.settle, "plan": plan.to_json(),
                        "wall_s": round(time.monotonic() - began, 1),
-                       "summary": [r.summary() for r in runs],
-                       "runs": [{"policy": r.policy, "settings": r.settings,
+                       "runs_per_policy": args.runs,
+                       "summary": [{**r.summary(), "run": r.run} for r in runs],
+                       "across_runs": across_runs(runs),
+                       "runs": [{"policy": r.policy, "run": r.run, "settings": r.settings,
                                  "matrices": [{**asdict(m), "delivered_share": m.delivered_share}
                                               for m in r.matrices],
-                                 "intervals": r.intervals} for r in runs]}, f, indent=1)
+                                 "intervals": r.intervals, "decisions": r.decisions}
+                                for r in runs]}, f, indent=1)
             f.write("\n")
     return 0
