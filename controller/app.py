@@ -362,6 +362,8 @@ class QRouteController(app_manager.RyuApp):
                             len(messages), ", ".join(f"{m.group_id:#x} on {dpid:016x}"
                                                      for dpid, m in messages))
         self._send_all(messages)
+        for dpid in self.unnamed_groups:
+            self.tunnels.forget_unnamed(dpid)
         self.unnamed_groups = {}
 
     def _base_rules(self) -> list:
@@ -492,6 +494,7 @@ class QRouteController(app_manager.RyuApp):
         # switches read back holding select groups named after this one adopt them now
         for waiting, unnamed in sorted(self.unnamed_groups.items()):
             if group_ids.select_group_id(dpid) in unnamed and waiting in self.datapaths:
+                self.tunnels.switch_reconnected(waiting)  # a plan under way reads it again too
                 self._read_back(self.datapaths[waiting])
         # a switch can reconnect before its old connection is seen to die: what it holds is
         # read back and adopted; decisions wait for that (resync_reason)
@@ -504,6 +507,7 @@ class QRouteController(app_manager.RyuApp):
         del self.datapaths[dpid]
         self.unnamed_groups.pop(dpid, None)
         self.hold.unnamed.pop(dpid, None)
+        self.tunnels.forget_unnamed(dpid)
         self.metrics.switch_disconnects.inc()
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)

@@ -40,8 +40,9 @@ class SwitchEntries:
     fast-failover group of the label's hop here (ofmsgs.Protection); `base`: the base rules
     found ((table, priority, match), instruction_signature); `stale_flows`: (table, priority, match fields) of
     qroute-cookied rules of no known kind; `stale_groups`: ids of groups of no known kind;
-    `unresolved_groups`: ids of select groups named after a switch not known (yet) (a folded
-    id, :mod:`controller.group_ids`), left as they are with the rules sending to them;
+    `unresolved_groups`: id -> buckets of the select groups named after a switch not known
+    (yet) (a folded id, :mod:`controller.group_ids`), left as they are with the rules sending
+    to them;
     `epoch`: the newest epoch among the rules' cookies."""
 
     dpid: int
@@ -53,7 +54,7 @@ class SwitchEntries:
     base: set = field(default_factory=set)
     stale_flows: list[tuple[int, int, dict]] = field(default_factory=list)
     stale_groups: list[int] = field(default_factory=list)
-    unresolved_groups: list[int] = field(default_factory=list)
+    unresolved_groups: dict[int, tuple[ofmsgs.Bucket, ...]] = field(default_factory=dict)
     epoch: int = 0
 
     def hosts(self) -> dict[str, int]:
@@ -289,7 +290,7 @@ def _name_egresses(entries: SwitchEntries, egress_of: Callable[[int], int | None
     for group_id, buckets in groups.items():
         egress = egress_of(group_id)
         if egress is None:
-            entries.unresolved_groups.append(group_id)
+            entries.unresolved_groups[group_id] = buckets
         else:
             entries.groups[egress] = buckets
     for mac, (kind, where) in list(entries.classify.items()):
@@ -498,9 +499,9 @@ class StartupHold:
                     f"to connect and be read back")
         unnamed = sorted((dpid, group_id) for dpid, ids in self.unnamed.items() for group_id in ids)
         if unnamed:
-            return ("waiting for the switches that select groups "
-                    f"{', '.join(f'{g:#x} on s{d}' for d, g in unnamed)} are named after to "
-                    "connect and be read back")
+            return ("waiting for the switches named by select groups "
+                    f"{', '.join(f'{g:#x} on {d:016x}' for d, g in unnamed)} to connect and be "
+                    "read back")
         links = sorted(set(self.links) - set(known_links))
         if links:
             return f"waiting for link {', '.join(f'{a}-{b}' for a, b in links)} of the state file"

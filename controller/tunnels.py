@@ -166,6 +166,9 @@ class InstalledTunnels:
     def __init__(self, protect: bool = False, names: GroupNames | None = None):
         self.protect = protect
         self.names = names or GroupNames()  # the switches select group ids are named after
+        # switch -> labels its read-back select groups named after no known switch push
+        # (controller.group_ids): held like the record's labels without a path
+        self.unnamed_labels: dict[int, set[int]] = {}
         self.epoch = 0
         self.record = Desired()
         self.pending: Desired | None = None
@@ -320,7 +323,7 @@ class InstalledTunnels:
             record, messages = _drop_broken(record, self.broken)
             # a group links_down changed during the plan holds what it made of the old record;
             # it must hold the new record's buckets (those already re-sent above aside)
-            sent = {(dpid, m.group_id) for dpid, m in messages}
+            sent = {(dpid, self.names.egress(m.group_id)) for dpid, m in messages}
             messages += [(ingress, ofmsgs.group_modify(egress, record.groups[(ingress, egress)],
                                                        record.protected_labels(ingress)))
                          for ingress, egress in sorted(self.touched - sent)
@@ -379,7 +382,13 @@ class InstalledTunnels:
         used = {label for _, label in record.tunnel_rules} | {
             spec[0] for buckets in record.groups.values() for spec in buckets} | {
             spec[1] for spec in record.protection.values()}
-        return used - set(record.labels.values()) - set(record.backups.values())
+        unnamed = set().union(*self.unnamed_labels.values())
+        return (used | unnamed) - set(record.labels.values()) - set(record.backups.values())
+
+    def forget_unnamed(self, dpid: int) -> None:
+        """The switch's unnamed groups are no longer there to hold labels (it left, or it is
+        adopted again)."""
+        self.unnamed_labels.pop(dpid, None)
 
     def switch_reconnected(self, dpid: int) -> None:
         """A switch (re)connected: what it holds is read back and adopted; a plan under way
@@ -394,6 +403,10 @@ class InstalledTunnels:
         (the known shares when the bucket weights are theirs, else the weights'). Labels
         without a path stay held (:meth:`held_labels`). The epoch goes past every cookie's."""
         dpid = entries.dpid
+        self.forget_unnamed(dpid)
+        unnamed = {spec[0] for buckets in entries.unresolved_groups.values() for spec in buckets}
+        if unnamed:
+            self.unnamed_labels[dpid] = unnamed
         base = self.record.without_switches({dpid})
         # each per-switch field of the record, keyed (dpid, key), from the same field read back
         per_switch = {name: {**getattr(base, name),

@@ -1574,7 +1574,7 @@ def test_ovs_default_dpids_are_routed_and_a_restarted_controller_adopts_their_gr
     _record_barriers(second, again)
     again.connect(dpids[0], *sim.read_back(dpids[0]))
     assert second.unnamed_groups == {dpids[0]: {group_ids.select_group_id(d) for d in dpids[1:]}}
-    assert "are named after to connect" in second.resync_reason()  # decisions wait for them
+    assert "switches named by select groups" in second.resync_reason()  # decisions wait for them
     for dpid in dpids[1:]:
         again.connect(dpid, *sim.read_back(dpid))
     asked = [m for m in again.datapaths[dpids[0]].sent if isinstance(m, parser.OFPGroupDescStatsRequest)]
@@ -1607,8 +1607,7 @@ def test_groups_towards_a_switch_that_never_comes_back_go_when_the_start_up_hold
     _record_barriers(second, again)
     for dpid in dpids[:2]:
         again.connect(dpid, *sim.read_back(dpid))
-    if second.readback.pending:
-        again.answer_read_back(dpids[0], *sim.read_back(dpids[0]))
+    again.answer_read_back(dpids[0], *sim.read_back(dpids[0]))   # read again as s2 connected
     assert second.unnamed_groups == {dpids[0]: {gone}, dpids[1]: {gone}}
     again.link_add((dpids[0], NEXT_PORT), (dpids[1], PREV_PORT))
     again.link_add((dpids[1], PREV_PORT), (dpids[0], NEXT_PORT))

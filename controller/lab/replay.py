@@ -27,9 +27,10 @@ down on a full link, which loses what the link cannot carry, but whose splits th
 not realise (one path a pair, whichever bucket its hash picks). ``--policies lp-oracle`` pins
 every pair to the path-LP optimum of the demand its matrix offers, a static MLU-optimal
 reference no controller could compute (:func:`oracle_pins`); ``--set KEY=VALUE`` gives every
-policy's controller one more setting. iperf3 rather than a generator of our own: it is the tool the
-race and the tests already drive, and its reports (sender and receiver bytes) are independent of
-the controller and of this module. The cost is a gap of about half a second between matrices
+policy's controller one more setting, and ``--runs N`` replays every policy N times (the spread
+of one run's live ratio is large) and reports it. iperf3 rather than a generator of our own: it
+is the tool the race and the tests already drive, and its reports (sender and receiver bytes)
+are independent of the controller and of this module. The cost is a gap of about half a second between matrices
 (iperf3's control connection is set up per test), and a test whose control connection is lost on
 a congested path has no report: such pairs are counted apart per matrix
 (:data:`CLIENT_GRACE_S`).
@@ -432,6 +433,8 @@ def _controller_settings(policy: str, plan: ReplayPlan, overrides: dict[str, str
                   and POLICY_SETTINGS[policy]["policy"] in TOPOLOGY_SPECIFIC_POLICIES else {})
     settings = {"topology": plan.topology, "routing_weight": "ospf", "stats_interval": "1.0",
                 "reoptimize_interval": "2.0", "capacity_scale": repr(plan.capacity_scale),
+                # every decision of the run is read at its end (decision_timeline)
+                "decision_log_size": str(DECISION_LOG_SIZE),
                 **POLICY_SETTINGS[policy], **per_matrix, **(overrides or {})}
     if "split" not in known and settings.get("split") == "false":
         # a controller without the option routes every pair over one path: what false asks for
@@ -509,7 +512,9 @@ def decision_timeline(records: list[dict], wall_origin: float) -> list[dict]:
 
 
 def decision_summary(timeline: list[dict]) -> dict:
-    """How many decisions changed rules, and their decision and install times (mean, p90)."""
+    """How many decisions changed rules once the traffic had started (the start-up decisions,
+    hosts learned one by one, are left out), and their decision and install times (mean, p90)."""
+    timeline = [d for d in timeline if d["ended_s"] >= 0]
     return {"changed_rules": len(timeline),
             "decision_ms": summarise(d["decision_ms"] for d in timeline),
             "install_ms": summarise(d["install_ms"] for d in timeline),
@@ -704,7 +709,12 @@ def replay_policy(policy: str, plan: ReplayPlan, pathsets: list[PathSet], second
             entry["lp_mlu"] = round(lp, 4) if lp is not None else None
             entry["mlu_ratio"] = round(entry["mlu"] / lp, 4) if lp and np.isfinite(entry["mlu"]) else None
         after = lab.rest("state")
-        result.decisions = decision_timeline(lab.rest("decisions")["decisions"], wall_origin)
+        log = lab.rest("decisions")
+        if log["decisions"] and log["decisions"][0]["number"] > 1:
+            print(f"{policy}: the controller's first {log['decisions'][0]['number'] - 1} decisions "
+                  f"fell out of its log of {log['size']}: the decision figures miss them",
+                  file=sys.stderr, flush=True)
+        result.decisions = decision_timeline(log["decisions"], wall_origin)
         changed = [_grown(before, after, key) for key in ("pairs_rerouted", "pairs_reweighted")]
         result.pairs_changed = None if None in changed else sum(changed)
         result.decision_failures = _grown(before, after, "policy_failures")
@@ -757,6 +767,7 @@ def plot(runs: list[PolicyReplay], plan: ReplayPlan, seconds: float, path: str) 
 
 
 COUNT_COLUMNS = ("unreported_pairs", "pairs_changed", "decision_failures")
+DECISION_LOG_SIZE = 5000
 
 
 def format_table(runs: list[PolicyReplay]) -> str:
@@ -766,7 +777,8 @@ def format_table(runs: list[PolicyReplay]) -> str:
         return "–" if value is None else pattern.format(value)
 
     rows = []
-    for run in runs:
+    order = list(dict.fromkeys(run.policy for run in runs))
+    for run in sorted(runs, key=lambda run: (order.index(run.policy), run.run)):
         s = run.summary()
         several = any(other.run > 1 for other in runs)
         rows.append([f"{run.policy} (run {run.run})" if several else run.policy,
