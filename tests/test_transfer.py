@@ -61,6 +61,23 @@ def test_a_checkpoint_of_another_network_routes_it_and_the_results_name_that_net
     np.testing.assert_allclose(result.traces["qnn-split"].ratio, expected, rtol=1e-6)
 
 
+def test_one_bench_runs_a_learned_method_on_two_checkpoints_side_by_side(polska):
+    """``METHOD@CHECKPOINT`` beside METHOD on ``--checkpoint``'s: each row is its own
+    checkpoint's, with the figures that checkpoint gives run alone."""
+    net, ps, tms = polska
+    both = run_bench(net, ps, tms, ["qnn-split", "qnn-split@qnn-geant"], "oracle",
+                     {"checkpoint": "qnn-abilene"}, progress=False)
+    alone = run_bench(net, ps, tms, ["qnn-split"], "oracle", {"checkpoint": "qnn-geant"},
+                      progress=False)
+    rows = both.summary()["methods"]
+    assert rows["qnn-split"]["checkpoint_trained_on"] == "abilene"
+    assert rows["qnn-split@qnn-geant"]["checkpoint_trained_on"] == "geant"
+    np.testing.assert_allclose(both.traces["qnn-split@qnn-geant"].ratio, alone.traces["qnn-split"].ratio,
+                               rtol=1e-9)
+    assert not np.allclose(both.traces["qnn-split"].ratio, alone.traces["qnn-split"].ratio)
+    assert "| qnn-split@qnn-geant (trained on geant) |" in format_table(both.summary())
+
+
 def test_the_same_network_is_named_and_not_marked():
     net = load_abilene()
     ps = k_shortest_paths(net, 3)

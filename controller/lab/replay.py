@@ -30,9 +30,9 @@ reference no controller could compute (:func:`oracle_pins`); ``--set KEY=VALUE``
 policy's controller one more setting, and ``--runs N`` replays every policy N times (the spread
 of one run's live ratio is large) and reports it. iperf3 rather than a generator of our own: it
 is the tool the race and the tests already drive, and its reports (sender and receiver bytes)
-are independent of the controller and of this module. The cost is a gap of about half a second between matrices
-(iperf3's control connection is set up per test), and a test whose control connection is lost on
-a congested path has no report: such pairs are counted apart per matrix
+are independent of the controller and of this module. The cost is a gap of about half a second
+between matrices (iperf3's control connection is set up per test), and a test whose control
+connection is lost on a congested path has no report: such pairs are counted apart per matrix
 (:data:`CLIENT_GRACE_S`).
 
 Measurement, independent of the controller: every ``--interval`` seconds ``ovs-ofctl dump-ports``

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--setting", choices=["oracle", "predictive"], default="oracle",
                    help="oracle: decide on the scored matrix; predictive: decide on the one before")
     p.add_argument("--methods", default=None,
-                   help="comma-separated method names (default: all classical baselines; see --list-methods)")
+                   help="comma-separated method names (default: all classical baselines; see "
+                        "--list-methods); METHOD@CHECKPOINT runs a learned method on its own "
+                        "checkpoint, beside the same method on --checkpoint's")
     p.add_argument("--list-methods", action="store_true", help="print the registered methods and exit")
     p.add_argument("--json", metavar="OUT", help="write the summary as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot MLU over time per method")

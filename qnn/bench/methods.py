@@ -112,9 +112,19 @@ def available_methods() -> dict[str, MethodInfo]:
     return dict(_REGISTRY)
 
 
+def method_and_checkpoint(name: str) -> tuple[str, str | None]:
+    """``METHOD@CHECKPOINT`` -> (METHOD, CHECKPOINT): a learned method run with its own
+    checkpoint beside the same method on ``--checkpoint``'s (e.g. ``qnn-split`` and
+    ``qnn-split@runs/qnn-geant-r6.pt`` in one table); a plain name -> (name, None)."""
+    method, sep, checkpoint = name.partition("@")
+    return method, (checkpoint if sep and checkpoint else None)
+
+
 def is_method(name: str) -> bool:
-    """Whether ``name`` is registered; plugins are imported only for names not built in
-    (importing them pulls in torch, seconds that a baselines-only bench need not pay)."""
+    """Whether ``name`` (or the method of ``METHOD@CHECKPOINT``) is registered; plugins are
+    imported only for names not built in (importing them pulls in torch, seconds that a
+    baselines-only bench need not pay)."""
+    name, _ = method_and_checkpoint(name)
     return name in _REGISTRY or name in available_methods()
 
 
@@ -122,7 +132,11 @@ def create_method(name: str, pathset: PathSet, network: Network,
                   options: dict[str, Any] | None = None) -> Method:
     if not is_method(name):
         raise KeyError(f"unknown method {name!r}; available: {', '.join(available_methods())}")
-    return _REGISTRY[name].factory(pathset, network, dict(options or {}))
+    method, checkpoint = method_and_checkpoint(name)
+    options = dict(options or {})
+    if checkpoint is not None:
+        options["checkpoint"] = checkpoint
+    return _REGISTRY[method].factory(pathset, network, options)
 
 
 # ---------------------------------------------------------------- built-in baselines
