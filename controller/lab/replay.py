@@ -912,6 +912,25 @@ def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:
     return plan, pathsets
 
 
+def _write_json(args, plan: ReplayPlan, runs: list[PolicyReplay], began: float, retried: list[str],
+                complete: bool) -> None:
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump({"command": shlex.join(["qroute", *sys.argv[1:]]), "commit": _git_commit(),
+                   "complete": complete, "retried_starts": retried,
+                   "seed": args.seed, "seconds_per_matrix": args.seconds_per_matrix,
+                   "interval_s": args.interval, "settle_s": args.settle, "plan": plan.to_json(),
+                   "wall_s": round(time.monotonic() - began, 1),
+                   "runs_per_policy": args.runs,
+                   "summary": [{**r.summary(), "run": r.run} for r in runs],
+                   "across_runs": across_runs(runs),
+                   "runs": [{"policy": r.policy, "run": r.run, "settings": r.settings,
+                             "matrices": [{**asdict(m), "delivered_share": m.delivered_share}
+                                          for m in r.matrices],
+                             "intervals": r.intervals, "decisions": r.decisions}
+                            for r in runs]}, f, indent=1)
+        f.write("\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.json:
         writable_output(args.json, "json", (".json",))
@@ -931,15 +950,25 @@ def run(args: argparse.Namespace) -> int:
     import mininet.clean
 
     mininet.clean.cleanup()
-    runs = []
+    runs: list[PolicyReplay] = []
     began = time.monotonic()
+    retried: list[str] = []
     for number in range(1, args.runs + 1):
         for policy in args.policies:  # interleaved: a slow spell of the machine hits every policy
-            print(f"{policy}{f' (run {number} of {args.runs})' if args.runs > 1 else ''} ...",
-                  file=sys.stderr, flush=True)
-            runs.append(replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
-                                      args.settle, overrides))
-            runs[-1].run = number
+            label = f"{policy}{f' (run {number} of {args.runs})' if args.runs > 1 else ''}"
+            print(f"{label} ...", file=sys.stderr, flush=True)
+            try:
+                result = replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
+                                       args.settle, overrides)
+            except TimeoutError as error:  # the lab's controller never answered: nothing measured
+                print(f"{label}: {error}; starting it once more", file=sys.stderr, flush=True)
+                retried.append(f"{label}: {error}")
+                result = replay_policy(policy, plan, pathsets, args.seconds_per_matrix, args.interval,
+                                       args.settle, overrides)
+            result.run = number
+            runs.append(result)
+            if args.json:  # after every run: a later failure keeps what was measured
+                _write_json(args, plan, runs, began, retried, complete=False)
     print(format_table(runs))
     if args.runs > 1:
         print()
@@ -947,18 +976,5 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot(runs, plan, args.seconds_per_matrix, args.plot)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"command": shlex.join(["qroute", *sys.argv[1:]]), "commit": _git_commit(),
-                       "seed": args.seed, "seconds_per_matrix": args.seconds_per_matrix,
-                       "interval_s": args.interval, "settle_s": args.settle, "plan": plan.to_json(),
-                       "wall_s": round(time.monotonic() - began, 1),
-                       "runs_per_policy": args.runs,
-                       "summary": [{**r.summary(), "run": r.run} for r in runs],
-                       "across_runs": across_runs(runs),
-                       "runs": [{"policy": r.policy, "run": r.run, "settings": r.settings,
-                                 "matrices": [{**asdict(m), "delivered_share": m.delivered_share}
-                                              for m in r.matrices],
-                                 "intervals": r.intervals, "decisions": r.decisions}
-                                for r in runs]}, f, indent=1)
-            f.write("\n")
+        _write_json(args, plan, runs, began, retried, complete=True)
     return 0
