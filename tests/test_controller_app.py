@@ -83,6 +83,10 @@ def wsgi():
 
 @pytest.fixture
 def app(spawned, clock, wsgi):
+    return _controller(wsgi, clock)
+
+
+def _controller(wsgi, clock):
     app = app_module.QRouteController(wsgi=wsgi)
     app.clock = clock.monotonic
     app.hold.started = clock.now  # it started now, by the test's clock
@@ -1516,13 +1520,6 @@ def test_a_policy_with_a_history_period_is_told_the_controllers_clock(net, app, 
 
 # --- Open vSwitch's default dpids (48-bit, from a MAC address) ------------------------------
 OVS_BASE = 0x0000_0A1B_2C3D_4E00
-
-
-def _controller(wsgi, clock):
-    app = app_module.QRouteController(wsgi=wsgi)
-    app.clock = clock.monotonic
-    app.hold.started = clock.now
-    return app
 
 
 def _ovs_ring_installed(wsgi, clock):

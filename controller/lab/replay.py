@@ -770,17 +770,19 @@ COUNT_COLUMNS = ("unreported_pairs", "pairs_changed", "decision_failures")
 DECISION_LOG_SIZE = 5000
 
 
+def cell(value, pattern: str = "{:.3f}") -> str:
+    """A table cell: "–" for a figure not measured."""
+    return "–" if value is None else pattern.format(value)
+
+
 def format_table(runs: list[PolicyReplay]) -> str:
     from qnn.tables import markdown_table
 
-    def cell(value, pattern="{:.3f}"):
-        return "–" if value is None else pattern.format(value)
-
     rows = []
     order = list(dict.fromkeys(run.policy for run in runs))
+    several = any(run.run > 1 for run in runs)
     for run in sorted(runs, key=lambda run: (order.index(run.policy), run.run)):
         s = run.summary()
-        several = any(other.run > 1 for other in runs)
         rows.append([f"{run.policy} (run {run.run})" if several else run.policy,
                      cell(s["mlu_ratio"]["mean"]), cell(s["mlu_ratio"]["p90"]),
                      cell(s["mlu"]["mean"]), cell(s["mlu"]["p90"]),
@@ -814,9 +816,6 @@ def across_runs(runs: list[PolicyReplay]) -> dict[str, dict]:
 
 def format_spread(runs: list[PolicyReplay]) -> str:
     from qnn.tables import markdown_table
-
-    def cell(value, pattern="{:.3f}"):
-        return "–" if value is None else pattern.format(value)
 
     rows = [[policy, str(a["runs"]), cell(a["mean"]), cell(a["sd"]), cell(a["min"]), cell(a["max"]),
              ", ".join(f"{r:.3f}" for r in a["mlu_ratio_means"]),
