@@ -259,9 +259,6 @@ class QRouteController(app_manager.RyuApp):
         the hosts, links and tunnels they had: decisions wait (the start-up hold) until the
         file's switches are read back and its tunnels' links known, or resync_timeout."""
         self.readback = readback.ReadBack(lambda group_id: self.tunnels.names.egress(group_id))
-        # switch -> ids of the select groups it was read back holding that no connected switch
-        # is named by yet: read again when one is (controller.group_ids)
-        self.unnamed_groups: dict[int, set[int]] = {}
         self.held_reasons: list[str] = []
         self.provisional_links: dict = {}     # link -> when restored from the state file
         self.saved = None
@@ -318,11 +315,7 @@ class QRouteController(app_manager.RyuApp):
         dpid = entries.dpid
         if dpid not in self.datapaths:
             return
-        self.tunnels.adopt(entries)
-        if entries.unresolved_groups:
-            self.unnamed_groups[dpid] = set(entries.unresolved_groups)
-        else:
-            self.unnamed_groups.pop(dpid, None)
+        self.tunnels.adopt(entries, self.clock())
         if self.hold.ended_at is None:
             self.hold.expect(entries)
         learned = [mac for mac, port in sorted(entries.delivery.items())
@@ -350,21 +343,22 @@ class QRouteController(app_manager.RyuApp):
         self.request_reroute(f"switch {dpid} read back")
         self.check_resync()
 
-    def _delete_unnamed_groups(self) -> None:
-        """At the end of the start-up hold, select groups still named after no connected switch
-        lead towards one that did not come back: they go (the switch deletes the rules sending
-        to them with them), as a plan deletes the groups of pairs whose egress has gone."""
-        messages = [(dpid, ofmsgs.group_delete_id(group_id))
-                    for dpid, ids in sorted(self.unnamed_groups.items()) for group_id in sorted(ids)]
+    def _delete_unnamed_groups(self, dpids) -> None:
+        """Select groups on `dpids` still named after no connected switch, resync_timeout after
+        they were read back (or after the start-up hold), lead towards one that did not come
+        back: they go (the switch deletes the rules sending to them with them), as a plan
+        deletes the groups of pairs whose egress has gone. (Until then they go on forwarding:
+        switches that reconnect one after another adopt them as the switch named connects.)"""
+        unnamed = self.tunnels.unnamed
+        messages = [(dpid, ofmsgs.group_delete_id(group_id)) for dpid, group_id in unnamed.ids(dpids)]
         if not messages or not self.ha.writes_allowed():
             return
         self.logger.warning("%d select groups towards switches that did not connect deleted (%s)",
                             len(messages), ", ".join(f"{m.group_id:#x} on {dpid:016x}"
                                                      for dpid, m in messages))
         self._send_all(messages)
-        for dpid in self.unnamed_groups:
-            self.tunnels.forget_unnamed(dpid)
-        self.unnamed_groups = {}
+        for dpid in dpids:
+            unnamed.forget(dpid)
 
     def _base_rules(self) -> list:
         """The base rules as this controller installs them: the to-controller ones through the
@@ -391,7 +385,8 @@ class QRouteController(app_manager.RyuApp):
         """Why decisions wait now ("" when they need not)."""
         linked = {(src, ports.src_port) for (src, _), ports in self.state.links.items()}
         return self.hold.reason(self.clock(), self._read_back_switches(),
-                                set(self.readback.pending), self.state.links, linked)
+                                set(self.readback.pending), self.state.links, linked,
+                                self.tunnels.unnamed.ids())
 
     def _read_back_switches(self) -> set[int]:
         return {dpid for dpid, sync in self.readback.sync.items()
@@ -415,7 +410,7 @@ class QRouteController(app_manager.RyuApp):
             if traced:
                 self.logger.info("%d read-back tunnels without a known path followed through the "
                                  "switches' rules", traced)
-            self._delete_unnamed_groups()
+            self._delete_unnamed_groups(list(self.tunnels.unnamed.by_switch))
             gone = [mac for mac, host in self.state.hosts.items() if host.dpid not in self.state.switches]
             for mac in gone:  # the state file's hosts on switches that never came back
                 del self.state.hosts[mac]
@@ -425,6 +420,8 @@ class QRouteController(app_manager.RyuApp):
                              f"; {len(gone)} hosts of absent switches forgotten" if gone else "")
             self.request_reroute("resync done")
         if self.hold.ended_at is not None:
+            self._delete_unnamed_groups(self.tunnels.unnamed.overdue(
+                now, self.settings.resync_timeout, self.hold.ended_at))
             for link, since in list(self.provisional_links.items()):
                 if now - max(since, self.hold.ended_at) >= self.settings.resync_timeout:
                     del self.provisional_links[link]
@@ -492,8 +489,8 @@ class QRouteController(app_manager.RyuApp):
                               "of the bridges another other-config:datapath-id)", dpid,
                               group_ids.select_group_id(dpid), claimed_by)
         # switches read back holding select groups named after this one adopt them now
-        for waiting, unnamed in sorted(self.unnamed_groups.items()):
-            if group_ids.select_group_id(dpid) in unnamed and waiting in self.datapaths:
+        for waiting in self.tunnels.unnamed.holding(group_ids.select_group_id(dpid)):
+            if waiting in self.datapaths:
                 self.tunnels.switch_reconnected(waiting)  # a plan under way reads it again too
                 self._read_back(self.datapaths[waiting])
         # a switch can reconnect before its old connection is seen to die: what it holds is
@@ -505,9 +502,7 @@ class QRouteController(app_manager.RyuApp):
 
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
-        self.unnamed_groups.pop(dpid, None)
-        self.hold.unnamed.pop(dpid, None)
-        self.tunnels.forget_unnamed(dpid)
+        self.tunnels.unnamed.forget(dpid)
         self.metrics.switch_disconnects.inc()
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)

@@ -453,6 +453,53 @@ class ReadBack:
 
 # --- the start-up hold ----------------------------------------------------------------------
 @dataclass
+class UnnamedGroups:
+    """The select groups switches were read back holding under folded ids that no connected
+    switch is named by yet (:mod:`controller.group_ids`): switch -> id -> buckets. One record
+    for the three things that depend on them: decisions wait while the start-up hold lasts
+    (:meth:`StartupHold.reason`), the labels their buckets push are not given to new tunnels
+    (:meth:`tunnels.InstalledTunnels.held_labels`), and the switch is read again once the
+    switch a group is named after connects (or the groups go)."""
+
+    by_switch: dict[int, dict[int, tuple[ofmsgs.Bucket, ...]]] = field(default_factory=dict)
+    read_at: dict[int, float] = field(default_factory=dict)  # switch -> when it was read back
+
+    def read_back(self, entries: SwitchEntries, now: float) -> None:
+        """A switch's read-back replaces what was known of its unnamed groups."""
+        self.forget(entries.dpid)
+        if entries.unresolved_groups:
+            self.by_switch[entries.dpid] = dict(entries.unresolved_groups)
+            self.read_at[entries.dpid] = now
+
+    def forget(self, dpid: int) -> None:
+        """The switch left, or its groups were deleted."""
+        self.by_switch.pop(dpid, None)
+        self.read_at.pop(dpid, None)
+
+    def overdue(self, now: float, timeout_s: float, not_before: float) -> list[int]:
+        """The switches whose unnamed groups have waited `timeout_s` since they were read back
+        and since `not_before` (the end of the start-up hold)."""
+        return sorted(dpid for dpid, at in self.read_at.items() if now - max(at, not_before) >= timeout_s)
+
+    def holding(self, group_id: int) -> list[int]:
+        """The switches holding a group of that id."""
+        return sorted(dpid for dpid, groups in self.by_switch.items() if group_id in groups)
+
+    def ids(self, dpids: Collection[int] | None = None) -> list[tuple[int, int]]:
+        """(switch, group id) of every unnamed group, or of those of `dpids`."""
+        return sorted((dpid, group_id) for dpid, groups in self.by_switch.items()
+                      if dpids is None or dpid in dpids for group_id in groups)
+
+    def labels(self) -> set[int]:
+        """The labels their buckets push."""
+        return {spec[0] for groups in self.by_switch.values() for buckets in groups.values()
+                for spec in buckets}
+
+    def __bool__(self) -> bool:
+        return bool(self.by_switch)
+
+
+@dataclass
 class StartupHold:
     """No decision may change rules from `started` until a switch was read back, the
     `switches` a restarted controller expects (the state file's, and those read-back rules
@@ -465,8 +512,6 @@ class StartupHold:
     switches: set[int] = field(default_factory=set)
     links: set = field(default_factory=set)
     ports: set = field(default_factory=set)   # (dpid, port) a read-back tunnel leaves by
-    # switch -> ids of its select groups named after a switch not connected yet (group_ids)
-    unnamed: dict[int, set[int]] = field(default_factory=dict)
     ended_at: float | None = None
 
     def expect(self, entries: SwitchEntries) -> None:
@@ -475,16 +520,17 @@ class StartupHold:
         its groups (their hosts are known from their delivery rules; a group named by a
         folded id no connected switch claims yet waits for one that does) and the links out
         of the ports its tunnels leave by."""
-        self.unnamed[entries.dpid] = set(entries.unresolved_groups)
         self.switches |= set(entries.groups) | {
             where for kind, where in entries.classify.values() if kind == GROUP}
         self.ports |= {(entries.dpid, port) for port in entries.tunnel_rules.values() if port is not None}
         self.ports |= {(entries.dpid, port) for buckets in entries.groups.values() for _, _, port in buckets}
 
     def reason(self, now: float, read_back: Collection[int], reading: Collection[int],
-               known_links: Collection, linked_ports: Collection = ()) -> str:
+               known_links: Collection, linked_ports: Collection = (),
+               unnamed: Collection[tuple[int, int]] = ()) -> str:
         """Why decisions wait now ("" when they need not); `linked_ports`: the (dpid, port)
-        ends of the known links."""
+        ends of the known links; `unnamed`: (switch, group id) of the read-back select groups
+        no connected switch is named by yet (:meth:`UnnamedGroups.ids`)."""
         if reading:
             return f"reading back switch {', '.join(str(d) for d in sorted(reading))}"
         if self.ended_at is not None:
@@ -497,10 +543,9 @@ class StartupHold:
         if missing:
             return (f"waiting for switch {', '.join(str(d) for d in missing)} of the state file "
                     f"to connect and be read back")
-        unnamed = sorted((dpid, group_id) for dpid, ids in self.unnamed.items() for group_id in ids)
         if unnamed:
             return ("waiting for the switches named by select groups "
-                    f"{', '.join(f'{g:#x} on {d:016x}' for d, g in unnamed)} to connect and be "
+                    f"{', '.join(f'{g:#x} on {d:016x}' for d, g in sorted(unnamed))} to connect and be "
                     "read back")
         links = sorted(set(self.links) - set(known_links))
         if links:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from controller import ofmsgs
 from controller.group_ids import GroupNames
 from controller.protection import protect
-from controller.readback import SwitchEntries
+from controller.readback import SwitchEntries, UnnamedGroups
 from controller.tunnel_labels import allocate
 from controller.netstate import NetworkState
 from controller.splits import Link, Message, Pair, Split, SwitchPath
@@ -166,9 +166,9 @@ class InstalledTunnels:
     def __init__(self, protect: bool = False, names: GroupNames | None = None):
         self.protect = protect
         self.names = names or GroupNames()  # the switches select group ids are named after
-        # switch -> labels its read-back select groups named after no known switch push
-        # (controller.group_ids): held like the record's labels without a path
-        self.unnamed_labels: dict[int, set[int]] = {}
+        # read-back select groups named after no known switch (controller.group_ids): the
+        # labels they push are held like the record's labels without a path
+        self.unnamed = UnnamedGroups()
         self.epoch = 0
         self.record = Desired()
         self.pending: Desired | None = None
@@ -255,6 +255,7 @@ class InstalledTunnels:
                   for pair, split in splits.items()}
         for pair, split in carried.items():
             splits[pair], groups[pair] = split, self.record.groups[pair]
+        self._keep_what_unnamed_groups_use(tunnel_rules, protection)
         classify: dict[tuple[int, str], tuple[str, int]] = {}
         delivery: dict[tuple[int, str], int] = {}
         with_hosts = {host.dpid for host in state.hosts.values()}
@@ -267,6 +268,22 @@ class InstalledTunnels:
                     classify[(ingress, mac)] = (GROUP, host.dpid)
         return Desired(splits, labels, tunnel_rules, groups, classify, delivery, backups,
                        protection, tuple(protected.unprotected) if protected else ())
+
+    def _keep_what_unnamed_groups_use(self, tunnel_rules: dict, protection: dict) -> None:
+        """The tunnels a read-back select group named after no known switch sends into stay
+        as they are, rules and fast-failover groups on every switch (backups included),
+        until the group is adopted or deleted (:class:`readback.UnnamedGroups`): its traffic
+        goes on arriving meanwhile, and no group is deleted while a bucket points at it."""
+        labels = self.unnamed.labels()
+        if not labels:
+            return
+        kept = {key: spec for key, spec in self.record.protection.items() if key[1] in labels}
+        labels |= {spec[1] for spec in kept.values()}
+        for key, spec in kept.items():
+            protection.setdefault(key, spec)
+        for key, port in self.record.tunnel_rules.items():
+            if key[1] in labels:
+                tunnel_rules.setdefault(key, port)
 
     def _bypassed(self, path: SwitchPath, links: Mapping[Link, object]) -> bool:
         """Whether the switches carry an installed tunnel past its first dead hop: that hop is
@@ -382,13 +399,7 @@ class InstalledTunnels:
         used = {label for _, label in record.tunnel_rules} | {
             spec[0] for buckets in record.groups.values() for spec in buckets} | {
             spec[1] for spec in record.protection.values()}
-        unnamed = set().union(*self.unnamed_labels.values())
-        return (used | unnamed) - set(record.labels.values()) - set(record.backups.values())
-
-    def forget_unnamed(self, dpid: int) -> None:
-        """The switch's unnamed groups are no longer there to hold labels (it left, or it is
-        adopted again)."""
-        self.unnamed_labels.pop(dpid, None)
+        return (used | self.unnamed.labels()) - set(record.labels.values()) - set(record.backups.values())
 
     def switch_reconnected(self, dpid: int) -> None:
         """A switch (re)connected: what it holds is read back and adopted; a plan under way
@@ -396,17 +407,16 @@ class InstalledTunnels:
         if self.pending is not None:
             self.wiped.add(dpid)
 
-    def adopt(self, entries: SwitchEntries) -> None:
+    def adopt(self, entries: SwitchEntries, now: float = 0.0) -> None:
         """Take what a switch was read back holding as its part of the record. A label it uses
         gets its known path back (:meth:`remember`); a select group whose every bucket's
         label is a known path from this switch to the group's egress gives the pair's split
         (the known shares when the bucket weights are theirs, else the weights'). Labels
-        without a path stay held (:meth:`held_labels`). The epoch goes past every cookie's."""
+        without a path stay held (:meth:`held_labels`), as do those of its select groups named
+        after no known switch (:attr:`unnamed`, read back at `now`). The epoch goes past every
+        cookie's."""
         dpid = entries.dpid
-        self.forget_unnamed(dpid)
-        unnamed = {spec[0] for buckets in entries.unresolved_groups.values() for spec in buckets}
-        if unnamed:
-            self.unnamed_labels[dpid] = unnamed
+        self.unnamed.read_back(entries, now)
         base = self.record.without_switches({dpid})
         # each per-switch field of the record, keyed (dpid, key), from the same field read back
         per_switch = {name: {**getattr(base, name),

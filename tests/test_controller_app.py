@@ -1564,13 +1564,24 @@ def test_ovs_default_dpids_are_routed_and_a_restarted_controller_adopts_their_gr
     groups towards them are left as they are, and adopted when the switch is read again once
     they have connected, so the next plan modifies them (a strict replay refuses a group added
     twice) and every pair is delivered throughout."""
+    second, again, dpids, sim = _restarted_and_adopted(wsgi, clock)
+    _apply_sent(sim, again)
+    assert set(second.tunnels.splits) == {(a, b) for a in dpids for b in dpids if a != b}
+    assert_record_is_true(sim, second.tunnels)
+    _delivered_between(sim, dpids, dpids)
+
+
+def _restarted_and_adopted(wsgi, clock):
+    """The ring of :func:`_ovs_ring_installed` under a controller restarted without a state
+    file, its switches connecting one after another and read back until every group is named
+    and the hold is over. Returns the controller, its network, the dpids and the tables."""
     dpids, sim = _ovs_ring_installed(wsgi, clock)
     second = _controller(wsgi, clock)
     assert second.saved is None
     again = FakeNetwork(second, n=3, dpid_base=OVS_BASE)
     _record_barriers(second, again)
     again.connect(dpids[0], *sim.read_back(dpids[0]))
-    assert second.unnamed_groups == {dpids[0]: {group_ids.select_group_id(d) for d in dpids[1:]}}
+    assert second.tunnels.unnamed.ids() == [(dpids[0], group_ids.select_group_id(d)) for d in dpids[1:]]
     assert "switches named by select groups" in second.resync_reason()  # decisions wait for them
     for dpid in dpids[1:]:
         again.connect(dpid, *sim.read_back(dpid))
@@ -1579,17 +1590,80 @@ def test_ovs_default_dpids_are_routed_and_a_restarted_controller_adopts_their_gr
     assert sorted(second.readback.pending) == dpids[:2]  # s2 waited for s3 too
     for dpid in dpids[:2]:
         again.answer_read_back(dpid, *sim.read_back(dpid))
-    assert second.unnamed_groups == {}
+    assert not second.tunnels.unnamed
     for src, dst in again.ring_links():
         again.link_add(src, dst)
     while second.pending_reasons or second.resync_reason():
         clock.now += 0.5
         second.check_resync()
         second.run_pending_reroutes()
+    return second, again, dpids, sim
+
+
+def _select_group_deletes(net):
+    return sorted((dpid, m.group_id) for dpid, m in net.log if isinstance(m, parser.OFPGroupMod)
+                  and m.command == ofp.OFPGC_DELETE and m.type == ofp.OFPGT_SELECT)
+
+
+def _a_late_switch_after_the_hold(wsgi, clock):
+    """A controller restarted without a state file: only s1 connects before the start-up hold
+    times out (its groups towards s2 and s3 go then); s2 connects later, holding a group
+    towards s3, which has not connected since the restart, so nothing names it."""
+    dpids, sim = _ovs_ring_installed(wsgi, clock)
+    second = _controller(wsgi, clock)
+    again = FakeNetwork(second, n=3, dpid_base=OVS_BASE)
+    _record_barriers(second, again)
+    again.connect(dpids[0], *sim.read_back(dpids[0]))
+    clock.now += second.settings.resync_timeout + 1
+    second.check_resync()
+    assert second.hold.ended_at is not None
+    _apply_sent(sim, again)
+    again.log.clear()
+    again.connect(dpids[1], *sim.read_back(dpids[1]))
+    towards_s3 = group_ids.select_group_id(dpids[2])
+    assert second.tunnels.unnamed.ids() == [(dpids[1], towards_s3)]
+    assert second.tunnels.unnamed.labels() <= second.tunnels.held_labels()  # no new tunnel takes them
+    return second, again, dpids, sim, towards_s3
+
+
+def test_after_the_hold_a_group_towards_a_switch_not_connected_yet_stays_until_it_connects(spawned, clock,
+                                                                                          wsgi):
+    """s2's hosts keep reaching s3's through the data plane while s3 may still come
+    (resync_timeout); when it does, s2 is read again and the group adopted, not deleted."""
+    second, again, dpids, sim, towards_s3 = _a_late_switch_after_the_hold(wsgi, clock)
+    clock.now += second.settings.resync_timeout - 1
+    second.check_resync()
+    assert (dpids[1], towards_s3) not in _select_group_deletes(again)
+    _apply_sent(sim, again)
+    again.log.clear()
+    assert {(o.kind, o.dpid) for o in sim.walk(dpids[1], HOST_PORT, mac(3))} == {("host", dpids[2])}
+    again.connect(dpids[2], answer=False)
+    for src, dst in again.ring_links():  # LLDP
+        again.link_add(src, dst)
+    again.answer_read_back(dpids[2], *sim.read_back(dpids[2]))
+    again.answer_read_back(dpids[1], *sim.read_back(dpids[1]))  # read again as s3 connected
+    assert not second.tunnels.unnamed
+    clock.now += second.settings.resync_timeout + 1
+    second.check_resync()
+    while second.pending_reasons:
+        second.run_pending_reroutes()
+    assert (dpids[1], towards_s3) not in _select_group_deletes(again)
     _apply_sent(sim, again)
     assert set(second.tunnels.splits) == {(a, b) for a in dpids for b in dpids if a != b}
     assert_record_is_true(sim, second.tunnels)
     _delivered_between(sim, dpids, dpids)
+
+
+def test_after_the_hold_a_group_towards_a_switch_that_stays_away_goes_after_resync_timeout(spawned, clock,
+                                                                                          wsgi):
+    second, again, dpids, sim, towards_s3 = _a_late_switch_after_the_hold(wsgi, clock)
+    clock.now += second.settings.resync_timeout + 0.5
+    second.check_resync()
+    assert (dpids[1], towards_s3) in _select_group_deletes(again)
+    assert not second.tunnels.unnamed
+    _apply_sent(sim, again)
+    assert towards_s3 not in sim.switch(dpids[1]).groups
+    assert [o.kind for o in sim.walk(dpids[1], HOST_PORT, mac(3))] == ["controller"]
 
 
 def test_groups_towards_a_switch_that_never_comes_back_go_when_the_start_up_hold_ends(spawned, clock,
@@ -1605,20 +1679,18 @@ def test_groups_towards_a_switch_that_never_comes_back_go_when_the_start_up_hold
     for dpid in dpids[:2]:
         again.connect(dpid, *sim.read_back(dpid))
     again.answer_read_back(dpids[0], *sim.read_back(dpids[0]))   # read again as s2 connected
-    assert second.unnamed_groups == {dpids[0]: {gone}, dpids[1]: {gone}}
+    assert second.tunnels.unnamed.ids() == [(dpids[0], gone), (dpids[1], gone)]
     again.link_add((dpids[0], NEXT_PORT), (dpids[1], PREV_PORT))
     again.link_add((dpids[1], PREV_PORT), (dpids[0], NEXT_PORT))
     clock.now += second.settings.resync_timeout + 1
     second.check_resync()
     while second.pending_reasons:
         second.run_pending_reroutes()
-    deletes = [(dpid, m.group_id) for dpid, m in again.log if isinstance(m, parser.OFPGroupMod)
-               and m.command == ofp.OFPGC_DELETE and m.type == ofp.OFPGT_SELECT]
-    assert sorted(deletes) == [(dpids[0], gone), (dpids[1], gone)]
+    assert _select_group_deletes(again) == [(dpids[0], gone), (dpids[1], gone)]
     _apply_sent(sim, again)
     for dpid in dpids[:2]:
         assert gone not in sim.switch(dpid).groups
         # host 3's frames no longer enter a tunnel towards s3: they miss to the controller
         assert [o.kind for o in sim.walk(dpid, HOST_PORT, mac(3))] == ["controller"]
     _delivered_between(sim, dpids, dpids[:2])
-    assert second.unnamed_groups == {}
+    assert not second.tunnels.unnamed
