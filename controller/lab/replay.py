@@ -512,14 +512,16 @@ def decision_timeline(records: list[dict], wall_origin: float) -> list[dict]:
 
 
 def decision_summary(timeline: list[dict]) -> dict:
-    """How many decisions changed rules once the traffic had started (the start-up decisions,
-    hosts learned one by one, are left out), and their decision and install times (mean, p90)."""
+    """How many decisions were installed once the traffic had started (the start-up decisions,
+    hosts learned one by one, are left out) and how many plans stopped part-way (a switch did
+    not answer); the installed ones' decision and install times (mean, p90)."""
     timeline = [d for d in timeline if d["ended_s"] >= 0]
-    return {"changed_rules": len(timeline),
-            "decision_ms": summarise(d["decision_ms"] for d in timeline),
-            "install_ms": summarise(d["install_ms"] for d in timeline),
+    installed = [d for d in timeline if not d["aborted"]]
+    return {"installed": len(installed),
+            "decision_ms": summarise(d["decision_ms"] for d in installed),
+            "install_ms": summarise(d["install_ms"] for d in installed),
             "fell_back": sum(1 for d in timeline if d["fallback"]),
-            "aborted": sum(1 for d in timeline if d["aborted"])}
+            "aborted": len(timeline) - len(installed)}
 
 
 class PortSampler(threading.Thread):
@@ -788,12 +790,12 @@ def format_table(runs: list[PolicyReplay]) -> str:
                      cell(s["mlu"]["mean"]), cell(s["mlu"]["p90"]),
                      cell(s["delivered_share"] and 100 * s["delivered_share"], "{:.1f}"),
                      *(cell(s[key], "{}") for key in COUNT_COLUMNS),
-                     cell(s["decisions"]["changed_rules"], "{}"),
+                     cell(s["decisions"]["installed"], "{}"), cell(s["decisions"]["aborted"], "{}"),
                      cell(s["decisions"]["install_ms"]["mean"], "{:.0f}"),
                      f"{run.wall_s:.0f}"])
     header = ("policy", "MLU/LP mean", "MLU/LP p90", "MLU mean", "MLU p90", "delivered %",
               "pair-matrices unreported", "pairs changed", "failed decisions",
-              "installs", "install ms", "wall s")
+              "installs", "plans stopped", "install ms", "wall s")
     return markdown_table(header, rows, "l" + "r" * (len(header) - 1))
 
 
