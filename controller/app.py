@@ -67,6 +67,10 @@ def ryu_listen_ports() -> dict[str, int]:
 guard_dpids()       # a second connection does not take a live switch's dpid
 fix_tls_listener()  # every switch can connect over TLS, not the first alone
 
+# after a restart switches connect over a few seconds; one holding groups named after later ones
+# is read again once they pause this long
+REREAD_QUIET_S = 0.5
+
 
 class PolicyAbandoned(Exception):
     """The policy's decision was not waited for (``why``: deadline, failure or busy)."""
@@ -259,6 +263,11 @@ class QRouteController(app_manager.RyuApp):
         the hosts, links and tunnels they had: decisions wait (the start-up hold) until the
         file's switches are read back and its tunnels' links known, or resync_timeout."""
         self.readback = readback.ReadBack(lambda group_id: self.tunnels.names.egress(group_id))
+        # switches holding select groups named after a switch that connected since: read again
+        # once no switch has connected for REREAD_QUIET_S (once for a burst of connections,
+        # not once for each)
+        self.reread_soon: set[int] = set()
+        self.last_connect_at = self.clock()
         self.held_reasons: list[str] = []
         self.provisional_links: dict = {}     # link -> when restored from the state file
         self.saved = None
@@ -385,7 +394,7 @@ class QRouteController(app_manager.RyuApp):
         """Why decisions wait now ("" when they need not)."""
         linked = {(src, ports.src_port) for (src, _), ports in self.state.links.items()}
         return self.hold.reason(self.clock(), self._read_back_switches(),
-                                set(self.readback.pending), self.state.links, linked,
+                                set(self.readback.pending) | self.reread_soon, self.state.links, linked,
                                 self.tunnels.unnamed.ids())
 
     def _read_back_switches(self) -> set[int]:
@@ -393,10 +402,16 @@ class QRouteController(app_manager.RyuApp):
                 if (sync.read_back_at is not None or sync.failed) and dpid in self.datapaths}
 
     def check_resync(self) -> None:
-        """Ends the hold when nothing is waited for any more (and asks for the decision held
-        back); gives up on read-backs that never completed; drops provisional links LLDP never
-        confirmed."""
+        """Reads again the switches holding groups named after switches connected since (once
+        the connections pause); ends the hold when nothing is waited for any more (and asks for
+        the decision held back); gives up on read-backs that never completed; drops
+        provisional links LLDP never confirmed."""
         now = self.clock()
+        if self.reread_soon and now - self.last_connect_at >= REREAD_QUIET_S:
+            for waiting in sorted(self.reread_soon & set(self.datapaths)):
+                self.tunnels.switch_reconnected(waiting)  # a plan under way reads it again too
+                self._read_back(self.datapaths[waiting])
+            self.reread_soon = set()
         for dpid in self.readback.give_up(now, self.settings.resync_timeout):
             self.logger.error("switch %016x: %s; taken as holding nothing of qroute's", dpid,
                               self.readback.sync[dpid].failed)
@@ -489,10 +504,8 @@ class QRouteController(app_manager.RyuApp):
                               "of the bridges another other-config:datapath-id)", dpid,
                               group_ids.select_group_id(dpid), claimed_by)
         # switches read back holding select groups named after this one adopt them now
-        for waiting in self.tunnels.unnamed.holding(group_ids.select_group_id(dpid)):
-            if waiting in self.datapaths:
-                self.tunnels.switch_reconnected(waiting)  # a plan under way reads it again too
-                self._read_back(self.datapaths[waiting])
+        self.reread_soon.update(self.tunnels.unnamed.holding(group_ids.select_group_id(dpid)))
+        self.last_connect_at = self.clock()
         # a switch can reconnect before its old connection is seen to die: what it holds is
         # read back and adopted; decisions wait for that (resync_reason)
         self.tunnels.switch_reconnected(dpid)
@@ -503,6 +516,7 @@ class QRouteController(app_manager.RyuApp):
     def _switch_left(self, dpid):
         del self.datapaths[dpid]
         self.tunnels.unnamed.forget(dpid)
+        self.reread_soon.discard(dpid)
         self.metrics.switch_disconnects.inc()
         self.packet_in_budget.forget_switch(dpid)
         self.readback.left(dpid)
