@@ -503,7 +503,8 @@ class QRouteController(app_manager.RyuApp):
                               "its egress switch: traffic to its hosts is not routed (give one "
                               "of the bridges another other-config:datapath-id)", dpid,
                               group_ids.select_group_id(dpid), claimed_by)
-        # switches read back holding select groups named after this one adopt them now
+        # switches read back holding select groups named after this one are read again (and
+        # adopt them) once the connections pause (check_resync)
         self.reread_soon.update(self.tunnels.unnamed.holding(group_ids.select_group_id(dpid)))
         self.last_connect_at = self.clock()
         # a switch can reconnect before its old connection is seen to die: what it holds is
