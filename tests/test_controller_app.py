@@ -1660,6 +1660,8 @@ def test_after_the_hold_a_group_towards_a_switch_not_connected_yet_stays_until_i
 
 def test_after_the_hold_a_group_towards_a_switch_that_stays_away_goes_after_resync_timeout(spawned, clock,
                                                                                           wsgi):
+    """Nothing names it then: it goes (and the rules sending to it with it), as at the end of
+    the hold."""
     second, again, dpids, sim, towards_s3 = _a_late_switch_after_the_hold(wsgi, clock)
     clock.now += second.settings.resync_timeout + 0.5
     second.check_resync()
