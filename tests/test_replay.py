@@ -422,6 +422,27 @@ def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_
     assert race_matrix(seed=7) == 0
 
 
+def test_the_demo_races_80_percent_of_the_volume_on_no_more_pairs_than_2_cores_keep_reporting(
+        monkeypatch, tmp_path):
+    """A gravity matrix spreads its volume over some 80 pairs: the race takes its 45 largest
+    (the replay's own choice, largest_demands, given the share); a matrix whose 80 % needs
+    fewer pairs, as the real race matrix does, keeps 80 %."""
+    from controller.lab.demo import MAX_PAIRS, race_volume_share
+
+    monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
+    _, matrices, _, real = replay.load_matrices("abilene", 7, 1)
+    assert not real
+    gravity = matrices[0]
+    assert len(replay.largest_demands(gravity, 0.8)) > MAX_PAIRS
+    share = race_volume_share(gravity)
+    assert share < 0.8 and len(replay.largest_demands(gravity, share)) == MAX_PAIRS
+    concentrated = np.zeros((12, 12))
+    concentrated[0, 1:11] = 10.0   # 10 pairs carry everything
+    concentrated[2, 3] = 1.0
+    assert race_volume_share(concentrated) == 0.8
+    assert len(replay.largest_demands(concentrated, 0.8)) == 9
+
+
 def test_oracle_pins_count_as_installed_only_when_the_pairs_view_shows_their_paths_and_shares():
     pins = {"1-3": {"paths": [[1, 2, 3], [1, 4, 3]], "weights": [0.3, 0.6]},  # shares 1/3, 2/3
             "3-1": {"paths": [[3, 2, 1]], "weights": [1.0]}}
