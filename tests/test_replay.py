@@ -441,6 +441,7 @@ def test_the_demo_races_80_percent_of_the_volume_on_no_more_pairs_than_2_cores_k
     concentrated[2, 3] = 1.0
     assert race_volume_share(concentrated) == 0.8
     assert len(replay.largest_demands(concentrated, 0.8)) == 9
+    assert race_volume_share(concentrated, max_pairs=5) == pytest.approx(50 / 101)
 
 
 def test_oracle_pins_count_as_installed_only_when_the_pairs_view_shows_their_paths_and_shares():

@@ -72,14 +72,14 @@ def race_matrix(seed: int) -> int:
 def race_volume_share(tm: np.ndarray, volume_share: float = VOLUME_SHARE,
                       max_pairs: int = MAX_PAIRS) -> float:
     """The share of the matrix's volume the race's pairs carry: ``volume_share``, or what its
-    ``max_pairs`` largest demands carry where that takes more pairs."""
-    demands = np.array(tm, dtype=float)
-    np.fill_diagonal(demands, 0.0)
-    total = demands.sum()
-    if total <= 0:
+    ``max_pairs`` largest demands (as the replay picks them) carry where that takes more pairs."""
+    from controller.lab.replay import largest_demands
+
+    chosen = largest_demands(tm, volume_share)
+    if len(chosen) <= max_pairs:
         return volume_share
-    largest = np.sort(demands.ravel())[::-1][:max_pairs].sum()
-    return min(volume_share, float(largest / total))
+    off_diagonal = np.array(tm, dtype=float).sum() - np.trace(tm)
+    return float(sum(tm[pair] for pair in chosen[:max_pairs]) / off_diagonal)
 
 
 def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None:
