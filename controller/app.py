@@ -68,8 +68,10 @@ guard_dpids()       # a second connection does not take a live switch's dpid
 fix_tls_listener()  # every switch can connect over TLS, not the first alone
 
 # after a restart switches connect over a few seconds; one holding groups named after later ones
-# is read again once they pause this long
+# is read again once they pause this long, or at the latest this long after it became due (a
+# switch that keeps reconnecting must not hold decisions back)
 REREAD_QUIET_S = 0.5
+REREAD_LATEST_S = 2.0
 
 
 class PolicyAbandoned(Exception):
@@ -267,7 +269,7 @@ class QRouteController(app_manager.RyuApp):
         # once no switch has connected for REREAD_QUIET_S (once for a burst of connections,
         # not once for each)
         self.reread_soon: set[int] = set()
-        self.last_connect_at = self.clock()
+        self.last_connect_at = self.reread_due_at = self.clock()
         self.held_reasons: list[str] = []
         self.provisional_links: dict = {}     # link -> when restored from the state file
         self.saved = None
@@ -403,11 +405,12 @@ class QRouteController(app_manager.RyuApp):
 
     def check_resync(self) -> None:
         """Reads again the switches holding groups named after switches connected since (once
-        the connections pause); ends the hold when nothing is waited for any more (and asks for
-        the decision held back); gives up on read-backs that never completed; drops
-        provisional links LLDP never confirmed."""
+        the connections pause, or REREAD_LATEST_S after the first of them); ends the hold when
+        nothing is waited for any more (and asks for the decision held back); gives up on
+        read-backs that never completed; drops provisional links LLDP never confirmed."""
         now = self.clock()
-        if self.reread_soon and now - self.last_connect_at >= REREAD_QUIET_S:
+        if self.reread_soon and (now - self.last_connect_at >= REREAD_QUIET_S
+                                 or now - self.reread_due_at >= REREAD_LATEST_S):
             for waiting in sorted(self.reread_soon & set(self.datapaths)):
                 self.tunnels.switch_reconnected(waiting)  # a plan under way reads it again too
                 self._read_back(self.datapaths[waiting])
@@ -505,7 +508,10 @@ class QRouteController(app_manager.RyuApp):
                               group_ids.select_group_id(dpid), claimed_by)
         # switches read back holding select groups named after this one are read again (and
         # adopt them) once the connections pause (check_resync)
-        self.reread_soon.update(self.tunnels.unnamed.holding(group_ids.select_group_id(dpid)))
+        waiting = self.tunnels.unnamed.holding(group_ids.select_group_id(dpid))
+        if waiting and not self.reread_soon:
+            self.reread_due_at = self.clock()
+        self.reread_soon.update(waiting)
         self.last_connect_at = self.clock()
         # a switch can reconnect before its old connection is seen to die: what it holds is
         # read back and adopted; decisions wait for that (resync_reason)

@@ -1602,6 +1602,30 @@ def _restarted_and_adopted(wsgi, clock):
     return second, again, dpids, sim
 
 
+def test_a_switch_that_keeps_reconnecting_does_not_hold_the_read_again_back(spawned, clock, wsgi):
+    """s1 waits for s2 and s3; s2 connects, then s3 reconnects every 0.3 s: s1 is still read
+    again within REREAD_LATEST_S (decisions wait while a read-back is due)."""
+    from controller.app import REREAD_LATEST_S
+
+    dpids, sim = _ovs_ring_installed(wsgi, clock)
+    second = _controller(wsgi, clock)
+    again = FakeNetwork(second, n=3, dpid_base=OVS_BASE)
+    again.connect(dpids[0], *sim.read_back(dpids[0]))
+    again.connect(dpids[1], *sim.read_back(dpids[1]))
+    started = clock.now
+
+    def dumps_of_s1():
+        return sum(isinstance(m, parser.OFPGroupDescStatsRequest) for m in again.datapaths[dpids[0]].sent)
+
+    while dumps_of_s1() == 1 and clock.now - started <= REREAD_LATEST_S + 0.5:
+        if dpids[2] in again.datapaths and dpids[2] in second.datapaths:
+            again.disconnect(dpids[2])
+        again.connect(dpids[2], *sim.read_back(dpids[2]))
+        clock.now += 0.3
+        second.check_resync()
+    assert dumps_of_s1() == 2 and clock.now - started <= REREAD_LATEST_S + 0.3
+
+
 def _select_group_deletes(net):
     return sorted((dpid, m.group_id) for dpid, m in net.log if isinstance(m, parser.OFPGroupMod)
                   and m.command == ofp.OFPGC_DELETE and m.type == ofp.OFPGT_SELECT)
