@@ -8,6 +8,7 @@ is 1-2-3 and the long way 1-5-4-3.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -606,6 +607,41 @@ def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
     clock.now += 2.0
     net.port_stats(1, {NEXT_PORT: 10})  # counters reset (switch restart): keep the last rate
     assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
+
+
+def test_a_pair_whose_split_crosses_a_saturated_link_is_decided_on_raised_demand(net, app, clock,
+                                                                                monkeypatch):
+    """congestion_boost: the policy (and the decision log) see the share a pair sends into a
+    saturated link raised, from the switches' own counters: port stats saturate s1->s2, which
+    the short tunnel crosses and the long one does not."""
+    told = []
+
+    class RecordingPolicy:  # decides as shortest paths do; records the demand it is given
+        name = description = "recording"
+
+        def decide(self, graph, pairs, current=None, demand_bps=None):
+            told.append(dict(demand_bps or {}))
+            return app.fallback_policy.decide(graph, pairs, current, demand_bps)
+
+    for n in (1, 3):
+        learn(net, n)
+    pin(app, (1, 3), [SHORT, LONG], [3, 1])
+    monkeypatch.setattr(app, "policy", RecordingPolicy())
+    net.group_stats(1, {3: 0}, age_s=10.0)
+    net.group_stats(1, {3: 2_500_000}, age_s=12.0)  # 10 Mbit/s entering s1 for s3
+    net.port_stats(1, {NEXT_PORT: 0})
+    clock.now += 2.0
+    net.port_stats(1, {NEXT_PORT: 2_375_000})  # 9.5 Mbit/s of 10 on s1 -> s2
+    app.reroute("periodic")
+    assert told[-1][(1, 3)] == pytest.approx(10e6)  # boost 0 (the default): as measured
+    monkeypatch.setattr(app, "settings", dataclasses.replace(app.settings, congestion_boost=0.5))
+    app.reroute("periodic")
+    assert told[-1][(1, 3)] == pytest.approx(10e6 * (0.75 * 1.5 + 0.25))
+    assert app.decisions.records[-1]["congested_pairs"] == 1
+    # 0.95 of capacity is not saturated at 0.96
+    monkeypatch.setattr(app, "settings", dataclasses.replace(app.settings, saturated_utilisation=0.96))
+    app.reroute("periodic")
+    assert told[-1][(1, 3)] == pytest.approx(10e6)
 
 
 def test_port_rates_are_timed_by_the_port_age_not_by_reply_arrival(net, app):

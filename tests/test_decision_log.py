@@ -51,7 +51,8 @@ def test_a_record_holds_what_the_contract_names_in_its_units():
                      "kind": "failure", "policy": "qnn", "fallback": "", "decision_ms": 12.3,
                      "install_ms": 40.0, "aborted": [], "changes": [],
                      "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
-                     "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3}
+                     "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3,
+                     "congested_pairs": 0}
     json.dumps(entry)
 
 

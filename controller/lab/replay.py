@@ -507,7 +507,10 @@ def decision_timeline(records: list[dict], wall_origin: float) -> list[dict]:
         timeline.append({"ended_s": round(ended - wall_origin, 3), "kind": record["kind"],
                          "policy": record["policy"], "fallback": record["fallback"],
                          "moved": record["moved"], "decision_ms": record["decision_ms"],
-                         "install_ms": record["install_ms"], "aborted": record.get("aborted", [])})
+                         "install_ms": record["install_ms"], "aborted": record.get("aborted", []),
+                         "predicted_mlu": record.get("predicted_mlu"),
+                         "mlu_before": record.get("mlu_before"),
+                         "congested_pairs": record.get("congested_pairs", 0)})
     return timeline
 
 
