@@ -396,9 +396,12 @@ class QRouteController(app_manager.RyuApp):
     def resync_reason(self) -> str:
         """Why decisions wait now ("" when they need not)."""
         linked = {(src, ports.src_port) for (src, _), ports in self.state.links.items()}
+        # the groups waiting for their switch matter only during the hold (after it they go
+        # by resync_timeout, check_resync)
+        unnamed = self.tunnels.unnamed.ids() if self.hold.ended_at is None else ()
         return self.hold.reason(self.clock(), self._read_back_switches(),
                                 set(self.readback.pending) | self.reread_soon, self.state.links, linked,
-                                self.tunnels.unnamed.ids())
+                                unnamed)
 
     def _read_back_switches(self) -> set[int]:
         return {dpid for dpid, sync in self.readback.sync.items()
@@ -419,7 +422,7 @@ class QRouteController(app_manager.RyuApp):
         for dpid in self.readback.give_up(now, self.settings.resync_timeout):
             self.logger.error("switch %016x: %s; taken as holding nothing of qroute's", dpid,
                               self.readback.sync[dpid].failed)
-            self.tunnels.adopt(readback.SwitchEntries(dpid))
+            self.tunnels.adopt(readback.SwitchEntries(dpid), now)
             self._send_all([(dpid, rule) for rule in ofmsgs.base_rules()])
             self.metrics.read_backs.labels("failed").inc()
             self.request_reroute(f"switch {dpid} read back")

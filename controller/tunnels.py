@@ -407,7 +407,7 @@ class InstalledTunnels:
         if self.pending is not None:
             self.wiped.add(dpid)
 
-    def adopt(self, entries: SwitchEntries, now: float = 0.0) -> None:
+    def adopt(self, entries: SwitchEntries, now: float) -> None:
         """Take what a switch was read back holding as its part of the record. A label it uses
         gets its known path back (:meth:`remember`); a select group whose every bucket's
         label is a known path from this switch to the group's egress gives the pair's split

@@ -262,7 +262,7 @@ def test_a_wiped_switch_gets_its_ff_groups_back_before_its_rules_use_them():
     sim.wipe(2)                                  # (its OVS restarted: nothing of qroute's left)
     tunnels.switch_reconnected(2)
     entries = read_switch(2, *sim.read_back(2))
-    tunnels.adopt(entries)
+    tunnels.adopt(entries, now=0.0)
     sim.apply(missing_base_rules(entries))       # as the app does after a read-back
     assert not any(dpid == 2 for dpid, _ in tunnels.record.protection)
     desired = tunnels.resolve(before[1], state)

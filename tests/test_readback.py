@@ -20,7 +20,7 @@ APP = 0x71726F75 << 32
 
 def read_all(sim, tunnels: InstalledTunnels) -> None:
     for dpid in sorted(sim.switches):
-        tunnels.adopt(read_switch(dpid, *sim.read_back(dpid)))
+        tunnels.adopt(read_switch(dpid, *sim.read_back(dpid)), now=0.0)
 
 
 def test_every_kind_of_rule_and_group_reads_back_as_installed():
@@ -65,7 +65,7 @@ def test_the_read_back_order_of_switches_does_not_matter():
     restarted = InstalledTunnels()
     restarted.remember(old.labels, old.splits)
     for dpid in sorted(sim.switches, reverse=True):
-        restarted.adopt(read_switch(dpid, *sim.read_back(dpid)))
+        restarted.adopt(read_switch(dpid, *sim.read_back(dpid)), now=0.0)
     assert restarted.record == old.record
 
 
@@ -194,7 +194,7 @@ def test_the_start_up_hold_waits_for_the_saved_switches_and_links_or_the_timeout
 def test_a_switch_reconnecting_outside_a_plan_is_not_read_again_at_commit():
     state, sim, tunnels, before, _ = installed_ring()
     tunnels.switch_reconnected(4)
-    tunnels.adopt(read_switch(4, *sim.read_back(4)))
+    tunnels.adopt(read_switch(4, *sim.read_back(4)), now=0.0)
     desired = tunnels.resolve(ring_decision(state), state)
     assert not tunnels.diff(desired)
     tunnels.plan(desired)
@@ -349,7 +349,7 @@ def test_groups_named_by_folded_ids_read_back_once_their_egress_is_known():
     assert early.groups == {} and early.stale_groups == [] and early.stale_flows == []
     assert early.classify == {host_mac(1, 0): ("port", 100)}
     assert stale_deletions(early) == []                    # traffic on them keeps flowing
-    restarted.adopt(early)
+    restarted.adopt(early, now=0.0)
     assert restarted.record.splits == {}
     # their labels go to no new tunnel while the groups push them (a direct tunnel's label has
     # no rule on this switch to hold it)
@@ -361,7 +361,7 @@ def test_groups_named_by_folded_ids_read_back_once_their_egress_is_known():
     for dpid in OVS_DPIDS:                                 # the first one read again
         entries = read_switch(dpid, *sim.read_back(dpid), restarted.names.egress)
         assert entries.unresolved_groups == {}
-        restarted.adopt(entries)
+        restarted.adopt(entries, now=0.0)
     assert restarted.record == old.record
     assert restarted.plan(restarted.resolve(decided, state)).phases == []
 

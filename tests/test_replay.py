@@ -424,24 +424,37 @@ def test_without_data_the_demo_races_the_seeded_gravity_matrix(monkeypatch, tmp_
 
 def test_the_demo_races_80_percent_of_the_volume_on_no_more_pairs_than_2_cores_keep_reporting(
         monkeypatch, tmp_path):
-    """A gravity matrix spreads its volume over some 80 pairs: the race takes its 45 largest
-    (the replay's own choice, largest_demands, given the share); a matrix whose 80 % needs
-    fewer pairs, as the real race matrix does, keeps 80 %."""
-    from controller.lab.demo import MAX_PAIRS, race_volume_share
+    """A gravity matrix spreads its volume over some 80 pairs: the plan of the demo's race keeps
+    its 45 largest and reports the share they carry (against a sort of the matrix here); a
+    matrix whose 80 % needs fewer pairs, as the real race matrix does, keeps 80 %."""
+    from controller.lab.demo import MAX_PAIRS, VOLUME_SHARE
+    from topologies.abilene import load_abilene
 
     monkeypatch.setenv("QROUTE_DATA_DIR", str(tmp_path / "absent"))
-    _, matrices, _, real = replay.load_matrices("abilene", 7, 1)
+    network, matrices, _, real = replay.load_matrices("abilene", 7, 1)
     assert not real
-    gravity = matrices[0]
-    assert len(replay.largest_demands(gravity, 0.8)) > MAX_PAIRS
-    share = race_volume_share(gravity)
-    assert share < 0.8 and len(replay.largest_demands(gravity, share)) == MAX_PAIRS
-    concentrated = np.zeros((12, 12))
-    concentrated[0, 1:11] = 10.0   # 10 pairs carry everything
-    concentrated[2, 3] = 1.0
-    assert race_volume_share(concentrated) == 0.8
-    assert len(replay.largest_demands(concentrated, 0.8)) == 9
-    assert race_volume_share(concentrated, max_pairs=5) == pytest.approx(50 / 101)
+    gravity = matrices[:1]
+    assert len(replay.largest_demands(gravity[0], VOLUME_SHARE)) > MAX_PAIRS
+
+    def plan(tms, max_pairs):
+        return replay.plan_replay("abilene", network, tms, [0], "test", True, overload=1.3,
+                                  volume_share=VOLUME_SHARE, streams=4, max_pairs=max_pairs)
+
+    raced = plan(gravity, MAX_PAIRS)
+    off_diagonal = gravity[0][~np.eye(12, dtype=bool)]
+    assert len(raced.rates[0]) == MAX_PAIRS
+    largest = np.sort(off_diagonal)[-MAX_PAIRS:]
+    assert raced.carried_share[0] == pytest.approx(largest.sum() / off_diagonal.sum())
+    assert raced.carried_share[0] < VOLUME_SHARE
+    concentrated = np.zeros((1, 12, 12))
+    concentrated[0, 0, 1:11] = 10.0   # 10 pairs carry everything
+    concentrated[0, 2, 3] = 1.0
+    assert load_abilene().n_nodes == 12
+    whole = plan(concentrated, MAX_PAIRS)
+    assert len(whole.rates[0]) == 9 and whole.carried_share[0] == pytest.approx(90 / 101)
+    cut = plan(concentrated, 5)
+    assert sorted(cut.rates[0]) == [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)]  # ties in row-major order
+    assert cut.carried_share[0] == pytest.approx(50 / 101)
 
 
 def test_oracle_pins_count_as_installed_only_when_the_pairs_view_shows_their_paths_and_shares():

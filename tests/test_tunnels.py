@@ -275,7 +275,7 @@ def test_a_switch_reconnecting_during_a_plan_is_read_again_at_commit_and_gets_wh
     sim.apply(tunnels.commit(desired))
     assert tunnels.reread == [2]
     assert not any(dpid == 2 for dpid, _ in tunnels.record.tunnel_rules)
-    tunnels.adopt(read_switch(2, *sim.read_back(2)))
+    tunnels.adopt(read_switch(2, *sim.read_back(2)), now=0.0)
     assert_record_is_true(sim, tunnels)
     change, plan, _ = run(sim, tunnels, state, decided, (hosts_of(state), {}), check_start=False)
     assert change and {dpid for dpid, _ in plan.messages()} == {2}
@@ -309,7 +309,7 @@ def test_a_plan_stopped_after_its_first_phase_is_read_back_and_finished_by_the_n
     assert not any(dpid in tunnels.reread for dpid, _ in tunnels.record.tunnel_rules)
     check_frames(sim, before, before, final=False)  # the old splits still deliver
     for dpid in tunnels.reread:
-        tunnels.adopt(read_switch(dpid, *sim.read_back(dpid)))
+        tunnels.adopt(read_switch(dpid, *sim.read_back(dpid)), now=0.0)
     assert_record_is_true(sim, tunnels)
     assert tunnels.held_labels() == set()  # the new tunnels read back are known as their paths
     _, again, _ = run(sim, tunnels, state, decided, before)

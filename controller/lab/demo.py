@@ -69,19 +69,6 @@ def race_matrix(seed: int) -> int:
     return start + int(np.argmax(matrices[start:].sum(axis=(1, 2))))
 
 
-def race_volume_share(tm: np.ndarray, volume_share: float = VOLUME_SHARE,
-                      max_pairs: int = MAX_PAIRS) -> float:
-    """The share of the matrix's volume the race's pairs carry: ``volume_share``, or what its
-    ``max_pairs`` largest demands (as the replay picks them) carry where that takes more pairs."""
-    from controller.lab.replay import largest_demands
-
-    chosen = largest_demands(tm, volume_share)
-    if len(chosen) <= max_pairs:
-        return volume_share
-    off_diagonal = np.array(tm, dtype=float).sum() - np.trace(tm)
-    return float(sum(tm[pair] for pair in chosen[:max_pairs]) / off_diagonal)
-
-
 def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None:
     """The product's claim, live: one heavy matrix (OSPF's busiest link at 1.3x) replayed as
     paced TCP connections under OSPF, the single-path QNN and the split QNN, each in a fresh
@@ -90,13 +77,12 @@ def heavy_traffic_race(timeline: Timeline, seed: int, seconds: int = 10) -> None
     from controller.lab import replay
 
     index = race_matrix(seed)
-    _, matrices, _, _ = replay.load_matrices("abilene", seed, index + 1)
-    share = race_volume_share(matrices[index])
     args = argparse.Namespace(topology="abilene", matrices=(index, 1), seed=seed, overload=1.3,
-                              volume_share=share, streams=STREAMS,
+                              volume_share=VOLUME_SHARE, max_pairs=MAX_PAIRS, streams=STREAMS,
                               ceiling_mbps=replay.LINK_TRAFFIC_CEILING_MBPS)
     plan, pathsets = replay.build_plan(args)
     pairs, offered = len(plan.rates[0]), sum(plan.rates[0].values()) / 1e6
+    share = plan.carried_share[0]
     timeline.say("heavy traffic", f"{plan.source.rsplit('/', 1)[-1]} matrix {index}: its {pairs} "
                  f"largest demands ({share:.0%} of its volume) as {offered:.0f} Mbit/s of paced TCP, "
                  f"{STREAMS} connections a pair; OSPF would load its busiest link to "

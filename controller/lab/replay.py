@@ -218,6 +218,10 @@ class ReplayPlan:
     real: bool
     lp_mlu: list[float] = field(default_factory=list)  # per matrix: the offered demand's optimum
     transport: str = "tcp"           # tcp: paced, elastic connections; udp: paced datagrams
+    max_pairs: int | None = None     # at most this many pairs a matrix (None: volume_share decides)
+    # per matrix: the share of its off-diagonal volume the chosen pairs carry (volume_share or
+    # more; less where max_pairs cut the pairs)
+    carried_share: list[float] = field(default_factory=list)
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
@@ -233,13 +237,14 @@ class ReplayPlan:
 def plan_replay(topology: str, network: Network, matrices: np.ndarray, indices: list[int], source: str,
                 real: bool, overload: float, volume_share: float, streams: int,
                 ceiling_mbps: float = LINK_TRAFFIC_CEILING_MBPS,
-                capacity_scale: float = DEFAULT_CAPACITY_SCALE) -> ReplayPlan:
-    """Choose each matrix's pairs and one traffic scale for all of them: OSPF's busiest link, in
-    the busiest matrix, at ``overload``; the capacity scale lowered (the traffic with it) until the
+                capacity_scale: float = DEFAULT_CAPACITY_SCALE, max_pairs: int | None = None) -> ReplayPlan:
+    """Choose each matrix's pairs (its largest demands carrying ``volume_share``, at most
+    ``max_pairs`` of them) and one traffic scale for all of them: OSPF's busiest link, in the
+    busiest matrix, at ``overload``; the capacity scale lowered (the traffic with it) until the
     busiest matrix's OSPF link traffic fits ``ceiling_mbps``."""
     from qnn.baselines import shortest_path_routing
 
-    chosen = [largest_demands(matrices[i], volume_share) for i in indices]
+    chosen = [largest_demands(matrices[i], volume_share)[:max_pairs] for i in indices]
     if not any(chosen):
         raise ValueError(f"{source}: matrices {indices[0]}..{indices[-1]} carry no traffic")
     # planned link loads at capacity scale 1 (real units); everything below is linear in scale
@@ -262,9 +267,12 @@ def plan_replay(topology: str, network: Network, matrices: np.ndarray, indices: 
     ospf_mlu = [float((load * traffic_scale / shaped.capacity).max()) for load in loads]
     rates = [{pair: float(matrices[i][pair] * traffic_scale) for pair in pairs}
              for i, pairs in zip(indices, chosen)]
+    carried = [float(sum(matrices[i][pair] for pair in pairs) / (matrices[i].sum() - np.trace(matrices[i])))
+               for i, pairs in zip(indices, chosen)]
     return ReplayPlan(topology, source, list(indices), capacity_scale, traffic_scale, overload,
                       volume_share, streams, rates, ospf_mlu,
-                      [float(load.sum() * traffic_scale / 1e6) for load in loads], real)
+                      [float(load.sum() * traffic_scale / 1e6) for load in loads], real,
+                      max_pairs=max_pairs, carried_share=carried)
 
 
 def load_matrices(topology: str, seed: int, needed: int):
@@ -855,6 +863,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OSPF's busiest link load / capacity in the busiest matrix (default 1.0)")
     parser.add_argument("--volume-share", type=open_fraction, default=0.8,
                         help="the largest demands carrying this share of each matrix are sent (0.8)")
+    parser.add_argument("--max-pairs", type=at_least(1, int), default=None,
+                        help="at most this many of each matrix's largest demands (default: as many as "
+                             "--volume-share takes)")
     parser.add_argument("--streams", type=at_least(1, int), default=8,
                         help="parallel streams (TCP connections or UDP sockets) per pair")
     parser.add_argument("--transport", choices=TRANSPORTS, default="tcp",
@@ -904,7 +915,8 @@ def build_plan(args) -> tuple[ReplayPlan, list[PathSet]]:
     if start + count > len(matrices):
         raise ValueError(f"{source} has {len(matrices)} matrices, not {start}..{start + count - 1}")
     plan = plan_replay(args.topology, network, matrices, list(range(start, start + count)), source, real,
-                       args.overload, args.volume_share, args.streams, args.ceiling_mbps)
+                       args.overload, args.volume_share, args.streams, args.ceiling_mbps,
+                       max_pairs=getattr(args, "max_pairs", None))
     plan.transport = getattr(args, "transport", "tcp")
     from qnn.lp import path_lp
 
