@@ -40,7 +40,8 @@ from controller import (arp_proxy, decision_guard, edge_guard, group_ids, ha,  #
                         of_errors, ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
 from controller.congested_demand import congestion_corrected  # noqa: E402
-from controller.decision_log import DecisionLog, is_failure, pair_changes  # noqa: E402
+from controller.decision_log import (DecisionLog, is_failure, pair_changes,  # noqa: E402
+                                     periodic_only_while_idle)
 from controller.decision_guard import predicted_mlu  # noqa: E402
 from controller.drain import DrainedLinks, cable  # noqa: E402
 from controller.metrics import (ControllerMetrics, EdgeCollector, exposure_warning,  # noqa: E402
@@ -676,6 +677,9 @@ class QRouteController(app_manager.RyuApp):
             self.held_reasons += reasons
             return 0
         reasons, self.held_reasons = self.held_reasons + reasons, []
+        if periodic_only_while_idle(reasons, self.measured_mlu(), self.settings.reoptimize_above):
+            self.metrics.reoptimisations_skipped.inc()
+            return 0
         unique = list(dict.fromkeys(reasons))
         summary = unique[0] if len(unique) == 1 else f"{unique[0]} and {len(unique) - 1} more"
         return self.reroute(summary, triggers=unique)

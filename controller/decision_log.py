@@ -31,6 +31,17 @@ def is_failure(reason: str) -> bool:
         (reason.startswith("switch ") and reason.endswith(" left"))
 
 
+def periodic_only_while_idle(reasons: Sequence[str], measured_mlu: float | None,
+                              reoptimize_above: float) -> bool:
+    """Whether a decision for ``reasons`` is not worth running: the re-optimisation timer alone
+    asked for it and no link's measured utilisation reached ``reoptimize_above`` (0: every one
+    runs). A nearly idle network's demand (between bursts, or traffic ramping up) says little
+    about the next busy period: a routing fitted to it only moves traffic, and the next
+    traffic starts on it. Before any link is measured, it runs."""
+    return (reoptimize_above > 0 and measured_mlu is not None and measured_mlu < reoptimize_above
+            and bool(reasons) and all(reason == "periodic" for reason in reasons))
+
+
 def decision_kind(reasons: Sequence[str]) -> str:
     """The kind of a decision answering ``reasons``: the first of KINDS that one of them is
     (anything not a failure, the periodic timer, a host or an operator's request, such as a

@@ -222,6 +222,9 @@ class ControllerMetrics:
             "qroute_plans_aborted", "decisions whose plan stopped part way: a switch did not "
             "confirm a phase within barrier_timeout (the switches reached are read back)",
             registry=self.registry)
+        self.reoptimisations_skipped = Counter(
+            "qroute_reoptimisations_skipped", "periodic re-optimisations not run because no link's "
+            "measured utilisation reached reoptimize_above", registry=self.registry)
         self.packet_ins = Counter(
             "qroute_packet_ins", "packet-ins from the switches, by OpenFlow reason (no_match: "
             "a table-miss rule sent it; action: a rule's output to the controller)",

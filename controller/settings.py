@@ -28,6 +28,7 @@ class Settings:
 
     stats_interval: float = 2.0
     reoptimize_interval: float = 5.0
+    reoptimize_above: float = 0.0
     link_capacity_mbps: float = 10.0
     routing_weight: str = "hops"
     topology: str = ""
@@ -84,8 +85,8 @@ POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_
             "max_hosts", "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
             "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
-NOT_NEGATIVE = {"demand_hold", "congestion_boost", "history_period", "mlu_tolerance", "max_moves",
-                "hold_down", "packet_in_rate", "packet_in_port_budget"}
+NOT_NEGATIVE = {"demand_hold", "congestion_boost", "reoptimize_above", "history_period", "mlu_tolerance",
+                "max_moves", "hold_down", "packet_in_rate", "packet_in_port_budget"}
 ETCD_ENDPOINT = re.compile(r"(https?)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers
 OPTION_LINE = re.compile(r"([^=:]+)[=:]")
