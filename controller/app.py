@@ -39,7 +39,6 @@ from ryu.topology import event as topo_event  # noqa: E402
 from controller import (arp_proxy, decision_guard, edge_guard, group_ids, ha,  # noqa: E402
                         of_errors, ofmsgs, readback, state_file)
 from controller.api_token import provision_token  # noqa: E402
-from controller.congested_demand import congestion_corrected  # noqa: E402
 from controller.decision_log import (DecisionLog, is_failure, pair_changes,  # noqa: E402
                                      periodic_only_while_idle)
 from controller.decision_guard import predicted_mlu  # noqa: E402
@@ -719,9 +718,7 @@ class QRouteController(app_manager.RyuApp):
                 self.refused.reset()  # another path, or room freed: refused pairs may try again
             self.refused.keep_only(pairs)
             self.wait_cut_short = ""
-            demand, congested = congestion_corrected(
-                self.pair_rates.demand(self.clock()), self.tunnels.splits, self.state.utilisation,
-                self.settings.saturated_utilisation, self.settings.congestion_boost)
+            demand = self.pair_rates.demand(self.clock())
             decided = self._decide(graph, pairs, current, reason, demand)
             if self.wait_cut_short:
                 # a failure ended the wait: the fallback decides on the network as it is now
@@ -737,8 +734,7 @@ class QRouteController(app_manager.RyuApp):
             change = self.tunnels.diff(desired)
             predicted = predicted_mlu(graph, desired.splits, demand) if any(demand.values()) else None
             logged = dict(wall=wall, reasons=list(triggers or [reason]), policy=self.decided_by[0],
-                          fallback=self.decided_by[1], predicted_mlu=predicted, mlu_before=mlu_before,
-                          congested_pairs=len(congested))
+                          fallback=self.decided_by[1], predicted_mlu=predicted, mlu_before=mlu_before)
             if not change:
                 self._show_not_installed()
                 self.metrics.decision_seconds.observe(self.clock() - started)

@@ -96,11 +96,10 @@ class DecisionLog:
     def record(self, *, wall: float, now: float, reasons: Sequence[str], policy: str,
                fallback: str, decision_s: float, install_s: float, changes: list[dict],
                predicted_mlu: float | None, mlu_before: float | None, epoch: int,
-               aborted: Sequence[int] = (), congested_pairs: int = 0) -> dict:
+               aborted: Sequence[int] = ()) -> dict:
         """A decision that started at unix time ``wall`` and ended at ``now``; records still
         waiting for their ``mlu_after`` are complete without it. ``aborted``: the switches that
-        did not confirm a phase of its plan, whose rest was not sent. ``congested_pairs``: how
-        many pairs' demand congestion_boost raised (controller.congested_demand)."""
+        did not confirm a phase of its plan, whose rest was not sent."""
         self._complete(self._waiting)
         self._waiting = []
         self.number += 1
@@ -110,8 +109,7 @@ class DecisionLog:
                  "decision_ms": round(decision_s * 1000, 3), "install_ms": round(install_s * 1000, 3),
                  "aborted": sorted(aborted), "changes": changes, "moved": moved,
                  "predicted_mlu": _rounded(predicted_mlu),
-                 "mlu_before": _rounded(mlu_before), "mlu_after": None, "epoch": epoch,
-                 "congested_pairs": congested_pairs}
+                 "mlu_before": _rounded(mlu_before), "mlu_after": None, "epoch": epoch}
         self.records.append(entry)
         self._waiting.append((now + self.stats_interval, entry))
         return entry

@@ -42,8 +42,6 @@ class Settings:
     keep_margin: float = 0.1
     min_gain: float = 0.05
     demand_hold: float = 0.0
-    congestion_boost: float = 0.0
-    saturated_utilisation: float = 0.9
     history_period: float = 0.0
     tunnels: str = ""
     split: str = "auto"
@@ -81,11 +79,11 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
-            "capacity_scale", "decision_timeout", "saturated_utilisation", "max_hosts_per_port",
+            "capacity_scale", "decision_timeout", "max_hosts_per_port",
             "max_hosts", "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
             "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
-NOT_NEGATIVE = {"demand_hold", "congestion_boost", "reoptimize_above", "history_period", "mlu_tolerance",
+NOT_NEGATIVE = {"demand_hold", "reoptimize_above", "history_period", "mlu_tolerance",
                 "max_moves", "hold_down", "packet_in_rate", "packet_in_port_budget"}
 ETCD_ENDPOINT = re.compile(r"(https?)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
 SECTION_HEADER = re.compile(r"\[(.+)\]")  # as configparser reads section headers

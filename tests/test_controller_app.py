@@ -609,39 +609,38 @@ def test_port_stats_replies_become_link_load_and_utilisation(net, app, clock):
     assert app.state.load_bps[(1, 2)] == pytest.approx(10e6)
 
 
-def test_a_pair_whose_split_crosses_a_saturated_link_is_decided_on_raised_demand(net, app, clock,
-                                                                                monkeypatch):
-    """congestion_boost: the policy (and the decision log) see the share a pair sends into a
-    saturated link raised, from the switches' own counters: port stats saturate s1->s2, which
-    the short tunnel crosses and the long one does not."""
-    told = []
+def test_the_timer_decides_only_while_a_link_reaches_reoptimize_above(net, app, clock, monkeypatch):
+    """reoptimize_above: the policy is not asked on the timer while every link's measured
+    utilisation (from port stats) is under it; a new host is decided however idle."""
+    asked = []
 
-    class RecordingPolicy:  # decides as shortest paths do; records the demand it is given
-        name = description = "recording"
+    class CountingPolicy:  # decides as shortest paths do; counts the calls
+        name = description = "counting"
 
         def decide(self, graph, pairs, current=None, demand_bps=None):
-            told.append(dict(demand_bps or {}))
+            asked.append(sorted(pairs))
             return app.fallback_policy.decide(graph, pairs, current, demand_bps)
 
-    for n in (1, 3):
-        learn(net, n)
-    pin(app, (1, 3), [SHORT, LONG], [3, 1])
-    monkeypatch.setattr(app, "policy", RecordingPolicy())
-    net.group_stats(1, {3: 0}, age_s=10.0)
-    net.group_stats(1, {3: 2_500_000}, age_s=12.0)  # 10 Mbit/s entering s1 for s3
+    monkeypatch.setattr(app, "settings", dataclasses.replace(app.settings, reoptimize_above=0.5))
+    monkeypatch.setattr(app, "policy", CountingPolicy())
+    learn(net, 1)
+    learn(net, 3)
     net.port_stats(1, {NEXT_PORT: 0})
     clock.now += 2.0
-    net.port_stats(1, {NEXT_PORT: 2_375_000})  # 9.5 Mbit/s of 10 on s1 -> s2
-    app.reroute("periodic")
-    assert told[-1][(1, 3)] == pytest.approx(10e6)  # boost 0 (the default): as measured
-    monkeypatch.setattr(app, "settings", dataclasses.replace(app.settings, congestion_boost=0.5))
-    app.reroute("periodic")
-    assert told[-1][(1, 3)] == pytest.approx(10e6 * (0.75 * 1.5 + 0.25))
-    assert app.decisions.records[-1]["congested_pairs"] == 1
-    # 0.95 of capacity is not saturated at 0.96
-    monkeypatch.setattr(app, "settings", dataclasses.replace(app.settings, saturated_utilisation=0.96))
-    app.reroute("periodic")
-    assert told[-1][(1, 3)] == pytest.approx(10e6)
+    net.port_stats(1, {NEXT_PORT: 1_000_000})  # 4 Mbit/s of 10 on s1 -> s2: 0.4
+    asked.clear()
+    app.request_reroute("periodic")
+    assert app.run_pending_reroutes() == 0 and asked == []
+    skipped = app.metrics.registry.get_sample_value("qroute_reoptimisations_skipped_total")
+    assert skipped == 1
+    learn(net, 2)  # a new host: decided
+    assert asked and (2, 1) in asked[-1] and paths_of(app, 2, 1)
+    clock.now += 2.0
+    net.port_stats(1, {NEXT_PORT: 1_000_000 + 1_250_000})  # 5 Mbit/s: 0.5, reached
+    asked.clear()
+    app.request_reroute("periodic")
+    app.run_pending_reroutes()
+    assert len(asked) == 1
 
 
 def test_port_rates_are_timed_by_the_port_age_not_by_reply_arrival(net, app):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from controller.decision_log import DecisionLog, decision_kind, pair_changes
+from controller.decision_log import DecisionLog, decision_kind, pair_changes, periodic_only_while_idle
 from controller.tunnels import Change
 
 
@@ -51,8 +51,7 @@ def test_a_record_holds_what_the_contract_names_in_its_units():
                      "kind": "failure", "policy": "qnn", "fallback": "", "decision_ms": 12.3,
                      "install_ms": 40.0, "aborted": [], "changes": [],
                      "moved": {"new": 0, "rerouted": 0, "reweighted": 0, "removed": 0},
-                     "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3,
-                     "congested_pairs": 0}
+                     "predicted_mlu": 0.5, "mlu_before": 0.8, "mlu_after": None, "epoch": 3}
     json.dumps(entry)
 
 
@@ -136,3 +135,14 @@ def test_a_fifo_is_refused_without_blocking_and_each_change_of_problem_logged_on
     assert log.problem == "" and "written again" in caplog.records[-1].getMessage()
     lines = (tmp_path / "decisions.jsonl").read_text().splitlines()
     assert [json.loads(line)["number"] for line in lines] == [3]
+
+
+def test_only_the_timer_alone_on_a_network_below_reoptimize_above_is_not_worth_a_decision():
+    assert periodic_only_while_idle(["periodic"], 0.49, 0.5)
+    assert periodic_only_while_idle(["periodic", "periodic"], 0.0, 0.5)
+    assert not periodic_only_while_idle(["periodic"], 0.5, 0.5)  # reached: it runs
+    assert not periodic_only_while_idle(["periodic"], 0.1, 0.0)  # 0: every one runs
+    assert not periodic_only_while_idle(["periodic"], None, 0.5)  # nothing measured yet
+    for other in ("host 00:00:00:00:00:01 at 1:1", "link 1-2 down", "reoptimize (REST)"):
+        assert not periodic_only_while_idle(["periodic", other], 0.1, 0.5)
+    assert not periodic_only_while_idle([], 0.1, 0.5)

@@ -517,8 +517,7 @@ def decision_timeline(records: list[dict], wall_origin: float) -> list[dict]:
                          "moved": record["moved"], "decision_ms": record["decision_ms"],
                          "install_ms": record["install_ms"], "aborted": record.get("aborted", []),
                          "predicted_mlu": record.get("predicted_mlu"),
-                         "mlu_before": record.get("mlu_before"),
-                         "congested_pairs": record.get("congested_pairs", 0)})
+                         "mlu_before": record.get("mlu_before")})
     return timeline
 
 
