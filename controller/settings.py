@@ -28,7 +28,7 @@ class Settings:
 
     stats_interval: float = 2.0
     reoptimize_interval: float = 5.0
-    reoptimize_above: float = 0.0
+    reoptimize_above: float = 0.5
     link_capacity_mbps: float = 10.0
     routing_weight: str = "hops"
     topology: str = ""
