@@ -267,8 +267,9 @@ def plan_replay(topology: str, network: Network, matrices: np.ndarray, indices: 
     ospf_mlu = [float((load * traffic_scale / shaped.capacity).max()) for load in loads]
     rates = [{pair: float(matrices[i][pair] * traffic_scale) for pair in pairs}
              for i, pairs in zip(indices, chosen)]
-    carried = [float(sum(matrices[i][pair] for pair in pairs) / (matrices[i].sum() - np.trace(matrices[i])))
-               for i, pairs in zip(indices, chosen)]
+    volumes = [float(matrices[i].sum() - np.trace(matrices[i])) for i in indices]
+    carried = [float(sum(matrices[i][pair] for pair in pairs)) / volume if volume > 0 else 0.0
+               for i, pairs, volume in zip(indices, chosen, volumes)]
     return ReplayPlan(topology, source, list(indices), capacity_scale, traffic_scale, overload,
                       volume_share, streams, rates, ospf_mlu,
                       [float(load.sum() * traffic_scale / 1e6) for load in loads], real,
