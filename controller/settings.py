@@ -79,8 +79,8 @@ CHOICES = {"routing_weight": ("hops", "utilisation", "ospf"),
            "policy": ("shortest-path", *CANDIDATE_PATH_POLICIES),
            "split": ("auto", "true", "false")}
 POSITIVE = {"stats_interval", "reoptimize_interval", "link_capacity_mbps", "arp_flood_window",
-            "capacity_scale", "decision_timeout", "max_hosts_per_port",
-            "max_hosts", "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
+            "capacity_scale", "decision_timeout", "max_hosts_per_port", "max_hosts",
+            "host_probe_timeout", "port_block_seconds", "resync_timeout", "barrier_timeout",
             "decision_log_size"}
 # 0 means no limit (or, for the packet-in limits, off)
 NOT_NEGATIVE = {"demand_hold", "reoptimize_above", "history_period", "mlu_tolerance",

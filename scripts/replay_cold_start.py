@@ -2,7 +2,7 @@
 
 For each matrix of a replay's plan (the pairs and rates ``qroute lab replay`` would send, on the
 shaped network and candidate paths the controller uses) this prints, over the LP optimum of the
-offered demand: OSPF (every pair on its first candidate), an equal split over the candidates,
+offered demand: OSPF (the plan's own figure), an equal split over the candidates,
 the shipped split checkpoint on equal demand (what the controller installs before any traffic
 is measured), the checkpoint on the offered demand, and the first matrix's decision kept for
 every matrix (one good early decision kept for the whole replay). No randomness is involved.
@@ -37,18 +37,17 @@ def main() -> None:
 
     first_decision = None
     print("matrix  LP MLU  OSPF  equal split  QNN on equal demand  QNN on offered  first decision kept")
-    for index, rates, pathset, optimum in zip(plan.matrix_indices, plan.rates, pathsets, plan.lp_mlu):
+    for index, rates, pathset, optimum, ospf_mlu in zip(plan.matrix_indices, plan.rates, pathsets,
+                                                        plan.lp_mlu, plan.ospf_mlu):
         demand = np.array([rates[pair] for pair in pathset.demands])
         pairs, k = len(demand), pathset.k
-        ospf = np.zeros((pairs, k))
-        ospf[:, 0] = 1.0
         prepared = router.path_tensors(pathset)
         on_equal = router.decide(prepared, np.full(pairs, demand.mean()))
         on_offered = router.decide(prepared, demand)
         if first_decision is None:
             first_decision = dict(zip(pathset.demands, on_offered))
         kept = np.array([first_decision.get(pair, own) for pair, own in zip(pathset.demands, on_offered)])
-        print(f"{index:6d}  {optimum:6.3f}  {ratio(pathset, demand, ospf, optimum):.3f}  "
+        print(f"{index:6d}  {optimum:6.3f}  {ospf_mlu / optimum:.3f}  "
               f"{ratio(pathset, demand, np.full((pairs, k), 1.0 / k), optimum):11.3f}  "
               f"{ratio(pathset, demand, on_equal, optimum):19.3f}  "
               f"{ratio(pathset, demand, on_offered, optimum):14.3f}  "
